@@ -1,0 +1,113 @@
+package dbctl
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Client is the entry point: one *sql.DB and the managers built on it.
+// A Client is safe for concurrent use by many goroutines.
+type Client struct {
+	db     *sql.DB
+	ownsDB bool
+	opts   options
+
+	moctl     *MoCtl
+	manticore *Manticore
+
+	// identity caches the answer of the sys-account check (see
+	// WithSysAccountCheck); guarded by identityMu so that concurrent first
+	// calls run the query once.
+	identityMu sync.Mutex
+	identity   *Identity
+}
+
+// Open parses dsn (go-sql-driver/mysql syntax, e.g.
+// "root:111@tcp(127.0.0.1:6001)/" for MatrixOne or
+// "root@tcp(127.0.0.1:9306)/" for Manticore) and returns a Client over a
+// new *sql.DB. It does not dial: use Ping to check the server. A malformed
+// DSN is reported here, without the password.
+//
+// MatrixOne logins of another account are written "account#user" in a DSN;
+// "account:user" would be split by the DSN parser at the first ':' and log in
+// as user "account" with the rest as password.
+func Open(dsn string, opts ...Option) (*Client, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, opErr("open", ErrInvalidArgument, "parse DSN", err)
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, opErr("open", ErrInvalidArgument, "DSN configuration", err)
+	}
+	c := New(sql.OpenDB(conn), opts...)
+	c.ownsDB = true
+	return c, nil
+}
+
+// New wraps an existing *sql.DB, which may come from any driver that speaks
+// to a MySQL-protocol server (or from go-sqlmock). Close does not close a DB
+// passed to New: its owner does.
+func New(db *sql.DB, opts ...Option) *Client {
+	c := &Client{db: db, opts: defaultOptions()}
+	for _, o := range opts {
+		if o != nil {
+			o(&c.opts)
+		}
+	}
+	c.moctl = &MoCtl{c: c}
+	c.manticore = &Manticore{c: c}
+	return c
+}
+
+// DB returns the underlying *sql.DB, for statements this package does not
+// cover.
+func (c *Client) DB() *sql.DB { return c.db }
+
+// Close closes the *sql.DB if Open created it; for a Client made with New it
+// does nothing.
+func (c *Client) Close() error {
+	if !c.ownsDB {
+		return nil
+	}
+	if err := c.db.Close(); err != nil {
+		return opErr("close", nil, "", err)
+	}
+	return nil
+}
+
+// Ping checks that the server answers (COM_PING on a pooled connection).
+func (c *Client) Ping(ctx context.Context) error {
+	if err := c.db.PingContext(ctx); err != nil {
+		return opErr("ping", nil, "", err)
+	}
+	return nil
+}
+
+// MoCtl returns the MatrixOne mo_ctl manager.
+func (c *Client) MoCtl() *MoCtl { return c.moctl }
+
+// Manticore returns the Manticore table-control manager.
+func (c *Client) Manticore() *Manticore { return c.manticore }
+
+// conn takes one connection from the pool; statements that must see each
+// other's session state (FREEZE then SHOW WARNINGS) run on it.
+func (c *Client) conn(ctx context.Context, op string) (*sql.Conn, error) {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return nil, opErr(op, nil, "get connection", err)
+	}
+	return conn, nil
+}
+
+// isServerError reports whether err carries the server's own answer (as
+// opposed to a network or context failure, after which it is unknown
+// whether the statement ran).
+func isServerError(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me)
+}

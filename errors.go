@@ -1,0 +1,155 @@
+package dbctl
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Sentinel errors for the conditions callers branch on. Test for them with
+// errors.Is: every error returned by this package wraps at most one of them,
+// and also wraps the server's *mysql.MySQLError when the server sent one.
+var (
+	// ErrNotSysAccount: mo_ctl is allowed only for the sys account with the
+	// moadmin role. Returned by the client-side check before anything is sent
+	// and for the server's own privilege error (20101 "do not have privilege").
+	ErrNotSysAccount = errors.New("dbctl: mo_ctl requires the sys account with the moadmin role")
+
+	// ErrInvalidIdentifier: a table or database name was rejected before any
+	// SQL was sent.
+	ErrInvalidIdentifier = errors.New("dbctl: invalid identifier")
+
+	// ErrInvalidArgument: an argument other than a name was rejected before
+	// any SQL was sent (a negative cutoff, an empty mo_ctl service, ...).
+	ErrInvalidArgument = errors.New("dbctl: invalid argument")
+
+	// ErrNoTables: an operation that needs at least one table got none.
+	ErrNoTables = errors.New("dbctl: no tables given")
+
+	// ErrTableNotFound: the server does not know the table (or the database,
+	// or the account), or the table is not of a type the operation works on
+	// (FREEZE of a plain or distributed table, FLUSH RAMCHUNK of a
+	// percolate table).
+	ErrTableNotFound = errors.New("dbctl: table not found")
+
+	// ErrTableFrozen: the server refused because the table is frozen
+	// ("Can't optimize frozen table").
+	ErrTableFrozen = errors.New("dbctl: table is frozen")
+
+	// ErrEmptyResult: mo_ctl answered with an empty "result" array, or a
+	// statement that must return a row returned none.
+	ErrEmptyResult = errors.New("dbctl: empty result")
+
+	// ErrUnexpectedResult: the server answered with a shape this package does
+	// not understand. The message carries the raw value.
+	ErrUnexpectedResult = errors.New("dbctl: unexpected result")
+
+	// ErrNotSupported: MatrixOne refused the mo_ctl service or command
+	// (20105 "not supported", 20424 "wrong service").
+	ErrNotSupported = errors.New("dbctl: not supported by the server")
+
+	// ErrServerTimeout: the server gave up on its own deadline (the timeout
+	// parameter of a MatrixOne checkpoint ran out).
+	ErrServerTimeout = errors.New("dbctl: server-side timeout")
+)
+
+// OpError is the error returned by every operation of this package. It
+// names the operation ("manticore freeze t", "mo_ctl flush db.t") and wraps
+// both the sentinel that classifies it (Kind) and the underlying cause
+// (Err), which is a *mysql.MySQLError when the server answered with one.
+type OpError struct {
+	// Op names the operation and its subject, e.g. "manticore freeze a, b".
+	Op string
+	// Kind is one of the package's sentinel errors, or nil.
+	Kind error
+	// Detail says what was wrong in words, e.g. "tables not frozen: x".
+	Detail string
+	// Err is the underlying error, or nil.
+	Err error
+}
+
+// Error renders "dbctl: <op>: <kind>: <detail>: <err>", leaving out the
+// parts that are empty.
+func (e *OpError) Error() string {
+	var b strings.Builder
+	b.WriteString("dbctl: ")
+	b.WriteString(e.Op)
+	if e.Kind != nil {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Kind.Error(), "dbctl: "))
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		// A wrapped error of this package already says "dbctl:" once.
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "dbctl: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns Kind and Err so that errors.Is and errors.As see both.
+func (e *OpError) Unwrap() []error {
+	out := make([]error, 0, 2)
+	if e.Kind != nil {
+		out = append(out, e.Kind)
+	}
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	return out
+}
+
+func opErr(op string, kind error, detail string, err error) *OpError {
+	return &OpError{Op: op, Kind: kind, Detail: detail, Err: err}
+}
+
+// MoCtlError reports a mo_ctl call that the server executed but whose result
+// says it failed: a "returnStr" other than "OK".
+type MoCtlError struct {
+	// Method is the "method" field of the answer, e.g. "Flush".
+	Method string
+	// ReturnStr is the first "returnStr" that was not "OK".
+	ReturnStr string
+	// Raw is the exact text the server returned.
+	Raw string
+}
+
+// Error implements error.
+func (e *MoCtlError) Error() string {
+	return "dbctl: mo_ctl " + e.Method + " returned " + quoteForMessage(e.ReturnStr)
+}
+
+// IsNotSysAccount reports whether err (or anything it wraps) is ErrNotSysAccount.
+func IsNotSysAccount(err error) bool { return errors.Is(err, ErrNotSysAccount) }
+
+// IsTableNotFound reports whether err (or anything it wraps) is ErrTableNotFound.
+func IsTableNotFound(err error) bool { return errors.Is(err, ErrTableNotFound) }
+
+// IsInvalidIdentifier reports whether err (or anything it wraps) is ErrInvalidIdentifier.
+func IsInvalidIdentifier(err error) bool { return errors.Is(err, ErrInvalidIdentifier) }
+
+// ServerError returns the *mysql.MySQLError that err wraps, if any. Note that
+// MatrixOne's "ExpectedEOB" packet carries number 0: a non-nil result with
+// Number 0 is still an error.
+func ServerError(err error) (*mysql.MySQLError, bool) {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me, true
+	}
+	return nil, false
+}
+
+// quoteForMessage renders a server value for an error message: quoted, and
+// cut to a length that keeps messages readable.
+func quoteForMessage(s string) string {
+	const max = 512
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return strconv.Quote(s)
+}

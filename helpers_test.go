@@ -1,0 +1,85 @@
+package dbctl
+
+import (
+	"database/sql/driver"
+	"testing"
+
+	"github.com/DATA-DOG/go-sqlmock"
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
+)
+
+// newMock returns a Client over a go-sqlmock DB that matches statements
+// exactly and checks, when the test ends, that every expected statement was
+// sent and nothing else.
+func newMock(t testing.TB, opts ...Option) (*Client, sqlmock.Sqlmock) {
+	t.Helper()
+	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		require.NoError(t, mock.ExpectationsWereMet())
+		_ = db.Close()
+	})
+	return New(db, opts...), mock
+}
+
+// myErr builds the error go-sql-driver returns for an error packet.
+func myErr(number uint16, state, message string) *mysql.MySQLError {
+	e := &mysql.MySQLError{Number: number, Message: message}
+	copy(e.SQLState[:], state)
+	return e
+}
+
+// rowsOf builds a result set of text values.
+func rowsOf(cols []string, rows ...[]string) *sqlmock.Rows {
+	r := sqlmock.NewRows(cols)
+	for _, row := range rows {
+		vals := make([]driver.Value, len(row))
+		for i, v := range row {
+			vals[i] = v
+		}
+		r.AddRow(vals...)
+	}
+	return r
+}
+
+// Fixtures copied from ../shared/reference (real servers; Manticore 29.2.2,
+// MatrixOne v4.2.0).
+const (
+	moFlushOK = "{\n  \"method\": \"Flush\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n"
+	moCkpOK   = "{\n  \"method\": \"Checkpoint\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n"
+	moGCkpOK  = "{\n  \"method\": \"GlobalCheckpoint\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n"
+	moPing    = "{\n  \"method\": \"Ping\",\n  \"result\": [\n    {\n      \"serviceAddress\": \"127.0.0.1:22000\",\n      \"shardID\": 2,\n      \"replicaID\": 262146,\n      \"logShardID\": 1\n    }\n  ]\n}\n"
+	moPingNone = "{\n  \"method\": \"Ping\",\n  \"result\": []\n}\n"
+	moInspect  = "\nmsg: Usage:\n  inspect [command]\n"
+)
+
+var (
+	identityCols = []string{"current_account_name()", "current_user_name()", "current_role_name()"}
+	freezeCols   = []string{"file", "normalized"}
+	locksCols    = []string{"Type", "Name", "Lock Type", "Additional Info"}
+	statusCols   = []string{"Variable_name", "Value"}
+	warningCols  = []string{"Level", "Code", "Message"}
+	tablesCols   = []string{"Table", "Type"}
+)
+
+// expectSysRoot expects the sys-account check and answers as root.
+func expectSysRoot(mock sqlmock.Sqlmock) {
+	mock.ExpectQuery(identityQuery).WillReturnRows(rowsOf(identityCols, []string{"sys", "root", "moadmin"}))
+}
+
+func expectMoCtl(mock sqlmock.Sqlmock, stmt, value string) {
+	col := "mo_ctl(...)" // the name is the re-rendered expression; never read
+	mock.ExpectQuery(stmt).WillReturnRows(rowsOf([]string{col}, []string{value}))
+}
+
+// goldFiles returns FREEZE rows of an RT table "name" with a RAM chunk only,
+// the way 29.2.2 lists them (absolute paths in both columns).
+func goldFiles(dataDir, name string) [][]string {
+	var out [][]string
+	for _, ext := range []string{"meta", "ram", "settings"} {
+		p := dataDir + "/" + name + "/" + name + "." + ext
+		out = append(out, []string{p, p})
+	}
+	return out
+}

@@ -1,0 +1,249 @@
+package dbctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Manticore runs Manticore Search's table-control statements over the
+// MySQL protocol. Table names are validated against Manticore's rules,
+// lower-cased (the server stores and reports them in lower case) and written
+// in back-ticks; nothing is sent when a name is invalid. Identifiers are
+// never passed as '?' parameters, because Manticore's prepared-statement
+// emulation would substitute them as quoted strings, and every call sends
+// exactly one statement, because Manticore drops or never sends results of
+// multi-statement strings. Safe for concurrent use.
+type Manticore struct {
+	c *Client
+}
+
+// LockedCount returns the table's FREEZE counter (SHOW TABLE t STATUS LIKE
+// 'locked'): 0 when not frozen. Plain tables have no counter and report 0.
+// A missing table is ErrTableNotFound.
+func (m *Manticore) LockedCount(ctx context.Context, table string) (int, error) {
+	op := "manticore locked count " + table
+	name, err := oneManticoreTable(table)
+	if err != nil {
+		return 0, opErr(op, nil, "", err)
+	}
+	t, err := m.c.query(ctx, m.c.db, "SHOW TABLE "+quoteManticoreIdent(name)+" STATUS LIKE 'locked'")
+	if err != nil {
+		return 0, manticoreErr(op, err)
+	}
+	vars, err := parseVariables(t)
+	if err != nil {
+		return 0, opErr(op, nil, "", err)
+	}
+	if len(vars) == 0 {
+		return 0, nil // a plain table: no counter, never frozen
+	}
+	n, err := TableStatus(vars).Locked()
+	if err != nil {
+		return 0, opErr(op, nil, "", err)
+	}
+	return n, nil
+}
+
+// TableStatus returns every key of SHOW TABLE t STATUS. A missing table is
+// ErrTableNotFound.
+func (m *Manticore) TableStatus(ctx context.Context, table string) (TableStatus, error) {
+	op := "manticore table status " + table
+	name, err := oneManticoreTable(table)
+	if err != nil {
+		return nil, opErr(op, nil, "", err)
+	}
+	t, err := m.c.query(ctx, m.c.db, "SHOW TABLE "+quoteManticoreIdent(name)+" STATUS")
+	if err != nil {
+		return nil, manticoreErr(op, err)
+	}
+	vars, err := parseVariables(t)
+	if err != nil {
+		return nil, opErr(op, nil, "", err)
+	}
+	return TableStatus(vars), nil
+}
+
+// Locks returns SHOW LOCKS: one row per frozen or read-locked table (a table
+// can have a "freeze" and a "read" row).
+func (m *Manticore) Locks(ctx context.Context) ([]Lock, error) {
+	const op = "manticore show locks"
+	t, err := m.c.query(ctx, m.c.db, "SHOW LOCKS")
+	if err != nil {
+		return nil, manticoreErr(op, err)
+	}
+	locks, err := parseLocks(t)
+	if err != nil {
+		return nil, opErr(op, nil, "", err)
+	}
+	return locks, nil
+}
+
+// Tables returns SHOW TABLES.
+func (m *Manticore) Tables(ctx context.Context) ([]TableInfo, error) {
+	const op = "manticore show tables"
+	t, err := m.c.query(ctx, m.c.db, "SHOW TABLES")
+	if err != nil {
+		return nil, manticoreErr(op, err)
+	}
+	tables, err := parseTables(t)
+	if err != nil {
+		return nil, opErr(op, nil, "", err)
+	}
+	return tables, nil
+}
+
+// ServerVersion returns the daemon's version string (SHOW STATUS LIKE
+// 'version'; SHOW VERSION needs Manticore Buddy and SELECT @@version answers
+// "<empty>").
+func (m *Manticore) ServerVersion(ctx context.Context) (string, error) {
+	const op = "manticore server version"
+	t, err := m.c.query(ctx, m.c.db, "SHOW STATUS LIKE 'version'")
+	if err != nil {
+		return "", manticoreErr(op, err)
+	}
+	vars, err := parseVariables(t)
+	if err != nil {
+		return "", opErr(op, nil, "", err)
+	}
+	v, ok := vars["version"]
+	if !ok {
+		return "", opErr(op, ErrEmptyResult, "no version row", nil)
+	}
+	return v, nil
+}
+
+// FlushAttributes writes in-memory attribute updates of every table to disk
+// and returns the server's tag (the number of attribute saves since start;
+// it grows only when something was saved). Never blocked by FREEZE.
+func (m *Manticore) FlushAttributes(ctx context.Context) (int64, error) {
+	const op = "manticore flush attributes"
+	t, err := m.c.query(ctx, m.c.db, "FLUSH ATTRIBUTES")
+	if err != nil {
+		return 0, manticoreErr(op, err)
+	}
+	if len(t.rows) != 1 || len(t.cols) == 0 {
+		return 0, opErr(op, ErrUnexpectedResult, fmt.Sprintf("want 1 row with column \"tag\", got %d rows of %q", len(t.rows), t.cols), nil)
+	}
+	c, err := t.column("tag")
+	if err != nil {
+		c = 0 // a renamed single column still carries the tag
+	}
+	v, err := t.text(0, c)
+	if err != nil {
+		return 0, opErr(op, nil, "", err)
+	}
+	tag, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, opErr(op, ErrUnexpectedResult, "tag is not an integer: "+quoteForMessage(v), nil)
+	}
+	return tag, nil
+}
+
+// FlushHostnames renews the IP addresses of agent host names and returns how
+// many names were resolved (0 unless hostname_lookup = request).
+func (m *Manticore) FlushHostnames(ctx context.Context) (int64, error) {
+	const op = "manticore flush hostnames"
+	n, err := m.c.exec(ctx, m.c.db, "FLUSH HOSTNAMES")
+	if err != nil {
+		return 0, manticoreErr(op, err)
+	}
+	return n, nil
+}
+
+// FlushRAMChunk turns the RAM chunk of an RT table into a new disk chunk.
+//
+// On a frozen table this blocks until the table is unfrozen (measured on
+// 29.2.2; the manual says otherwise), with no server-side timeout, and the
+// server finishes it even if ctx is cancelled and the connection closed.
+func (m *Manticore) FlushRAMChunk(ctx context.Context, table string) error {
+	return m.tableStatement(ctx, "manticore flush ramchunk "+table, "FLUSH RAMCHUNK ", table, "")
+}
+
+// FlushTable (FLUSH TABLE, formerly FLUSH RTINDEX) saves the RAM chunk of an
+// RT table so the binary log can be cleaned. Not blocked by FREEZE.
+func (m *Manticore) FlushTable(ctx context.Context, table string) error {
+	return m.tableStatement(ctx, "manticore flush table "+table, "FLUSH TABLE ", table, "")
+}
+
+// OptimizeOptions are the OPTION clause of OPTIMIZE TABLE.
+type OptimizeOptions struct {
+	// Cutoff is the number of disk chunks to merge down to; 0 leaves the
+	// server's default (twice the number of CPU cores).
+	Cutoff int
+	// Sync waits for the merge to finish. Without it the server only queues
+	// the job. Even with it, a cancelled ctx closes the connection but the
+	// merge goes on on the server.
+	Sync bool
+}
+
+// Optimize merges the disk chunks of an RT table (OPTIMIZE TABLE). With
+// Sync on a frozen table the server refuses: ErrTableFrozen.
+func (m *Manticore) Optimize(ctx context.Context, table string, opts OptimizeOptions) error {
+	op := "manticore optimize " + table
+	if opts.Cutoff < 0 {
+		return opErr(op, ErrInvalidArgument, fmt.Sprintf("cutoff %d is negative", opts.Cutoff), nil)
+	}
+	var parts []string
+	if opts.Cutoff > 0 {
+		parts = append(parts, "cutoff="+strconv.Itoa(opts.Cutoff))
+	}
+	if opts.Sync {
+		parts = append(parts, "sync=1")
+	}
+	suffix := ""
+	if len(parts) > 0 {
+		suffix = " OPTION " + strings.Join(parts, ", ")
+	}
+	return m.tableStatement(ctx, op, "OPTIMIZE TABLE ", table, suffix)
+}
+
+// tableStatement validates one table name and sends prefix + `name` + suffix
+// as a statement answered by an OK packet.
+func (m *Manticore) tableStatement(ctx context.Context, op, prefix, table, suffix string) error {
+	name, err := oneManticoreTable(table)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	if _, err := m.c.exec(ctx, m.c.db, prefix+quoteManticoreIdent(name)+suffix); err != nil {
+		return manticoreErr(op, err)
+	}
+	return nil
+}
+
+func oneManticoreTable(table string) (string, error) {
+	if err := ValidateManticoreTable(table); err != nil {
+		return "", err
+	}
+	return strings.ToLower(table), nil
+}
+
+// manticoreErr wraps a failed statement. Manticore answers almost every
+// error with 1064/42000, so the sentinel is chosen by the message.
+func manticoreErr(op string, err error) error {
+	return opErr(op, classifyManticoreError(err), "", err)
+}
+
+func classifyManticoreError(err error) error {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return nil
+	}
+	msg := me.Message
+	switch {
+	case me.Number == 1146,
+		strings.Contains(msg, "requires an existing"),
+		strings.Contains(msg, "unknown table"),
+		strings.Contains(msg, "unknown local table"),
+		strings.Contains(msg, "no such table"),
+		strings.HasSuffix(msg, "' absent"):
+		return ErrTableNotFound
+	case strings.Contains(msg, "frozen table"):
+		return ErrTableFrozen
+	}
+	return nil
+}
