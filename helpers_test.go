@@ -46,10 +46,10 @@ func rowsOf(cols []string, rows ...[]string) *sqlmock.Rows {
 // Fixtures copied from ../shared/reference (real servers; Manticore 29.2.2,
 // MatrixOne v4.2.0).
 const (
-	moFlushOK = "{\n  \"method\": \"Flush\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n"
-	moCkpOK   = "{\n  \"method\": \"Checkpoint\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n"
-	moGCkpOK  = "{\n  \"method\": \"GlobalCheckpoint\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n"
-	moPing    = "{\n  \"method\": \"Ping\",\n  \"result\": [\n    {\n      \"serviceAddress\": \"127.0.0.1:22000\",\n      \"shardID\": 2,\n      \"replicaID\": 262146,\n      \"logShardID\": 1\n    }\n  ]\n}\n"
+	moFlushOK  = "{\n  \"method\": \"Flush\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n"
+	moCkpOK    = "{\n  \"method\": \"Checkpoint\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n"
+	moGCkpOK   = "{\n  \"method\": \"GlobalCheckpoint\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n"
+	moPing     = "{\n  \"method\": \"Ping\",\n  \"result\": [\n    {\n      \"serviceAddress\": \"127.0.0.1:22000\",\n      \"shardID\": 2,\n      \"replicaID\": 262146,\n      \"logShardID\": 1\n    }\n  ]\n}\n"
 	moPingNone = "{\n  \"method\": \"Ping\",\n  \"result\": []\n}\n"
 	moInspect  = "\nmsg: Usage:\n  inspect [command]\n"
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -53,6 +54,10 @@ func (c *Client) exec(ctx context.Context, q querier, stmt string) (int64, error
 }
 
 func (c *Client) logStatement(ctx context.Context, stmt string, start time.Time, err error) {
+	// Checked first so that a disabled logger costs no allocations.
+	if !c.opts.logger.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
 	if err != nil {
 		c.opts.logger.DebugContext(ctx, "dbctl: statement failed", "sql", stmt, "duration", time.Since(start), "error", err)
 		return

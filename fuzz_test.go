@@ -1,0 +1,191 @@
+package dbctl
+
+import (
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// The seeds run as ordinary tests in CI; `go test -fuzz FuzzX` explores.
+
+func FuzzManticoreIdent(f *testing.F) {
+	for _, s := range []string{"t", "gold_a", "1abc", "123", "", "a-b", "t`x", "таблица", "a.b", "t; DROP", "_", "MixedCase"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidateManticoreTable(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidIdentifier) {
+				t.Fatalf("error %v is not ErrInvalidIdentifier", err)
+			}
+			return
+		}
+		q := quoteManticoreIdent(s)
+		if strings.Count(q, "`") != 2 || q[0] != '`' || q[len(q)-1] != '`' {
+			t.Fatalf("quoted %q has a back-tick inside", q)
+		}
+		digits := true
+		for _, c := range s {
+			switch {
+			case c >= '0' && c <= '9':
+			case c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'):
+				digits = false
+			default:
+				t.Fatalf("accepted %q with %q", s, c)
+			}
+		}
+		if digits {
+			t.Fatalf("accepted all-digit %q", s)
+		}
+	})
+}
+
+// unquoteMySQL reads one single-quoted literal the way a MySQL-protocol
+// server does, with backslash escapes on (noBackslash=false) or off, and
+// reports whether the literal spans the whole input.
+func unquoteMySQL(lit string, noBackslash bool) (string, bool) {
+	if len(lit) < 2 || lit[0] != '\'' {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 1; i < len(lit); i++ {
+		c := lit[i]
+		switch {
+		case c == '\'':
+			if i+1 < len(lit) && lit[i+1] == '\'' {
+				b.WriteByte('\'')
+				i++
+				continue
+			}
+			return b.String(), i == len(lit)-1
+		case c == '\\' && !noBackslash:
+			if i+1 >= len(lit) {
+				return "", false
+			}
+			i++
+			switch lit[i] {
+			case '0':
+				b.WriteByte(0)
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 'Z':
+				b.WriteByte(0x1a)
+			default:
+				b.WriteByte(lit[i])
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", false
+}
+
+func FuzzQuoteString(f *testing.F) {
+	for _, s := range []string{"", "gold.t", "t'x", `a\'b`, "x'); drop database d; --", "\x00\n\r\x1a", `\`, "''", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q := QuoteString(s)
+		got, whole := unquoteMySQL(q, false)
+		if !whole || got != s {
+			t.Fatalf("QuoteString(%q) = %s reads back as %q (whole=%v)", s, q, got, whole)
+		}
+		// With NO_BACKSLASH_ESCAPES the value may differ, but the literal
+		// must still end exactly where it ends: no injection in either mode.
+		if _, whole := unquoteMySQL(q, true); !whole {
+			t.Fatalf("QuoteString(%q) = %s ends early without backslash escapes", s, q)
+		}
+		st := MoCtlStatement("dn", "flush", s)
+		if !strings.HasPrefix(st, "select mo_ctl('dn', 'flush', ") || !strings.HasSuffix(st, ")") {
+			t.Fatalf("statement %q", st)
+		}
+	})
+}
+
+func FuzzDecodeMoCtl(f *testing.F) {
+	for _, s := range []string{moFlushOK, moPing, moPingNone, moInspect, `{"method":"X","result":"OK"}`, `{"method":1}`, `{"method":"Flush","result":[{"returnStr":"Failed"}]}`, "", "{", "null", `{"method":"Ping","result":[{"serviceAddress":"a","shardID":"x"}]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r, err := decodeMoCtl(raw)
+		if r == nil || r.Raw != raw {
+			t.Fatalf("Raw not kept")
+		}
+		if err != nil {
+			if !errors.Is(err, ErrUnexpectedResult) {
+				t.Fatalf("decode error %v", err)
+			}
+			return
+		}
+		if cerr := r.check(); cerr != nil {
+			var me *MoCtlError
+			if !errors.Is(cerr, ErrEmptyResult) && !errors.Is(cerr, ErrUnexpectedResult) && !errors.As(cerr, &me) {
+				t.Fatalf("check error %v of no known kind", cerr)
+			}
+		}
+		if strs, err := r.ReturnStrs(); err == nil && strs == nil {
+			t.Fatalf("nil slice without error")
+		}
+		_, _ = parseTNShards(r)
+	})
+}
+
+func tableOf(cols []string, rows ...[]string) *textTable {
+	t := &textTable{cols: cols}
+	for _, r := range rows {
+		row := make([]sql.NullString, len(r))
+		for i, v := range r {
+			row[i] = sql.NullString{String: v, Valid: true}
+		}
+		t.rows = append(t.rows, row)
+	}
+	return t
+}
+
+func FuzzParseLocks(f *testing.F) {
+	for _, s := range []string{"Count: 1", "Count: 2", "count:7", "", "Count: -1", "Count: 99999999999999999999", "x Count: 3 y"} {
+		f.Add("rt", "t", s)
+	}
+	f.Fuzz(func(t *testing.T, typ, name, info string) {
+		locks, err := parseLocks(tableOf(locksCols, []string{typ, name, "freeze", info}))
+		if err != nil {
+			if !errors.Is(err, ErrUnexpectedResult) {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		if len(locks) != 1 || locks[0].Count < 0 || locks[0].AdditionalInfo != info {
+			t.Fatalf("bad parse %+v of %q", locks, info)
+		}
+	})
+}
+
+func FuzzParseFreeze(f *testing.F) {
+	f.Add("/d/t/t.meta", "/d/t/t.meta", "t", "Some tables are not suitable for freezing: x,y")
+	f.Add("data/t/t.0.spa", "/w/data/t/t.0.spa", "t", "")
+	f.Add(`C:\m\t\t.ram`, `C:\m\t\t.ram`, "t", "other warning")
+	f.Add("t.meta", "", "t", "Some tables are not suitable for freezing:")
+	f.Add("/d/x/y", "/d/x/y", "x", "Some tables are not suitable for freezing: T ,  ,u")
+	f.Fuzz(func(t *testing.T, file, norm, table, warning string) {
+		files, err := parseFreezeFiles(tableOf(freezeCols, []string{file, norm}), []string{strings.ToLower(table)})
+		if err == nil {
+			if len(files) != 1 || files[0].Table != strings.ToLower(table) || files[0].File != file {
+				t.Fatalf("bad attribution %+v", files)
+			}
+		} else if !errors.Is(err, ErrUnexpectedResult) {
+			t.Fatalf("error %v", err)
+		}
+		names, err := parseFreezeWarnings(tableOf(warningCols, []string{"warning", "1000", warning}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			if n == "" || n != strings.ToLower(n) || strings.Contains(n, ",") {
+				t.Fatalf("bad name %q from %q", n, warning)
+			}
+		}
+	})
+}
