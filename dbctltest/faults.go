@@ -1,0 +1,86 @@
+package dbctltest
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dbctl/dbctl/internal/mysqlwire"
+)
+
+// faults is the fault injection both servers share.
+type faults struct {
+	mu     sync.Mutex
+	state  string // SQLSTATE of injected errors: the server's usual one
+	fails  []injectedFail
+	delays []injectedDelay
+}
+
+type injectedFail struct {
+	match string
+	err   *mysqlwire.Error
+}
+
+type injectedDelay struct {
+	match string
+	d     time.Duration
+}
+
+func matches(sql, match string) bool {
+	return strings.Contains(strings.ToLower(sql), strings.ToLower(match))
+}
+
+func (f *faults) failNext(match string, number uint16, message string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fails = append(f.fails, injectedFail{match: match, err: &mysqlwire.Error{Code: number, State: f.state, Message: message}})
+}
+
+func (f *faults) delay(match string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kept := f.delays[:0]
+	for _, x := range f.delays {
+		if x.match != match {
+			kept = append(kept, x)
+		}
+	}
+	f.delays = kept
+	if d > 0 {
+		f.delays = append(f.delays, injectedDelay{match: match, d: d})
+	}
+}
+
+// before runs ahead of every statement: it sleeps for a matching delay and
+// returns the first matching injected failure (used once).
+func (f *faults) before(ctx context.Context, sql string) error {
+	f.mu.Lock()
+	var wait time.Duration
+	for _, x := range f.delays {
+		if matches(sql, x.match) {
+			wait += x.d
+		}
+	}
+	var err *mysqlwire.Error
+	for i, x := range f.fails {
+		if matches(sql, x.match) {
+			err = x.err
+			f.fails = append(f.fails[:i], f.fails[i+1:]...)
+			break
+		}
+	}
+	f.mu.Unlock()
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return nil
+}

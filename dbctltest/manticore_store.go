@@ -1,0 +1,429 @@
+package dbctltest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The emulated Manticore keeps every table in memory and mirrors it to real
+// files in data_dir, named as searchd names them: <t>/<t>.meta,
+// <t>.settings, <t>.ram (the saved RAM chunk) and <t>.<N>.sp* for disk chunk
+// N. File contents are this package's own (JSON), but they change exactly
+// when the real server would write them, so a backup copies real bytes and a
+// server started on a restored data_dir sees the same tables and rows.
+
+// mField is one column of a table.
+type mField struct {
+	Name string `json:"name"`
+	Type string `json:"type"` // text, uint, bigint, float, string, json, multi, multi64, bool, timestamp
+}
+
+func (f mField) blob() bool {
+	return f.Type == "string" || f.Type == "json" || f.Type == "multi" || f.Type == "multi64"
+}
+
+// mDoc is one document; values are kept as text.
+type mDoc struct {
+	ID   int64             `json:"id"`
+	Vals map[string]string `json:"vals"`
+}
+
+type mChunk struct {
+	ID        int            `json:"id"`
+	Docs      []mDoc         `json:"-"`
+	Killed    map[int64]bool `json:"-"`
+	attrDirty bool
+}
+
+func (c *mChunk) find(id int64) int {
+	if c.Killed[id] {
+		return -1
+	}
+	for i := range c.Docs {
+		if c.Docs[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *mChunk) alive() int { return len(c.Docs) - len(c.Killed) }
+
+type mTable struct {
+	Name      string            `json:"name"`
+	Type      string            `json:"type"` // rt, percolate, distributed
+	Fields    []mField          `json:"schema"`
+	ChunkIDs  []int             `json:"chunks"`
+	NextChunk int               `json:"next_chunk"`
+	TID       int64             `json:"tid"`
+	Settings  map[string]string `json:"settings,omitempty"`
+	Locals    []string          `json:"locals,omitempty"`
+	Agents    []string          `json:"agents,omitempty"`
+	Queries   []mDoc            `json:"stored_queries,omitempty"` // percolate
+
+	ram      []mDoc
+	chunks   []*mChunk
+	ramFile  bool // <t>.ram exists
+	tidSaved int64
+	locked   int
+	nextID   int64
+	counters map[string]int
+}
+
+func (t *mTable) freezable() bool { return t.Type == "rt" || t.Type == "percolate" }
+
+func (t *mTable) field(name string) (mField, bool) {
+	for _, f := range t.Fields {
+		if strings.EqualFold(f.Name, name) {
+			return f, true
+		}
+	}
+	return mField{}, false
+}
+
+func (t *mTable) hasBlob() bool {
+	for _, f := range t.Fields {
+		if f.blob() {
+			return true
+		}
+	}
+	return false
+}
+
+// where a document lives: in RAM (chunk == nil) or in a disk chunk.
+func (t *mTable) locate(id int64) (chunk *mChunk, idx int) {
+	for i := range t.ram {
+		if t.ram[i].ID == id {
+			return nil, i
+		}
+	}
+	for _, c := range t.chunks {
+		if i := c.find(id); i >= 0 {
+			return c, i
+		}
+	}
+	return nil, -1
+}
+
+func (t *mTable) docCount() int {
+	n := len(t.ram)
+	for _, c := range t.chunks {
+		n += c.alive()
+	}
+	if t.Type == "percolate" {
+		n = len(t.Queries)
+	}
+	return n
+}
+
+// chunkExts are the files of one disk chunk, without .spb, which exists
+// only for tables with blob attributes (strings, JSON, MVA).
+var chunkExts = []string{"spa", "spd", "spds", "spe", "sph", "sphi", "spi", "spm", "spp", "spt"}
+
+// store is the on-disk side.
+type store struct {
+	dataDir string // absolute, symlinks resolved
+}
+
+func (s *store) tableDir(name string) string { return filepath.Join(s.dataDir, name) }
+
+func (s *store) path(name, suffix string) string {
+	return filepath.Join(s.dataDir, name, name+"."+suffix)
+}
+
+// files lists a table's files, sorted by name as searchd lists them.
+func (s *store) files(t *mTable) []string {
+	var out []string
+	if t.Type == "distributed" {
+		return nil
+	}
+	out = append(out, s.path(t.Name, "meta"), s.path(t.Name, "settings"))
+	if t.Type == "rt" {
+		if t.ramFile {
+			out = append(out, s.path(t.Name, "ram"))
+		}
+		for _, c := range t.chunks {
+			for _, ext := range chunkExtsOf(t) {
+				out = append(out, s.path(t.Name, strconv.Itoa(c.ID)+"."+ext))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func chunkExtsOf(t *mTable) []string {
+	if !t.hasBlob() {
+		return chunkExts
+	}
+	exts := append([]string{"spa", "spb"}, chunkExts[1:]...)
+	return exts
+}
+
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+func jsonLines(docs []mDoc) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, d := range docs {
+		_ = enc.Encode(d)
+	}
+	return b.Bytes()
+}
+
+func (s *store) saveMeta(t *mTable) error {
+	t.ChunkIDs = t.ChunkIDs[:0]
+	for _, c := range t.chunks {
+		t.ChunkIDs = append(t.ChunkIDs, c.ID)
+	}
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return err
+	}
+	t.tidSaved = t.TID
+	return writeFile(s.path(t.Name, "meta"), b)
+}
+
+func (s *store) saveSettings(t *mTable) error {
+	settings := map[string]string{"rt_mem_limit": "134217728"}
+	for k, v := range t.Settings {
+		settings[k] = v
+	}
+	b, _ := json.MarshalIndent(settings, "", "  ")
+	return writeFile(s.path(t.Name, "settings"), b)
+}
+
+func (s *store) saveRAM(t *mTable) error {
+	if t.Type != "rt" {
+		return nil
+	}
+	t.ramFile = true
+	if err := writeFile(s.path(t.Name, "ram"), jsonLines(t.ram)); err != nil {
+		return err
+	}
+	return s.saveMeta(t)
+}
+
+// saveChunk writes every file of one disk chunk. The document store (.spd)
+// holds the documents; the other files hold data derived from them, so each
+// changes when the chunk's content does.
+func (s *store) saveChunk(t *mTable, c *mChunk) error {
+	docs := jsonLines(c.Docs)
+	sum := sha256.Sum256(docs)
+	for _, ext := range chunkExtsOf(t) {
+		var data []byte
+		switch ext {
+		case "spd":
+			data = docs
+		case "spa", "spb":
+			data = attrBlock(t, c, ext == "spb")
+		case "spm":
+			data, _ = json.Marshal(killedList(c))
+		case "sph":
+			data, _ = json.Marshal(map[string]any{"chunk": c.ID, "docs": len(c.Docs), "schema": t.Fields})
+		default:
+			data = []byte(fmt.Sprintf("%s %x %d\n", ext, sum[:8], len(c.Docs)))
+		}
+		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
+			return err
+		}
+	}
+	c.attrDirty = false
+	return nil
+}
+
+func killedList(c *mChunk) []int64 {
+	out := make([]int64, 0, len(c.Killed))
+	for id := range c.Killed {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// attrBlock renders the attribute values of a chunk (blob attributes go to
+// .spb, the others to .spa).
+func attrBlock(t *mTable, c *mChunk, blob bool) []byte {
+	var b bytes.Buffer
+	for _, d := range c.Docs {
+		fmt.Fprintf(&b, "%d", d.ID)
+		for _, f := range t.Fields {
+			if f.Type == "text" || f.blob() != blob {
+				continue
+			}
+			fmt.Fprintf(&b, "\t%s=%s", f.Name, d.Vals[f.Name])
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+func (s *store) removeChunk(t *mTable, c *mChunk) {
+	for _, ext := range append(chunkExtsOf(t), "spb") {
+		_ = os.Remove(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext))
+	}
+}
+
+func (s *store) dropTable(name string) error { return os.RemoveAll(s.tableDir(name)) }
+
+// manticoreJSON is data_dir/manticore.json: the tables and their paths.
+type manticoreJSON struct {
+	Clusters map[string]any            `json:"clusters"`
+	Indexes  map[string]manticoreIndex `json:"indexes"`
+}
+
+type manticoreIndex struct {
+	Type   string   `json:"type"`
+	Path   string   `json:"path,omitempty"`
+	Locals []string `json:"locals,omitempty"`
+	Agents []string `json:"agents,omitempty"`
+}
+
+func (s *store) saveState(tables map[string]*mTable) error {
+	doc := manticoreJSON{Clusters: map[string]any{}, Indexes: map[string]manticoreIndex{}}
+	for name, t := range tables {
+		ix := manticoreIndex{Type: t.Type, Locals: t.Locals, Agents: t.Agents}
+		if t.Type != "distributed" {
+			ix.Path = name
+		}
+		doc.Indexes[name] = ix
+	}
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	if err := writeFile(filepath.Join(s.dataDir, "manticore.json"), b); err != nil {
+		return err
+	}
+	// searchd keeps session-independent state (UDFs, plugins) here.
+	if _, err := os.Stat(filepath.Join(s.dataDir, "state.sql")); errors.Is(err, fs.ErrNotExist) {
+		return writeFile(filepath.Join(s.dataDir, "state.sql"), []byte{})
+	}
+	return nil
+}
+
+// load reads the tables of an existing data_dir (manticore.json, then each
+// table's .meta, .ram and disk chunks).
+func (s *store) load() (map[string]*mTable, error) {
+	tables := map[string]*mTable{}
+	b, err := os.ReadFile(filepath.Join(s.dataDir, "manticore.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return tables, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var doc manticoreJSON
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("dbctltest: manticore.json: %w", err)
+	}
+	for name, ix := range doc.Indexes {
+		if ix.Type == "distributed" {
+			tables[name] = &mTable{Name: name, Type: "distributed", Locals: ix.Locals, Agents: ix.Agents, counters: map[string]int{}}
+			continue
+		}
+		t, err := s.loadTable(name)
+		if err != nil {
+			return nil, err
+		}
+		tables[name] = t
+	}
+	return tables, nil
+}
+
+func (s *store) loadTable(name string) (*mTable, error) {
+	b, err := os.ReadFile(s.path(name, "meta"))
+	if err != nil {
+		return nil, fmt.Errorf("dbctltest: table %s: %w", name, err)
+	}
+	t := &mTable{counters: map[string]int{}}
+	if err := json.Unmarshal(b, t); err != nil {
+		return nil, fmt.Errorf("dbctltest: table %s meta: %w", name, err)
+	}
+	t.Name, t.tidSaved = name, t.TID
+	if ram, err := os.ReadFile(s.path(name, "ram")); err == nil {
+		t.ramFile = true
+		if t.ram, err = readDocs(ram); err != nil {
+			return nil, fmt.Errorf("dbctltest: table %s ram: %w", name, err)
+		}
+	}
+	for _, id := range t.ChunkIDs {
+		c := &mChunk{ID: id, Killed: map[int64]bool{}}
+		data, err := os.ReadFile(s.path(name, strconv.Itoa(id)+".spd"))
+		if err != nil {
+			return nil, fmt.Errorf("dbctltest: table %s chunk %d: %w", name, id, err)
+		}
+		if c.Docs, err = readDocs(data); err != nil {
+			return nil, fmt.Errorf("dbctltest: table %s chunk %d: %w", name, id, err)
+		}
+		if km, err := os.ReadFile(s.path(name, strconv.Itoa(id)+".spm")); err == nil {
+			var killed []int64
+			_ = json.Unmarshal(km, &killed)
+			for _, k := range killed {
+				c.Killed[k] = true
+			}
+		}
+		t.chunks = append(t.chunks, c)
+	}
+	for _, d := range t.allDocs() {
+		if d.ID >= t.nextID {
+			t.nextID = d.ID
+		}
+	}
+	return t, nil
+}
+
+func (t *mTable) allDocs() []mDoc {
+	var out []mDoc
+	for _, c := range t.chunks {
+		for _, d := range c.Docs {
+			if !c.Killed[d.ID] {
+				out = append(out, d)
+			}
+		}
+	}
+	return append(out, t.ram...)
+}
+
+func readDocs(b []byte) ([]mDoc, error) {
+	var out []mDoc
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for dec.More() {
+		var d mDoc
+		if err := dec.Decode(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// optimizeTarget is searchd's default cutoff: twice the CPU cores.
+func optimizeTarget(cutoff int) int {
+	if cutoff > 0 {
+		return cutoff
+	}
+	return 2 * runtime.NumCPU()
+}
+
+func osStat(path string) (fs.FileInfo, error) { return os.Stat(path) }
+
+func removeFile(path string) error {
+	err := os.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
