@@ -120,11 +120,18 @@ func (s *Manticore) Addr() string { return s.srv.Addr() }
 func (s *Manticore) DataDir() string { return s.dataDir }
 
 // Close stops the server; statements blocked on a freeze end with an error.
-// A temporary data_dir is removed. The freeze counters are not saved (as on
-// the real server, where they live in memory only).
+// A temporary data_dir is removed; a data_dir given with WithDataDir gets a
+// clean shutdown (tables saved) except for frozen tables, which are left as
+// after a dirty shutdown. The freeze counters are not saved (as on the real
+// server, where they live in memory only).
 func (s *Manticore) Close() error {
 	s.closeOnce.Do(func() {
 		s.closeErr = s.srv.Close()
+		if !s.ownsDir {
+			if err := s.eng.shutdown(); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
 		s.removeDir(s.dataDir)
 	})
 	return s.closeErr

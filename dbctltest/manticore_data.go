@@ -94,6 +94,7 @@ func (e *mEngine) createTable(p *parser) (*mysqlwire.Result, error) {
 			return nil, mErr("CREATE TABLE failed: %v", err)
 		}
 		if t.Type == "rt" {
+			t.ramFile = true // a new RT table starts with an (empty) saved RAM chunk
 			if err := e.st.saveRAM(t); err != nil {
 				return nil, mErr("CREATE TABLE failed: %v", err)
 			}

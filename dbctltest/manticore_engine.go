@@ -112,7 +112,7 @@ func (e *mEngine) freeze(names []string, like *string) (*mysqlwire.Result, []war
 		if t.locked == 0 && !frozen[n] {
 			// Save the RAM chunk (to <t>.ram, not to a new disk chunk, as
 			// 29.2.2 does) and the attributes, then stop saving.
-			if err := e.saveForFreeze(t); err != nil {
+			if err := e.saveTable(t); err != nil {
 				return nil, nil, mErr("FREEZE %s: %v", n, err)
 			}
 		}
@@ -139,11 +139,11 @@ func (e *mEngine) freeze(names []string, like *string) (*mysqlwire.Result, []war
 	return res, warns, nil
 }
 
-func (e *mEngine) saveForFreeze(t *mTable) error {
+// saveTable saves everything of a table that is only in memory: the RAM
+// chunk, and the attribute updates and kill lists of its disk chunks (each
+// such save counts for the FLUSH ATTRIBUTES tag).
+func (e *mEngine) saveTable(t *mTable) error {
 	if t.Type == "rt" {
-		if err := e.st.saveRAM(t); err != nil {
-			return err
-		}
 		for _, c := range t.chunks {
 			if c.attrDirty {
 				if err := e.st.saveChunk(t, c); err != nil {
@@ -152,8 +152,25 @@ func (e *mEngine) saveForFreeze(t *mTable) error {
 				e.attrTag++
 			}
 		}
+		return e.st.saveRAM(t)
 	}
 	return e.st.saveMeta(t)
+}
+
+// shutdown is a clean stop: every table that is not frozen is saved. A
+// frozen table is left as a dirty shutdown leaves it (searchd would replay
+// its binlog; this emulation has none, so its unsaved changes are lost).
+func (e *mEngine) shutdown() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, n := range e.sortedNames() {
+		if t := e.tables[n]; t.locked == 0 && t.Type != "distributed" {
+			if err := e.saveTable(t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (e *mEngine) unfreeze(names []string) *mysqlwire.Result {
@@ -379,7 +396,7 @@ func (e *mEngine) flushTable(name string) error {
 	if t.locked > 0 {
 		return nil
 	}
-	if err := e.st.saveRAM(t); err != nil {
+	if err := e.saveTable(t); err != nil {
 		return mErr("FLUSH RTINDEX: %v", err)
 	}
 	return nil

@@ -208,9 +208,11 @@ func (s *store) saveSettings(t *mTable) error {
 	return writeFile(s.path(t.Name, "settings"), b)
 }
 
+// saveRAM writes the RAM chunk to <t>.ram. After FLUSH RAMCHUNK moved it
+// to disk the file is gone, and an empty RAM chunk does not bring it back.
 func (s *store) saveRAM(t *mTable) error {
-	if t.Type != "rt" {
-		return nil
+	if t.Type != "rt" || (len(t.ram) == 0 && !t.ramFile) {
+		return s.saveMeta(t)
 	}
 	t.ramFile = true
 	if err := writeFile(s.path(t.Name, "ram"), jsonLines(t.ram)); err != nil {

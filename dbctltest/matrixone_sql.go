@@ -333,7 +333,6 @@ func renderCall(it selectItem, q mysqlwire.Query) string {
 // catalogSelect answers select rel_id|relname from mo_catalog.mo_tables
 // where reldatabase = '...' [and relname = '...'] for the session's account.
 func (m *moSession) catalogSelect(p *parser) (*mysqlwire.Result, error) {
-	p.i--
 	var cols []string
 	for {
 		t := p.next()
