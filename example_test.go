@@ -60,6 +60,13 @@ func expectFreeze(mock sqlmock.Sqlmock, table string) {
 	mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(rows([]string{"Level", "Code", "Message"}))
 }
 
+// expectRelease expects what a release sends: SHOW LOCKS (to verify the
+// UNFREEZE if the connection breaks), then the UNFREEZE.
+func expectRelease(mock sqlmock.Sqlmock, table string) {
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rows([]string{"Type", "Name", "Lock Type", "Additional Info"}, "rt", table, "freeze", "Count: 1"))
+	mock.ExpectExec("UNFREEZE `" + table + "`").WillReturnResult(sqlmock.NewResult(0, 1))
+}
+
 func ExampleOpen() {
 	// Open parses the DSN but does not dial; Ping would.
 	c, err := dbctl.Open("root:111@tcp(127.0.0.1:6001)/")
@@ -220,7 +227,7 @@ func ExampleManticore_Freeze_missingTable() {
 	mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(rows([]string{"Level", "Code", "Message"},
 		"warning", "1000", "Some tables are not suitable for freezing: nope"))
 	// products was frozen: Freeze releases it before reporting.
-	mock.ExpectExec("UNFREEZE `products`").WillReturnResult(sqlmock.NewResult(0, 1))
+	expectRelease(mock, "products")
 
 	_, err := c.Manticore().Freeze(context.Background(), "products", "nope")
 	fmt.Println(err)
@@ -240,7 +247,7 @@ func ExampleManticore_Unfreeze() {
 func ExampleManticore_WithFrozen() {
 	c, mock := mockClient()
 	expectFreeze(mock, "products")
-	mock.ExpectExec("UNFREEZE `products`").WillReturnResult(sqlmock.NewResult(0, 1))
+	expectRelease(mock, "products")
 
 	err := c.Manticore().WithFrozen(context.Background(), []string{"products"},
 		func(ctx context.Context, files []dbctl.FrozenFile) error {

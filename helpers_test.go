@@ -1,7 +1,12 @@
 package dbctl
 
 import (
+	"context"
 	"database/sql/driver"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/DATA-DOG/go-sqlmock"
@@ -12,15 +17,68 @@ import (
 // newMock returns a Client over a go-sqlmock DB that matches statements
 // exactly and checks, when the test ends, that every expected statement was
 // sent and nothing else.
+//
+// sqlmock answers a statement it did not expect with an error, which code
+// that tolerates errors (a best-effort SHOW LOCKS) would swallow; so the
+// client's own statement log is watched too, and a statement that sqlmock
+// did not expect fails the test.
 func newMock(t testing.TB, opts ...Option) (*Client, sqlmock.Sqlmock) {
 	t.Helper()
 	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))
 	require.NoError(t, err)
+	watch := &unexpectedWatcher{}
 	t.Cleanup(func() {
 		require.NoError(t, mock.ExpectationsWereMet())
+		require.Empty(t, watch.list(), "statements sqlmock did not expect")
 		_ = db.Close()
 	})
-	return New(db, opts...), mock
+	return New(db, append([]Option{WithLogger(slog.New(watch))}, opts...)...), mock
+}
+
+// unexpectedWatcher is a slog.Handler that keeps the failed statements
+// whose error is sqlmock's "not expected".
+type unexpectedWatcher struct {
+	mu  sync.Mutex
+	bad []string
+}
+
+func (w *unexpectedWatcher) Enabled(context.Context, slog.Level) bool { return true }
+func (w *unexpectedWatcher) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w *unexpectedWatcher) WithGroup(string) slog.Handler            { return w }
+func (w *unexpectedWatcher) Handle(_ context.Context, r slog.Record) error {
+	var stmt, msg string
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "sql":
+			stmt = a.Value.String()
+		case "error":
+			msg = a.Value.String()
+		}
+		return true
+	})
+	if strings.Contains(msg, "was not expected") || strings.Contains(msg, "all expectations were already fulfilled") {
+		w.mu.Lock()
+		w.bad = append(w.bad, fmt.Sprintf("%s: %s", stmt, msg))
+		w.mu.Unlock()
+	}
+	return nil
+}
+
+func (w *unexpectedWatcher) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.bad...)
+}
+
+// expectRelease expects what a release sends: SHOW LOCKS (the counters it
+// checks if the UNFREEZE's fate is unknown), then the UNFREEZE.
+func expectRelease(mock sqlmock.Sqlmock, stmt string, lockedNames ...string) *sqlmock.ExpectedExec {
+	var rows [][]string
+	for _, n := range lockedNames {
+		rows = append(rows, []string{"rt", n, "freeze", "Count: 1"})
+	}
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols, rows...))
+	return mock.ExpectExec(stmt)
 }
 
 // myErr builds the error go-sql-driver returns for an error packet.

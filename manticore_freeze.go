@@ -153,35 +153,6 @@ func (m *Manticore) unfreeze(ctx context.Context, q querier, op string, names []
 	return opErr(op, ErrTableNotFound, detail, nil)
 }
 
-// release unfreezes names after a failure or at the end of WithFrozen. It
-// runs on a fresh context (the caller's may be cancelled) bounded by the
-// release timeout, on conn when that still works and on a new pooled
-// connection otherwise (after a cancelled query the driver has closed conn).
-func (m *Manticore) release(ctx context.Context, conn *sql.Conn, names []string) error {
-	if len(names) == 0 {
-		return nil
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.opts.releaseTimeout)
-	defer cancel()
-	op := "manticore release (unfreeze) " + strings.Join(names, ", ")
-	var err error
-	if conn != nil {
-		if err = m.unfreeze(rctx, conn, op, names); err == nil || isServerError(err) || errors.Is(err, ErrTableNotFound) {
-			m.logRelease(ctx, names, err)
-			return err
-		}
-	}
-	err = m.unfreeze(rctx, m.c.db, op, names)
-	m.logRelease(ctx, names, err)
-	return err
-}
-
-func (m *Manticore) logRelease(ctx context.Context, names []string, err error) {
-	if err != nil {
-		m.c.opts.logger.WarnContext(ctx, "dbctl: unfreeze failed; tables may still be frozen", "tables", names, "error", err)
-	}
-}
-
 // WithFrozen freezes the tables, calls fn with the files to copy, and then
 // always unfreezes exactly the tables it froze, once each: after fn returns,
 // when fn fails, when fn panics (the panic goes on after the release), and

@@ -113,7 +113,7 @@ func TestFreezeMissingTableReleasesTheOthers(t *testing.T) {
 	mock.ExpectQuery("FREEZE `gold_a`, `gold_nope`, `dist`").WillReturnRows(rowsOf(freezeCols, goldFiles(dataDir, "gold_a")...))
 	mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(rowsOf(warningCols,
 		[]string{"warning", "1000", "Some tables are not suitable for freezing: gold_nope,dist"}))
-	mock.ExpectExec("UNFREEZE `gold_a`").WillReturnResult(sqlmock.NewResult(0, 1))
+	expectRelease(mock, "UNFREEZE `gold_a`", "gold_a").WillReturnResult(sqlmock.NewResult(0, 1))
 	files, err := c.Manticore().Freeze(context.Background(), "gold_a", "gold_nope", "dist")
 	require.Error(t, err)
 	assert.Nil(t, files)
@@ -147,7 +147,7 @@ func TestFreezeUncertainFailuresRelease(t *testing.T) {
 	t.Run("connection lost during FREEZE", func(t *testing.T) {
 		c, mock := newMock(t)
 		mock.ExpectQuery("FREEZE `a`, `b`").WillReturnError(errors.New("read tcp: connection reset by peer"))
-		mock.ExpectExec("UNFREEZE `a`, `b`").WillReturnResult(sqlmock.NewResult(0, 2))
+		expectRelease(mock, "UNFREEZE `a`, `b`", "a", "b").WillReturnResult(sqlmock.NewResult(0, 2))
 		_, err := c.Manticore().Freeze(context.Background(), "a", "b")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "connection reset")
@@ -156,7 +156,7 @@ func TestFreezeUncertainFailuresRelease(t *testing.T) {
 		c, mock := newMock(t)
 		mock.ExpectQuery("FREEZE `a`").WillReturnRows(rowsOf(freezeCols, goldFiles(dataDir, "a")...))
 		mock.ExpectQuery("SHOW WARNINGS").WillReturnError(errors.New("broken pipe"))
-		mock.ExpectExec("UNFREEZE `a`").WillReturnResult(sqlmock.NewResult(0, 1))
+		expectRelease(mock, "UNFREEZE `a`", "a").WillReturnResult(sqlmock.NewResult(0, 1))
 		_, err := c.Manticore().Freeze(context.Background(), "a")
 		require.Error(t, err)
 	})
@@ -164,20 +164,50 @@ func TestFreezeUncertainFailuresRelease(t *testing.T) {
 		c, mock := newMock(t)
 		mock.ExpectQuery("FREEZE `a`").WillReturnRows(rowsOf(freezeCols, []string{"/x/zzz/zzz.meta", "/x/zzz/zzz.meta"}))
 		mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(rowsOf(warningCols))
-		mock.ExpectExec("UNFREEZE `a`").WillReturnResult(sqlmock.NewResult(0, 1))
+		expectRelease(mock, "UNFREEZE `a`", "a").WillReturnResult(sqlmock.NewResult(0, 1))
 		_, err := c.Manticore().Freeze(context.Background(), "a")
 		assert.ErrorIs(t, err, ErrUnexpectedResult)
 		assert.Contains(t, err.Error(), "/x/zzz/zzz.meta")
 	})
-	t.Run("release itself fails: both errors reported", func(t *testing.T) {
-		c, mock := newMock(t)
+}
+
+// release (the UNFREEZE after a failure or at the end of WithFrozen)
+// retries, and after a broken connection it checks the counters so that an
+// UNFREEZE that did run is not sent twice.
+func TestReleaseRetriesAndVerifies(t *testing.T) {
+	freezeThenFail := func(mock sqlmock.Sqlmock) {
 		mock.ExpectQuery("FREEZE `a`").WillReturnRows(rowsOf(freezeCols))
 		mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(rowsOf(warningCols))
+	}
+	t.Run("connection broke before the UNFREEZE ran: sent again", func(t *testing.T) {
+		c, mock := newMock(t)
+		freezeThenFail(mock)
+		expectRelease(mock, "UNFREEZE `a`", "a").WillReturnError(errors.New("conn gone"))
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols, []string{"rt", "a", "freeze", "Count: 1"}))
+		expectRelease(mock, "UNFREEZE `a`", "a").WillReturnResult(sqlmock.NewResult(0, 1))
+		_, err := c.Manticore().Freeze(context.Background(), "a")
+		assert.ErrorIs(t, err, ErrUnexpectedResult, "the release succeeded: only the freeze error is left")
+		assert.NotContains(t, err.Error(), "conn gone")
+	})
+	t.Run("UNFREEZE ran before the connection broke: not sent again", func(t *testing.T) {
+		c, mock := newMock(t)
+		freezeThenFail(mock)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols, []string{"rt", "a", "freeze", "Count: 2"}))
 		mock.ExpectExec("UNFREEZE `a`").WillReturnError(errors.New("conn gone"))
-		mock.ExpectExec("UNFREEZE `a`").WillReturnError(myErr(1064, "42000", "boom"))
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols, []string{"rt", "a", "freeze", "Count: 1"}))
+		_, err := c.Manticore().Freeze(context.Background(), "a")
+		assert.ErrorIs(t, err, ErrUnexpectedResult)
+	})
+	t.Run("server keeps refusing: gives up, both errors reported", func(t *testing.T) {
+		c, mock := newMock(t)
+		freezeThenFail(mock)
+		for i := 0; i < releaseAttempts; i++ {
+			expectRelease(mock, "UNFREEZE `a`", "a").WillReturnError(myErr(1064, "42000", "boom"))
+		}
 		_, err := c.Manticore().Freeze(context.Background(), "a")
 		assert.ErrorIs(t, err, ErrUnexpectedResult)
 		assert.Contains(t, err.Error(), "boom")
+		assert.Contains(t, err.Error(), "gave up after 5 attempts; still frozen by this call: a")
 	})
 }
 
@@ -389,7 +419,7 @@ func TestWithFrozenAlwaysReleasesOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, mock := newMock(t)
 			expectFreezeOK(mock, "gold_a")
-			mock.ExpectExec("UNFREEZE `gold_a`").WillReturnResult(sqlmock.NewResult(0, 1))
+			expectRelease(mock, "UNFREEZE `gold_a`", "gold_a").WillReturnResult(sqlmock.NewResult(0, 1))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var got []FrozenFile
@@ -417,7 +447,9 @@ func TestWithFrozenAlwaysReleasesOnce(t *testing.T) {
 func TestWithFrozenJoinsReleaseError(t *testing.T) {
 	c, mock := newMock(t)
 	expectFreezeOK(mock, "gold_a")
-	mock.ExpectExec("UNFREEZE `gold_a`").WillReturnError(myErr(1064, "42000", "release failed"))
+	for i := 0; i < releaseAttempts; i++ {
+		expectRelease(mock, "UNFREEZE `gold_a`", "gold_a").WillReturnError(myErr(1064, "42000", "release failed"))
+	}
 	fnErr := errors.New("copy failed")
 	err := c.Manticore().WithFrozen(context.Background(), []string{"gold_a"}, func(context.Context, []FrozenFile) error { return fnErr })
 	require.ErrorIs(t, err, fnErr)
