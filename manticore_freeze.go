@@ -17,6 +17,13 @@ import (
 // the server, not in this connection, and survives this process. Prefer
 // WithFrozen, which always releases.
 //
+// When ctx ends or the connection breaks while FREEZE is under way, the
+// statement may still run on the server; Freeze then unfreezes every table
+// it named, on a new connection. If that UNFREEZE overtakes a FREEZE the
+// server has not executed yet, the table stays frozen: keep deadlines for
+// Freeze well above the server's latency, and check SHOW LOCKS after such an
+// error.
+//
 // The server does not fail FREEZE for a table it cannot freeze (missing,
 // plain or distributed): it only warns. Freeze reads that warning (SHOW
 // WARNINGS on the same connection), and if any table was not frozen it

@@ -1,0 +1,496 @@
+package dbctl_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/dbctltest"
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// End-to-end tests: every operation through go-sql-driver/mysql against the
+// embedded servers of dbctltest, or against real servers when
+// DBCTL_MANTICORE_DSN / DBCTL_MATRIXONE_DSN are set (the MatrixOne DSN must
+// be a sys/moadmin login). Fault-injection cases need the embedded servers
+// and are skipped against real ones. Tables get unique names and are dropped
+// afterwards, so a real server is left as it was.
+
+type manticoreTarget struct {
+	dsn string
+	srv *dbctltest.Manticore // nil for a real server
+}
+
+func newManticoreTarget(t *testing.T) manticoreTarget {
+	if dsn := os.Getenv("DBCTL_MANTICORE_DSN"); dsn != "" {
+		return manticoreTarget{dsn: dsn}
+	}
+	s := dbctltest.NewManticore(t)
+	return manticoreTarget{dsn: s.DSN(), srv: s}
+}
+
+func (m manticoreTarget) needEmbedded(t *testing.T) {
+	if m.srv == nil {
+		t.Skip("fault injection needs the embedded server")
+	}
+}
+
+func uniqueName(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+func openClient(t *testing.T, dsn string, opts ...dbctl.Option) *dbctl.Client {
+	c, err := dbctl.Open(dsn, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func execAll(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		_, err := db.Exec(s)
+		require.NoError(t, err, s)
+	}
+}
+
+// rtTable creates an RT table with rows in a disk chunk and in RAM, and drops
+// it when the test ends.
+func rtTable(t *testing.T, c *dbctl.Client) string {
+	name := uniqueName("dbctl_it_")
+	execAll(t, c.DB(),
+		"CREATE TABLE "+name+"(title text, gid int, price float)",
+		"INSERT INTO "+name+"(id,title,gid,price) VALUES (1,'one',10,1.5),(2,'two',20,2.5)",
+		"FLUSH RAMCHUNK "+name,
+		"INSERT INTO "+name+"(id,title,gid,price) VALUES (3,'three',30,3.5)")
+	t.Cleanup(func() {
+		// leave nothing frozen or created on a real server
+		for i := 0; i < 10; i++ {
+			_, _ = c.DB().Exec("UNFREEZE " + name)
+		}
+		_, _ = c.DB().Exec("DROP TABLE IF EXISTS " + name)
+	})
+	return name
+}
+
+func locked(t *testing.T, c *dbctl.Client, table string) int {
+	t.Helper()
+	n, err := c.Manticore().LockedCount(context.Background(), table)
+	require.NoError(t, err)
+	return n
+}
+
+func TestIntegrationManticoreOperations(t *testing.T) {
+	target := newManticoreTarget(t)
+	c := openClient(t, target.dsn)
+	ctx := context.Background()
+	m := c.Manticore()
+	require.NoError(t, c.Ping(ctx))
+	a, b := rtTable(t, c), rtTable(t, c)
+
+	files, err := m.Freeze(ctx, a, strings.ToUpper(b), a)
+	require.NoError(t, err)
+	perTable := map[string]int{}
+	for _, f := range files {
+		perTable[f.Table]++
+		if target.srv != nil {
+			_, err := os.Stat(f.Normalized)
+			assert.NoError(t, err, "listed file exists")
+			assert.True(t, strings.HasPrefix(f.Normalized, target.srv.DataDir()))
+		}
+	}
+	assert.Equal(t, 2, len(perTable))
+	assert.Greater(t, perTable[a], 3, "disk chunk files are listed")
+	assert.Equal(t, 1, locked(t, c, a), "a repeated name freezes once")
+	assert.Equal(t, 1, locked(t, c, b))
+
+	locks, err := m.Locks(ctx)
+	require.NoError(t, err)
+	found := 0
+	for _, l := range locks {
+		if l.Name == a || l.Name == b {
+			found++
+			assert.Equal(t, "rt", l.Type)
+			assert.Equal(t, "freeze", l.LockType)
+			assert.Equal(t, 1, l.Count)
+		}
+	}
+	assert.Equal(t, 2, found)
+
+	st, err := m.TableStatus(ctx, a)
+	require.NoError(t, err)
+	n, err := st.Locked()
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	docs, err := st.IndexedDocuments()
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), docs)
+	chunks, err := st.DiskChunks()
+	require.NoError(t, err)
+	assert.Equal(t, 1, chunks)
+
+	err = m.Optimize(ctx, a, dbctl.OptimizeOptions{Sync: true})
+	assert.ErrorIs(t, err, dbctl.ErrTableFrozen)
+	_, err = m.FlushAttributes(ctx)
+	require.NoError(t, err, "never blocked by FREEZE")
+	require.NoError(t, m.FlushTable(ctx, a), "not blocked by FREEZE")
+
+	require.NoError(t, m.Unfreeze(ctx, a, b))
+	assert.Equal(t, 0, locked(t, c, a))
+	assert.Equal(t, 0, locked(t, c, b))
+
+	tag1, err := m.FlushAttributes(ctx)
+	require.NoError(t, err)
+	execAll(t, c.DB(), "UPDATE "+a+" SET gid=11 WHERE id=1")
+	tag2, err := m.FlushAttributes(ctx)
+	require.NoError(t, err)
+	assert.Greater(t, tag2, tag1, "a disk-chunk update was saved")
+	_, err = m.FlushHostnames(ctx)
+	require.NoError(t, err)
+	require.NoError(t, m.FlushRAMChunk(ctx, a))
+	require.NoError(t, m.Optimize(ctx, a, dbctl.OptimizeOptions{Cutoff: 1, Sync: true}))
+	st, err = m.TableStatus(ctx, a)
+	require.NoError(t, err)
+	chunks, _ = st.DiskChunks()
+	assert.Equal(t, 1, chunks, "merged down to the cutoff")
+
+	tables, err := m.Tables(ctx)
+	require.NoError(t, err)
+	var names []string
+	for _, tb := range tables {
+		names = append(names, tb.Name)
+	}
+	assert.Contains(t, names, a)
+	v, err := m.ServerVersion(ctx)
+	require.NoError(t, err)
+	assert.NotEmpty(t, v)
+}
+
+func TestIntegrationManticoreErrors(t *testing.T) {
+	target := newManticoreTarget(t)
+	c := openClient(t, target.dsn)
+	ctx := context.Background()
+	m := c.Manticore()
+	a := rtTable(t, c)
+	missing := uniqueName("dbctl_missing_")
+
+	// FREEZE of a missing table only warns on the server; the SDK reports it
+	// and releases the table it did freeze.
+	_, err := m.Freeze(ctx, a, missing)
+	require.ErrorIs(t, err, dbctl.ErrTableNotFound)
+	assert.Contains(t, err.Error(), missing)
+	assert.Equal(t, 0, locked(t, c, a))
+
+	err = m.Unfreeze(ctx, a, missing)
+	require.ErrorIs(t, err, dbctl.ErrTableNotFound)
+	assert.True(t, strings.HasSuffix(err.Error(), "no such RT or percolate table: "+missing), err.Error())
+
+	_, err = m.TableStatus(ctx, missing)
+	assert.ErrorIs(t, err, dbctl.ErrTableNotFound)
+	var me *mysql.MySQLError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, uint16(1064), me.Number)
+	assert.ErrorIs(t, m.FlushRAMChunk(ctx, missing), dbctl.ErrTableNotFound)
+	assert.ErrorIs(t, m.FlushTable(ctx, missing), dbctl.ErrTableNotFound)
+	_, err = m.LockedCount(ctx, missing)
+	assert.ErrorIs(t, err, dbctl.ErrTableNotFound)
+	_, err = m.Freeze(ctx, "a; DROP TABLE "+a)
+	assert.ErrorIs(t, err, dbctl.ErrInvalidIdentifier)
+}
+
+// A writer blocked by the freeze finishes after WithFrozen releases.
+func TestIntegrationWithFrozenBlocksUpdateUntilRelease(t *testing.T) {
+	target := newManticoreTarget(t)
+	c := openClient(t, target.dsn)
+	ctx := context.Background()
+	a := rtTable(t, c)
+	done := make(chan error, 1)
+	err := c.Manticore().WithFrozen(ctx, []string{a}, func(ctx context.Context, files []dbctl.FrozenFile) error {
+		go func() {
+			_, err := c.DB().ExecContext(context.Background(), "UPDATE "+a+" SET gid=99 WHERE id=1")
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			return errors.Join(errors.New("UPDATE did not wait for the unfreeze"), err)
+		case <-time.After(200 * time.Millisecond):
+			return nil
+		}
+	})
+	require.NoError(t, err)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("UPDATE still blocked after WithFrozen returned")
+	}
+	assert.Equal(t, 0, locked(t, c, a))
+}
+
+// WithFrozen under every fault: afterwards every locked counter is back to
+// its value from before, including a freeze someone else holds.
+func TestIntegrationWithFrozenFaults(t *testing.T) {
+	fnErr := errors.New("copy failed")
+	tests := []struct {
+		name     string
+		embedded bool
+		setup    func(s *dbctltest.Manticore)
+		fn       func(ctx context.Context, s *dbctltest.Manticore, cancel func()) error
+		wantErr  error
+		panics   bool
+	}{
+		{name: "success", fn: func(context.Context, *dbctltest.Manticore, func()) error { return nil }},
+		{name: "callback error", fn: func(context.Context, *dbctltest.Manticore, func()) error { return fnErr }, wantErr: fnErr},
+		{name: "panic", fn: func(context.Context, *dbctltest.Manticore, func()) error { panic("boom") }, panics: true},
+		{name: "context cancelled", fn: func(ctx context.Context, _ *dbctltest.Manticore, cancel func()) error {
+			cancel()
+			<-ctx.Done()
+			return ctx.Err()
+		}, wantErr: context.Canceled},
+		{name: "UNFREEZE fails once", embedded: true,
+			setup: func(s *dbctltest.Manticore) { s.FailNext("UNFREEZE", 1064, "injected failure") },
+			fn:    func(context.Context, *dbctltest.Manticore, func()) error { return nil }},
+		{name: "connections dropped mid-callback", embedded: true,
+			fn: func(_ context.Context, s *dbctltest.Manticore, _ func()) error {
+				s.DropConnections()
+				return nil
+			}},
+		{name: "connections dropped and callback fails", embedded: true,
+			fn: func(_ context.Context, s *dbctltest.Manticore, _ func()) error {
+				s.DropConnections()
+				return fnErr
+			}, wantErr: fnErr},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			target := newManticoreTarget(t)
+			if tc.embedded {
+				target.needEmbedded(t)
+			}
+			c := openClient(t, target.dsn)
+			a, b := rtTable(t, c), rtTable(t, c)
+			// someone else holds a freeze on b: it must survive
+			execAll(t, c.DB(), "FREEZE "+b)
+			before := map[string]int{a: locked(t, c, a), b: locked(t, c, b)}
+			if tc.setup != nil {
+				tc.setup(target.srv)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			run := func() error {
+				return c.Manticore().WithFrozen(ctx, []string{a, b}, func(ctx context.Context, files []dbctl.FrozenFile) error {
+					assert.Equal(t, before[a]+1, locked(t, c, a))
+					assert.Equal(t, before[b]+1, locked(t, c, b))
+					return tc.fn(ctx, target.srv, cancel)
+				})
+			}
+			if tc.panics {
+				assert.PanicsWithValue(t, "boom", func() { _ = run() })
+			} else if err := run(); tc.wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.wantErr)
+			}
+			assert.Equal(t, before[a], locked(t, c, a), "counter of %s back to its value", a)
+			assert.Equal(t, before[b], locked(t, c, b), "the other holder's freeze of %s survives", b)
+			execAll(t, c.DB(), "UNFREEZE "+b)
+		})
+	}
+}
+
+// A FREEZE that fails on the server leaves nothing frozen.
+func TestIntegrationFreezeFaults(t *testing.T) {
+	target := newManticoreTarget(t)
+	target.needEmbedded(t)
+	c := openClient(t, target.dsn)
+	a := rtTable(t, c)
+	target.srv.FailNext("FREEZE", 1064, "injected")
+	_, err := c.Manticore().Freeze(context.Background(), a)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "injected")
+	assert.Equal(t, 0, locked(t, c, a))
+
+	// SHOW WARNINGS fails after the FREEZE ran: released
+	target.srv.FailNext("SHOW WARNINGS", 1064, "injected")
+	_, err = c.Manticore().Freeze(context.Background(), a)
+	require.Error(t, err)
+	assert.Equal(t, 0, locked(t, c, a))
+
+	// The deadline passes while FREEZE waits on the server, which still runs
+	// it: Freeze releases on a new connection. (The delay matches the
+	// UNFREEZE too, so it reaches the server after the FREEZE, as it would on
+	// a server that is slow for everyone.)
+	target.srv.Delay("FREEZE", 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = c.Manticore().Freeze(ctx, a)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	target.srv.Delay("FREEZE", 0)
+	assert.Equal(t, 0, locked(t, c, a))
+}
+
+type matrixOneTarget struct {
+	dsn string
+	srv *dbctltest.MatrixOne
+}
+
+func newMatrixOneTarget(t *testing.T) matrixOneTarget {
+	if dsn := os.Getenv("DBCTL_MATRIXONE_DSN"); dsn != "" {
+		return matrixOneTarget{dsn: dsn}
+	}
+	s := dbctltest.NewMatrixOne(t)
+	return matrixOneTarget{dsn: s.DSN(), srv: s}
+}
+
+func moDatabase(t *testing.T, c *dbctl.Client) string {
+	db := uniqueName("dbctl_it_")
+	execAll(t, c.DB(), "create database "+db, "create table "+db+".t (a int)", "create table "+db+".`Mixed` (a int)",
+		"insert into "+db+".t values (1),(2)")
+	t.Cleanup(func() { _, _ = c.DB().Exec("drop database if exists " + db) })
+	return db
+}
+
+func TestIntegrationMoCtl(t *testing.T) {
+	target := newMatrixOneTarget(t)
+	c := openClient(t, target.dsn)
+	ctx := context.Background()
+	mo := c.MoCtl()
+	db := moDatabase(t, c)
+
+	id, err := mo.CheckSysAccount(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "sys", id.Account)
+	assert.Equal(t, "moadmin", id.Role)
+
+	r, err := mo.FlushTable(ctx, db, "t")
+	require.NoError(t, err)
+	assert.Equal(t, "Flush", r.Method)
+	assert.True(t, strings.HasSuffix(r.Raw, "}\n"), "raw text kept with its newline")
+	_, err = mo.FlushTable(ctx, strings.ToUpper(db), "MIXED")
+	require.NoError(t, err, "names are lower-cased as the catalog stores them")
+
+	var relID uint64
+	require.NoError(t, c.DB().QueryRow("select rel_id from mo_catalog.mo_tables where reldatabase = '"+db+"' and relname = 't'").Scan(&relID))
+	_, err = mo.FlushTableByID(ctx, relID)
+	require.NoError(t, err)
+	_, err = mo.FlushAccountTable(ctx, db, "t", 0)
+	require.NoError(t, err, "sys is account 0")
+
+	_, err = mo.FlushTable(ctx, db, "nope")
+	require.ErrorIs(t, err, dbctl.ErrTableNotFound)
+	var me *mysql.MySQLError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, uint16(1146), me.Number)
+
+	_, err = mo.FlushTable(ctx, uniqueName("nodb_"), "t")
+	require.ErrorIs(t, err, dbctl.ErrTableNotFound, "the errno-0 ExpectedEOB packet is an error")
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, uint16(0), me.Number)
+	assert.Equal(t, "ExpectedEOB", me.Message)
+	_, err = mo.FlushAccountTable(ctx, db, "t", 4000000000)
+	require.ErrorIs(t, err, dbctl.ErrTableNotFound, "unknown account")
+
+	r, err = mo.IncrementalCheckpoint(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "Checkpoint", r.Method)
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	r, err = mo.GlobalCheckpoint(dctx)
+	require.NoError(t, err)
+	assert.Equal(t, "GlobalCheckpoint", r.Method)
+
+	shards, err := mo.Ping(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, shards)
+	assert.NotEmpty(t, shards[0].ServiceAddress)
+	_, err = mo.PingShard(ctx, 987654321)
+	assert.ErrorIs(t, err, dbctl.ErrEmptyResult)
+
+	r, err = mo.Exec(ctx, "dn", "inspect", "")
+	require.NoError(t, err)
+	assert.False(t, r.IsJSON())
+	_, err = mo.Exec(ctx, "tn", "flush", db+".t")
+	assert.ErrorIs(t, err, dbctl.ErrNotSupported)
+}
+
+func TestIntegrationMoCtlServerTimeout(t *testing.T) {
+	target := newMatrixOneTarget(t)
+	if target.srv == nil {
+		t.Skip("needs the embedded server's delay")
+	}
+	c := openClient(t, target.dsn)
+	// 1ns left on the server side: the server gives up, not the client
+	_, err := c.MoCtl().Exec(context.Background(), "dn", "checkpoint", "1ns")
+	require.ErrorIs(t, err, dbctl.ErrServerTimeout)
+}
+
+func TestIntegrationSysAccountCheck(t *testing.T) {
+	target := newMatrixOneTarget(t)
+	if target.srv == nil {
+		t.Skip("creates accounts and users: embedded server only")
+	}
+	s := target.srv
+	require.NoError(t, s.CreateAccount("acc1", "admin", "111"))
+	require.NoError(t, s.CreateUser("sys", "u1", "111", "public"))
+	ctx := context.Background()
+
+	acc := openClient(t, s.DSNFor("acc1", "admin", "111"))
+	_, err := acc.MoCtl().FlushTable(ctx, "db1", "t")
+	require.ErrorIs(t, err, dbctl.ErrNotSysAccount)
+	assert.Contains(t, err.Error(), `account "acc1"`)
+	assert.Contains(t, err.Error(), `role "accountadmin"`)
+
+	u1 := openClient(t, s.DSNFor("sys", "u1", "111"))
+	_, err = u1.MoCtl().IncrementalCheckpoint(ctx)
+	require.ErrorIs(t, err, dbctl.ErrNotSysAccount)
+	assert.Contains(t, err.Error(), `role "public"`)
+
+	// without the client-side check the server's own 20101 maps the same way
+	unchecked := openClient(t, s.DSNFor("acc1", "admin", "111"), dbctl.WithSysAccountCheck(false))
+	_, err = unchecked.MoCtl().GlobalCheckpoint(ctx)
+	require.ErrorIs(t, err, dbctl.ErrNotSysAccount)
+	var me *mysql.MySQLError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, uint16(20101), me.Number)
+
+	// the account-id form from sys reaches another account's table
+	accDB := openClient(t, s.DSNFor("acc1", "admin", "111"))
+	execAll(t, accDB.DB(), "create database db1", "create table db1.t (a int)")
+	accID, _ := s.AccountID("acc1")
+	root := openClient(t, s.DSN())
+	_, err = root.MoCtl().FlushAccountTable(ctx, "db1", "t", accID)
+	require.NoError(t, err)
+}
+
+func TestIntegrationMoCtlFaults(t *testing.T) {
+	target := newMatrixOneTarget(t)
+	if target.srv == nil {
+		t.Skip("fault injection needs the embedded server")
+	}
+	c := openClient(t, target.dsn)
+	db := moDatabase(t, c)
+	target.srv.FailNext("mo_ctl", 20101, "internal error: do not have privilege to execute the statement")
+	_, err := c.MoCtl().FlushTable(context.Background(), db, "t")
+	require.ErrorIs(t, err, dbctl.ErrNotSysAccount)
+
+	// a client deadline shorter than the server's work: the client gives up
+	target.srv.Delay("mo_ctl", 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = c.MoCtl().FlushTable(ctx, db, "t")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	target.srv.Delay("mo_ctl", 0)
+	_, err = c.MoCtl().FlushTable(context.Background(), db, "t")
+	require.NoError(t, err, "the pool recovers")
+}
