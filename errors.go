@@ -34,6 +34,9 @@ var (
 	// percolate table).
 	ErrTableNotFound = errors.New("dbctl: table not found")
 
+	// ErrTableExists: the target table of an import already exists.
+	ErrTableExists = errors.New("dbctl: table already exists")
+
 	// ErrTableFrozen: the server refused because the table is frozen
 	// ("Can't optimize frozen table").
 	ErrTableFrozen = errors.New("dbctl: table is frozen")

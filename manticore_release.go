@@ -42,7 +42,7 @@ func (m *Manticore) release(ctx context.Context, conn *sql.Conn, names []string)
 			m.logRelease(ctx, pending, attempt, err)
 			return err
 		}
-		errs = append(errs, err)
+		errs = appendDistinct(errs, err)
 		if !isServerError(err) && before != nil {
 			if after, aerr := m.lockCounts(rctx, m.c.db); aerr == nil {
 				pending = stillLocked(pending, before, after)
@@ -112,4 +112,15 @@ func (m *Manticore) logRelease(ctx context.Context, names []string, attempts int
 	case attempts > 1:
 		m.c.opts.logger.InfoContext(ctx, "dbctl: unfreeze succeeded after retries", "tables", names, "attempts", attempts)
 	}
+}
+
+// appendDistinct adds err unless an error with the same text is there: five
+// identical refusals read better as one.
+func appendDistinct(errs []error, err error) []error {
+	for _, e := range errs {
+		if e.Error() == err.Error() {
+			return errs
+		}
+	}
+	return append(errs, err)
 }

@@ -1,0 +1,289 @@
+package dbctl
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// copyBufSize is the read size of the copy loop: large enough that syscalls
+// and hashing calls are a small part of the cost, small enough that memory
+// stays constant (one buffer per worker) whatever the file sizes.
+const copyBufSize = 1 << 20
+
+// fileWorker copies, hashes and (optionally) compresses files, reading each
+// byte once. One per goroutine: it owns its buffer and zstd encoder.
+type fileWorker struct {
+	buf  []byte
+	sum  hash.Hash
+	enc  *zstd.Encoder
+	dec  *zstd.Decoder
+	done *atomic.Int64 // bytes processed, for progress
+}
+
+func newFileWorker(done *atomic.Int64) *fileWorker {
+	return &fileWorker{buf: make([]byte, copyBufSize), sum: sha256.New(), done: done}
+}
+
+func (w *fileWorker) encoder(out io.Writer) (*zstd.Encoder, error) {
+	if w.enc == nil {
+		enc, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+			zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			return nil, err
+		}
+		w.enc = enc
+		return enc, nil
+	}
+	w.enc.Reset(out)
+	return w.enc, nil
+}
+
+func (w *fileWorker) decoder(in io.Reader) (*zstd.Decoder, error) {
+	if w.dec == nil {
+		dec, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, err
+		}
+		w.dec = dec
+		return dec, nil
+	}
+	return w.dec, w.dec.Reset(in)
+}
+
+func (w *fileWorker) close() {
+	if w.dec != nil {
+		w.dec.Close()
+	}
+}
+
+// copyResult is what one copy learned about its file.
+type copyResult struct {
+	size, stored int64
+	sha256       string
+	mode         fs.FileMode
+	cloned       bool // reflinked: hash not yet computed
+}
+
+// copyFile copies src to dst (created, must not exist) with the source's
+// permission bits, hashing the original bytes as they pass. compress writes
+// zstd; otherwise a reflink is tried first (the copy then shares blocks with
+// the source and costs no data I/O; the caller hashes the clone later).
+func (w *fileWorker) copyFile(ctx context.Context, src, dst string, compress, tryReflink bool) (res copyResult, err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return res, err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return res, err
+	}
+	if !fi.Mode().IsRegular() {
+		return res, fmt.Errorf("%s is not a regular file", src)
+	}
+	res.mode = fi.Mode().Perm()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, res.mode|0o200)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	if tryReflink && !compress && reflink(out, in) == nil {
+		w.done.Add(fi.Size())
+		return copyResult{size: fi.Size(), stored: fi.Size(), mode: res.mode, cloned: true}, nil
+	}
+	var sink io.Writer = out
+	var enc *zstd.Encoder
+	if compress {
+		if enc, err = w.encoder(out); err != nil {
+			return res, err
+		}
+		sink = enc
+	}
+	w.sum.Reset()
+	n, err := w.pump(ctx, in, sink, w.sum)
+	if err != nil {
+		return res, err
+	}
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return res, err
+		}
+	}
+	res.size, res.sha256 = n, hex.EncodeToString(w.sum.Sum(nil))
+	res.stored = n
+	if compress {
+		ofi, err := out.Stat()
+		if err != nil {
+			return res, err
+		}
+		res.stored = ofi.Size()
+	}
+	return res, nil
+}
+
+// pump moves r to w (nil: nowhere) through the worker's buffer, feeding h,
+// checking ctx between reads.
+func (w *fileWorker) pump(ctx context.Context, r io.Reader, dst io.Writer, h hash.Hash) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := r.Read(w.buf)
+		if n > 0 {
+			h.Write(w.buf[:n])
+			if dst != nil {
+				if _, werr := dst.Write(w.buf[:n]); werr != nil {
+					return total, werr
+				}
+			}
+			total += int64(n)
+			w.done.Add(int64(n))
+		}
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// hashStored reads a stored file (decompressing it when compressed) and
+// returns the size and sha256 of the original bytes; with out it also
+// writes them there.
+func (w *fileWorker) hashStored(ctx context.Context, path string, compressed bool, out io.Writer) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if compressed {
+		dec, err := w.decoder(f)
+		if err != nil {
+			return 0, "", err
+		}
+		r = dec
+	}
+	w.sum.Reset()
+	n, err := w.pump(ctx, r, out, w.sum)
+	if err != nil {
+		return n, "", err
+	}
+	return n, hex.EncodeToString(w.sum.Sum(nil)), nil
+}
+
+// runWorkers calls fn(worker, i) for i in [0, n) on up to conc goroutines,
+// stopping at the first error (returned) or when ctx ends.
+func runWorkers(ctx context.Context, n, conc int, done *atomic.Int64, fn func(ctx context.Context, w *fileWorker, i int) error) error {
+	if conc < 1 {
+		conc = 1
+	}
+	if conc > n {
+		conc = n
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < conc; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newFileWorker(done)
+			defer w.close()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(ctx, w, i); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// syncFile flushes a written file to stable storage.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// syncDir makes a directory's entries (new files, renames) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, errSyncDirUnsupported) {
+		return err
+	}
+	return nil
+}
+
+// errSyncDirUnsupported stands for platforms whose directories cannot be
+// synced; on Linux every error is real.
+var errSyncDirUnsupported = errors.New("sync of a directory is not supported")
+
+// dirIsEmpty reports whether dir has no entries other than dotfiles (as
+// manticore-backup checks a restore target).
+func dirIsEmpty(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if len(e.Name()) > 0 && e.Name()[0] != '.' {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func mkdirAll(dirs map[string]bool) error {
+	for d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parentDirs returns the directories of paths.
+func parentDirs(paths []string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range paths {
+		out[filepath.Dir(p)] = true
+	}
+	return out
+}

@@ -1,0 +1,306 @@
+package dbctl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+)
+
+// VerifyBackup reads dir's manifest and re-hashes every file (decompressing
+// compressed ones), comparing size and sha256 with the manifest. A bad
+// manifest is ErrBackupInvalid; bad files are ErrBackupCorrupt joined with
+// one *BackupFileError per file. The manifest is returned with either.
+func VerifyBackup(ctx context.Context, dir string) (*Manifest, error) {
+	man, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyFiles(ctx, "verify backup "+dir, dir, man, man.Files); err != nil {
+		return man, err
+	}
+	return man, nil
+}
+
+func verifyFiles(ctx context.Context, op, dir string, man *Manifest, files []ManifestFile) error {
+	bad := make([]error, len(files))
+	var discard atomic.Int64
+	err := runWorkers(ctx, len(files), runtime.NumCPU(), &discard, func(ctx context.Context, w *fileWorker, i int) error {
+		bad[i] = checkFile(ctx, w, dir, man, files[i])
+		return ctx.Err()
+	})
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	var errs []error
+	for _, e := range bad {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return opErr(op, ErrBackupCorrupt, fmt.Sprintf("%d of %d files bad", len(errs), len(files)), errors.Join(errs...))
+	}
+	return nil
+}
+
+func checkFile(ctx context.Context, w *fileWorker, dir string, man *Manifest, f ManifestFile) error {
+	p := man.storedPath(dir, f)
+	fi, err := os.Lstat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &BackupFileError{Path: f.Path, Problem: "missing"}
+	case err != nil:
+		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}
+	case !fi.Mode().IsRegular():
+		return &BackupFileError{Path: f.Path, Problem: "not a regular file"}
+	}
+	n, sum, err := w.hashStored(ctx, p, man.Compression == "zstd", nil)
+	switch {
+	case ctx.Err() != nil:
+		return nil
+	case err != nil:
+		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}
+	case n < f.Size:
+		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}
+	case n > f.Size:
+		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}
+	case sum != f.SHA256:
+		return &BackupFileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}
+	}
+	return nil
+}
+
+// RestoreOptions configure RestoreBackup.
+type RestoreOptions struct {
+	// Overwrite allows a data_dir that already has files (dotfiles do not
+	// count); the backup's files replace files of the same name.
+	Overwrite bool
+}
+
+// RestoreBackup rebuilds a Manticore data_dir from a backup, offline: stop
+// searchd first (a running daemon overwrites manticore.json). Every file is
+// verified before anything is written; files get their original permission
+// bits; manticore.json is written last. A data_dir with files in it is
+// refused (ErrDataDirNotEmpty) unless opts.Overwrite. For a partial backup,
+// manticore.json is rewritten to list only the tables in the backup. On
+// failure the files written so far are removed.
+func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions) (err error) {
+	op := "restore backup " + dir + " into " + dataDir
+	man, err := VerifyBackup(ctx, dir)
+	if err != nil {
+		return err
+	}
+	empty, err := dirIsEmpty(dataDir)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	if !empty && !opts.Overwrite {
+		return opErr(op, ErrDataDirNotEmpty, dataDir, nil)
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return opErr(op, nil, "", err)
+	}
+	var state []ManifestFile
+	var written []string
+	defer func() {
+		if err != nil {
+			for i := len(written) - 1; i >= 0; i-- {
+				_ = os.Remove(written[i])
+			}
+		}
+	}()
+	w := newFileWorker(new(atomic.Int64))
+	defer w.close()
+	restore := func(f ManifestFile, dst string) error {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := writeVerified(ctx, w, man.storedPath(dir, f), dst, man.Compression == "zstd", f); err != nil {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+		written = append(written, dst)
+		return nil
+	}
+	for _, f := range man.Files {
+		if f.Table == "" {
+			state = append(state, f)
+			continue
+		}
+		if err := restore(f, filepath.Join(dataDir, f.Table, filepath.Base(f.Path))); err != nil {
+			return opErr(op, nil, "", err)
+		}
+	}
+	// state files last, manticore.json at the very end: until it is
+	// there, searchd does not see a data_dir with these tables.
+	for _, name := range []string{"state.sql", "manticore.json"} {
+		for _, f := range state {
+			if filepath.Base(f.Path) != name {
+				continue
+			}
+			dst := filepath.Join(dataDir, name)
+			if err := restore(f, dst); err != nil {
+				return opErr(op, nil, "", err)
+			}
+			if name == "manticore.json" && man.Partial {
+				if err := keepTables(dst, man); err != nil {
+					return opErr(op, nil, "rewrite manticore.json", err)
+				}
+			}
+		}
+	}
+	for d := range parentDirs(written) {
+		if err := syncDir(d); err != nil {
+			return opErr(op, nil, "sync", err)
+		}
+	}
+	return nil
+}
+
+// writeVerified writes the original bytes of a stored file to dst (via a
+// temporary name, then rename), hashing them again on the way so that a
+// file changed after the verification is still caught.
+func writeVerified(ctx context.Context, w *fileWorker, src, dst string, compressed bool, f ManifestFile) error {
+	tmp := dst + ".dbctl-restore"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, f.Mode.Perm()|0o200)
+	if err != nil {
+		return err
+	}
+	n, sum, err := w.hashStored(ctx, src, compressed, out)
+	if err == nil && (n != f.Size || sum != f.SHA256) {
+		err = fmt.Errorf("%w: changed since verification", ErrBackupCorrupt)
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, f.Mode.Perm())
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+// keepTables rewrites a restored manticore.json so that it lists only the
+// tables the backup holds (and distributed tables, which have no files).
+func keepTables(path string, man *Manifest) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	var indexes map[string]json.RawMessage
+	if err := json.Unmarshal(doc["indexes"], &indexes); err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, t := range man.Tables {
+		have[t.Name] = true
+	}
+	for name, raw := range indexes {
+		var ix struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(raw, &ix)
+		if !have[name] && ix.Type != "distributed" {
+			delete(indexes, name)
+		}
+	}
+	if doc["indexes"], err = json.Marshal(indexes); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return err
+	}
+	return syncFile(path)
+}
+
+// ImportTable brings one table of a backup into the running server as a new
+// table: IMPORT TABLE <as> FROM '<path>' (as empty means the table's own
+// name). The table's files are verified first. An uncompressed backup is
+// imported straight from its directory; a compressed one is first
+// decompressed into a temporary directory beside the backup, removed
+// afterwards. The server reads the files itself, so it must see the same
+// paths (same machine, or the backup on a shared mount).
+func (m *Manticore) ImportTable(ctx context.Context, dir, table, as string) (err error) {
+	if as == "" {
+		as = table
+	}
+	op := "manticore import table " + table + " as " + as + " from " + dir
+	src, err := oneManticoreTable(table)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	dst, err := oneManticoreTable(as)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return opErr(op, ErrInvalidArgument, "", err)
+	}
+	man, err := ReadManifest(abs)
+	if err != nil {
+		return err
+	}
+	var files []ManifestFile
+	for _, f := range man.Files {
+		if f.Table == src {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return opErr(op, ErrTableNotFound, "the backup has no table "+src, nil)
+	}
+	if err := verifyFiles(ctx, op, abs, man, files); err != nil {
+		return err
+	}
+	prefix := filepath.Join(abs, "data", src, src)
+	if man.Compression == "zstd" {
+		stage, err := os.MkdirTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".dbctl-import-")
+		if err != nil {
+			return opErr(op, nil, "staging directory", err)
+		}
+		defer os.RemoveAll(stage)
+		if err := os.Mkdir(filepath.Join(stage, src), 0o755); err != nil {
+			return opErr(op, nil, "staging directory", err)
+		}
+		w := newFileWorker(new(atomic.Int64))
+		defer w.close()
+		for _, f := range files {
+			if err := writeVerified(ctx, w, man.storedPath(abs, f), filepath.Join(stage, src, filepath.Base(f.Path)), true, f); err != nil {
+				return opErr(op, nil, "stage "+f.Path, err)
+			}
+		}
+		prefix = filepath.Join(stage, src, src)
+	}
+	stmt := "IMPORT TABLE " + quoteManticoreIdent(dst) + " FROM " + QuoteString(prefix)
+	if _, err := m.c.exec(ctx, m.c.db, stmt); err != nil {
+		kind := classifyManticoreError(err)
+		if me, ok := ServerError(err); ok && strings.Contains(me.Message, "already exists") {
+			kind = ErrTableExists
+		}
+		return opErr(op, kind, "", err)
+	}
+	return nil
+}

@@ -1,0 +1,468 @@
+package dbctl
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/dbctl/dbctl/dbctltest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// backupFixture is an embedded Manticore with an RT table with a disk chunk
+// and RAM rows (a), an RT table with a string attribute (b), a percolate
+// table (pq) and a distributed table (d).
+type backupFixture struct {
+	srv *dbctltest.Manticore
+	c   *Client
+}
+
+func newBackupFixture(t *testing.T) *backupFixture {
+	srv := dbctltest.NewManticore(t)
+	c, err := Open(srv.DSN())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	for _, q := range []string{
+		"CREATE TABLE a(title text, gid int, price float)",
+		"INSERT INTO a(id,title,gid,price) VALUES (1,'one',10,1.5),(2,'two',20,2.5),(3,'three',30,3.5)",
+		"FLUSH RAMCHUNK a",
+		"INSERT INTO a(id,title,gid,price) VALUES (4,'four',40,4.5)",
+		"CREATE TABLE b(title text, tag string attribute)",
+		"INSERT INTO b(id,title,tag) VALUES (1,'alpha','x'),(2,'beta','y')",
+		"FLUSH RAMCHUNK b",
+		"CREATE TABLE pq(title text) type='percolate'",
+		"INSERT INTO pq(query) VALUES ('hello')",
+		"CREATE TABLE d type='distributed' local='a' local='b'",
+	} {
+		_, err := c.DB().Exec(q)
+		require.NoError(t, err, q)
+	}
+	return &backupFixture{srv: srv, c: c}
+}
+
+func (f *backupFixture) counters(t *testing.T) map[string]int {
+	out := map[string]int{}
+	for _, n := range []string{"a", "b", "pq"} {
+		v, ok := f.srv.Locked(n)
+		require.True(t, ok)
+		out[n] = v
+	}
+	return out
+}
+
+func rowCounts(t *testing.T, db *sql.DB) map[string]string {
+	out := map[string]string{}
+	rows, err := db.Query("SHOW TABLES")
+	require.NoError(t, err)
+	var names []string
+	for rows.Next() {
+		var n, typ string
+		require.NoError(t, rows.Scan(&n, &typ))
+		names = append(names, n+":"+typ)
+	}
+	rows.Close()
+	for _, nt := range names {
+		n, typ, _ := strings.Cut(nt, ":")
+		if typ == "distributed" {
+			out[n] = typ
+			continue
+		}
+		var c string
+		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+n).Scan(&c))
+		out[n] = typ + "/" + c
+	}
+	return out
+}
+
+// noPartialLeft checks that no temporary directory is left beside target.
+func noPartialLeft(t *testing.T, target string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Dir(target))
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.NotContains(t, e.Name(), ".dbctl-", "leftover %s", e.Name())
+	}
+	_, err = os.Stat(target)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "no directory named like the backup")
+}
+
+func TestBackupVerifyRestoreRoundTrip(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			f := newBackupFixture(t)
+			ctx := context.Background()
+			want := rowCounts(t, f.c.DB())
+			_, err := f.c.DB().Exec("FREEZE b") // another holder's lock
+			require.NoError(t, err)
+			before := f.counters(t)
+			require.NoError(t, os.Chmod(filepath.Join(f.srv.DataDir(), "a", "a.settings"), 0o640))
+
+			var reports atomic.Int64
+			var last atomic.Value
+			dir := filepath.Join(t.TempDir(), "backup-1")
+			man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: compress, Concurrency: 2,
+				Progress: func(p BackupProgress) { reports.Add(1); last.Store(p) }})
+			require.NoError(t, err)
+			assert.Equal(t, before, f.counters(t), "counters back to their values")
+			assert.Greater(t, reports.Load(), int64(0))
+			lp := last.Load().(BackupProgress)
+			assert.Equal(t, "manifest", lp.Phase)
+			assert.Equal(t, lp.FilesTotal, lp.Files)
+
+			assert.Equal(t, []string{"a", "b", "pq"}, tableNames(man))
+			require.Len(t, man.Skipped, 1)
+			assert.Equal(t, "d", man.Skipped[0].Name)
+			assert.Equal(t, "distributed", man.Skipped[0].Type)
+			assert.Greater(t, man.FreezeWindow, int64(0))
+			assert.Equal(t, f.srv.DataDir(), man.DataDir)
+			assert.Equal(t, "29.2.2 fe8f84c8b@260821", man.ServerVersion)
+			paths := map[string]ManifestFile{}
+			for _, mf := range man.Files {
+				paths[mf.Path] = mf
+			}
+			assert.Contains(t, paths, "state/manticore.json")
+			assert.Contains(t, paths, "state/state.sql")
+			assert.Contains(t, paths, "data/a/a.0.spd")
+			assert.Contains(t, paths, "data/a/a.ram")
+			assert.Contains(t, paths, "data/b/b.0.spb")
+			assert.Contains(t, paths, "data/pq/pq.meta")
+			assert.Equal(t, os.FileMode(0o640), paths["data/a/a.settings"].Mode)
+			if compress {
+				_, err := os.Stat(filepath.Join(dir, "data", "a", "a.meta.zst"))
+				assert.NoError(t, err)
+			}
+
+			_, err = VerifyBackup(ctx, dir)
+			require.NoError(t, err)
+
+			// corrupt one byte of one file: verification names it
+			victim := man.storedPath(dir, paths["data/a/a.0.spd"])
+			orig, err := os.ReadFile(victim)
+			require.NoError(t, err)
+			bad := append([]byte(nil), orig...)
+			bad[len(bad)/2] ^= 0x01
+			require.NoError(t, os.WriteFile(victim, bad, 0o644))
+			_, err = VerifyBackup(ctx, dir)
+			require.ErrorIs(t, err, ErrBackupCorrupt)
+			var fe *BackupFileError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, "data/a/a.0.spd", fe.Path)
+			assert.Contains(t, err.Error(), "data/a/a.0.spd")
+			assert.Contains(t, err.Error(), "1 of ")
+
+			restored := t.TempDir()
+			err = RestoreBackup(ctx, dir, restored, RestoreOptions{})
+			require.ErrorIs(t, err, ErrBackupCorrupt, "nothing restored from a corrupt backup")
+			empty, _ := dirIsEmpty(restored)
+			assert.True(t, empty)
+
+			require.NoError(t, os.WriteFile(victim, orig, 0o644))
+			require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{}))
+			fi, err := os.Stat(filepath.Join(restored, "a", "a.settings"))
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm(), "modes restored")
+			assert.ErrorIs(t, RestoreBackup(ctx, dir, restored, RestoreOptions{}), ErrDataDirNotEmpty)
+			require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{Overwrite: true}))
+
+			// a server started on the restored data_dir has the same tables and rows
+			srv2 := dbctltest.NewManticore(t, dbctltest.WithDataDir(restored))
+			db2, err := sql.Open("mysql", srv2.DSN())
+			require.NoError(t, err)
+			defer db2.Close()
+			assert.Equal(t, want, rowCounts(t, db2))
+			_, err = f.c.DB().Exec("UNFREEZE b")
+			require.NoError(t, err)
+		})
+	}
+}
+
+func tableNames(m *Manifest) []string {
+	var out []string
+	for _, t := range m.Tables {
+		out = append(out, t.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestBackupRefusesBadInput(t *testing.T) {
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	m := f.c.Manticore()
+	existing := t.TempDir()
+	_, err := m.Backup(ctx, existing, BackupOptions{})
+	assert.ErrorIs(t, err, ErrBackupExists)
+
+	target := filepath.Join(t.TempDir(), "bk")
+	_, err = m.Backup(ctx, target, BackupOptions{Tables: []string{"a", "nope"}})
+	assert.ErrorIs(t, err, ErrTableNotFound)
+	assert.Contains(t, err.Error(), "nope")
+	_, err = m.Backup(ctx, target, BackupOptions{Tables: []string{"a-b"}})
+	assert.ErrorIs(t, err, ErrInvalidIdentifier)
+	_, err = m.Backup(ctx, target, BackupOptions{Tables: []string{"d"}})
+	assert.ErrorIs(t, err, ErrNoTables)
+	noPartialLeft(t, target)
+	assert.Equal(t, map[string]int{"a": 0, "b": 0, "pq": 0}, f.counters(t))
+
+	_, err = m.Backup(ctx, filepath.Join(t.TempDir(), "no", "such", "parent"), BackupOptions{})
+	assert.Error(t, err)
+}
+
+func TestBackupPartialRestoresOnlyItsTables(t *testing.T) {
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "bk")
+	man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Tables: []string{"A", "d"}})
+	require.NoError(t, err)
+	assert.True(t, man.Partial)
+	assert.Equal(t, []string{"a"}, tableNames(man))
+	require.Len(t, man.Skipped, 1)
+	restored := t.TempDir()
+	require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{}))
+	srv2 := dbctltest.NewManticore(t, dbctltest.WithDataDir(restored))
+	db2, err := sql.Open("mysql", srv2.DSN())
+	require.NoError(t, err)
+	defer db2.Close()
+	assert.Equal(t, map[string]string{"a": "rt/4", "d": "distributed"}, rowCounts(t, db2))
+}
+
+// Every step of a backup can fail; afterwards every counter is what it was
+// and nothing looks like a finished backup.
+func TestBackupFaultMatrix(t *testing.T) {
+	boom := errors.New("injected")
+	tests := []struct {
+		name    string
+		arrange func(f *backupFixture, o *BackupOptions, cancel context.CancelFunc)
+		want    string
+	}{
+		{"freeze", func(f *backupFixture, _ *BackupOptions, _ context.CancelFunc) {
+			f.srv.FailNext("FREEZE `", 1064, "injected freeze failure")
+		}, "injected freeze failure"},
+		{"flush attributes", func(f *backupFixture, _ *BackupOptions, _ context.CancelFunc) {
+			f.srv.FailNext("FLUSH ATTRIBUTES", 1064, "injected flush failure")
+		}, "injected flush failure"},
+		{"copy of the first file", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+			o.hooks = &backupHooks{beforeCopy: func(i int, _ string) error {
+				if i == 0 {
+					return boom
+				}
+				return nil
+			}}
+		}, "injected"},
+		{"copy of the last file", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+			var n atomic.Int64
+			o.hooks = &backupHooks{beforeCopy: func(int, string) error {
+				if n.Add(1) == 10 {
+					return boom
+				}
+				return nil
+			}}
+		}, "injected"},
+		{"fsync", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+			o.hooks = &backupHooks{beforeSync: func(p string) error {
+				if strings.HasSuffix(p, ".meta") || strings.HasSuffix(p, ".meta.zst") {
+					return boom
+				}
+				return nil
+			}}
+		}, "injected"},
+		{"manifest write", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+			o.hooks = &backupHooks{beforeManifest: func() error { return boom }}
+		}, "injected"},
+		{"context cancelled during the copy", func(_ *backupFixture, o *BackupOptions, cancel context.CancelFunc) {
+			o.hooks = &backupHooks{beforeCopy: func(i int, _ string) error {
+				if i == 3 {
+					cancel()
+				}
+				return nil
+			}}
+		}, "context canceled"},
+		{"UNFREEZE refused every time", func(f *backupFixture, _ *BackupOptions, _ context.CancelFunc) {
+			for i := 0; i < releaseAttempts; i++ {
+				f.srv.FailNext("UNFREEZE", 1064, "injected unfreeze failure")
+			}
+		}, "gave up after 5 attempts; still frozen by this call: a, b, pq"},
+	}
+	for _, tc := range tests {
+		for _, compress := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/compress=%v", tc.name, compress), func(t *testing.T) {
+				f := newBackupFixture(t)
+				_, err := f.c.DB().Exec("FREEZE a")
+				require.NoError(t, err)
+				before := f.counters(t)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				opts := BackupOptions{Compress: compress, Concurrency: 2}
+				tc.arrange(f, &opts, cancel)
+				target := filepath.Join(t.TempDir(), "bk")
+				man, err := f.c.Manticore().Backup(ctx, target, opts)
+				require.Error(t, err)
+				assert.Nil(t, man)
+				assert.Contains(t, err.Error(), tc.want)
+				assert.True(t, strings.HasPrefix(err.Error(), "dbctl: manticore backup "), err.Error())
+				noPartialLeft(t, target)
+				if strings.HasPrefix(tc.name, "UNFREEZE refused") {
+					// the server refused every UNFREEZE: the error says which
+					// tables are still frozen by this call; undo by hand
+					_, err := f.c.DB().Exec("UNFREEZE a, b, pq")
+					require.NoError(t, err)
+				}
+				assert.Equal(t, before, f.counters(t))
+			})
+		}
+	}
+}
+
+// Faults the backup survives: a refused UNFREEZE that works the second
+// time, and connections dropped in the middle of the copy (the release
+// reconnects).
+func TestBackupSurvivesTransientFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		arrange func(f *backupFixture, o *BackupOptions)
+	}{
+		{"UNFREEZE refused once", func(f *backupFixture, _ *BackupOptions) {
+			f.srv.FailNext("UNFREEZE", 1064, "injected")
+		}},
+		{"connections dropped during the copy", func(f *backupFixture, o *BackupOptions) {
+			o.hooks = &backupHooks{beforeCopy: func(i int, _ string) error {
+				if i == 2 {
+					f.srv.DropConnections()
+				}
+				return nil
+			}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newBackupFixture(t)
+			before := f.counters(t)
+			opts := BackupOptions{Concurrency: 1}
+			tc.arrange(f, &opts)
+			dir := filepath.Join(t.TempDir(), "bk")
+			_, err := f.c.Manticore().Backup(context.Background(), dir, opts)
+			require.NoError(t, err)
+			assert.Equal(t, before, f.counters(t))
+			_, err = VerifyBackup(context.Background(), dir)
+			require.NoError(t, err)
+		})
+	}
+}
+
+func TestBackupPanicInProgress(t *testing.T) {
+	f := newBackupFixture(t)
+	before := f.counters(t)
+	target := filepath.Join(t.TempDir(), "bk")
+	assert.PanicsWithValue(t, "progress boom", func() {
+		_, _ = f.c.Manticore().Backup(context.Background(), target, BackupOptions{
+			Progress: func(BackupProgress) { panic("progress boom") },
+		})
+	})
+	noPartialLeft(t, target)
+	assert.Equal(t, before, f.counters(t))
+}
+
+func TestImportTable(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			f := newBackupFixture(t)
+			ctx := context.Background()
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "bk")
+			_, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: compress})
+			require.NoError(t, err)
+			m := f.c.Manticore()
+			require.NoError(t, m.ImportTable(ctx, dir, "a", "a_copy"))
+			var n string
+			require.NoError(t, f.c.DB().QueryRow("SELECT COUNT(*) FROM a_copy").Scan(&n))
+			assert.Equal(t, "4", n)
+			assert.ErrorIs(t, m.ImportTable(ctx, dir, "a", "a_copy"), ErrTableExists)
+			assert.ErrorIs(t, m.ImportTable(ctx, dir, "nope", "x"), ErrTableNotFound)
+			assert.ErrorIs(t, m.ImportTable(ctx, dir, "a", "bad-name"), ErrInvalidIdentifier)
+			entries, _ := os.ReadDir(parent)
+			assert.Len(t, entries, 1, "staging directory removed")
+
+			// a corrupt file: verified first, nothing imported
+			man, err := ReadManifest(dir)
+			require.NoError(t, err)
+			for _, mf := range man.Files {
+				if mf.Path == "data/b/b.meta" {
+					require.NoError(t, os.Truncate(man.storedPath(dir, mf), 3))
+				}
+			}
+			err = m.ImportTable(ctx, dir, "b", "b_copy")
+			require.ErrorIs(t, err, ErrBackupCorrupt)
+			tables, _ := m.Tables(ctx)
+			for _, tb := range tables {
+				assert.NotEqual(t, "b_copy", tb.Name)
+			}
+		})
+	}
+}
+
+func TestManifestRejectsTricks(t *testing.T) {
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "bk")
+	_, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{})
+	require.NoError(t, err)
+	good, err := os.ReadFile(filepath.Join(dir, manifestName))
+	require.NoError(t, err)
+	rewrite := func(edit func(m map[string]any)) {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(good, &m))
+		edit(m)
+		b, _ := json.Marshal(m)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, manifestName), b, 0o644))
+	}
+	setPath := func(p string) func(m map[string]any) {
+		return func(m map[string]any) {
+			m["files"].([]any)[0].(map[string]any)["path"] = p
+		}
+	}
+	cases := map[string]func(m map[string]any){
+		"parent escape":   setPath("../../etc/passwd"),
+		"absolute":        setPath("/etc/passwd"),
+		"dot segments":    setPath("data/a/../../x"),
+		"outside data":    setPath("other/a.meta"),
+		"wrong table dir": setPath("data/zz/a.meta"),
+		"backslash":       setPath(`data\a\a.meta`),
+		"format":          func(m map[string]any) { m["format_version"] = 99 },
+		"bad hash":        func(m map[string]any) { m["files"].([]any)[0].(map[string]any)["sha256"] = "xyz" },
+		"bad table":       func(m map[string]any) { m["tables"].([]any)[0].(map[string]any)["name"] = "../x" },
+		"compression":     func(m map[string]any) { m["compression"] = "rot13" },
+	}
+	for name, edit := range cases {
+		rewrite(edit)
+		_, err := VerifyBackup(ctx, dir)
+		assert.ErrorIs(t, err, ErrBackupInvalid, name)
+		assert.ErrorIs(t, RestoreBackup(ctx, dir, t.TempDir(), RestoreOptions{}), ErrBackupInvalid, name)
+		assert.ErrorIs(t, f.c.Manticore().ImportTable(ctx, dir, "a", "x"), ErrBackupInvalid, name)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, manifestName), []byte("{not json"), 0o644))
+	_, err = VerifyBackup(ctx, dir)
+	assert.ErrorIs(t, err, ErrBackupInvalid)
+	require.NoError(t, os.Remove(filepath.Join(dir, manifestName)))
+	_, err = VerifyBackup(ctx, dir)
+	assert.ErrorIs(t, err, ErrBackupInvalid)
+
+	// missing and over-long files
+	require.NoError(t, os.WriteFile(filepath.Join(dir, manifestName), good, 0o644))
+	require.NoError(t, os.Remove(filepath.Join(dir, "data", "a", "a.meta")))
+	f2, err := os.OpenFile(filepath.Join(dir, "data", "b", "b.meta"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, _ = f2.WriteString("extra")
+	f2.Close()
+	_, err = VerifyBackup(ctx, dir)
+	require.ErrorIs(t, err, ErrBackupCorrupt)
+	assert.Contains(t, err.Error(), "data/a/a.meta: missing")
+	assert.Contains(t, err.Error(), "data/b/b.meta: too long")
+}
