@@ -60,6 +60,9 @@ type backupHooks struct {
 	beforeManifest func() error
 }
 
+// syncConcurrency is how many fsyncs run at once after the copy.
+const syncConcurrency = 8
+
 // stateFiles are the data_dir files a backup keeps besides the tables:
 // manticore.json lists the tables and their paths; state.sql holds the
 // daemon's SQL state (UDFs, plugins).
@@ -412,7 +415,9 @@ func (b *backupRun) syncAll(ctx context.Context) error {
 		ext = ".zst"
 	}
 	var discard atomic.Int64
-	err := runWorkers(ctx, len(b.jobs), b.concurrency(), &discard, func(ctx context.Context, _ *fileWorker, i int) error {
+	// fsync waits on the disk, not the CPU: more of them in flight let the
+	// block layer queue and merge the writeback.
+	err := runWorkers(ctx, len(b.jobs), syncConcurrency, &discard, func(ctx context.Context, _ *fileWorker, i int) error {
 		p := b.jobs[i].dst + ext
 		if h := b.opts.hooks; h != nil && h.beforeSync != nil {
 			if err := h.beforeSync(p); err != nil {

@@ -38,8 +38,10 @@ func newFileWorker(done *atomic.Int64) *fileWorker {
 
 func (w *fileWorker) encoder(out io.Writer) (*zstd.Encoder, error) {
 	if w.enc == nil {
-		enc, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
-			zstd.WithLowerEncoderMem(true))
+		// SpeedFastest: compression runs inside the freeze window, where
+		// speed matters more than the last few percent of size (on text it
+		// is ~1.5x faster than SpeedDefault for ~8% more bytes).
+		enc, err := zstd.NewWriter(out, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 		if err != nil {
 			return nil, err
 		}

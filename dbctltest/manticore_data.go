@@ -159,7 +159,7 @@ func (e *mEngine) truncate(p *parser) (*mysqlwire.Result, error) {
 	for _, c := range t.chunks {
 		e.st.removeChunk(t, c)
 	}
-	t.chunks, t.ram = nil, nil
+	t.chunks, t.ram, t.ramPos = nil, nil, nil
 	t.TID++
 	if err := e.st.saveRAM(t); err != nil {
 		return nil, mErr("TRUNCATE: %v", err)
@@ -288,7 +288,7 @@ func (e *mEngine) insert(ctx context.Context, p *parser, replace bool) (*mysqlwi
 		case !replace:
 			return nil, mErr("duplicate id '%d'", d.ID)
 		case chunk == nil:
-			t.ram = append(t.ram[:idx], t.ram[idx+1:]...)
+			t.ramRemove(idx)
 		default:
 			// Replacing a document of a disk chunk changes that chunk:
 			// it waits while the table is frozen.
@@ -302,10 +302,10 @@ func (e *mEngine) insert(ctx context.Context, p *parser, replace bool) (*mysqlwi
 				chunk.Killed[d.ID] = true
 				chunk.attrDirty = true
 			} else if idx >= 0 {
-				t.ram = append(t.ram[:idx], t.ram[idx+1:]...)
+				t.ramRemove(idx)
 			}
 		}
-		t.ram = append(t.ram, d)
+		t.ramAppend(d)
 		affected++
 	}
 	t.TID++
@@ -464,7 +464,7 @@ func (e *mEngine) delete(ctx context.Context, p *parser) (*mysqlwire.Result, err
 			continue
 		}
 		if chunk == nil {
-			t.ram = append(t.ram[:idx], t.ram[idx+1:]...)
+			t.ramRemove(idx)
 			affected++
 			continue
 		}
@@ -479,7 +479,7 @@ func (e *mEngine) delete(ctx context.Context, p *parser) (*mysqlwire.Result, err
 			continue
 		}
 		if chunk == nil {
-			t.ram = append(t.ram[:idx], t.ram[idx+1:]...)
+			t.ramRemove(idx)
 		} else {
 			chunk.Killed[id] = true
 			chunk.attrDirty = true

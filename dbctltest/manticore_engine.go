@@ -375,7 +375,7 @@ func (e *mEngine) ramToChunk(t *mTable) error {
 	c := &mChunk{ID: t.NextChunk, Docs: t.ram, Killed: map[int64]bool{}}
 	t.NextChunk++
 	t.chunks = append(t.chunks, c)
-	t.ram = nil
+	t.ram, t.ramPos = nil, nil
 	if err := e.st.saveChunk(t, c); err != nil {
 		return mErr("FLUSH RAMCHUNK: %v", err)
 	}

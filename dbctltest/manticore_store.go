@@ -43,16 +43,21 @@ type mChunk struct {
 	Docs      []mDoc         `json:"-"`
 	Killed    map[int64]bool `json:"-"`
 	attrDirty bool
+	pos       map[int64]int // id -> index in Docs, built on first use (chunks never grow)
 }
 
 func (c *mChunk) find(id int64) int {
 	if c.Killed[id] {
 		return -1
 	}
-	for i := range c.Docs {
-		if c.Docs[i].ID == id {
-			return i
+	if c.pos == nil {
+		c.pos = make(map[int64]int, len(c.Docs))
+		for i := range c.Docs {
+			c.pos[c.Docs[i].ID] = i
 		}
+	}
+	if i, ok := c.pos[id]; ok {
+		return i
 	}
 	return -1
 }
@@ -72,6 +77,7 @@ type mTable struct {
 	Queries   []mDoc            `json:"stored_queries,omitempty"` // percolate
 
 	ram      []mDoc
+	ramPos   map[int64]int // id -> index in ram; nil (rebuilt on use) after ram changes other than an append
 	chunks   []*mChunk
 	ramFile  bool // <t>.ram exists
 	tidSaved int64
@@ -100,12 +106,30 @@ func (t *mTable) hasBlob() bool {
 	return false
 }
 
+// ramAppend adds a document to the RAM chunk.
+func (t *mTable) ramAppend(d mDoc) {
+	t.ram = append(t.ram, d)
+	if t.ramPos != nil {
+		t.ramPos[d.ID] = len(t.ram) - 1
+	}
+}
+
+// ramRemove removes the document at index i of the RAM chunk.
+func (t *mTable) ramRemove(i int) {
+	t.ram = append(t.ram[:i], t.ram[i+1:]...)
+	t.ramPos = nil
+}
+
 // where a document lives: in RAM (chunk == nil) or in a disk chunk.
 func (t *mTable) locate(id int64) (chunk *mChunk, idx int) {
-	for i := range t.ram {
-		if t.ram[i].ID == id {
-			return nil, i
+	if t.ramPos == nil {
+		t.ramPos = make(map[int64]int, len(t.ram))
+		for i := range t.ram {
+			t.ramPos[t.ram[i].ID] = i
 		}
+	}
+	if i, ok := t.ramPos[id]; ok {
+		return nil, i
 	}
 	for _, c := range t.chunks {
 		if i := c.find(id); i >= 0 {

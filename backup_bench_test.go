@@ -1,0 +1,142 @@
+package dbctl
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/dbctl/dbctl/dbctltest"
+	"github.com/dbctl/dbctl/internal/benchdata"
+)
+
+// BenchmarkBackup compares Backup (plain and compressed) with the floor: a
+// FREEZE, a kernel copy of the same files, an UNFREEZE. The data is built
+// once per run on the embedded server: DBCTL_BENCH_MIB MiB of text (default
+// 64; the figures in the README use 1100, about 1.2 GiB of table files, or
+// use bench/gendata and bench/backupbench). b.SetBytes makes go test print
+// MB/s; freeze-ms is the freeze window of each backup.
+//
+//	DBCTL_BENCH_MIB=1100 go test -run '^$' -bench Backup -benchtime 3x .
+func BenchmarkBackup(b *testing.B) {
+	c, names := benchServer(b)
+	ctx := context.Background()
+	m := c.Manticore()
+	files, err := m.Freeze(ctx, names...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	for _, f := range files {
+		fi, err := os.Stat(f.Normalized)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += fi.Size()
+	}
+	if err := m.Unfreeze(ctx, names...); err != nil {
+		b.Fatal(err)
+	}
+	out := b.TempDir()
+	run := func(b *testing.B, fn func(dir string) (frozenMS float64)) {
+		b.SetBytes(total)
+		var frozen float64
+		for i := 0; i < b.N; i++ {
+			dir := filepath.Join(out, "bk-"+strconv.Itoa(i))
+			frozen += fn(dir)
+			b.StopTimer()
+			_ = os.RemoveAll(dir)
+			b.StartTimer()
+		}
+		b.ReportMetric(frozen/float64(b.N), "freeze-ms")
+	}
+	b.Run("floor-copy", func(b *testing.B) {
+		run(b, func(dir string) float64 {
+			files, err := m.Freeze(ctx, names...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			for _, f := range files {
+				dst := filepath.Join(dir, f.Table, filepath.Base(f.Normalized))
+				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+					b.Fatal(err)
+				}
+				if err := kernelCopy(f.Normalized, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := m.Unfreeze(ctx, names...); err != nil {
+				b.Fatal(err)
+			}
+			return float64(time.Since(start).Milliseconds())
+		})
+	})
+	for _, compress := range []bool{false, true} {
+		name := "backup"
+		if compress {
+			name = "backup-compress"
+		}
+		b.Run(name, func(b *testing.B) {
+			run(b, func(dir string) float64 {
+				man, err := m.Backup(ctx, dir, BackupOptions{Compress: compress})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return float64(man.FreezeWindow.Milliseconds())
+			})
+		})
+	}
+}
+
+var benchNames = []string{"bench_a", "bench_b", "bench_c"}
+
+// benchServer builds the benchmark data (removed when the benchmark ends)
+// and starts a server on it.
+func benchServer(b *testing.B) (*Client, []string) {
+	mib := int64(64)
+	if v, err := strconv.ParseInt(os.Getenv("DBCTL_BENCH_MIB"), 10, 64); err == nil && v > 0 {
+		mib = v
+	}
+	dir := b.TempDir()
+	srv, err := dbctltest.StartManticore(dbctltest.WithDataDir(dir))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := Open(srv.DSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = benchdata.Load(context.Background(), c.DB(), benchdata.Split(mib<<20), 1)
+	c.Close()
+	if cerr := srv.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv = dbctltest.NewManticore(b, dbctltest.WithDataDir(dir))
+	if c, err = Open(srv.DSN()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c, benchNames
+}
+
+func kernelCopy(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	_, err = io.Copy(out, in)
+	return err
+}
