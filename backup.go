@@ -55,6 +55,7 @@ type BackupProgress struct {
 
 // backupHooks let this package's tests fail each step of a backup.
 type backupHooks struct {
+	clone          func(dst, src *os.File) error
 	beforeCopy     func(i int, src string) error
 	beforeSync     func(path string) error
 	beforeManifest func() error
@@ -357,7 +358,7 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 				return err
 			}
 		}
-		res, err := w.copyFile(ctx, j.src, j.dst+ext, b.opts.Compress, !b.opts.NoReflink)
+		res, err := w.copyFile(ctx, j.src, j.dst+ext, b.opts.Compress, b.clone())
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", j.src, err)
 		}
@@ -369,6 +370,18 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 		return opErr(b.op, nil, "copy", err)
 	}
 	return nil
+}
+
+// clone is how files are cloned: FICLONE, a test's stand-in, or nil when
+// turned off.
+func (b *backupRun) clone() func(dst, src *os.File) error {
+	switch {
+	case b.opts.NoReflink:
+		return nil
+	case b.opts.hooks != nil && b.opts.hooks.clone != nil:
+		return b.opts.hooks.clone
+	}
+	return reflink
 }
 
 func (b *backupRun) concurrency() int {

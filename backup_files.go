@@ -80,9 +80,10 @@ type copyResult struct {
 
 // copyFile copies src to dst (created, must not exist) with the source's
 // permission bits, hashing the original bytes as they pass. compress writes
-// zstd; otherwise a reflink is tried first (the copy then shares blocks with
-// the source and costs no data I/O; the caller hashes the clone later).
-func (w *fileWorker) copyFile(ctx context.Context, src, dst string, compress, tryReflink bool) (res copyResult, err error) {
+// zstd; otherwise clone (a reflink), when not nil, is tried first: the copy
+// then shares blocks with the source and costs no data I/O, and the caller
+// hashes the clone later.
+func (w *fileWorker) copyFile(ctx context.Context, src, dst string, compress bool, clone func(dst, src *os.File) error) (res copyResult, err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return res, err
@@ -105,7 +106,7 @@ func (w *fileWorker) copyFile(ctx context.Context, src, dst string, compress, tr
 			err = cerr
 		}
 	}()
-	if tryReflink && !compress && reflink(out, in) == nil {
+	if clone != nil && !compress && clone(out, in) == nil {
 		w.done.Add(fi.Size())
 		return copyResult{size: fi.Size(), stored: fi.Size(), mode: res.mode, cloned: true}, nil
 	}
