@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // VerifyBackup reads dir's manifest and re-hashes every file (decompressing
@@ -18,23 +19,72 @@ import (
 // manifest is ErrBackupInvalid; bad files are ErrBackupCorrupt joined with
 // one *BackupFileError per file. The manifest is returned with either.
 func VerifyBackup(ctx context.Context, dir string) (*Manifest, error) {
+	return VerifyBackupWith(ctx, dir, VerifyOptions{})
+}
+
+// VerifyOptions configure VerifyBackupWith.
+type VerifyOptions struct {
+	// Concurrency is the number of hashing workers; 0 means one per CPU.
+	Concurrency int
+	// Progress, when set, is called from one goroutine at most ~10 times a
+	// second and once at the end (Phase "verify"). A panic in it stops the
+	// verification and goes on in the caller's goroutine.
+	Progress func(BackupProgress)
+}
+
+// VerifyBackupWith is VerifyBackup with options.
+func VerifyBackupWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest, error) {
 	man, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyFiles(ctx, "verify backup "+dir, dir, man, man.Files); err != nil {
+	if err := verifyFiles(ctx, "verify backup "+dir, dir, man, man.Files, opts.Concurrency, opts.Progress); err != nil {
 		return man, err
 	}
 	return man, nil
 }
 
-func verifyFiles(ctx context.Context, op, dir string, man *Manifest, files []ManifestFile) error {
+// tracker counts files and bytes for Progress.
+type tracker struct {
+	phase      atomic.Value // string
+	files      atomic.Int64
+	bytes      atomic.Int64
+	filesTotal int
+	bytesTotal int64
+	started    time.Time
+}
+
+func newTracker(phase string, files []ManifestFile) *tracker {
+	t := &tracker{filesTotal: len(files), started: time.Now()}
+	for _, f := range files {
+		t.bytesTotal += f.Size
+	}
+	t.phase.Store(phase)
+	return t
+}
+
+func (t *tracker) snapshot() BackupProgress {
+	return BackupProgress{Phase: t.phase.Load().(string), Files: int(t.files.Load()), FilesTotal: t.filesTotal,
+		Bytes: t.bytes.Load(), BytesTotal: t.bytesTotal, Elapsed: time.Since(t.started)}
+}
+
+func verifyFiles(ctx context.Context, op, dir string, man *Manifest, files []ManifestFile, conc int, progress func(BackupProgress)) error {
+	if conc <= 0 {
+		conc = runtime.NumCPU()
+	}
+	tr := newTracker("verify", files)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rep := startReporter(progress, tr.snapshot, cancel)
 	bad := make([]error, len(files))
-	var discard atomic.Int64
-	err := runWorkers(ctx, len(files), runtime.NumCPU(), &discard, func(ctx context.Context, w *fileWorker, i int) error {
+	err := runWorkers(ctx, len(files), conc, &tr.bytes, func(ctx context.Context, w *fileWorker, i int) error {
 		bad[i] = checkFile(ctx, w, dir, man, files[i])
+		tr.files.Add(1)
 		return ctx.Err()
 	})
+	if p := rep.stop(); p != nil {
+		panic(p)
+	}
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
@@ -82,6 +132,11 @@ type RestoreOptions struct {
 	// Overwrite allows a data_dir that already has files (dotfiles do not
 	// count); the backup's files replace files of the same name.
 	Overwrite bool
+	// Progress, when set, is called from one goroutine at most ~10 times a
+	// second, through Phase "verify" and then "restore". A panic in it
+	// stops the restore, removes what it wrote, and goes on in the
+	// caller's goroutine.
+	Progress func(BackupProgress)
 }
 
 // RestoreBackup rebuilds a Manticore data_dir from a backup, offline: stop
@@ -93,7 +148,7 @@ type RestoreOptions struct {
 // failure the files written so far are removed.
 func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions) (err error) {
 	op := "restore backup " + dir + " into " + dataDir
-	man, err := VerifyBackup(ctx, dir)
+	man, err := VerifyBackupWith(ctx, dir, VerifyOptions{Progress: opts.Progress})
 	if err != nil {
 		return err
 	}
@@ -109,14 +164,25 @@ func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions
 	}
 	var state []ManifestFile
 	var written []string
+	tr := newTracker("restore", man.Files)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rep := startReporter(opts.Progress, tr.snapshot, cancel)
 	defer func() {
-		if err != nil {
+		p := recover()
+		if rp := rep.stop(); p == nil {
+			p = rp
+		}
+		if err != nil || p != nil {
 			for i := len(written) - 1; i >= 0; i-- {
 				_ = os.Remove(written[i])
 			}
 		}
+		if p != nil {
+			panic(p)
+		}
 	}()
-	w := newFileWorker(new(atomic.Int64))
+	w := newFileWorker(&tr.bytes)
 	defer w.close()
 	restore := func(f ManifestFile, dst string) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -126,6 +192,7 @@ func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions
 			return fmt.Errorf("%s: %w", f.Path, err)
 		}
 		written = append(written, dst)
+		tr.files.Add(1)
 		return nil
 	}
 	for _, f := range man.Files {
@@ -272,7 +339,7 @@ func (m *Manticore) ImportTable(ctx context.Context, dir, table, as string) (err
 	if len(files) == 0 {
 		return opErr(op, ErrTableNotFound, "the backup has no table "+src, nil)
 	}
-	if err := verifyFiles(ctx, op, abs, man, files); err != nil {
+	if err := verifyFiles(ctx, op, abs, man, files, 0, nil); err != nil {
 		return err
 	}
 	prefix := filepath.Join(abs, "data", src, src)

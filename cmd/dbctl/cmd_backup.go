@@ -1,0 +1,254 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/dbctl/dbctl"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) backupCmd() *cobra.Command {
+	var dir, tables string
+	var opts dbctl.BackupOptions
+	cmd := &cobra.Command{
+		Use:   "backup --dir DIR",
+		Short: "Back up tables: one freeze, checksummed copy, exact unfreeze, manifest written last",
+		Long: `Back up tables into DIR (which must not exist). All selected tables are frozen in one FREEZE,
+the listed files are copied while being hashed (sha256), the tables are unfrozen (exactly those this command froze,
+once each), files are synced and manifest.json is written last. Distributed and plain tables are skipped and listed.
+SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The server must run on this machine.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return usagef("backup needs --dir DIR")
+			}
+			if tables != "" {
+				opts.Tables = strings.Split(tables, ",")
+			}
+			m, err := a.manticore()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.opContext(cmd.Context())
+			defer cancel()
+			pp := a.progress("backup")
+			opts.Progress = pp.update
+			man, err := m.Backup(ctx, dir, opts)
+			pp.done()
+			if err != nil {
+				return err
+			}
+			a.printManifest(dir, man)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", "", "backup directory to create (must not exist)")
+	f.StringVar(&tables, "tables", "", "comma-separated tables (default: all)")
+	f.BoolVar(&opts.Compress, "compress", false, "store files as zstd")
+	f.IntVar(&opts.Concurrency, "concurrency", 0, "copy workers (default: one per CPU)")
+	f.BoolVar(&opts.NoReflink, "no-reflink", false, "always copy bytes, never clone files (FICLONE)")
+	return cmd
+}
+
+func (a *app) printManifest(dir string, man *dbctl.Manifest) {
+	var bytes, stored int64
+	for _, f := range man.Files {
+		bytes += f.Size
+		stored += f.StoredSize
+	}
+	if a.json {
+		a.printJSON(map[string]any{"dir": dir, "manifest": man, "bytes": bytes, "stored_bytes": stored})
+		return
+	}
+	rows := make([][]string, 0, len(man.Tables)+len(man.Skipped))
+	for _, t := range man.Tables {
+		rows = append(rows, []string{t.Name, t.Type, strconv.Itoa(t.Files), humanBytes(t.Bytes), "backed up"})
+	}
+	for _, s := range man.Skipped {
+		rows = append(rows, []string{s.Name, s.Type, "-", "-", "skipped: " + s.Reason})
+	}
+	a.printTable([]string{"TABLE", "TYPE", "FILES", "SIZE", "STATE"}, rows)
+	fmt.Fprintf(a.stdout, "\nbackup %s: %d files, %s (stored %s), frozen %s, took %s\n", dir, len(man.Files), humanBytes(bytes),
+		humanBytes(stored), man.FreezeWindow.Round(1e6), man.Finished.Sub(man.Started).Round(1e6))
+}
+
+func (a *app) verifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify DIR",
+		Short: "Re-hash every file of a backup against its manifest",
+		Args:  exactArgs(1, "the backup DIR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := a.opContext(cmd.Context())
+			defer cancel()
+			pp := a.progress("verify")
+			man, err := dbctl.VerifyBackupWith(ctx, args[0], dbctl.VerifyOptions{Progress: pp.update})
+			pp.done()
+			var bad []*dbctl.BackupFileError
+			if err != nil {
+				bad = fileErrors(err)
+				if len(bad) == 0 || man == nil {
+					return err
+				}
+			}
+			if a.json {
+				type badFile struct {
+					Path    string `json:"path"`
+					Problem string `json:"problem"`
+				}
+				out := struct {
+					OK    bool      `json:"ok"`
+					Files int       `json:"files"`
+					Bad   []badFile `json:"bad"`
+				}{OK: err == nil, Files: len(man.Files), Bad: []badFile{}}
+				for _, b := range bad {
+					out.Bad = append(out.Bad, badFile{b.Path, b.Problem})
+				}
+				a.printJSON(out)
+			} else {
+				rows := make([][]string, len(bad))
+				for i, b := range bad {
+					rows[i] = []string{b.Path, b.Problem}
+				}
+				if len(rows) > 0 {
+					a.printTable([]string{"FILE", "PROBLEM"}, rows)
+				} else {
+					var bytes int64
+					for _, f := range man.Files {
+						bytes += f.Size
+					}
+					fmt.Fprintf(a.stdout, "ok: %d files, %s, every sha256 matches\n", len(man.Files), humanBytes(bytes))
+				}
+			}
+			if err != nil {
+				return quietErr{err}
+			}
+			return nil
+		},
+	}
+}
+
+// quietErr is an error whose details were already printed: execute prints
+// only its first line.
+type quietErr struct{ error }
+
+func (q quietErr) Error() string {
+	s := q.error.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func (q quietErr) Unwrap() error { return q.error }
+
+// fileErrors collects the *BackupFileError of a joined error tree.
+func fileErrors(err error) []*dbctl.BackupFileError {
+	var out []*dbctl.BackupFileError
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		var fe *dbctl.BackupFileError
+		if errors.As(e, &fe) && fe == e {
+			out = append(out, fe)
+			return
+		}
+		switch x := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, c := range x.Unwrap() {
+				walk(c)
+			}
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+func (a *app) restoreCmd() *cobra.Command {
+	var dataDir string
+	var opts dbctl.RestoreOptions
+	cmd := &cobra.Command{
+		Use:   "restore DIR --data-dir D",
+		Short: "Rebuild a data_dir from a backup (offline: stop searchd first)",
+		Args:  exactArgs(1, "the backup DIR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dataDir == "" {
+				return usagef("restore needs --data-dir D")
+			}
+			ctx, cancel := a.opContext(cmd.Context())
+			defer cancel()
+			pp := a.progress("restore")
+			opts.Progress = pp.update
+			err := dbctl.RestoreBackup(ctx, args[0], dataDir, opts)
+			pp.done()
+			if err != nil {
+				return err
+			}
+			man, err := dbctl.ReadManifest(args[0])
+			if err != nil {
+				return err
+			}
+			if a.json {
+				a.printJSON(map[string]any{"restored": args[0], "data_dir": dataDir, "files": len(man.Files), "tables": man.Tables})
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "restored %s into %s: %d tables, %d files\n", args[0], dataDir, len(man.Tables), len(man.Files))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data_dir to restore into (empty unless --overwrite)")
+	cmd.Flags().BoolVar(&opts.Overwrite, "overwrite", false, "allow a data_dir that already has files")
+	return cmd
+}
+
+func (a *app) importCmd() *cobra.Command {
+	var as string
+	cmd := &cobra.Command{
+		Use:   "import DIR TABLE [--as NAME]",
+		Short: "IMPORT TABLE from a verified backup into the running server",
+		Args:  exactArgs(2, "the backup DIR and a TABLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := a.manticore()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := a.opContext(cmd.Context())
+			defer cancel()
+			name := as
+			if name == "" {
+				name = args[1]
+			}
+			if err := m.ImportTable(ctx, args[0], args[1], name); err != nil {
+				return err
+			}
+			if a.json {
+				a.printJSON(map[string]any{"imported": strings.ToLower(args[1]), "as": strings.ToLower(name), "from": args[0]})
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "imported %s as %s from %s\n", strings.ToLower(args[1]), strings.ToLower(name), args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&as, "as", "", "name of the new table (default: TABLE)")
+	return cmd
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
