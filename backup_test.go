@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -499,4 +500,49 @@ func TestManifestRejectsTricks(t *testing.T) {
 	require.ErrorIs(t, err, ErrBackupCorrupt)
 	assert.Contains(t, err.Error(), "data/a/a.meta: missing")
 	assert.Contains(t, err.Error(), "data/b/b.meta: too long")
+}
+
+func TestVerifyAndRestoreProgress(t *testing.T) {
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "bk")
+	man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: true})
+	require.NoError(t, err)
+
+	var last atomic.Value
+	_, err = VerifyBackupWith(ctx, dir, VerifyOptions{Concurrency: 1, Progress: func(p BackupProgress) { last.Store(p) }})
+	require.NoError(t, err)
+	p := last.Load().(BackupProgress)
+	assert.Equal(t, "verify", p.Phase)
+	assert.Equal(t, len(man.Files), p.Files)
+	assert.Equal(t, p.BytesTotal, p.Bytes)
+
+	var phases sync.Map
+	restored := t.TempDir()
+	require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{Progress: func(p BackupProgress) { phases.Store(p.Phase, p) }}))
+	_, sawVerify := phases.Load("verify")
+	r, sawRestore := phases.Load("restore")
+	assert.True(t, sawVerify && sawRestore)
+	assert.Equal(t, len(man.Files), r.(BackupProgress).Files)
+
+	// a panic in Progress during the restore: what was written is removed
+	target := t.TempDir()
+	assert.PanicsWithValue(t, "restore boom", func() {
+		_ = RestoreBackup(ctx, dir, target, RestoreOptions{Progress: func(p BackupProgress) {
+			if p.Phase == "restore" {
+				panic("restore boom")
+			}
+		}})
+	})
+	empty, err := dirIsEmpty(target)
+	require.NoError(t, err)
+	if !empty {
+		// directories may remain; no file may
+		require.NoError(t, filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				t.Errorf("left behind: %s", p)
+			}
+			return err
+		}))
+	}
 }

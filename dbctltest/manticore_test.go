@@ -383,3 +383,28 @@ func TestManticoreImportTable(t *testing.T) {
 	state, _ := os.ReadFile(filepath.Join(s.DataDir(), "manticore.json"))
 	assert.Contains(t, string(state), `"f1_copy"`)
 }
+
+// Document lookups stay right across FLUSH RAMCHUNK, REPLACE and DELETE
+// (ids move between the RAM chunk and disk chunks).
+func TestManticoreDocumentsAcrossChunks(t *testing.T) {
+	s := dbctltest.NewManticore(t)
+	db := openDB(t, s.DSN())
+	mustExec(t, db,
+		"CREATE TABLE t(title text, gid int)",
+		"INSERT INTO t(id,title,gid) VALUES (5,'five',5)",
+		"FLUSH RAMCHUNK t",
+		"INSERT INTO t(id,title,gid) VALUES (7,'seven',7)")
+	_, err := db.Exec("INSERT INTO t(id,title,gid) VALUES (5,'again',5)")
+	assert.Equal(t, "duplicate id '5'", serverErr(t, err).Message, "id 5 is in the disk chunk")
+	_, err = db.Exec("INSERT INTO t(id,title,gid) VALUES (7,'again',7)")
+	assert.Equal(t, "duplicate id '7'", serverErr(t, err).Message, "id 7 is in RAM")
+	mustExec(t, db,
+		"REPLACE INTO t(id,title,gid) VALUES (5,'five bis',55)",
+		"DELETE FROM t WHERE id=7",
+		"INSERT INTO t(id,title,gid) VALUES (8,'eight',8)",
+		"UPDATE t SET gid=88 WHERE id=8")
+	assert.Equal(t, [][]string{{"5", "five bis", "55"}, {"8", "eight", "88"}}, queryStrings(t, db, "SELECT * FROM t"))
+	mustExec(t, db, "FLUSH RAMCHUNK t", "OPTIMIZE TABLE t OPTION cutoff=1, sync=1")
+	assert.Equal(t, [][]string{{"5", "five bis", "55"}, {"8", "eight", "88"}}, queryStrings(t, db, "SELECT * FROM t"))
+	assert.Equal(t, [][]string{{"disk_chunks", "1"}}, queryStrings(t, db, "SHOW TABLE t STATUS LIKE 'disk_chunks'"))
+}

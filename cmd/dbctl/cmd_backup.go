@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -214,13 +215,7 @@ func (a *app) importCmd() *cobra.Command {
 		Use:   "import DIR TABLE [--as NAME]",
 		Short: "IMPORT TABLE from a verified backup into the running server",
 		Args:  exactArgs(2, "the backup DIR and a TABLE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manticore()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, args []string) error {
 			name := as
 			if name == "" {
 				name = args[1]
@@ -234,7 +229,7 @@ func (a *app) importCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "imported %s as %s from %s\n", strings.ToLower(args[1]), strings.ToLower(name), args[0])
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&as, "as", "", "name of the new table (default: TABLE)")
 	return cmd

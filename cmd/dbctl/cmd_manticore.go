@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,18 +26,26 @@ func (a *app) manticore() (*dbctl.Manticore, error) {
 	return c.Manticore(), nil
 }
 
+// manticoreRun is the body of most Manticore commands: connect, apply
+// --timeout, run fn.
+func (a *app) manticoreRun(fn func(ctx context.Context, m *dbctl.Manticore, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		m, err := a.manticore()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := a.opContext(cmd.Context())
+		defer cancel()
+		return fn(ctx, m, args)
+	}
+}
+
 func (a *app) freezeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "freeze TABLE...",
 		Short: "FREEZE tables and print the files to copy (they stay frozen: unfreeze them when done)",
 		Args:  minArgs(1, "at least one TABLE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manticore()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, args []string) error {
 			files, err := m.Freeze(ctx, args...)
 			if err != nil {
 				return err
@@ -64,7 +73,7 @@ func (a *app) freezeCmd() *cobra.Command {
 			a.printTable([]string{"TABLE", "FILE"}, rows)
 			a.info("frozen: %s (run 'dbctl manticore unfreeze %s' when done)", strings.Join(lowerAll(args), ", "), strings.Join(lowerAll(args), " "))
 			return nil
-		},
+		}),
 	}
 }
 
@@ -85,13 +94,7 @@ func (a *app) unfreezeCmd() *cobra.Command {
 		Use:   "unfreeze TABLE...",
 		Short: "UNFREEZE tables (lowers each table's freeze counter by one)",
 		Args:  minArgs(1, "at least one TABLE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manticore()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, args []string) error {
 			if err := m.Unfreeze(ctx, args...); err != nil {
 				return err
 			}
@@ -101,7 +104,7 @@ func (a *app) unfreezeCmd() *cobra.Command {
 			}
 			a.printTable([]string{"UNFROZEN"}, rowsOf(lowerAll(args)))
 			return nil
-		},
+		}),
 	}
 }
 
@@ -118,13 +121,7 @@ func (a *app) locksCmd() *cobra.Command {
 		Use:   "locks",
 		Short: "SHOW LOCKS: frozen and read-locked tables with their counters",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := a.manticore()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, _ []string) error {
 			locks, err := m.Locks(ctx)
 			if err != nil {
 				return err
@@ -150,7 +147,7 @@ func (a *app) locksCmd() *cobra.Command {
 			}
 			a.printTable([]string{"TYPE", "NAME", "LOCK", "COUNT"}, rows)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -159,13 +156,7 @@ func (a *app) statusCmd() *cobra.Command {
 		Use:   "status TABLE",
 		Short: "SHOW TABLE t STATUS (every key; 'locked' is the freeze counter)",
 		Args:  exactArgs(1, "one TABLE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manticore()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, args []string) error {
 			st, err := m.TableStatus(ctx, args[0])
 			if err != nil {
 				return err
@@ -185,20 +176,16 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			a.printTable([]string{"KEY", "VALUE"}, rows)
 			return nil
-		},
+		}),
 	}
 }
 
 func (a *app) flushCmd() *cobra.Command {
-	simple := func(use, short string, fn func(cmd *cobra.Command, m *dbctl.Manticore, args []string) (map[string]any, error), args cobra.PositionalArgs) *cobra.Command {
+	simple := func(use, short string, fn func(ctx context.Context, m *dbctl.Manticore, args []string) (map[string]any, error), args cobra.PositionalArgs) *cobra.Command {
 		return &cobra.Command{
 			Use: use, Short: short, Args: args,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				m, err := a.manticore()
-				if err != nil {
-					return err
-				}
-				out, err := fn(cmd, m, args)
+			RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, args []string) error {
+				out, err := fn(ctx, m, args)
 				if err != nil {
 					return err
 				}
@@ -217,30 +204,22 @@ func (a *app) flushCmd() *cobra.Command {
 				}
 				a.printTable([]string{"RESULT", "VALUE"}, rows)
 				return nil
-			},
+			}),
 		}
 	}
 	return group("flush", "FLUSH ATTRIBUTES | HOSTNAMES | RAMCHUNK t | TABLE t",
-		simple("attributes", "FLUSH ATTRIBUTES: save attribute updates; prints the tag", func(cmd *cobra.Command, m *dbctl.Manticore, _ []string) (map[string]any, error) {
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		simple("attributes", "FLUSH ATTRIBUTES: save attribute updates; prints the tag", func(ctx context.Context, m *dbctl.Manticore, _ []string) (map[string]any, error) {
 			tag, err := m.FlushAttributes(ctx)
 			return map[string]any{"tag": tag}, err
 		}, noArgs),
-		simple("hostnames", "FLUSH HOSTNAMES: renew agent host name addresses", func(cmd *cobra.Command, m *dbctl.Manticore, _ []string) (map[string]any, error) {
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		simple("hostnames", "FLUSH HOSTNAMES: renew agent host name addresses", func(ctx context.Context, m *dbctl.Manticore, _ []string) (map[string]any, error) {
 			n, err := m.FlushHostnames(ctx)
 			return map[string]any{"rows_affected": n}, err
 		}, noArgs),
-		simple("ramchunk TABLE", "FLUSH RAMCHUNK: the RAM chunk becomes a disk chunk (waits while the table is frozen)", func(cmd *cobra.Command, m *dbctl.Manticore, args []string) (map[string]any, error) {
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		simple("ramchunk TABLE", "FLUSH RAMCHUNK: the RAM chunk becomes a disk chunk (waits while the table is frozen)", func(ctx context.Context, m *dbctl.Manticore, args []string) (map[string]any, error) {
 			return map[string]any{"flushed_ramchunk": strings.ToLower(args[0])}, m.FlushRAMChunk(ctx, args[0])
 		}, exactArgs(1, "one TABLE")),
-		simple("table TABLE", "FLUSH TABLE: save the RAM chunk", func(cmd *cobra.Command, m *dbctl.Manticore, args []string) (map[string]any, error) {
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		simple("table TABLE", "FLUSH TABLE: save the RAM chunk", func(ctx context.Context, m *dbctl.Manticore, args []string) (map[string]any, error) {
 			return map[string]any{"flushed_table": strings.ToLower(args[0])}, m.FlushTable(ctx, args[0])
 		}, exactArgs(1, "one TABLE")),
 	)
@@ -266,13 +245,7 @@ func (a *app) optimizeCmd() *cobra.Command {
 		Use:   "optimize TABLE",
 		Short: "OPTIMIZE TABLE: merge disk chunks",
 		Args:  exactArgs(1, "one TABLE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := a.manticore()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, args []string) error {
 			if err := m.Optimize(ctx, args[0], opts); err != nil {
 				return err
 			}
@@ -287,7 +260,7 @@ func (a *app) optimizeCmd() *cobra.Command {
 			}
 			a.printTable([]string{"TABLE", "CUTOFF", "STATE"}, [][]string{{strings.ToLower(args[0]), strconv.Itoa(opts.Cutoff), state}})
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().IntVar(&opts.Cutoff, "cutoff", 0, "merge down to this many disk chunks (0: server default)")
 	cmd.Flags().BoolVar(&opts.Sync, "sync", false, "wait for the merge to finish")

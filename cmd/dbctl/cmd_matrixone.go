@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,20 @@ func (a *app) moctl() (*dbctl.MoCtl, error) {
 		return nil, err
 	}
 	return c.MoCtl(), nil
+}
+
+// moctlRun is the body of most MatrixOne commands: connect, apply
+// --timeout, run fn.
+func (a *app) moctlRun(fn func(ctx context.Context, mo *dbctl.MoCtl, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		mo, err := a.moctl()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := a.opContext(cmd.Context())
+		defer cancel()
+		return fn(ctx, mo, args)
+	}
 }
 
 // printMoCtl prints a mo_ctl answer: method and returnStrs for people, the
@@ -119,14 +134,9 @@ func (a *app) moCheckpointCmd() *cobra.Command {
 		Use:   "checkpoint [--global] [--timeout 90s]",
 		Short: "Force an incremental (or --global) checkpoint; --timeout is sent as the server-side timeout",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			mo, err := a.moctl()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.moctlRun(func(ctx context.Context, mo *dbctl.MoCtl, _ []string) error {
 			var r *dbctl.MoCtlResult
+			var err error
 			what := "checkpoint"
 			if global {
 				what = "globalcheckpoint"
@@ -139,7 +149,7 @@ func (a *app) moCheckpointCmd() *cobra.Command {
 			}
 			a.printMoCtl(what, r)
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&global, "global", false, "global checkpoint")
 	return cmd
@@ -150,13 +160,7 @@ func (a *app) moPingCmd() *cobra.Command {
 		Use:   "ping",
 		Short: "Ping every TN shard",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			mo, err := a.moctl()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.moctlRun(func(ctx context.Context, mo *dbctl.MoCtl, _ []string) error {
 			shards, err := mo.Ping(ctx)
 			if err != nil {
 				return err
@@ -181,7 +185,7 @@ func (a *app) moPingCmd() *cobra.Command {
 			}
 			a.printTable([]string{"SERVICE ADDRESS", "SHARD", "REPLICA", "LOG SHARD"}, rows)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -190,13 +194,7 @@ func (a *app) moWhoamiCmd() *cobra.Command {
 		Use:   "whoami",
 		Short: "Show the session's account, user and role, and whether mo_ctl is allowed",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			mo, err := a.moctl()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.moctlRun(func(ctx context.Context, mo *dbctl.MoCtl, _ []string) error {
 			id, err := mo.CheckSysAccount(ctx)
 			if err != nil && !errors.Is(err, dbctl.ErrNotSysAccount) {
 				return err
@@ -212,7 +210,7 @@ func (a *app) moWhoamiCmd() *cobra.Command {
 			}
 			a.printTable([]string{"ACCOUNT", "USER", "ROLE", "MO_CTL ALLOWED"}, [][]string{{id.Account, id.User, id.Role, verdict}})
 			return nil
-		},
+		}),
 	}
 }
 
@@ -221,13 +219,7 @@ func (a *app) moExecCmd() *cobra.Command {
 		Use:   "exec SERVICE COMMAND [PARAM]",
 		Short: "Run any mo_ctl command, e.g. exec dn inspect catalog",
 		Args:  rangeArgs(2, 3, "SERVICE COMMAND [PARAM]"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			mo, err := a.moctl()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
+		RunE: a.moctlRun(func(ctx context.Context, mo *dbctl.MoCtl, args []string) error {
 			param := ""
 			if len(args) == 3 {
 				param = args[2]
@@ -238,6 +230,6 @@ func (a *app) moExecCmd() *cobra.Command {
 			}
 			a.printMoCtl(strings.ToLower(args[1]), r)
 			return nil
-		},
+		}),
 	}
 }

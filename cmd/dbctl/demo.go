@@ -45,8 +45,12 @@ func (a *app) demoCmd() *cobra.Command {
 			}
 			defer os.RemoveAll(tmp)
 			bk, bkz, restored := filepath.Join(tmp, "backup"), filepath.Join(tmp, "backup-zstd"), filepath.Join(tmp, "restored")
-			m := func(args ...string) demoStep { return demoStep{args: append([]string{"--dsn", mt.DSN(), "manticore"}, args...)} }
-			x := func(args ...string) demoStep { return demoStep{args: append([]string{"--dsn", mo.DSN(), "matrixone"}, args...)} }
+			m := func(args ...string) demoStep {
+				return demoStep{args: append([]string{"--dsn", mt.DSN(), "manticore"}, args...)}
+			}
+			x := func(args ...string) demoStep {
+				return demoStep{args: append([]string{"--dsn", mo.DSN(), "matrixone"}, args...)}
+			}
 			fail := func(s demoStep) demoStep { s.wantFail = true; return s }
 			steps := []demoStep{
 				{args: []string{"version"}},
