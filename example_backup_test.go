@@ -40,6 +40,17 @@ func backupExampleServer() (*dbctltest.Manticore, *dbctl.Client, string) {
 	return srv, c, tmp
 }
 
+// backedUpExample is backupExampleServer with a backup of it already made,
+// for the examples of what comes after a backup.
+func backedUpExample() (srv *dbctltest.Manticore, c *dbctl.Client, tmp, dir string) {
+	srv, c, tmp = backupExampleServer()
+	dir = filepath.Join(tmp, "backup-1")
+	if _, err := c.Manticore().Backup(context.Background(), dir, dbctl.BackupOptions{}); err != nil {
+		log.Fatal(err)
+	}
+	return srv, c, tmp, dir
+}
+
 func ExampleManticore_Backup() {
 	srv, c, tmp := backupExampleServer()
 	defer srv.Close()
@@ -65,14 +76,10 @@ func ExampleManticore_Backup() {
 }
 
 func ExampleVerifyBackup() {
-	srv, c, tmp := backupExampleServer()
+	srv, _, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
-	dir := filepath.Join(tmp, "backup-1")
-	if _, err := c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{}); err != nil {
-		log.Fatal(err)
-	}
 	_, err := dbctl.VerifyBackup(ctx, dir)
 	fmt.Println(err)
 
@@ -86,14 +93,10 @@ func ExampleVerifyBackup() {
 }
 
 func ExampleRestoreBackup() {
-	srv, c, tmp := backupExampleServer()
+	srv, _, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
-	dir := filepath.Join(tmp, "backup-1")
-	if _, err := c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{}); err != nil {
-		log.Fatal(err)
-	}
 	// Offline: restore into an empty data_dir, then start searchd on it.
 	dataDir := filepath.Join(tmp, "restored")
 	if err := dbctl.RestoreBackup(ctx, dir, dataDir, dbctl.RestoreOptions{}); err != nil {
@@ -113,14 +116,10 @@ func ExampleRestoreBackup() {
 }
 
 func ExampleManticore_ImportTable() {
-	srv, c, tmp := backupExampleServer()
+	srv, c, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
-	dir := filepath.Join(tmp, "backup-1")
-	if _, err := c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{}); err != nil {
-		log.Fatal(err)
-	}
 	// Online: bring a table of the backup back under a new name.
 	if err := c.Manticore().ImportTable(ctx, dir, "products", "products_restored"); err != nil {
 		log.Fatal(err)

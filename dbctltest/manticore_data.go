@@ -436,15 +436,20 @@ func (e *mEngine) update(ctx context.Context, p *parser) (*mysqlwire.Result, err
 	return &mysqlwire.Result{AffectedRows: affected}, nil
 }
 
-func (e *mEngine) delete(ctx context.Context, p *parser) (*mysqlwire.Result, error) {
+// fromWhere reads "FROM name [WHERE id ...]".
+func (e *mEngine) fromWhere(p *parser) (name string, ids []int64, hasWhere bool, err error) {
 	if !p.accept("FROM") {
-		return nil, syntaxErr(p, p.peek())
+		return "", nil, false, syntaxErr(p, p.peek())
 	}
-	name, err := e.tableName(p)
-	if err != nil {
-		return nil, err
+	if name, err = e.tableName(p); err != nil {
+		return "", nil, false, err
 	}
-	ids, has, err := whereIDs(p)
+	ids, hasWhere, err = whereIDs(p)
+	return name, ids, hasWhere, err
+}
+
+func (e *mEngine) delete(ctx context.Context, p *parser) (*mysqlwire.Result, error) {
+	name, ids, has, err := e.fromWhere(p)
 	if err != nil {
 		return nil, err
 	}
@@ -543,14 +548,7 @@ func (e *mEngine) selectStmt(p *parser) (*mysqlwire.Result, error) {
 			break
 		}
 	}
-	if !p.accept("FROM") {
-		return nil, syntaxErr(p, p.peek())
-	}
-	name, err := e.tableName(p)
-	if err != nil {
-		return nil, err
-	}
-	ids, hasWhere, err := whereIDs(p)
+	name, ids, hasWhere, err := e.fromWhere(p)
 	if err != nil {
 		return nil, err
 	}

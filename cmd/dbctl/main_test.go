@@ -69,6 +69,32 @@ func jsonOf(t *testing.T, r result) map[string]any {
 	return doc
 }
 
+// commandCase is one command run twice: for people (text) and with --json.
+type commandCase struct {
+	name  string
+	args  []string
+	text  []string // substrings of the text output
+	check func(t *testing.T, doc map[string]any)
+}
+
+func runCommandCases(t *testing.T, cases []commandCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dbctlRun(t, tc.args...)
+			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+			for _, want := range tc.text {
+				assert.Contains(t, r.stdout, want)
+			}
+			r = dbctlRun(t, append([]string{"--json"}, tc.args...)...)
+			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+			doc := jsonOf(t, r)
+			if tc.check != nil {
+				tc.check(t, doc)
+			}
+		})
+	}
+}
+
 type servers struct {
 	mt *dbctltest.Manticore
 	mo *dbctltest.MatrixOne
@@ -93,12 +119,7 @@ func TestManticoreCommands(t *testing.T) {
 	s := newServers(t)
 	dir := t.TempDir()
 	bk := filepath.Join(dir, "bk")
-	tests := []struct {
-		name  string
-		args  []string
-		text  []string // substrings of the text output
-		check func(t *testing.T, doc map[string]any)
-	}{
+	runCommandCases(t, []commandCase{
 		{"freeze", s.m("freeze", "products"), []string{"TABLE", "products.meta", "products.0.spd"}, func(t *testing.T, doc map[string]any) {
 			assert.Equal(t, []any{"products"}, doc["frozen"])
 			assert.NotEmpty(t, doc["files"])
@@ -129,22 +150,7 @@ func TestManticoreCommands(t *testing.T) {
 			assert.Equal(t, true, doc["sync"])
 			assert.Equal(t, float64(1), doc["cutoff"])
 		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := dbctlRun(t, tc.args...)
-			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-			for _, want := range tc.text {
-				assert.Contains(t, r.stdout, want)
-			}
-			r = dbctlRun(t, append([]string{"--json"}, tc.args...)...)
-			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-			doc := jsonOf(t, r)
-			if tc.check != nil {
-				tc.check(t, doc)
-			}
-		})
-	}
+	})
 	// freeze and unfreeze twice each (text, JSON): the counter is back to 0
 	n, _ := s.mt.Locked("products")
 	assert.Equal(t, 0, n)
@@ -193,12 +199,7 @@ func TestManticoreCommands(t *testing.T) {
 
 func TestMatrixOneCommands(t *testing.T) {
 	s := newServers(t)
-	tests := []struct {
-		name  string
-		args  []string
-		text  []string
-		check func(t *testing.T, doc map[string]any)
-	}{
+	runCommandCases(t, []commandCase{
 		{"whoami", s.x("whoami"), []string{"sys", "root", "moadmin", "yes"}, func(t *testing.T, doc map[string]any) {
 			assert.Equal(t, true, doc["mo_ctl_allowed"])
 		}},
@@ -219,22 +220,7 @@ func TestMatrixOneCommands(t *testing.T) {
 			assert.Contains(t, doc["raw"], "msg:")
 			assert.NotContains(t, doc, "result")
 		}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := dbctlRun(t, tc.args...)
-			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-			for _, want := range tc.text {
-				assert.Contains(t, r.stdout, want)
-			}
-			r = dbctlRun(t, append([]string{"--json"}, tc.args...)...)
-			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
-			doc := jsonOf(t, r)
-			if tc.check != nil {
-				tc.check(t, doc)
-			}
-		})
-	}
+	})
 }
 
 func TestExitCodesAndErrors(t *testing.T) {
