@@ -205,13 +205,17 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	}
 	sort.Strings(names)
 
-	var released bool
+	// holding says whether the tables are ours to release: only after
+	// freezeOn succeeded (on failure it released what it froze itself), and
+	// only once.
+	var holding bool
 	var conn = (*sqlConn)(nil)
 	release := func() error {
-		if released {
+		if !holding {
+			conn.close()
 			return nil
 		}
-		released = true
+		holding = false
 		rerr := b.m.release(ctx, conn.get(), names)
 		b.thawed.Store(time.Now().UnixNano())
 		conn.close()
@@ -240,10 +244,9 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	b.frozen.Store(time.Now().UnixNano())
 	files, err := b.m.freezeOn(ctx, c, "manticore freeze "+strings.Join(names, ", "), names)
 	if err != nil {
-		released = true // freezeOn released what it froze
-		conn.close()
 		return nil, opErr(b.op, nil, "", err)
 	}
+	holding = true
 	if _, err := b.m.c.query(ctx, c, "FLUSH ATTRIBUTES"); err != nil {
 		return nil, manticoreErr(b.op+": flush attributes", err)
 	}
