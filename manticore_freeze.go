@@ -3,6 +3,7 @@ package dbctl
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,8 +59,9 @@ func (m *Manticore) freezeOn(ctx context.Context, conn *sql.Conn, op string, nam
 	}
 	t, err := m.c.query(ctx, conn, "FREEZE "+quoteManticoreList(names))
 	if err != nil {
-		if isServerError(err) {
-			// The server refused the statement: nothing was frozen.
+		if isServerError(err) || errors.Is(err, driver.ErrBadConn) {
+			// The server refused the statement, or the driver did not send
+			// it (it reports ErrBadConn only then): nothing was frozen.
 			return nil, manticoreErr(op, err)
 		}
 		// The statement may have run before the connection or the context

@@ -2,6 +2,7 @@ package dbctl
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"strings"
 	"testing"
@@ -151,6 +152,12 @@ func TestFreezeUncertainFailuresRelease(t *testing.T) {
 		_, err := c.Manticore().Freeze(context.Background(), "a", "b")
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "connection reset")
+	})
+	t.Run("FREEZE never sent (driver.ErrBadConn): nothing to release", func(t *testing.T) {
+		c, mock := newMock(t)
+		mock.ExpectQuery("FREEZE `a`").WillReturnError(driver.ErrBadConn)
+		_, err := c.Manticore().Freeze(context.Background(), "a")
+		require.ErrorIs(t, err, driver.ErrBadConn)
 	})
 	t.Run("SHOW WARNINGS fails", func(t *testing.T) {
 		c, mock := newMock(t)
