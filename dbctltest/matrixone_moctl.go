@@ -14,6 +14,15 @@ import (
 var moCommands = map[string]string{
 	"PING": "DN", "FLUSH": "DN", "CHECKPOINT": "DN", "GLOBALCHECKPOINT": "DN", "INSPECT": "DN",
 	"FORCEGC": "", "GETSNAPSHOT": "", "SYNCCOMMIT": "", "GETPROTOCOLVERSION": "",
+	"MERGEOBJECTS": "CN", "TABLE-EXTRA": "CN", "GCCATALOGCACHE": "CN", "MOTABLESTATS": "CN",
+}
+
+// wrongServiceCN is how the CN-only commands that check the service
+// themselves answer 'dn' (v4.2.0; MoTableStats words it differently).
+var wrongServiceCN = map[string]string{
+	"TABLE-EXTRA":    "wrong service, expecting CN, got DN",
+	"GCCATALOGCACHE": "wrong service, expecting CN, got DN",
+	"MOTABLESTATS":   "wrong service, expecting expected CN, got DN",
 }
 
 type moReturn struct {
@@ -68,6 +77,9 @@ func (m *moSession) moCtl(ctx context.Context, args []token) (string, error) {
 	if !ok {
 		return "", moErr(20105, "not supported: command %s not supported", command)
 	}
+	if msg, ok := wrongServiceCN[command]; ok && service == "DN" {
+		return "", moErr(20424, "%s", msg)
+	}
 	if want != "" && want != service {
 		return "", moErr(20105, "not supported: service %s not supported", service)
 	}
@@ -80,6 +92,11 @@ func (m *moSession) moCtl(ctx context.Context, args []token) (string, error) {
 		return m.moPing(param)
 	case "INSPECT":
 		return "\nmsg: " + inspectText(param), nil
+	case "MERGEOBJECTS":
+		// raw text, not JSON
+		return "\nmerged success\n" + param + ", rows 0\n\n", nil
+	case "GCCATALOGCACHE":
+		return moJSON(command, "GC catalog cache entries older than 20m0s done"), nil
 	case "GETSNAPSHOT":
 		return moJSON(command, strconv.FormatInt(time.Now().UnixNano(), 10)+"-0"), nil
 	case "GETPROTOCOLVERSION":
