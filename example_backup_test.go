@@ -129,3 +129,34 @@ func ExampleManticore_ImportTable() {
 	fmt.Println("rows:", count)
 	// Output: rows: 2
 }
+
+func ExampleReadManifest() {
+	srv, _, tmp, dir := backedUpExample()
+	defer srv.Close()
+	defer os.RemoveAll(tmp)
+	man, err := dbctl.ReadManifest(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, f := range man.Files {
+		if f.Table == "" {
+			fmt.Println(f.Path, len(f.SHA256))
+		}
+	}
+	// Output:
+	// state/manticore.json 64
+	// state/state.sql 64
+}
+
+func ExampleVerifyBackupWith() {
+	srv, _, tmp, dir := backedUpExample()
+	defer srv.Close()
+	defer os.RemoveAll(tmp)
+	var last dbctl.BackupProgress
+	man, err := dbctl.VerifyBackupWith(context.Background(), dir, dbctl.VerifyOptions{
+		Concurrency: 1,
+		Progress:    func(p dbctl.BackupProgress) { last = p },
+	})
+	fmt.Println(err, last.Phase, last.Files == len(man.Files))
+	// Output: <nil> verify true
+}

@@ -369,3 +369,20 @@ func ExampleServerError() {
 	fmt.Println(ok, me.Number)
 	// Output: true 1146
 }
+
+func ExampleWithLowerCaseNames() {
+	// MatrixOne stores names lower-cased; the SDK matches that by default.
+	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+	moctlReturns(mock, "select mo_ctl('dn', 'flush', 'shop.orders')", flushOK)
+	_, err := c.MoCtl().FlushTable(context.Background(), "Shop", "Orders")
+	fmt.Println(err)
+
+	// On a server whose catalog keeps case, send the names as they are.
+	c, mock = mockClient(dbctl.WithSysAccountCheck(false), dbctl.WithLowerCaseNames(false))
+	moctlReturns(mock, "select mo_ctl('dn', 'flush', 'Shop.Orders')", flushOK)
+	_, err = c.MoCtl().FlushTable(context.Background(), "Shop", "Orders")
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// <nil>
+}
