@@ -24,14 +24,28 @@ var fieldTypes = map[string]string{"text": "text", "int": "uint", "integer": "ui
 	"bigint": "bigint", "float": "float", "string": "string", "json": "json", "multi": "multi", "mva": "multi",
 	"multi64": "multi64", "mva64": "multi64", "bool": "bool", "timestamp": "timestamp"}
 
-func (e *mEngine) createTable(p *parser) (*mysqlwire.Result, error) {
+// createTable runs CREATE TABLE; a very low rt_mem_limit gets searchd's
+// warning.
+func (e *mEngine) createTable(p *parser) (*mysqlwire.Result, []warning, error) {
+	res, t, err := e.createTableStmt(p)
+	if err != nil || t == nil {
+		return res, nil, err
+	}
+	if t.Type == "rt" && t.memLimit() < 8<<20 {
+		res.Warnings = 1
+		return res, []warning{{1000, "rt_mem_limit very low (under 8 MB)"}}, nil
+	}
+	return res, nil, nil
+}
+
+func (e *mEngine) createTableStmt(p *parser) (*mysqlwire.Result, *mTable, error) {
 	if !p.accept("TABLE") {
-		return nil, syntaxErr(p, p.peek())
+		return nil, nil, syntaxErr(p, p.peek())
 	}
 	ifNotExists := p.acceptSeq("IF", "NOT", "EXISTS")
 	nt := p.next()
 	if nt.kind != tIdent {
-		return nil, mErr("P03: syntax error, unexpected %s near '%s'", tokenName(nt), p.rest(nt))
+		return nil, nil, mErr("P03: syntax error, unexpected %s near '%s'", tokenName(nt), p.rest(nt))
 	}
 	name := strings.ToLower(nt.text)
 	t := &mTable{Name: name, Type: "rt", Settings: map[string]string{}, counters: map[string]int{}}
@@ -41,7 +55,7 @@ func (e *mEngine) createTable(p *parser) (*mysqlwire.Result, error) {
 			typ := p.next()
 			ft, ok := fieldTypes[strings.ToLower(typ.text)]
 			if col.kind != tIdent || typ.kind != tIdent || !ok {
-				return nil, mErr("P03: syntax error, unexpected %s near '%s'", tokenName(typ), p.rest(typ))
+				return nil, nil, mErr("P03: syntax error, unexpected %s near '%s'", tokenName(typ), p.rest(typ))
 			}
 			for p.peek().kind == tIdent { // attribute, indexed, stored, engine='...'
 				p.next()
@@ -54,14 +68,14 @@ func (e *mEngine) createTable(p *parser) (*mysqlwire.Result, error) {
 				break
 			}
 			if !p.acceptPunct(',') {
-				return nil, mErr("P03: syntax error, unexpected %s near '%s'", tokenName(p.peek()), p.rest(p.peek()))
+				return nil, nil, mErr("P03: syntax error, unexpected %s near '%s'", tokenName(p.peek()), p.rest(p.peek()))
 			}
 		}
 	}
 	for !p.atEnd() {
 		k := p.next()
 		if k.kind != tIdent || !p.acceptPunct('=') {
-			return nil, mErr("P03: syntax error, unexpected %s near '%s'", tokenName(k), p.rest(k))
+			return nil, nil, mErr("P03: syntax error, unexpected %s near '%s'", tokenName(k), p.rest(k))
 		}
 		v := p.next()
 		switch key := strings.ToLower(k.text); key {
@@ -76,35 +90,35 @@ func (e *mEngine) createTable(p *parser) (*mysqlwire.Result, error) {
 		}
 	}
 	if t.Type != "rt" && t.Type != "percolate" && t.Type != "distributed" {
-		return nil, mErr("table '%s': CREATE TABLE failed: unknown table type '%s'", name, t.Type)
+		return nil, nil, mErr("table '%s': CREATE TABLE failed: unknown table type '%s'", name, t.Type)
 	}
 	if reservedWords[name] {
-		return nil, mErr("table '%s': CREATE TABLE failed: '%s' is a reserved keyword", name, name)
+		return nil, nil, mErr("table '%s': CREATE TABLE failed: '%s' is a reserved keyword", name, name)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.tables[name] != nil {
 		if ifNotExists {
-			return &mysqlwire.Result{}, nil
+			return &mysqlwire.Result{}, nil, nil
 		}
-		return nil, mErr("table '%s': CREATE TABLE failed: table '%s' already exists", name, name)
+		return nil, nil, mErr("table '%s': CREATE TABLE failed: table '%s' already exists", name, name)
 	}
 	if t.Type != "distributed" {
 		if err := e.st.saveSettings(t); err != nil {
-			return nil, mErr("CREATE TABLE failed: %v", err)
+			return nil, nil, mErr("CREATE TABLE failed: %v", err)
 		}
 		if t.Type == "rt" {
 			t.ramFile = true // a new RT table starts with an (empty) saved RAM chunk
 			if err := e.st.saveRAM(t); err != nil {
-				return nil, mErr("CREATE TABLE failed: %v", err)
+				return nil, nil, mErr("CREATE TABLE failed: %v", err)
 			}
 		}
 		if err := e.st.saveMeta(t); err != nil {
-			return nil, mErr("CREATE TABLE failed: %v", err)
+			return nil, nil, mErr("CREATE TABLE failed: %v", err)
 		}
 	}
 	e.tables[name] = t
-	return &mysqlwire.Result{}, e.saveState()
+	return &mysqlwire.Result{}, t, e.saveState()
 }
 
 func (e *mEngine) saveState() error {
@@ -159,7 +173,8 @@ func (e *mEngine) truncate(p *parser) (*mysqlwire.Result, error) {
 	for _, c := range t.chunks {
 		e.st.removeChunk(t, c)
 	}
-	t.chunks, t.ram, t.ramPos = nil, nil, nil
+	t.chunks = nil
+	t.ramReset()
 	t.TID++
 	if err := e.st.saveRAM(t); err != nil {
 		return nil, mErr("TRUNCATE: %v", err)
@@ -281,6 +296,20 @@ func (e *mEngine) insert(ctx context.Context, p *parser, replace bool) (*mysqlwi
 			d.ID = t.nextID
 		} else if d.ID > t.nextID {
 			t.nextID = d.ID
+		}
+		if t.ramSize() >= t.memLimit() {
+			// The RAM chunk is full. searchd turns it into a disk chunk; on
+			// a frozen table it cannot, so the INSERT waits for the
+			// unfreeze (no timeout, as measured on 29.2.2).
+			if t, err = e.waitFrozen(ctx, name); err != nil {
+				return nil, err
+			}
+			if t == nil {
+				return nil, mErr("table '%s' absent", name)
+			}
+			if err := e.ramToChunk(t); err != nil {
+				return nil, err
+			}
 		}
 		chunk, idx := t.locate(d.ID)
 		switch {
@@ -425,9 +454,14 @@ func (e *mEngine) update(ctx context.Context, p *parser) (*mysqlwire.Result, err
 		if chunk != nil {
 			docs = chunk.Docs
 			chunk.attrDirty = true
+		} else {
+			t.ramBytes -= docSize(docs[idx])
 		}
 		for k, v := range set {
 			docs[idx].Vals[k] = normalizeValue(t, k, v)
+		}
+		if chunk == nil {
+			t.ramBytes += docSize(docs[idx])
 		}
 		affected++
 	}

@@ -243,13 +243,7 @@ func (e *mEngine) tableStatus(name string, like *string) (*mysqlwire.Result, err
 			diskBytes += fi
 		}
 	}
-	ramBytes := 0
-	for _, d := range t.ram {
-		ramBytes += 64
-		for _, v := range d.Vals {
-			ramBytes += len(v)
-		}
-	}
+	ramBytes := int(t.ramSize())
 	add("table_type", t.Type)
 	if t.Type == "percolate" {
 		add("stored_queries", len(t.Queries))
@@ -284,7 +278,7 @@ func (e *mEngine) tableStatus(name string, like *string) (*mysqlwire.Result, err
 		}
 		add("ram_chunk_segments_count", segs)
 		add("disk_chunks", len(t.chunks))
-		add("mem_limit", 134217728)
+		add("mem_limit", t.memLimit())
 		add("mem_limit_rate", "33.33%")
 		add("ram_bytes_retired", 0)
 		add("optimizing", 0)
@@ -375,7 +369,7 @@ func (e *mEngine) ramToChunk(t *mTable) error {
 	c := &mChunk{ID: t.NextChunk, Docs: t.ram, Killed: map[int64]bool{}}
 	t.NextChunk++
 	t.chunks = append(t.chunks, c)
-	t.ram, t.ramPos = nil, nil
+	t.ramReset()
 	if err := e.st.saveChunk(t, c); err != nil {
 		return mErr("FLUSH RAMCHUNK: %v", err)
 	}

@@ -23,6 +23,9 @@ func (e *mEngine) exec(ctx context.Context, sql string) (*mysqlwire.Result, []wa
 			return e.unfreeze(names), nil, nil
 		}
 		return e.freeze(names, like)
+	case first.is("CREATE"):
+		p.next()
+		return e.createTable(p)
 	}
 	res, err := e.dispatch(ctx, p)
 	return res, nil, err
@@ -37,8 +40,6 @@ func (e *mEngine) dispatch(ctx context.Context, p *parser) (*mysqlwire.Result, e
 		return e.flush(ctx, p)
 	case kw.is("OPTIMIZE"):
 		return e.optimizeStmt(p)
-	case kw.is("CREATE"):
-		return e.createTable(p)
 	case kw.is("DROP"):
 		return e.dropTable(p)
 	case kw.is("TRUNCATE"):

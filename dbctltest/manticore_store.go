@@ -78,6 +78,7 @@ type mTable struct {
 
 	ram      []mDoc
 	ramPos   map[int64]int // id -> index in ram; nil (rebuilt on use) after ram changes other than an append
+	ramBytes int64         // sum of docSize over ram
 	chunks   []*mChunk
 	ramFile  bool // <t>.ram exists
 	tidSaved int64
@@ -87,6 +88,50 @@ type mTable struct {
 }
 
 func (t *mTable) freezable() bool { return t.Type == "rt" || t.Type == "percolate" }
+
+// defaultMemLimit is searchd's rt_mem_limit: 128 MiB.
+const defaultMemLimit = 128 << 20
+
+// memLimit is the table's rt_mem_limit in bytes ("128k", "64M", "1G" or a
+// number).
+func (t *mTable) memLimit() int64 {
+	v := strings.TrimSpace(strings.ToLower(t.Settings["rt_mem_limit"]))
+	if v == "" {
+		return defaultMemLimit
+	}
+	mult := int64(1)
+	switch v[len(v)-1] {
+	case 'k':
+		mult, v = 1<<10, v[:len(v)-1]
+	case 'm':
+		mult, v = 1<<20, v[:len(v)-1]
+	case 'g':
+		mult, v = 1<<30, v[:len(v)-1]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return defaultMemLimit
+	}
+	return n * mult
+}
+
+// docSize is what a document costs in the RAM chunk (an estimate: its
+// values plus a fixed overhead).
+func docSize(d mDoc) int64 {
+	n := int64(64)
+	for k, v := range d.Vals {
+		n += int64(len(k) + len(v))
+	}
+	return n
+}
+
+// ramSize is the size of the RAM chunk.
+func (t *mTable) ramSize() int64 { return t.ramBytes }
+
+// ramReset empties the RAM chunk.
+func (t *mTable) ramReset() {
+	t.ram, t.ramPos, t.ramBytes = nil, nil, 0
+}
 
 func (t *mTable) field(name string) (mField, bool) {
 	for _, f := range t.Fields {
@@ -109,6 +154,7 @@ func (t *mTable) hasBlob() bool {
 // ramAppend adds a document to the RAM chunk.
 func (t *mTable) ramAppend(d mDoc) {
 	t.ram = append(t.ram, d)
+	t.ramBytes += docSize(d)
 	if t.ramPos != nil {
 		t.ramPos[d.ID] = len(t.ram) - 1
 	}
@@ -116,6 +162,7 @@ func (t *mTable) ramAppend(d mDoc) {
 
 // ramRemove removes the document at index i of the RAM chunk.
 func (t *mTable) ramRemove(i int) {
+	t.ramBytes -= docSize(t.ram[i])
 	t.ram = append(t.ram[:i], t.ram[i+1:]...)
 	t.ramPos = nil
 }
@@ -383,6 +430,9 @@ func (s *store) loadTable(name string) (*mTable, error) {
 		t.ramFile = true
 		if t.ram, err = readDocs(ram); err != nil {
 			return nil, fmt.Errorf("dbctltest: table %s ram: %w", name, err)
+		}
+		for _, d := range t.ram {
+			t.ramBytes += docSize(d)
 		}
 	}
 	for _, id := range t.ChunkIDs {

@@ -408,3 +408,45 @@ func TestManticoreDocumentsAcrossChunks(t *testing.T) {
 	assert.Equal(t, [][]string{{"5", "five bis", "55"}, {"8", "eight", "88"}}, queryStrings(t, db, "SELECT * FROM t"))
 	assert.Equal(t, [][]string{{"disk_chunks", "1"}}, queryStrings(t, db, "SHOW TABLE t STATUS LIKE 'disk_chunks'"))
 }
+
+// rt_mem_limit: a full RAM chunk becomes a disk chunk; on a frozen table
+// the INSERT waits for the unfreeze instead (reference §4.4).
+func TestManticoreRAMLimit(t *testing.T) {
+	s := dbctltest.NewManticore(t)
+	db := openDB(t, s.DSN())
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.ExecContext(ctx, "CREATE TABLE memfrz(title text) rt_mem_limit='4k'")
+	require.NoError(t, err)
+	var level, code, msg string
+	require.NoError(t, c.QueryRowContext(ctx, "SHOW WARNINGS").Scan(&level, &code, &msg))
+	assert.Equal(t, "rt_mem_limit very low (under 8 MB)", msg)
+
+	doc := strings.Repeat("x", 1000)
+	insert := func(id int) string { return fmt.Sprintf("INSERT INTO memfrz(id,title) VALUES (%d,'%s')", id, doc) }
+	for i := 1; i <= 10; i++ {
+		mustExec(t, db, insert(i))
+	}
+	chunks := queryStrings(t, db, "SHOW TABLE memfrz STATUS LIKE 'disk_chunks'")
+	assert.NotEqual(t, "0", chunks[0][1], "a full RAM chunk went to disk")
+
+	mustExec(t, db, "FREEZE memfrz")
+	id := 100
+	var blocked bool
+	var done <-chan error
+	for i := 0; i < 20 && !blocked; i++ {
+		id++
+		blocked, done = blocks(t, db, insert(id), 150*time.Millisecond)
+	}
+	require.True(t, blocked, "inserts wait once the RAM chunk is full")
+	mustExec(t, db, "UNFREEZE memfrz")
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("INSERT still waiting after UNFREEZE")
+	}
+	assert.Equal(t, [][]string{{fmt.Sprint(10 + id - 100)}}, queryStrings(t, db, "SELECT COUNT(*) FROM memfrz"))
+}

@@ -71,7 +71,9 @@ func Load(ctx context.Context, db *sql.DB, tables []Table, seed int64) error {
 	for _, t := range tables {
 		for _, q := range []string{
 			"DROP TABLE IF EXISTS " + t.Name,
-			"CREATE TABLE " + t.Name + " (title text, body text, gid int, price float, tags multi)",
+			// a RAM chunk large enough for one chunk's worth of rows: the
+			// explicit FLUSH RAMCHUNKs make the chunks
+			"CREATE TABLE " + t.Name + " (title text, body text, gid int, price float, tags multi) rt_mem_limit='2G'",
 		} {
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
