@@ -20,6 +20,23 @@ type MoCtlResult struct {
 	// Raw is the exact text the server returned (pretty-printed JSON with
 	// a trailing newline, or console text for inspect and mergeobjects).
 	Raw string
+
+	// elems caches Result decoded as an array of objects (nil until check
+	// or ReturnStrs decoded it, or when it is not one).
+	elems []map[string]json.RawMessage
+}
+
+// objects decodes Result as an array of objects, once.
+func (r *MoCtlResult) objects() ([]map[string]json.RawMessage, bool) {
+	if r.elems != nil {
+		return r.elems, true
+	}
+	var elems []map[string]json.RawMessage
+	if err := json.Unmarshal(r.Result, &elems); err != nil || elems == nil {
+		return nil, false
+	}
+	r.elems = elems
+	return elems, true
 }
 
 // IsJSON reports whether the answer was a JSON document (false for the
@@ -30,8 +47,8 @@ func (r *MoCtlResult) IsJSON() bool { return r.Result != nil }
 // in shard order. It fails, with the raw text, when the result is not an
 // array of objects that each carry a string returnStr.
 func (r *MoCtlResult) ReturnStrs() ([]string, error) {
-	var elems []map[string]json.RawMessage
-	if err := json.Unmarshal(r.Result, &elems); err != nil || elems == nil {
+	elems, ok := r.objects()
+	if !ok {
 		return nil, fmt.Errorf("%w: mo_ctl result is not an array of objects: %s", ErrUnexpectedResult, quoteForMessage(r.Raw))
 	}
 	out := make([]string, 0, len(elems))
@@ -93,18 +110,23 @@ func (r *MoCtlResult) check() error {
 	if res[0] != '[' {
 		return nil // CN-local commands answer with a string or an object.
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(res, &elems); err != nil {
-		return fmt.Errorf("%w: mo_ctl result array does not decode: %s", ErrUnexpectedResult, quoteForMessage(r.Raw))
+	objs, isObjects := r.objects()
+	if !isObjects {
+		// an array of scalars (e.g. tracespan's message strings) carries no
+		// status, but it must decode and must not be empty
+		var elems []json.RawMessage
+		if err := json.Unmarshal(res, &elems); err != nil {
+			return fmt.Errorf("%w: mo_ctl result array does not decode: %s", ErrUnexpectedResult, quoteForMessage(r.Raw))
+		}
+		if len(elems) == 0 {
+			return fmt.Errorf("%w: mo_ctl %s returned an empty result array: %s", ErrEmptyResult, r.Method, quoteForMessage(r.Raw))
+		}
+		return nil
 	}
-	if len(elems) == 0 {
+	if len(objs) == 0 {
 		return fmt.Errorf("%w: mo_ctl %s returned an empty result array: %s", ErrEmptyResult, r.Method, quoteForMessage(r.Raw))
 	}
-	for _, e := range elems {
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(e, &obj) != nil {
-			continue // scalars (e.g. tracespan's message strings) carry no status
-		}
+	for _, obj := range objs {
 		v, ok := lookupFold(obj, "returnStr")
 		if !ok {
 			continue
