@@ -93,7 +93,7 @@ func (p *progressPrinter) line(bp dbctl.BackupProgress, bar bool) string {
 	}
 	eta := "-"
 	if rate > 0 && bp.BytesTotal > bp.Bytes {
-		eta = (time.Duration(float64(bp.BytesTotal-bp.Bytes)/rate) * time.Second / time.Second).Round(100 * time.Millisecond).String()
+		eta = time.Duration(float64(bp.BytesTotal-bp.Bytes) / rate * float64(time.Second)).Round(100 * time.Millisecond).String()
 	} else if bp.BytesTotal > 0 && bp.Bytes >= bp.BytesTotal {
 		eta = "0s"
 	}
