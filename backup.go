@@ -190,6 +190,7 @@ type backupRun struct {
 
 type backupJob struct {
 	src, dst string
+	size     int64 // of the source when planned, for progress and copy order
 	file     ManifestFile
 	cloned   bool
 }
@@ -324,9 +325,10 @@ func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string
 	}
 	sort.Slice(b.man.Tables, func(i, j int) bool { return b.man.Tables[i].Name < b.man.Tables[j].Name })
 	dsts := make([]string, len(b.jobs))
-	for i, j := range b.jobs {
-		dsts[i] = j.dst
-		if fi, err := os.Stat(j.src); err == nil {
+	for i := range b.jobs {
+		dsts[i] = b.jobs[i].dst
+		if fi, err := os.Stat(b.jobs[i].src); err == nil {
+			b.jobs[i].size = fi.Size()
 			b.total += fi.Size()
 		}
 	}
@@ -341,14 +343,10 @@ func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string
 func (b *backupRun) copyAll(ctx context.Context) error {
 	b.phase.Store("copy")
 	order := make([]int, len(b.jobs))
-	sizes := make([]int64, len(b.jobs))
 	for i := range b.jobs {
 		order[i] = i
-		if fi, err := os.Stat(b.jobs[i].src); err == nil {
-			sizes[i] = fi.Size()
-		}
 	}
-	sort.SliceStable(order, func(x, y int) bool { return sizes[order[x]] > sizes[order[y]] })
+	sort.SliceStable(order, func(x, y int) bool { return b.jobs[order[x]].size > b.jobs[order[y]].size })
 	ext := ""
 	if b.opts.Compress {
 		ext = ".zst"

@@ -245,15 +245,8 @@ func syncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, errSyncDirUnsupported) {
-		return err
-	}
-	return nil
+	return d.Sync()
 }
-
-// errSyncDirUnsupported stands for platforms whose directories cannot be
-// synced; on Linux every error is real.
-var errSyncDirUnsupported = errors.New("sync of a directory is not supported")
 
 // dirIsEmpty reports whether dir has no entries other than dotfiles (as
 // manticore-backup checks a restore target).
