@@ -112,7 +112,7 @@ func lex(sql string, mode lexMode) []token {
 			for j < len(sql) && isAlnum(sql[j]) {
 				j++
 			}
-			if j < len(sql) && sql[j] == '`' && j > i+1 && (isAlpha(sql[i+1]) || hasAlpha(sql[i+1:j])) {
+			if j < len(sql) && sql[j] == '`' && hasAlpha(sql[i+1:j]) {
 				out = append(out, token{kind: tIdent, text: sql[i+1 : j], pos: start, quoted: true})
 				i = j + 1
 			} else {

@@ -8,12 +8,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dbctl/dbctl/internal/mysqlwire"
 )
-
-var timeSince = time.Since
 
 // reservedWords cannot be table names (CREATE TABLE refuses them).
 var reservedWords = map[string]bool{"select": true, "insert": true, "update": true, "delete": true, "from": true,

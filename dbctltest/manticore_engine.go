@@ -3,6 +3,7 @@ package dbctltest
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -239,8 +240,8 @@ func (e *mEngine) tableStatus(name string, like *string) (*mysqlwire.Result, err
 	add := func(k string, v any) { kv = append(kv, [2]string{k, fmt.Sprint(v)}) }
 	diskBytes := 0
 	for _, f := range e.st.files(t) {
-		if fi, err := statSize(f); err == nil {
-			diskBytes += fi
+		if fi, err := os.Stat(f); err == nil {
+			diskBytes += int(fi.Size())
 		}
 	}
 	ramBytes := int(t.ramSize())
@@ -439,14 +440,6 @@ func (e *mEngine) optimize(name string, cutoff int, sync bool) error {
 	}
 	sort.Slice(t.chunks, func(i, j int) bool { return t.chunks[i].ID < t.chunks[j].ID })
 	return e.st.saveMeta(t)
-}
-
-func statSize(path string) (int, error) {
-	fi, err := osStat(path)
-	if err != nil {
-		return 0, err
-	}
-	return int(fi.Size()), nil
 }
 
 // likeMatch is SQL LIKE with % and _ (case-insensitive, as Manticore).

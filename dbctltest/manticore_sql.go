@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dbctl/dbctl/internal/mysqlwire"
 )
@@ -221,7 +222,7 @@ func (e *mEngine) show(p *parser) (*mysqlwire.Result, error) {
 
 func (e *mEngine) showStatus(like *string) *mysqlwire.Result {
 	e.mu.Lock()
-	uptime := int(timeSince(e.started).Seconds())
+	uptime := int(time.Since(e.started).Seconds())
 	e.mu.Unlock()
 	res := &mysqlwire.Result{Columns: charCols("Counter", "Value")}
 	for _, kv := range [][2]string{{"uptime", strconv.Itoa(uptime)}, {"connections", "1"}, {"version", manticoreVersion}, {"mysql_version", manticoreVersion}} {

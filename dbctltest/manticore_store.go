@@ -494,8 +494,6 @@ func optimizeTarget(cutoff int) int {
 	return 2 * runtime.NumCPU()
 }
 
-func osStat(path string) (fs.FileInfo, error) { return os.Stat(path) }
-
 func removeFile(path string) error {
 	err := os.Remove(path)
 	if errors.Is(err, fs.ErrNotExist) {
