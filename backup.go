@@ -22,7 +22,9 @@ type BackupOptions struct {
 	// Manifest.Skipped, never silently.
 	Tables []string
 	// Compress stores files as zstd (".zst"); sizes and hashes in the
-	// manifest are of the original bytes.
+	// manifest are of the original bytes. Each byte is then read once,
+	// hashed and compressed in one pass inside the freeze, so the freeze
+	// window grows with the compression time.
 	Compress bool
 	// Concurrency is the number of copy workers; 0 means one per CPU.
 	Concurrency int
@@ -32,7 +34,8 @@ type BackupOptions struct {
 	// re-panics in the caller's goroutine.
 	Progress func(BackupProgress)
 	// NoReflink turns off cloning (FICLONE) on file systems that support
-	// it; files are then always copied byte by byte inside the freeze.
+	// it; files are then always copied by the kernel (copy_file_range)
+	// inside the freeze.
 	NoReflink bool
 
 	hooks *backupHooks // fault injection for this package's tests
@@ -40,9 +43,10 @@ type BackupOptions struct {
 
 // BackupProgress is a snapshot of a running Backup.
 type BackupProgress struct {
-	// Phase is "freeze", "copy", "hash" (cloned files, after the unfreeze),
-	// "sync" or "manifest" (the last report, before manifest.json is
-	// written and the directory renamed into place).
+	// Phase is "freeze", "copy", "hash" (after the unfreeze: the copies
+	// of an uncompressed backup, while they are being synced), "sync" or
+	// "manifest" (the last report, before manifest.json is written and the
+	// directory renamed into place).
 	Phase      string
 	Files      int
 	FilesTotal int
@@ -57,6 +61,7 @@ type BackupProgress struct {
 type backupHooks struct {
 	clone          func(dst, src *os.File) error
 	beforeCopy     func(i int, src string) error
+	beforeHash     func(path string) error
 	beforeSync     func(path string) error
 	beforeManifest func() error
 }
@@ -74,16 +79,18 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // files FREEZE lists are read directly).
 //
 // All selected tables are frozen in one statement, FLUSH ATTRIBUTES runs,
-// and the listed files are copied by Concurrency workers while being hashed
-// (sha256 of the original bytes) and, with Compress, compressed: each byte
-// is read once. Where the file system can clone files (FICLONE), files are
-// cloned instead and hashed after the unfreeze, so the freeze window does not
-// grow with the data. The tables are unfrozen as soon as the copies are
-// written: exactly the tables Backup froze, once each, also on error,
-// cancellation, panic (including one in Progress) or a lost connection (see
-// WithFrozen). Then files and directories are synced, manifest.json is written
-// last, and the temporary directory beside dir is renamed to dir. A failed
-// backup leaves no directory named dir.
+// and Concurrency workers copy the listed files. Uncompressed, the bytes do
+// not pass through this process inside the freeze: files are cloned where
+// the file system can (FICLONE: the freeze window does not grow with the
+// data), else copied by the kernel (copy_file_range); the copies are hashed
+// (sha256) after the unfreeze, while they are synced. With Compress each
+// byte is read once, hashed and compressed in one pass. The tables are
+// unfrozen as soon as the copies are written: exactly the tables Backup
+// froze, once each, also on error, cancellation, panic (including one in
+// Progress) or a lost connection (see WithFrozen). Then files and
+// directories are synced, manifest.json is written last, and the temporary
+// directory beside dir is renamed to dir. A failed backup leaves no
+// directory named dir.
 //
 // manticore.json and state.sql of the data_dir are copied too (state/), so
 // RestoreBackup can rebuild a complete data_dir.
@@ -189,10 +196,10 @@ type backupRun struct {
 }
 
 type backupJob struct {
-	src, dst string
-	size     int64 // of the source when planned, for progress and copy order
-	file     ManifestFile
-	cloned   bool
+	src, dst  string
+	size      int64 // of the source when planned, for progress and copy order
+	file      ManifestFile
+	hashLater bool // cloned or copied by the kernel: hashed after the unfreeze
 }
 
 func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *Manifest, err error) {
@@ -263,10 +270,7 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		return nil, opErr(b.op, nil, "", err)
 	}
 	b.man.FreezeWindow = time.Duration(b.thawed.Load() - b.frozen.Load())
-	if err := b.hashClones(ctx); err != nil {
-		return nil, err
-	}
-	if err := b.syncAll(ctx); err != nil {
+	if err := b.hashAndSync(ctx); err != nil {
 		return nil, err
 	}
 	b.phase.Store("manifest")
@@ -363,7 +367,7 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", j.src, err)
 		}
-		j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.cloned = res.size, res.stored, res.sha256, res.mode, res.cloned
+		j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.hashLater = res.size, res.stored, res.sha256, res.mode, res.hashLater
 		b.files.Add(1)
 		return nil
 	})
@@ -392,12 +396,13 @@ func (b *backupRun) concurrency() int {
 	return runtime.NumCPU()
 }
 
-// hashClones hashes the files that were cloned during the freeze: after the
-// unfreeze, so the freeze window does not include it.
-func (b *backupRun) hashClones(ctx context.Context) error {
+// hashCopies hashes the files that were cloned or copied by the kernel
+// during the freeze: after the unfreeze, so the freeze window does not
+// include it.
+func (b *backupRun) hashCopies(ctx context.Context) error {
 	var idx []int
 	for i, j := range b.jobs {
-		if j.cloned {
+		if j.hashLater {
 			idx = append(idx, i)
 		}
 	}
@@ -408,6 +413,11 @@ func (b *backupRun) hashClones(ctx context.Context) error {
 	var discard atomic.Int64
 	err := runWorkers(ctx, len(idx), b.concurrency(), &discard, func(ctx context.Context, w *fileWorker, k int) error {
 		j := &b.jobs[idx[k]]
+		if h := b.opts.hooks; h != nil && h.beforeHash != nil {
+			if err := h.beforeHash(j.dst); err != nil {
+				return err
+			}
+		}
 		n, sum, err := w.hashStored(ctx, j.dst, false, nil)
 		if err != nil {
 			return fmt.Errorf("hash %s: %w", j.dst, err)
@@ -421,9 +431,41 @@ func (b *backupRun) hashClones(ctx context.Context) error {
 	return nil
 }
 
-// syncAll makes every copied file and directory durable.
-func (b *backupRun) syncAll(ctx context.Context) error {
+// hashAndSync hashes the copies made during the freeze while every file is
+// synced: hashing is CPU work on the page cache, fsync waits on the disk, so
+// the two overlap. The first error stops both.
+func (b *backupRun) hashAndSync(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	synced := make(chan error, 1)
+	go func() {
+		err := b.syncFiles(ctx)
+		if err != nil {
+			cancel()
+		}
+		synced <- err
+	}()
+	herr := b.hashCopies(ctx)
+	if herr != nil {
+		cancel()
+	}
 	b.phase.Store("sync")
+	serr := <-synced
+	switch {
+	case herr == nil && serr == nil:
+		return b.syncDirs()
+	case herr == nil:
+		return serr
+	case serr == nil || parent.Err() != nil:
+		return herr
+	case errors.Is(herr, context.Canceled):
+		return serr // the sync failed first and stopped the hashing
+	}
+	return herr
+}
+
+// syncFiles makes every copied file durable.
+func (b *backupRun) syncFiles(ctx context.Context) error {
 	ext := ""
 	if b.opts.Compress {
 		ext = ".zst"
@@ -443,6 +485,11 @@ func (b *backupRun) syncAll(ctx context.Context) error {
 	if err != nil {
 		return opErr(b.op, nil, "sync", err)
 	}
+	return nil
+}
+
+// syncDirs makes the directory entries of the copies durable.
+func (b *backupRun) syncDirs() error {
 	dirs := parentDirs(func() []string {
 		var out []string
 		for _, j := range b.jobs {

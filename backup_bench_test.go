@@ -15,12 +15,13 @@ import (
 
 // BenchmarkBackup compares Backup (plain and compressed) with the floor: a
 // FREEZE, a kernel copy of the same files, an UNFREEZE. The data is built
-// once per run on the embedded server: DBCTL_BENCH_MIB MiB of text (default
-// 64; the figures in the README use 1100, about 1.2 GiB of table files, or
-// use bench/gendata and bench/backupbench). b.SetBytes makes go test print
-// MB/s; freeze-ms is the freeze window of each backup.
+// once per run on the embedded server: DBCTL_BENCH_ROWS documents (default
+// 50,000, about 60 MB of table files; the peer measurement's 900,000 make
+// about 1.1 GB, or use bench/gendata and bench/backupbench). b.SetBytes
+// makes go test print MB/s; freeze-ms is the freeze window of each backup.
+// DBCTL_BENCH_DATA names a data_dir made by bench/gendata to use instead.
 //
-//	DBCTL_BENCH_MIB=1100 go test -run '^$' -bench Backup -benchtime 3x .
+//	DBCTL_BENCH_ROWS=900000 go test -run '^$' -bench Backup -benchtime 3x .
 func BenchmarkBackup(b *testing.B) {
 	c, names := benchServer(b)
 	ctx := context.Background()
@@ -97,9 +98,18 @@ var benchNames = []string{"bench_a", "bench_b", "bench_c"}
 // benchServer builds the benchmark data (removed when the benchmark ends)
 // and starts a server on it.
 func benchServer(b *testing.B) (*Client, []string) {
-	mib := int64(64)
-	if v, err := strconv.ParseInt(os.Getenv("DBCTL_BENCH_MIB"), 10, 64); err == nil && v > 0 {
-		mib = v
+	rows := 50000
+	if v, err := strconv.Atoi(os.Getenv("DBCTL_BENCH_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	if dir := os.Getenv("DBCTL_BENCH_DATA"); dir != "" {
+		srv := dbctltest.NewManticore(b, dbctltest.WithDataDir(dir))
+		c, err := Open(srv.DSN())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		return c, benchNames
 	}
 	dir := b.TempDir()
 	srv, err := dbctltest.StartManticore(dbctltest.WithDataDir(dir))
@@ -110,7 +120,7 @@ func benchServer(b *testing.B) (*Client, []string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	err = benchdata.Load(context.Background(), c.DB(), benchdata.Split(mib<<20), 1)
+	err = benchdata.Load(context.Background(), c.DB(), benchdata.Split(rows), 1)
 	c.Close()
 	if cerr := srv.Close(); err == nil {
 		err = cerr

@@ -22,8 +22,8 @@ import (
 // stays constant (one buffer per worker) whatever the file sizes.
 const copyBufSize = 1 << 20
 
-// fileWorker copies, hashes and (optionally) compresses files, reading each
-// byte once. One per goroutine: it owns its buffer and zstd encoder.
+// fileWorker copies, hashes and compresses files. One per goroutine: it
+// owns its buffer, hash and zstd encoder and decoder.
 type fileWorker struct {
 	buf  []byte
 	sum  hash.Hash
@@ -70,19 +70,29 @@ func (w *fileWorker) close() {
 	}
 }
 
+// kernelCopyChunk is how much one copy_file_range round moves before ctx is
+// checked again and progress reported.
+const kernelCopyChunk = 64 << 20
+
 // copyResult is what one copy learned about its file.
 type copyResult struct {
 	size, stored int64
 	sha256       string
 	mode         fs.FileMode
-	cloned       bool // reflinked: hash not yet computed
+	hashLater    bool // cloned or copied by the kernel: the copy is hashed after the unfreeze
 }
 
 // copyFile copies src to dst (created, must not exist) with the source's
-// permission bits, hashing the original bytes as they pass. compress writes
-// zstd; otherwise clone (a reflink), when not nil, is tried first: the copy
-// then shares blocks with the source and costs no data I/O, and the caller
-// hashes the clone later.
+// permission bits.
+//
+// With compress it reads src once, hashing the original bytes and writing
+// zstd as they pass. Otherwise the bytes never pass through this process
+// inside the freeze: clone (a reflink), when not nil, is tried first, so the
+// copy shares blocks with the source and costs no data I/O; else the kernel
+// copies them (copy_file_range, which Go falls back from to read/write where
+// the file systems cannot). The caller then hashes the copy after the
+// unfreeze (hashLater): hashing costs CPU time that need not be spent while
+// the tables are frozen, and the hash is of the very bytes the backup keeps.
 func (w *fileWorker) copyFile(ctx context.Context, src, dst string, compress bool, clone func(dst, src *os.File) error) (res copyResult, err error) {
 	in, err := os.Open(src)
 	if err != nil {
@@ -106,38 +116,56 @@ func (w *fileWorker) copyFile(ctx context.Context, src, dst string, compress boo
 			err = cerr
 		}
 	}()
-	if clone != nil && !compress && clone(out, in) == nil {
-		w.done.Add(fi.Size())
-		return copyResult{size: fi.Size(), stored: fi.Size(), mode: res.mode, cloned: true}, nil
-	}
-	var sink io.Writer = out
-	var enc *zstd.Encoder
-	if compress {
-		if enc, err = w.encoder(out); err != nil {
-			return res, err
+	if !compress {
+		res.hashLater = true
+		if clone != nil && clone(out, in) == nil {
+			w.done.Add(fi.Size())
+			res.size, res.stored = fi.Size(), fi.Size()
+			return res, nil
 		}
-		sink = enc
+		res.size, err = w.kernelCopy(ctx, out, in)
+		res.stored = res.size
+		return res, err
 	}
-	w.sum.Reset()
-	n, err := w.pump(ctx, in, sink, w.sum)
+	enc, err := w.encoder(out)
 	if err != nil {
 		return res, err
 	}
-	if enc != nil {
-		if err := enc.Close(); err != nil {
-			return res, err
-		}
+	w.sum.Reset()
+	n, err := w.pump(ctx, in, enc, w.sum)
+	if err != nil {
+		return res, err
 	}
-	res.size, res.sha256 = n, hex.EncodeToString(w.sum.Sum(nil))
-	res.stored = n
-	if compress {
-		ofi, err := out.Stat()
-		if err != nil {
-			return res, err
-		}
-		res.stored = ofi.Size()
+	if err := enc.Close(); err != nil {
+		return res, err
 	}
+	ofi, err := out.Stat()
+	if err != nil {
+		return res, err
+	}
+	res.size, res.stored, res.sha256 = n, ofi.Size(), hex.EncodeToString(w.sum.Sum(nil))
 	return res, nil
+}
+
+// kernelCopy copies in to out with io.CopyN, which uses copy_file_range for
+// two *os.File, in rounds of kernelCopyChunk so that a cancelled ctx stops
+// a large file's copy within one round.
+func (w *fileWorker) kernelCopy(ctx context.Context, out, in *os.File) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n, err := io.CopyN(out, in, kernelCopyChunk)
+		total += n
+		w.done.Add(n)
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // pump moves r to w (nil: nowhere) through the worker's buffer, feeding h,

@@ -2,7 +2,9 @@ package dbctl
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -269,6 +271,17 @@ func TestBackupFaultMatrix(t *testing.T) {
 				return nil
 			}}
 		}, "injected"},
+		{"hash of a copy after the unfreeze (uncompressed: copied by the kernel)", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+			o.hooks = &backupHooks{beforeHash: func(p string) error {
+				if strings.HasSuffix(p, ".meta") {
+					return boom
+				}
+				return nil
+			}}
+			if o.Compress { // compressed files are hashed while copied
+				o.hooks.beforeCopy = func(int, string) error { return boom }
+			}
+		}, "injected"},
 		{"fsync", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
 			o.hooks = &backupHooks{beforeSync: func(p string) error {
 				if strings.HasSuffix(p, ".meta") || strings.HasSuffix(p, ".meta.zst") {
@@ -357,6 +370,34 @@ func TestBackupSurvivesTransientFaults(t *testing.T) {
 			require.NoError(t, err)
 		})
 	}
+}
+
+// Uncompressed, the kernel copies the files inside the freeze and the
+// copies are hashed after the unfreeze, while they are synced.
+func TestBackupHashesKernelCopiesAfterUnfreeze(t *testing.T) {
+	f := newBackupFixture(t)
+	var hashed, hashedWhileFrozen atomic.Int64
+	opts := BackupOptions{NoReflink: true, hooks: &backupHooks{beforeHash: func(string) error {
+		if n, _ := f.srv.Locked("a"); n > 0 {
+			hashedWhileFrozen.Add(1)
+		}
+		hashed.Add(1)
+		return nil
+	}}}
+	dir := filepath.Join(t.TempDir(), "bk")
+	man, err := f.c.Manticore().Backup(context.Background(), dir, opts)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(man.Files)), hashed.Load(), "every copy is hashed")
+	assert.Zero(t, hashedWhileFrozen.Load(), "after the unfreeze")
+	for _, mf := range man.Files {
+		src, err := os.ReadFile(mf.Source)
+		require.NoError(t, err)
+		sum := sha256.Sum256(src)
+		assert.Equal(t, hex.EncodeToString(sum[:]), mf.SHA256, mf.Path)
+		assert.Equal(t, int64(len(src)), mf.Size, mf.Path)
+	}
+	_, err = VerifyBackup(context.Background(), dir)
+	require.NoError(t, err)
 }
 
 // Where the file system clones files, the copies are made inside the freeze

@@ -18,8 +18,9 @@ import (
 // The emulated Manticore keeps every table in memory and mirrors it to real
 // files in data_dir, named as searchd names them: <t>/<t>.meta,
 // <t>.settings, <t>.ram (the saved RAM chunk) and <t>.<N>.sp* for disk chunk
-// N. File contents are this package's own (JSON), but they change exactly
-// when the real server would write them, so a backup copies real bytes and a
+// N. File contents are this package's own encodings (see
+// manticore_chunkfiles.go), but they change exactly when the real server
+// would write them, so a backup copies real bytes and a
 // server started on a restored data_dir sees the same tables and rows.
 
 // mField is one column of a table.
@@ -292,25 +293,64 @@ func (s *store) saveRAM(t *mTable) error {
 	return s.saveMeta(t)
 }
 
-// saveChunk writes every file of one disk chunk. The document store (.spd)
-// holds the documents; the other files hold data derived from them, so each
-// changes when the chunk's content does.
+// saveChunk writes every file of one disk chunk: the document store
+// (.spds) holds the documents, the full-text index (.spi, .spd, .spp) is
+// built from their text fields, the other files hold data derived from them.
 func (s *store) saveChunk(t *mTable, c *mChunk) error {
-	docs := jsonLines(c.Docs)
-	sum := sha256.Sum256(docs)
+	var text []string
+	for _, f := range t.Fields {
+		if f.Type == "text" {
+			text = append(text, f.Name)
+		}
+	}
+	docstore := encodeDocstore(c.Docs)
+	spi, spd, spp := buildIndex(text, c.Docs)
+	sum := sha256.Sum256(docstore)
 	for _, ext := range chunkExtsOf(t) {
 		var data []byte
 		switch ext {
+		case "spa", "spb", "spds", "spm":
+			continue // saveChunkAttrs
+		case "spi":
+			data = spi
 		case "spd":
-			data = docs
-		case "spa", "spb":
-			data = attrBlock(t, c, ext == "spb")
-		case "spm":
-			data, _ = json.Marshal(killedList(c))
+			data = spd
+		case "spp":
+			data = spp
 		case "sph":
 			data, _ = json.Marshal(map[string]any{"chunk": c.ID, "docs": len(c.Docs), "schema": t.Fields})
 		default:
 			data = []byte(fmt.Sprintf("%s %x %d\n", ext, sum[:8], len(c.Docs)))
+		}
+		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
+			return err
+		}
+	}
+	return s.saveChunkAttrs(t, c, docstore)
+}
+
+// saveChunkAttrs writes the files of a disk chunk that UPDATE and DELETE
+// change: the attributes, the kill list, and the document store, which
+// keeps the attribute values a restart reads back (docstore, when not nil,
+// is the chunk's document store already encoded).
+func (s *store) saveChunkAttrs(t *mTable, c *mChunk, docstore []byte) error {
+	if docstore == nil {
+		docstore = encodeDocstore(c.Docs)
+	}
+	for _, ext := range []string{"spa", "spb", "spds", "spm"} {
+		var data []byte
+		switch ext {
+		case "spa":
+			data = attrBlock(t, c, false)
+		case "spb":
+			if !t.hasBlob() {
+				continue
+			}
+			data = attrBlock(t, c, true)
+		case "spds":
+			data = docstore
+		case "spm":
+			data, _ = json.Marshal(killedList(c))
 		}
 		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
 			return err
@@ -437,11 +477,11 @@ func (s *store) loadTable(name string) (*mTable, error) {
 	}
 	for _, id := range t.ChunkIDs {
 		c := &mChunk{ID: id, Killed: map[int64]bool{}}
-		data, err := os.ReadFile(s.path(name, strconv.Itoa(id)+".spd"))
+		data, err := os.ReadFile(s.path(name, strconv.Itoa(id)+".spds"))
 		if err != nil {
 			return nil, fmt.Errorf("dbctltest: table %s chunk %d: %w", name, id, err)
 		}
-		if c.Docs, err = readDocs(data); err != nil {
+		if c.Docs, err = decodeDocstore(data); err != nil {
 			return nil, fmt.Errorf("dbctltest: table %s chunk %d: %w", name, id, err)
 		}
 		if km, err := os.ReadFile(s.path(name, strconv.Itoa(id)+".spm")); err == nil {

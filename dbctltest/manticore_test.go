@@ -348,7 +348,8 @@ func TestManticoreRestartOnDataDir(t *testing.T) {
 	require.NoError(t, err)
 	db := openDB(t, s1.DSN())
 	setupF1(t, db)
-	mustExec(t, db, "CREATE TABLE pq(title text) type='percolate'", "FLUSH TABLE f1", "DELETE FROM f1 WHERE id=2")
+	mustExec(t, db, "CREATE TABLE pq(title text) type='percolate'", "FLUSH TABLE f1", "DELETE FROM f1 WHERE id=2",
+		"UPDATE f1 SET gid=11 WHERE id=1")
 	mustExec(t, db, "FLUSH TABLE f1")
 	require.NoError(t, s1.Close())
 	_, err = os.Stat(filepath.Join(dir, "manticore.json"))
@@ -358,8 +359,8 @@ func TestManticoreRestartOnDataDir(t *testing.T) {
 	db2 := openDB(t, s2.DSN())
 	assert.Equal(t, [][]string{{"f1", "rt"}, {"pq", "percolate"}}, queryStrings(t, db2, "SHOW TABLES"))
 	assert.Equal(t, [][]string{{"3"}}, queryStrings(t, db2, "SELECT COUNT(*) FROM f1"))
-	assert.Equal(t, [][]string{{"1", "one", "10", "1.5"}, {"3", "three", "30", "3.5"}, {"4", "four in ram", "40", "4.5"}},
-		queryStrings(t, db2, "SELECT * FROM f1"))
+	assert.Equal(t, [][]string{{"1", "one", "11", "1.5"}, {"3", "three", "30", "3.5"}, {"4", "four in ram", "40", "4.5"}},
+		queryStrings(t, db2, "SELECT * FROM f1"), "the kill list and the attribute update were saved")
 }
 
 func TestManticoreImportTable(t *testing.T) {

@@ -1,10 +1,11 @@
 // Command gendata builds Manticore table files for the backup benchmark: it
 // starts the embedded server (dbctltest) on -dir, creates bench_a, bench_b
-// and bench_c (4:3:2, four disk chunks each) and loads about -mib MiB of
-// deterministic pseudo-text through SQL, then stops the server cleanly so
+// and bench_c (4:3:2, four disk chunks each) and loads -rows documents of
+// deterministic pseudo-text through SQL (by default the peer measurement's
+// 900,000, about 1.1 GB of table files), then stops the server cleanly so
 // the files stay in -dir.
 //
-//	go run ./bench/gendata -dir /tmp/dbctl-bench-data -mib 1100
+//	go run ./bench/gendata -dir /tmp/dbctl-bench-data
 package main
 
 import (
@@ -24,7 +25,7 @@ import (
 
 func main() {
 	dir := flag.String("dir", "", "data_dir to create or reuse (required)")
-	mib := flag.Int64("mib", 1100, "MiB of document text to load")
+	rows := flag.Int("rows", benchdata.PeerRows, "documents to load (split 4:3:2 over the tables)")
 	seed := flag.Int64("seed", 1, "random seed")
 	flag.Parse()
 	if *dir == "" {
@@ -39,7 +40,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := benchdata.Load(context.Background(), db, benchdata.Split(*mib<<20), *seed); err != nil {
+	if err := benchdata.Load(context.Background(), db, benchdata.Split(*rows), *seed); err != nil {
 		log.Fatal(err)
 	}
 	db.Close()

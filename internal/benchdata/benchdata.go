@@ -3,7 +3,8 @@
 // ../shared/reference/peer-backup.md (title 4-11 words, body 80-169 words
 // drawn from a Zipf(1.07) vocabulary of 60k pseudo-words, an int, a float and
 // 1-5 MVA tags), loaded through SQL in 1000-row INSERTs and flushed into a
-// few disk chunks per table.
+// few disk chunks per table. PeerRows rows make about 1.1 GB of table files,
+// as the peer's 900,000 did.
 package benchdata
 
 import (
@@ -15,23 +16,27 @@ import (
 	"strings"
 )
 
+// PeerRows is the number of rows of the peer measurement (bench_a 400,000,
+// bench_b 300,000, bench_c 200,000).
+const PeerRows = 900000
+
 // Table is one table to create and fill.
 type Table struct {
 	Name string
-	// Bytes is roughly how many bytes of document text to load.
-	Bytes int64
+	// Rows is how many documents to load.
+	Rows int
 	// Chunks is how many disk chunks to end with (one FLUSH RAMCHUNK per
 	// chunk).
 	Chunks int
 }
 
-// Split divides total bytes over three tables in the peer's 4:3:2
-// proportions, with four disk chunks each.
-func Split(total int64) []Table {
+// Split divides rows over three tables in the peer's 4:3:2 proportions,
+// with four disk chunks each.
+func Split(rows int) []Table {
 	return []Table{
-		{Name: "bench_a", Bytes: total * 4 / 9, Chunks: 4},
-		{Name: "bench_b", Bytes: total * 3 / 9, Chunks: 4},
-		{Name: "bench_c", Bytes: total * 2 / 9, Chunks: 4},
+		{Name: "bench_a", Rows: rows * 4 / 9, Chunks: 4},
+		{Name: "bench_b", Rows: rows * 3 / 9, Chunks: 4},
+		{Name: "bench_c", Rows: rows * 2 / 9, Chunks: 4},
 	}
 }
 
@@ -80,16 +85,19 @@ func Load(ctx context.Context, db *sql.DB, tables []Table, seed int64) error {
 			}
 		}
 		id := int64(1)
-		perChunk := t.Bytes / int64(max(t.Chunks, 1))
-		for c := 0; c < max(t.Chunks, 1); c++ {
-			var loaded int64
-			for loaded < perChunk {
-				stmt, n, next := w.insert(t.Name, id, 1000)
+		chunks := max(t.Chunks, 1)
+		for c := 0; c < chunks; c++ {
+			// the chunk's share of the rows, the remainder in the last one
+			end := int64(t.Rows/chunks*(c+1)) + 1
+			if c == chunks-1 {
+				end = int64(t.Rows) + 1
+			}
+			for id < end {
+				stmt, next := w.insert(t.Name, id, int(min(1000, end-id)))
 				id = next
 				if _, err := db.ExecContext(ctx, stmt); err != nil {
 					return fmt.Errorf("insert into %s: %w", t.Name, err)
 				}
-				loaded += n
 			}
 			if _, err := db.ExecContext(ctx, "FLUSH RAMCHUNK "+t.Name); err != nil {
 				return err
@@ -99,12 +107,11 @@ func Load(ctx context.Context, db *sql.DB, tables []Table, seed int64) error {
 	return nil
 }
 
-// insert builds one INSERT of rows documents and returns it with the
-// number of text bytes and the next id.
-func (w *words) insert(table string, id int64, rows int) (string, int64, int64) {
+// insert builds one INSERT of rows documents and returns it with the next
+// id.
+func (w *words) insert(table string, id int64, rows int) (string, int64) {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + table + " (id, title, body, gid, price, tags) VALUES ")
-	start := b.Len()
 	for r := 0; r < rows; r++ {
 		if r > 0 {
 			b.WriteByte(',')
@@ -123,5 +130,5 @@ func (w *words) insert(table string, id int64, rows int) (string, int64, int64) 
 		b.WriteString("))")
 		id++
 	}
-	return b.String(), int64(b.Len() - start), id
+	return b.String(), id
 }
