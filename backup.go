@@ -43,8 +43,9 @@ type BackupOptions struct {
 
 // BackupProgress is a snapshot of a running Backup.
 type BackupProgress struct {
-	// Phase is "freeze", "copy", "hash" (after the unfreeze: the copies
-	// of an uncompressed backup, while they are being synced), "sync" or
+	// Phase is "freeze", "copy", "compress" (after the unfreeze: the
+	// clones of a compressed backup), "hash" (after the unfreeze: the
+	// copies of an uncompressed backup, while they are synced), "sync" or
 	// "manifest" (the last report, before manifest.json is written and the
 	// directory renamed into place).
 	Phase      string
@@ -84,7 +85,8 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // the file system can (FICLONE: the freeze window does not grow with the
 // data), else copied by the kernel (copy_file_range); the copies are hashed
 // (sha256) after the unfreeze, while they are synced. With Compress each
-// byte is read once, hashed and compressed in one pass. The tables are
+// byte is read once, hashed and compressed in one pass: inside the freeze,
+// or, where files can be cloned, from clones after it. The tables are
 // unfrozen as soon as the copies are written: exactly the tables Backup
 // froze, once each, also on error, cancellation, panic (including one in
 // Progress) or a lost connection (see WithFrozen). Then files and
@@ -192,15 +194,20 @@ type backupRun struct {
 	total   int64
 	frozen  atomic.Int64 // unix nanos of the FREEZE, 0 before
 	thawed  atomic.Int64 // unix nanos of the UNFREEZE, 0 before
+	noClone atomic.Bool  // a clone failed: the file system cannot
 	reports *reporter
 }
 
 type backupJob struct {
-	src, dst  string
-	size      int64 // of the source when planned, for progress and copy order
-	file      ManifestFile
-	hashLater bool // cloned or copied by the kernel: hashed after the unfreeze
+	src, dst      string
+	size          int64 // of the source when planned, for progress and copy order
+	file          ManifestFile
+	hashLater     bool // cloned or copied by the kernel: hashed after the unfreeze
+	compressLater bool // compressed backup, cloned to dst+cloneSuffix: compressed after the unfreeze
 }
+
+// cloneSuffix names the clone a compressed backup reads after the unfreeze.
+const cloneSuffix = ".dbctl-clone"
 
 func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *Manifest, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -270,6 +277,9 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		return nil, opErr(b.op, nil, "", err)
 	}
 	b.man.FreezeWindow = time.Duration(b.thawed.Load() - b.frozen.Load())
+	if err := b.compressClones(ctx); err != nil {
+		return nil, err
+	}
 	if err := b.hashAndSync(ctx); err != nil {
 		return nil, err
 	}
@@ -363,6 +373,18 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 				return err
 			}
 		}
+		if clone := b.clone(); b.opts.Compress && clone != nil && !b.noClone.Load() {
+			res, ok, err := w.cloneForLater(j.src, j.dst+cloneSuffix, clone)
+			if err != nil {
+				return fmt.Errorf("clone %s: %w", j.src, err)
+			}
+			if ok {
+				j.file.Size, j.file.Mode, j.compressLater = res.size, res.mode, true
+				b.files.Add(1)
+				return nil
+			}
+			b.noClone.Store(true) // the file system cannot: do not try every file
+		}
 		res, err := w.copyFile(ctx, j.src, j.dst+ext, b.opts.Compress, b.clone())
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", j.src, err)
@@ -427,6 +449,40 @@ func (b *backupRun) hashCopies(ctx context.Context) error {
 	})
 	if err != nil {
 		return opErr(b.op, nil, "hash", err)
+	}
+	return nil
+}
+
+// compressClones compresses the clones a compressed backup made during the
+// freeze: after the unfreeze, so the freeze window does not include it.
+func (b *backupRun) compressClones(ctx context.Context) error {
+	var idx []int
+	for i, j := range b.jobs {
+		if j.compressLater {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	b.phase.Store("compress")
+	var discard atomic.Int64
+	err := runWorkers(ctx, len(idx), b.concurrency(), &discard, func(ctx context.Context, w *fileWorker, k int) error {
+		j := &b.jobs[idx[k]]
+		if h := b.opts.hooks; h != nil && h.beforeHash != nil {
+			if err := h.beforeHash(j.dst + cloneSuffix); err != nil {
+				return err
+			}
+		}
+		res, err := w.compressLater(ctx, j.dst+cloneSuffix, j.dst+".zst", j.file.Mode)
+		if err != nil {
+			return fmt.Errorf("compress %s: %w", j.dst, err)
+		}
+		j.file.Size, j.file.StoredSize, j.file.SHA256 = res.size, res.stored, res.sha256
+		return nil
+	})
+	if err != nil {
+		return opErr(b.op, nil, "compress", err)
 	}
 	return nil
 }

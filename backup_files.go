@@ -127,24 +127,86 @@ func (w *fileWorker) copyFile(ctx context.Context, src, dst string, compress boo
 		res.stored = res.size
 		return res, err
 	}
+	return res, w.compress(ctx, in, out, &res)
+}
+
+// compress writes in to out as zstd, hashing the original bytes as they
+// pass, and fills res's size, stored size and hash.
+func (w *fileWorker) compress(ctx context.Context, in io.Reader, out *os.File, res *copyResult) error {
 	enc, err := w.encoder(out)
 	if err != nil {
-		return res, err
+		return err
 	}
 	w.sum.Reset()
 	n, err := w.pump(ctx, in, enc, w.sum)
 	if err != nil {
-		return res, err
+		return err
 	}
 	if err := enc.Close(); err != nil {
-		return res, err
+		return err
 	}
 	ofi, err := out.Stat()
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.size, res.stored, res.sha256 = n, ofi.Size(), hex.EncodeToString(w.sum.Sum(nil))
-	return res, nil
+	return nil
+}
+
+// cloneForLater clones src to stage (created, must not exist) for a
+// compressed backup on a file system that can clone: the clone costs no data
+// I/O inside the freeze, and compressLater reads it after the unfreeze. It
+// reports false, with nothing left behind, when the file system cannot.
+func (w *fileWorker) cloneForLater(src, stage string, clone func(dst, src *os.File) error) (res copyResult, ok bool, err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return res, false, err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return res, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return res, false, fmt.Errorf("%s is not a regular file", src)
+	}
+	out, err := os.OpenFile(stage, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return res, false, err
+	}
+	cerr := clone(out, in)
+	if err := out.Close(); cerr == nil {
+		cerr = err
+	}
+	if cerr != nil {
+		return res, false, os.Remove(stage)
+	}
+	w.done.Add(fi.Size())
+	return copyResult{size: fi.Size(), mode: fi.Mode().Perm()}, true, nil
+}
+
+// compressLater compresses a clone made by cloneForLater to dst (created
+// with mode), then removes the clone.
+func (w *fileWorker) compressLater(ctx context.Context, stage, dst string, mode fs.FileMode) (res copyResult, err error) {
+	in, err := os.Open(stage)
+	if err != nil {
+		return res, err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode|0o200)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	res.mode = mode
+	if err := w.compress(ctx, in, out, &res); err != nil {
+		return res, err
+	}
+	return res, os.Remove(stage)
 }
 
 // kernelCopy copies in to out with io.CopyN, which uses copy_file_range for

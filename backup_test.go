@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/dbctl/dbctl/dbctltest"
@@ -282,6 +284,17 @@ func TestBackupFaultMatrix(t *testing.T) {
 				o.hooks.beforeCopy = func(int, string) error { return boom }
 			}
 		}, "injected"},
+		{"compress or hash of a clone after the unfreeze", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+			o.hooks = &backupHooks{
+				clone: func(dst, src *os.File) error { _, err := io.Copy(dst, src); return err },
+				beforeHash: func(p string) error {
+					if strings.Contains(p, ".meta") {
+						return boom
+					}
+					return nil
+				},
+			}
+		}, "injected"},
 		{"fsync", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
 			o.hooks = &backupHooks{beforeSync: func(p string) error {
 				if strings.HasSuffix(p, ".meta") || strings.HasSuffix(p, ".meta.zst") {
@@ -426,11 +439,66 @@ func TestBackupClonesThenHashesAfterUnfreeze(t *testing.T) {
 		assert.Len(t, mf.SHA256, 64)
 		assert.Equal(t, mf.Size, mf.StoredSize)
 	}
-	// compressed backups never clone
-	clones.Store(0)
-	_, err = f.c.Manticore().Backup(context.Background(), filepath.Join(t.TempDir(), "bkz"), BackupOptions{Compress: true, hooks: opts.hooks})
-	require.NoError(t, err)
-	assert.Equal(t, int64(0), clones.Load())
+}
+
+// A compressed backup where files can be cloned clones them inside the
+// freeze and compresses the clones after the unfreeze; where cloning fails
+// it falls back to compressing inside the freeze, and stops trying.
+func TestBackupCompressedClonesThenCompressesAfterUnfreeze(t *testing.T) {
+	for _, canClone := range []bool{true, false} {
+		t.Run(fmt.Sprintf("canClone=%v", canClone), func(t *testing.T) {
+			f := newBackupFixture(t)
+			before := f.counters(t)
+			var clones, compressedLater, compressedWhileFrozen atomic.Int64
+			opts := BackupOptions{Compress: true, Concurrency: 1, hooks: &backupHooks{clone: func(dst, src *os.File) error {
+				clones.Add(1)
+				if n, _ := f.srv.Locked("a"); n == 0 {
+					t.Error("clone outside the freeze")
+				}
+				if !canClone {
+					return syscall.EOPNOTSUPP
+				}
+				_, err := io.Copy(dst, src)
+				return err
+			}, beforeHash: func(string) error {
+				compressedLater.Add(1)
+				if n, _ := f.srv.Locked("a"); n > 0 {
+					compressedWhileFrozen.Add(1)
+				}
+				return nil
+			}}}
+			dir := filepath.Join(t.TempDir(), "bkz")
+			man, err := f.c.Manticore().Backup(context.Background(), dir, opts)
+			require.NoError(t, err)
+			assert.Equal(t, before, f.counters(t))
+			if canClone {
+				assert.Equal(t, int64(len(man.Files)), clones.Load(), "every file cloned")
+				assert.Equal(t, int64(len(man.Files)), compressedLater.Load(), "every clone compressed later")
+			} else {
+				assert.Equal(t, int64(1), clones.Load(), "one failed clone, then no more tries")
+				assert.Zero(t, compressedLater.Load(), "compressed inside the freeze")
+			}
+			assert.Zero(t, compressedWhileFrozen.Load())
+			for _, mf := range man.Files {
+				src, err := os.ReadFile(mf.Source)
+				require.NoError(t, err)
+				sum := sha256.Sum256(src)
+				assert.Equal(t, hex.EncodeToString(sum[:]), mf.SHA256, mf.Path)
+				fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(mf.Path)+".zst"))
+				require.NoError(t, err)
+				assert.Equal(t, fi.Size(), mf.StoredSize, mf.Path)
+				srcFi, err := os.Stat(mf.Source)
+				require.NoError(t, err)
+				assert.Equal(t, srcFi.Mode().Perm(), mf.Mode.Perm(), "the source's mode, not the clone's")
+			}
+			_ = filepath.WalkDir(dir, func(p string, _ fs.DirEntry, _ error) error {
+				assert.False(t, strings.HasSuffix(p, cloneSuffix), "clone left behind: %s", p)
+				return nil
+			})
+			_, err = VerifyBackup(context.Background(), dir)
+			require.NoError(t, err)
+		})
+	}
 }
 
 func TestBackupPanicInProgress(t *testing.T) {
