@@ -422,67 +422,61 @@ func (b *backupRun) concurrency() int {
 // during the freeze: after the unfreeze, so the freeze window does not
 // include it.
 func (b *backupRun) hashCopies(ctx context.Context) error {
-	var idx []int
-	for i, j := range b.jobs {
-		if j.hashLater {
-			idx = append(idx, i)
-		}
-	}
-	if len(idx) == 0 {
-		return nil
-	}
-	b.phase.Store("hash")
-	var discard atomic.Int64
-	err := runWorkers(ctx, len(idx), b.concurrency(), &discard, func(ctx context.Context, w *fileWorker, k int) error {
-		j := &b.jobs[idx[k]]
-		if h := b.opts.hooks; h != nil && h.beforeHash != nil {
-			if err := h.beforeHash(j.dst); err != nil {
-				return err
+	return b.afterUnfreeze(ctx, "hash", func(j *backupJob) bool { return j.hashLater },
+		func(ctx context.Context, w *fileWorker, j *backupJob) error {
+			n, sum, err := w.hashStored(ctx, j.dst, false, nil)
+			if err != nil {
+				return fmt.Errorf("hash %s: %w", j.dst, err)
 			}
-		}
-		n, sum, err := w.hashStored(ctx, j.dst, false, nil)
-		if err != nil {
-			return fmt.Errorf("hash %s: %w", j.dst, err)
-		}
-		j.file.Size, j.file.StoredSize, j.file.SHA256 = n, n, sum
-		return nil
-	})
-	if err != nil {
-		return opErr(b.op, nil, "hash", err)
-	}
-	return nil
+			j.file.Size, j.file.StoredSize, j.file.SHA256 = n, n, sum
+			return nil
+		})
 }
 
 // compressClones compresses the clones a compressed backup made during the
 // freeze: after the unfreeze, so the freeze window does not include it.
 func (b *backupRun) compressClones(ctx context.Context) error {
+	return b.afterUnfreeze(ctx, "compress", func(j *backupJob) bool { return j.compressLater },
+		func(ctx context.Context, w *fileWorker, j *backupJob) error {
+			res, err := w.compressLater(ctx, j.dst+cloneSuffix, j.dst+".zst", j.file.Mode)
+			if err != nil {
+				return fmt.Errorf("compress %s: %w", j.dst, err)
+			}
+			j.file.Size, j.file.StoredSize, j.file.SHA256 = res.size, res.stored, res.sha256
+			return nil
+		})
+}
+
+// afterUnfreeze runs fn on the workers for the jobs pick selects, as phase
+// (the test hook beforeHash sees each file first: the copy, or the clone of
+// a compressed backup).
+func (b *backupRun) afterUnfreeze(ctx context.Context, phase string, pick func(*backupJob) bool, fn func(context.Context, *fileWorker, *backupJob) error) error {
 	var idx []int
-	for i, j := range b.jobs {
-		if j.compressLater {
+	for i := range b.jobs {
+		if pick(&b.jobs[i]) {
 			idx = append(idx, i)
 		}
 	}
 	if len(idx) == 0 {
 		return nil
 	}
-	b.phase.Store("compress")
+	b.phase.Store(phase)
 	var discard atomic.Int64
 	err := runWorkers(ctx, len(idx), b.concurrency(), &discard, func(ctx context.Context, w *fileWorker, k int) error {
 		j := &b.jobs[idx[k]]
 		if h := b.opts.hooks; h != nil && h.beforeHash != nil {
-			if err := h.beforeHash(j.dst + cloneSuffix); err != nil {
+			path := j.dst
+			if j.compressLater {
+				path += cloneSuffix
+			}
+			if err := h.beforeHash(path); err != nil {
 				return err
 			}
 		}
-		res, err := w.compressLater(ctx, j.dst+cloneSuffix, j.dst+".zst", j.file.Mode)
-		if err != nil {
-			return fmt.Errorf("compress %s: %w", j.dst, err)
-		}
-		j.file.Size, j.file.StoredSize, j.file.SHA256 = res.size, res.stored, res.sha256
-		return nil
+		return fn(ctx, w, j)
 	})
 	if err != nil {
-		return opErr(b.op, nil, "compress", err)
+		return opErr(b.op, nil, phase, err)
 	}
 	return nil
 }

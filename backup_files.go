@@ -94,40 +94,59 @@ type copyResult struct {
 // unfreeze (hashLater): hashing costs CPU time that need not be spent while
 // the tables are frozen, and the hash is of the very bytes the backup keeps.
 func (w *fileWorker) copyFile(ctx context.Context, src, dst string, compress bool, clone func(dst, src *os.File) error) (res copyResult, err error) {
-	in, err := os.Open(src)
+	in, fi, err := openRegular(src)
 	if err != nil {
 		return res, err
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return res, err
-	}
-	if !fi.Mode().IsRegular() {
-		return res, fmt.Errorf("%s is not a regular file", src)
-	}
 	res.mode = fi.Mode().Perm()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, res.mode|0o200)
-	if err != nil {
-		return res, err
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
+	err = writeNew(dst, res.mode|0o200, func(out *os.File) error {
+		if compress {
+			return w.compress(ctx, in, out, &res)
 		}
-	}()
-	if !compress {
 		res.hashLater = true
 		if clone != nil && clone(out, in) == nil {
 			w.done.Add(fi.Size())
 			res.size, res.stored = fi.Size(), fi.Size()
-			return res, nil
+			return nil
 		}
+		var err error
 		res.size, err = w.kernelCopy(ctx, out, in)
 		res.stored = res.size
-		return res, err
+		return err
+	})
+	return res, err
+}
+
+// openRegular opens src for reading, refusing anything but a regular file.
+func openRegular(src string) (*os.File, fs.FileInfo, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return nil, nil, err
 	}
-	return res, w.compress(ctx, in, out, &res)
+	fi, err := in.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", src)
+	}
+	if err != nil {
+		in.Close()
+		return nil, nil, err
+	}
+	return in, fi, nil
+}
+
+// writeNew creates dst (it must not exist) with perm and lets write fill
+// it; an error from closing the file counts like one from write.
+func writeNew(dst string, perm fs.FileMode, write func(out *os.File) error) error {
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	err = write(out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // compress writes in to out as zstd, hashing the original bytes as they
@@ -158,27 +177,15 @@ func (w *fileWorker) compress(ctx context.Context, in io.Reader, out *os.File, r
 // I/O inside the freeze, and compressLater reads it after the unfreeze. It
 // reports false, with nothing left behind, when the file system cannot.
 func (w *fileWorker) cloneForLater(src, stage string, clone func(dst, src *os.File) error) (res copyResult, ok bool, err error) {
-	in, err := os.Open(src)
+	in, fi, err := openRegular(src)
 	if err != nil {
 		return res, false, err
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return res, false, err
-	}
-	if !fi.Mode().IsRegular() {
-		return res, false, fmt.Errorf("%s is not a regular file", src)
-	}
-	out, err := os.OpenFile(stage, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return res, false, err
-	}
-	cerr := clone(out, in)
-	if err := out.Close(); cerr == nil {
-		cerr = err
-	}
-	if cerr != nil {
+	if err := writeNew(stage, 0o600, func(out *os.File) error { return clone(out, in) }); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return res, false, err // not ours to remove
+		}
 		return res, false, os.Remove(stage)
 	}
 	w.done.Add(fi.Size())
@@ -187,23 +194,14 @@ func (w *fileWorker) cloneForLater(src, stage string, clone func(dst, src *os.Fi
 
 // compressLater compresses a clone made by cloneForLater to dst (created
 // with mode), then removes the clone.
-func (w *fileWorker) compressLater(ctx context.Context, stage, dst string, mode fs.FileMode) (res copyResult, err error) {
+func (w *fileWorker) compressLater(ctx context.Context, stage, dst string, mode fs.FileMode) (copyResult, error) {
 	in, err := os.Open(stage)
 	if err != nil {
-		return res, err
+		return copyResult{}, err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode|0o200)
-	if err != nil {
-		return res, err
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	res.mode = mode
-	if err := w.compress(ctx, in, out, &res); err != nil {
+	res := copyResult{mode: mode}
+	if err := writeNew(dst, mode|0o200, func(out *os.File) error { return w.compress(ctx, in, out, &res) }); err != nil {
 		return res, err
 	}
 	return res, os.Remove(stage)
