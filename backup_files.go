@@ -105,10 +105,15 @@ func (w *fileWorker) copyFile(ctx context.Context, src, dst string, compress boo
 			return w.compress(ctx, in, out, &res)
 		}
 		res.hashLater = true
-		if clone != nil && clone(out, in) == nil {
-			w.done.Add(fi.Size())
-			res.size, res.stored = fi.Size(), fi.Size()
-			return nil
+		if clone != nil {
+			if clone(out, in) == nil {
+				w.done.Add(fi.Size())
+				res.size, res.stored = fi.Size(), fi.Size()
+				return nil
+			}
+			if err := rewind(out, in); err != nil {
+				return err
+			}
 		}
 		var err error
 		res.size, err = w.kernelCopy(ctx, out, in)
@@ -172,28 +177,61 @@ func (w *fileWorker) compress(ctx context.Context, in io.Reader, out *os.File, r
 	return nil
 }
 
-// cloneForLater clones src to stage (created, must not exist) for a
-// compressed backup on a file system that can clone: the clone costs no data
-// I/O inside the freeze, and compressLater reads it after the unfreeze. It
-// reports false, with nothing left behind, when the file system cannot.
-func (w *fileWorker) cloneForLater(src, stage string, clone func(dst, src *os.File) error) (res copyResult, ok bool, err error) {
+// stage puts a copy of src at stagePath (created, must not exist) for a
+// compressed backup that compresses after the unfreeze: a clone where the
+// file system can (no data I/O; a failure sets noClone, and later files do
+// not try again), else, with orCopy, a copy by the kernel. It reports
+// false, with nothing left behind, when it made neither.
+func (w *fileWorker) stage(ctx context.Context, src, stagePath string, clone func(dst, src *os.File) error, noClone *atomic.Bool, orCopy bool) (copyResult, bool, error) {
 	in, fi, err := openRegular(src)
 	if err != nil {
-		return res, false, err
+		return copyResult{}, false, err
 	}
 	defer in.Close()
-	if err := writeNew(stage, 0o600, func(out *os.File) error { return clone(out, in) }); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return res, false, err // not ours to remove
+	staged := false
+	err = writeNew(stagePath, 0o600, func(out *os.File) error {
+		if clone != nil && !noClone.Load() {
+			if clone(out, in) == nil {
+				w.done.Add(fi.Size())
+				staged = true
+				return nil
+			}
+			noClone.Store(true)
+			if err := rewind(out, in); err != nil {
+				return err
+			}
 		}
-		return res, false, os.Remove(stage)
+		if !orCopy {
+			return nil
+		}
+		_, err := w.kernelCopy(ctx, out, in)
+		staged = err == nil
+		return err
+	})
+	if err == nil && !staged {
+		err = os.Remove(stagePath)
 	}
-	w.done.Add(fi.Size())
+	if err != nil || !staged {
+		return copyResult{}, false, err
+	}
 	return copyResult{size: fi.Size(), mode: fi.Mode().Perm()}, true, nil
 }
 
-// compressLater compresses a clone made by cloneForLater to dst (created
-// with mode), then removes the clone.
+// rewind undoes what a failed clone may have done to out and in (FICLONE
+// does nothing, a stand-in may have written), so that a copy starts afresh.
+func rewind(out, in *os.File) error {
+	if err := out.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := in.Seek(0, io.SeekStart)
+	return err
+}
+
+// compressLater compresses a copy made by stage to dst (created with mode),
+// then removes the copy.
 func (w *fileWorker) compressLater(ctx context.Context, stage, dst string, mode fs.FileMode) (copyResult, error) {
 	in, err := os.Open(stage)
 	if err != nil {

@@ -388,15 +388,29 @@ func TestBackupSurvivesTransientFaults(t *testing.T) {
 // Uncompressed, the kernel copies the files inside the freeze and the
 // copies are hashed after the unfreeze, while they are synced.
 func TestBackupHashesKernelCopiesAfterUnfreeze(t *testing.T) {
+	for _, failedClone := range []bool{false, true} {
+		t.Run(fmt.Sprintf("failedClone=%v", failedClone), func(t *testing.T) {
+			testBackupHashesKernelCopiesAfterUnfreeze(t, failedClone)
+		})
+	}
+}
+
+func testBackupHashesKernelCopiesAfterUnfreeze(t *testing.T, failedClone bool) {
 	f := newBackupFixture(t)
 	var hashed, hashedWhileFrozen atomic.Int64
-	opts := BackupOptions{NoReflink: true, hooks: &backupHooks{beforeHash: func(string) error {
+	opts := BackupOptions{NoReflink: !failedClone, hooks: &backupHooks{beforeHash: func(string) error {
 		if n, _ := f.srv.Locked("a"); n > 0 {
 			hashedWhileFrozen.Add(1)
 		}
 		hashed.Add(1)
 		return nil
 	}}}
+	if failedClone { // a clone that fails half-way: the copy starts afresh
+		opts.hooks.clone = func(dst, _ *os.File) error {
+			_, _ = dst.WriteString("half a clone")
+			return syscall.EOPNOTSUPP
+		}
+	}
 	dir := filepath.Join(t.TempDir(), "bk")
 	man, err := f.c.Manticore().Backup(context.Background(), dir, opts)
 	require.NoError(t, err)
@@ -443,41 +457,49 @@ func TestBackupClonesThenHashesAfterUnfreeze(t *testing.T) {
 
 // A compressed backup where files can be cloned clones them inside the
 // freeze and compresses the clones after the unfreeze; where cloning fails
-// it falls back to compressing inside the freeze, and stops trying.
-func TestBackupCompressedClonesThenCompressesAfterUnfreeze(t *testing.T) {
-	for _, canClone := range []bool{true, false} {
-		t.Run(fmt.Sprintf("canClone=%v", canClone), func(t *testing.T) {
+// it stops trying, and compresses inside the freeze, or with
+// CompressAfterUnfreeze copies inside the freeze and compresses after.
+func TestBackupCompressesAfterUnfreeze(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		canClone, noReflink   bool
+		afterUnfreeze         bool
+		wantClones, wantLater func(files int) int
+	}{
+		{"clones", true, false, false, func(n int) int { return n }, func(n int) int { return n }},
+		{"no clones", false, false, false, func(int) int { return 1 }, func(int) int { return 0 }},
+		{"no clones, CompressAfterUnfreeze", false, false, true, func(int) int { return 1 }, func(n int) int { return n }},
+		{"NoReflink, CompressAfterUnfreeze", true, true, true, func(int) int { return 0 }, func(n int) int { return n }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			f := newBackupFixture(t)
 			before := f.counters(t)
 			var clones, compressedLater, compressedWhileFrozen atomic.Int64
-			opts := BackupOptions{Compress: true, Concurrency: 1, hooks: &backupHooks{clone: func(dst, src *os.File) error {
-				clones.Add(1)
-				if n, _ := f.srv.Locked("a"); n == 0 {
-					t.Error("clone outside the freeze")
-				}
-				if !canClone {
-					return syscall.EOPNOTSUPP
-				}
-				_, err := io.Copy(dst, src)
-				return err
-			}, beforeHash: func(string) error {
-				compressedLater.Add(1)
-				if n, _ := f.srv.Locked("a"); n > 0 {
-					compressedWhileFrozen.Add(1)
-				}
-				return nil
-			}}}
+			opts := BackupOptions{Compress: true, Concurrency: 1, NoReflink: tc.noReflink, CompressAfterUnfreeze: tc.afterUnfreeze,
+				hooks: &backupHooks{clone: func(dst, src *os.File) error {
+					clones.Add(1)
+					if n, _ := f.srv.Locked("a"); n == 0 {
+						t.Error("clone outside the freeze")
+					}
+					if !tc.canClone {
+						_, _ = dst.WriteString("half a clone") // rewound before the copy
+						return syscall.EOPNOTSUPP
+					}
+					_, err := io.Copy(dst, src)
+					return err
+				}, beforeHash: func(string) error {
+					compressedLater.Add(1)
+					if n, _ := f.srv.Locked("a"); n > 0 {
+						compressedWhileFrozen.Add(1)
+					}
+					return nil
+				}}}
 			dir := filepath.Join(t.TempDir(), "bkz")
 			man, err := f.c.Manticore().Backup(context.Background(), dir, opts)
 			require.NoError(t, err)
 			assert.Equal(t, before, f.counters(t))
-			if canClone {
-				assert.Equal(t, int64(len(man.Files)), clones.Load(), "every file cloned")
-				assert.Equal(t, int64(len(man.Files)), compressedLater.Load(), "every clone compressed later")
-			} else {
-				assert.Equal(t, int64(1), clones.Load(), "one failed clone, then no more tries")
-				assert.Zero(t, compressedLater.Load(), "compressed inside the freeze")
-			}
+			assert.Equal(t, int64(tc.wantClones(len(man.Files))), clones.Load(), "clones tried")
+			assert.Equal(t, int64(tc.wantLater(len(man.Files))), compressedLater.Load(), "files compressed after the unfreeze")
 			assert.Zero(t, compressedWhileFrozen.Load())
 			for _, mf := range man.Files {
 				src, err := os.ReadFile(mf.Source)
@@ -489,10 +511,10 @@ func TestBackupCompressedClonesThenCompressesAfterUnfreeze(t *testing.T) {
 				assert.Equal(t, fi.Size(), mf.StoredSize, mf.Path)
 				srcFi, err := os.Stat(mf.Source)
 				require.NoError(t, err)
-				assert.Equal(t, srcFi.Mode().Perm(), mf.Mode.Perm(), "the source's mode, not the clone's")
+				assert.Equal(t, srcFi.Mode().Perm(), mf.Mode.Perm(), "the source's mode, not the staged copy's")
 			}
 			_ = filepath.WalkDir(dir, func(p string, _ fs.DirEntry, _ error) error {
-				assert.False(t, strings.HasSuffix(p, cloneSuffix), "clone left behind: %s", p)
+				assert.False(t, strings.HasSuffix(p, stageSuffix), "staged copy left behind: %s", p)
 				return nil
 			})
 			_, err = VerifyBackup(context.Background(), dir)

@@ -75,6 +75,25 @@ func ExampleManticore_Backup() {
 	// locked after: 0
 }
 
+// With CompressAfterUnfreeze a compressed backup keeps the tables frozen
+// only while the files are copied, not while they are compressed.
+func ExampleBackupOptions_compressAfterUnfreeze() {
+	srv, c, tmp := backupExampleServer()
+	defer srv.Close()
+	defer os.RemoveAll(tmp)
+	ctx := context.Background()
+
+	opts := dbctl.BackupOptions{Compress: true, CompressAfterUnfreeze: true}
+	man, err := c.Manticore().Backup(ctx, filepath.Join(tmp, "backup-1"), opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = dbctl.VerifyBackup(ctx, filepath.Join(tmp, "backup-1"))
+	fmt.Println(man.Compression, err)
+	// Output:
+	// zstd <nil>
+}
+
 func ExampleVerifyBackup() {
 	srv, _, tmp, dir := backedUpExample()
 	defer srv.Close()

@@ -105,6 +105,9 @@ func main() {
 		{nCompress, func(dir string) (result, error) {
 			return backup(ctx, m, dir, dbctl.BackupOptions{Compress: true})
 		}},
+		{"dbctl Backup Compress, CompressAfterUnfreeze", func(dir string) (result, error) {
+			return backup(ctx, m, dir, dbctl.BackupOptions{Compress: true, CompressAfterUnfreeze: true})
+		}},
 		{"CPU floor: read + sha256, no output", func(string) (result, error) { return cpuFloor(ctx, m, names, false) }},
 		{"CPU floor: read + sha256 + zstd, no output", func(string) (result, error) { return cpuFloor(ctx, m, names, true) }},
 	}

@@ -18,13 +18,17 @@ func (a *app) backupCmd() *cobra.Command {
 		Use:   "backup --dir DIR",
 		Short: "Back up tables: one freeze, checksummed copy, exact unfreeze, manifest written last",
 		Long: `Back up tables into DIR (which must not exist). All selected tables are frozen in one FREEZE,
-the listed files are copied while being hashed (sha256), the tables are unfrozen (exactly those this command froze,
-once each), files are synced and manifest.json is written last. Distributed and plain tables are skipped and listed.
+the listed files are copied (cloned where the file system can, else by the kernel; with --compress, compressed),
+the tables are unfrozen (exactly those this command froze, once each), the copies are hashed (sha256) and synced,
+and manifest.json is written last. Distributed and plain tables are skipped and listed.
 SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The server must run on this machine.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
 				return usagef("backup needs --dir DIR")
+			}
+			if opts.CompressAfterUnfreeze && !opts.Compress {
+				return usagef("--compress-after-unfreeze needs --compress")
 			}
 			if tables != "" {
 				opts.Tables = strings.Split(tables, ",")
@@ -50,6 +54,8 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 	f.StringVar(&dir, "dir", "", "backup directory to create (must not exist)")
 	f.StringVar(&tables, "tables", "", "comma-separated tables (default: all)")
 	f.BoolVar(&opts.Compress, "compress", false, "store files as zstd")
+	f.BoolVar(&opts.CompressAfterUnfreeze, "compress-after-unfreeze", false,
+		"with --compress: copy inside the freeze, compress after it (short freeze; needs the uncompressed size in free space for a while)")
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "copy workers (default: one per CPU)")
 	f.BoolVar(&opts.NoReflink, "no-reflink", false, "always copy bytes, never clone files (FICLONE)")
 	return cmd

@@ -161,7 +161,7 @@ func TestManticoreCommands(t *testing.T) {
 	assert.Contains(t, r.stdout, "backed up")
 	assert.Contains(t, r.stdout, "skipped: distributed")
 	assert.Contains(t, r.stderr, "backup", "plain progress lines when stderr is not a terminal")
-	r = dbctlRun(t, append([]string{"--json", "--quiet"}, s.m("backup", "--dir", bk+"z", "--compress")...)...)
+	r = dbctlRun(t, append([]string{"--json", "--quiet"}, s.m("backup", "--dir", bk+"z", "--compress", "--compress-after-unfreeze")...)...)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Empty(t, r.stderr, "--quiet: no progress")
 	doc := jsonOf(t, r)
@@ -238,6 +238,7 @@ func TestExitCodesAndErrors(t *testing.T) {
 		{"missing argument", s.m("freeze"), 2, "manticore freeze needs at least one TABLE"},
 		{"invalid table name", s.m("status", "a-b"), 2, "invalid identifier"},
 		{"backup without dir", s.m("backup"), 2, "backup needs --dir"},
+		{"compress after unfreeze without compress", s.m("backup", "--dir", "x", "--compress-after-unfreeze"), 2, "needs --compress"},
 		{"flush not db.table", s.x("flush", "nodot"), 2, "is not DB.TABLE"},
 		{"server error: missing table", s.m("status", "nope"), 1, "SHOW TABLE STATUS requires an existing table"},
 		{"server error: freeze of a missing table", s.m("freeze", "products", "nope"), 1, "not frozen (missing, plain or distributed): nope"},
