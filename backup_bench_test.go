@@ -76,14 +76,18 @@ func BenchmarkBackup(b *testing.B) {
 			return float64(time.Since(start).Milliseconds())
 		})
 	})
-	for _, compress := range []bool{false, true} {
-		name := "backup"
-		if compress {
-			name = "backup-compress"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		opts BackupOptions
+	}{
+		{"backup", BackupOptions{}},
+		{"backup-compress", BackupOptions{Compress: true}},
+		{"backup-compress-after-unfreeze", BackupOptions{Compress: true, CompressAfterUnfreeze: true}},
+	} {
+		opts := v.opts
+		b.Run(v.name, func(b *testing.B) {
 			run(b, func(dir string) float64 {
-				man, err := m.Backup(ctx, dir, BackupOptions{Compress: compress})
+				man, err := m.Backup(ctx, dir, opts)
 				if err != nil {
 					b.Fatal(err)
 				}
