@@ -99,23 +99,30 @@ func BenchmarkBackup(b *testing.B) {
 
 var benchNames = []string{"bench_a", "bench_b", "bench_c"}
 
-// benchServer builds the benchmark data (removed when the benchmark ends)
-// and starts a server on it.
+// benchServer starts a server on the benchmark data: the data_dir named by
+// DBCTL_BENCH_DATA, or one built here (removed when the benchmark ends).
 func benchServer(b *testing.B) (*Client, []string) {
+	dir := os.Getenv("DBCTL_BENCH_DATA")
+	if dir == "" {
+		dir = b.TempDir()
+		buildBenchData(b, dir)
+	}
+	srv := dbctltest.NewManticore(b, dbctltest.WithDataDir(dir))
+	c, err := Open(srv.DSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c, benchNames
+}
+
+// buildBenchData loads DBCTL_BENCH_ROWS documents (default 50,000) into a
+// server on dir and stops it cleanly, so the files stay.
+func buildBenchData(b *testing.B, dir string) {
 	rows := 50000
 	if v, err := strconv.Atoi(os.Getenv("DBCTL_BENCH_ROWS")); err == nil && v > 0 {
 		rows = v
 	}
-	if dir := os.Getenv("DBCTL_BENCH_DATA"); dir != "" {
-		srv := dbctltest.NewManticore(b, dbctltest.WithDataDir(dir))
-		c, err := Open(srv.DSN())
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { c.Close() })
-		return c, benchNames
-	}
-	dir := b.TempDir()
 	srv, err := dbctltest.StartManticore(dbctltest.WithDataDir(dir))
 	if err != nil {
 		b.Fatal(err)
@@ -132,12 +139,6 @@ func benchServer(b *testing.B) (*Client, []string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv = dbctltest.NewManticore(b, dbctltest.WithDataDir(dir))
-	if c, err = Open(srv.DSN()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
-	return c, benchNames
 }
 
 func kernelCopy(src, dst string) error {

@@ -88,7 +88,7 @@ func main() {
 		names = append(names, t.Name)
 	}
 
-	total, err := listedBytes(ctx, m, names)
+	paths, total, err := listed(ctx, m, names)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -108,8 +108,8 @@ func main() {
 		{"dbctl Backup Compress, CompressAfterUnfreeze", func(dir string) (result, error) {
 			return backup(ctx, m, dir, dbctl.BackupOptions{Compress: true, CompressAfterUnfreeze: true})
 		}},
-		{"CPU floor: read + sha256, no output", func(string) (result, error) { return cpuFloor(ctx, m, names, false) }},
-		{"CPU floor: read + sha256 + zstd, no output", func(string) (result, error) { return cpuFloor(ctx, m, names, true) }},
+		{"CPU floor: read + sha256, no output", func(string) (result, error) { return cpuFloor(paths, false) }},
+		{"CPU floor: read + sha256 + zstd, no output", func(string) (result, error) { return cpuFloor(paths, true) }},
 	}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
@@ -188,14 +188,7 @@ func main() {
 
 // cpuFloor reads every listed file on one goroutine per CPU, hashing it and
 // optionally compressing it into io.Discard.
-func cpuFloor(ctx context.Context, m *dbctl.Manticore, names []string, compress bool) (result, error) {
-	files, err := m.Freeze(ctx, names...)
-	if err != nil {
-		return result{}, err
-	}
-	if err := m.Unfreeze(ctx, names...); err != nil {
-		return result{}, err
-	}
+func cpuFloor(paths []string, compress bool) (result, error) {
 	start := time.Now()
 	next := make(chan string)
 	var total atomic.Int64
@@ -221,8 +214,8 @@ func cpuFloor(ctx context.Context, m *dbctl.Manticore, names []string, compress 
 			}
 		}()
 	}
-	for _, f := range files {
-		next <- f.Normalized
+	for _, p := range paths {
+		next <- p
 	}
 	close(next)
 	wg.Wait()
@@ -281,22 +274,24 @@ func prefault(dir string, n int64) error {
 	return nil
 }
 
-// listedBytes is the size of the files FREEZE lists.
-func listedBytes(ctx context.Context, m *dbctl.Manticore, names []string) (int64, error) {
+// listed returns the files FREEZE lists and their total size.
+func listed(ctx context.Context, m *dbctl.Manticore, names []string) ([]string, int64, error) {
 	files, err := m.Freeze(ctx, names...)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
+	var paths []string
 	var n int64
 	for _, f := range files {
 		fi, err := os.Stat(f.Normalized)
 		if err != nil {
 			_ = m.Unfreeze(ctx, names...)
-			return 0, err
+			return nil, 0, err
 		}
+		paths = append(paths, f.Normalized)
 		n += fi.Size()
 	}
-	return n, m.Unfreeze(ctx, names...)
+	return paths, n, m.Unfreeze(ctx, names...)
 }
 
 func verdict(ok bool) string {
