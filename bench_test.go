@@ -85,7 +85,6 @@ func stubDB(b *testing.B) *sql.DB {
 		"select mo_ctl('dn', 'checkpoint', '')":    {cols: []string{"c"}, rows: [][]string{{moCkpOK}}},
 		"select mo_ctl('dn', 'ping', '')":          {cols: []string{"c"}, rows: [][]string{{moPing}}},
 		"FREEZE `gold_a`":                          {cols: freezeCols, rows: goldFiles(dataDir, "gold_a")},
-		"SHOW WARNINGS":                            {cols: warningCols},
 		"UNFREEZE `gold_a`":                        {affected: 1},
 		"SHOW LOCKS":                               {cols: locksCols, rows: [][]string{{"rt", "gold_a", "freeze", "Count: 2"}}},
 		"SHOW TABLE `gold_a` STATUS LIKE 'locked'": {cols: statusCols, rows: [][]string{{"locked", "2"}}},
@@ -205,15 +204,8 @@ func BenchmarkManticoreFreeze(b *testing.B) {
 			f.Table = "gold_a"
 			files = append(files, f)
 		}
-		rows.Close()
 		benchSink = len(files)
-		wr, err := conn.QueryContext(bctx, "SHOW WARNINGS")
-		if err != nil {
-			return err
-		}
-		for wr.Next() {
-		}
-		return wr.Close()
+		return rows.Close()
 	})
 }
 
@@ -345,10 +337,6 @@ func BenchmarkManticoreWithFrozen(b *testing.B) {
 		for rows.Next() {
 		}
 		rows.Close()
-		wr, err := conn.QueryContext(bctx, "SHOW WARNINGS")
-		if err == nil {
-			wr.Close()
-		}
 		conn.Close()
 		_, err = db.ExecContext(bctx, "UNFREEZE `gold_a`")
 		return err

@@ -169,23 +169,32 @@ func FuzzParseFreeze(f *testing.F) {
 	f.Add(`C:\m\t\t.ram`, `C:\m\t\t.ram`, "t", "other warning")
 	f.Add("t.meta", "", "t", "Some tables are not suitable for freezing:")
 	f.Add("/d/x/y", "/d/x/y", "x", "Some tables are not suitable for freezing: T ,  ,u")
+	f.Add("/d/t/wordforms_chunk0_0.txt", "/d/t/wordforms_chunk0_0.txt", "t", "")
+	f.Add("/d/zz_other/t.meta", "/d/zz_other/t.meta", "t", "")
 	f.Fuzz(func(t *testing.T, file, norm, table, warning string) {
-		files, err := parseFreezeFiles(tableOf(freezeCols, []string{file, norm}), []string{strings.ToLower(table)})
+		table = strings.ToLower(table)
+		// One table: every file is its own.
+		files, err := parseFreezeFiles(tableOf(freezeCols, []string{file, norm}), []string{table})
+		if err != nil || len(files) != 1 || files[0].Table != table || files[0].File != file {
+			t.Fatalf("one table: %+v, %v", files, err)
+		}
+		// Two tables: the file goes to one of them, by folder before name,
+		// or fails as an unexpected result.
+		const other = "zz_other"
+		files, err = parseFreezeFiles(tableOf(freezeCols, []string{file, norm}), []string{table, other})
 		if err == nil {
-			if len(files) != 1 || files[0].Table != strings.ToLower(table) || files[0].File != file {
+			if len(files) != 1 || (files[0].Table != table && files[0].Table != other) {
 				t.Fatalf("bad attribution %+v", files)
+			}
+			if dir, _ := splitServerPath(norm); strings.HasSuffix(strings.ToLower(dir), "/"+other) && files[0].Table != other {
+				t.Fatalf("file in %s's folder attributed to %q", other, files[0].Table)
 			}
 		} else if !errors.Is(err, ErrUnexpectedResult) {
 			t.Fatalf("error %v", err)
 		}
-		names, err := parseFreezeWarnings(tableOf(warningCols, []string{"warning", "1000", warning}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range names {
-			if n == "" || n != strings.ToLower(n) || strings.Contains(n, ",") {
-				t.Fatalf("bad name %q from %q", n, warning)
-			}
+		msgs, err := parseWarnings(tableOf(warningCols, []string{"warning", "1000", warning}))
+		if err != nil || len(msgs) != 1 || msgs[0] != warning {
+			t.Fatalf("warnings %q, %v", msgs, err)
 		}
 	})
 }

@@ -18,18 +18,21 @@ import (
 // the server, not in this connection, and survives this process. Prefer
 // WithFrozen, which always releases.
 //
-// When ctx ends or the connection breaks while FREEZE is under way, the
-// statement may still run on the server; Freeze then unfreezes every table
-// it named, on a new connection. If that UNFREEZE overtakes a FREEZE the
-// server has not executed yet, the table stays frozen: keep deadlines for
-// Freeze well above the server's latency, and check SHOW LOCKS after such an
-// error.
+// FREEZE is never abandoned mid-flight: searchd executes a FREEZE whose
+// client has gone, so it is sent under a context that ctx's cancellation does
+// not cut (bounded by the release timeout, WithReleaseTimeout); when ctx has
+// ended by the time it answers, the tables it froze are unfrozen and ctx's
+// error is returned. Only when the answer is lost (the connection broke, or
+// the release timeout passed) does Freeze unfreeze every table it named, on
+// a new connection.
 //
 // The server does not fail FREEZE for a table it cannot freeze (missing,
-// plain or distributed): it only warns. Freeze reads that warning (SHOW
-// WARNINGS on the same connection), and if any table was not frozen it
-// unfreezes the ones that were and returns ErrTableNotFound naming the
-// others, so that on error nothing is left frozen.
+// plain or distributed): it lists no files for it and sets a warning.
+// Freeze decides from the file list, never from SHOW WARNINGS, which on a
+// pooled connection can still hold an earlier statement's warning
+// (manticore-2.jsonl); if any table was not frozen it unfreezes the ones
+// that were and returns ErrTableNotFound naming the others, quoting the
+// connection's last warning, so that on error nothing is left frozen.
 //
 // While a table is frozen, UPDATE and FLUSH RAMCHUNK block until it is
 // unfrozen; DELETE and REPLACE block when they touch a disk chunk; INSERT
@@ -51,61 +54,94 @@ func (m *Manticore) Freeze(ctx context.Context, tables ...string) ([]FrozenFile,
 	return m.freezeOn(ctx, conn, op, names)
 }
 
-// freezeOn runs FREEZE and SHOW WARNINGS on one connection. Once FREEZE may
-// have run, every failure path releases what it froze before returning.
+// freezeOn sends FREEZE on conn and decides from its answer which tables it
+// froze: a frozen RT or percolate table always lists its own files (at
+// least .meta and .settings: manticore-2.jsonl "FREEZE cap_rt", "FREEZE
+// cap_pq"), and a table FREEZE could not freeze lists none
+// (manticore-2.jsonl "FREEZE cap_dist": columns, no rows). SHOW WARNINGS is
+// not used for that decision: searchd keeps a warning on its connection
+// until another statement replaces it, so on a pooled connection it can
+// name tables of an earlier FREEZE (manticore-2.jsonl, the note at "FREEZE
+// cap_rt, cap_dist, cap_nope"), and with no warning it answers an OK packet,
+// not a result set (manticore.md §4.5). It is read only to quote the
+// server's words in the error.
+//
+// FREEZE is never abandoned mid-flight: it is sent under a context the
+// caller's cancellation does not cut, bounded by the release timeout,
+// because searchd executes a FREEZE whose client has gone, after any
+// compensating UNFREEZE (issue 9 C). If ctx ended meanwhile, the tables it
+// froze are released on the same connection and ctx's error is returned.
+// Once FREEZE may have run, every failure path releases what it froze.
 func (m *Manticore) freezeOn(ctx context.Context, conn *sql.Conn, op string, names []string) ([]FrozenFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
-	t, err := m.c.query(ctx, conn, "FREEZE "+quoteManticoreList(names))
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.opts.releaseTimeout)
+	t, err := m.c.query(fctx, conn, "FREEZE "+quoteManticoreList(names))
+	cancel()
 	if err != nil {
 		if isServerError(err) || errors.Is(err, driver.ErrBadConn) {
 			// The server refused the statement, or the driver did not send
 			// it (it reports ErrBadConn only then): nothing was frozen.
 			return nil, manticoreErr(op, err)
 		}
-		// The statement may have run before the connection or the context
-		// went away. UNFREEZE of a table that cannot be frozen is a no-op,
-		// so releasing every name is safe.
+		// The answer was lost (the release timeout passed, or the
+		// connection broke): the statement may have run or may still run.
+		// UNFREEZE of a table that cannot be frozen is a no-op, so
+		// releasing every name is safe.
+		return nil, errors.Join(opErr(op, nil, "", err), m.release(ctx, nil, names))
+	}
+	files, err := parseFreezeFiles(t, names)
+	if err != nil {
+		// The answer is one this package does not understand, so which
+		// tables it froze is unknown: release every name.
 		return nil, errors.Join(opErr(op, nil, "", err), m.release(ctx, conn, names))
 	}
-	w, err := m.c.query(ctx, conn, "SHOW WARNINGS")
-	if err != nil {
-		return nil, errors.Join(opErr(op, nil, "read warnings", err), m.release(ctx, conn, names))
-	}
-	notFrozen, err := parseFreezeWarnings(w)
-	if err != nil {
-		return nil, errors.Join(opErr(op, nil, "read warnings", err), m.release(ctx, conn, names))
-	}
-	frozen := subtract(names, notFrozen)
-	files, err := parseFreezeFiles(t, frozen)
-	if err == nil {
-		err = everyTableHasFiles(frozen, files)
-	}
-	if err != nil {
-		return nil, errors.Join(opErr(op, nil, "", err), m.release(ctx, conn, frozen))
+	frozen := tablesOf(files, names)
+	if err := ctx.Err(); err != nil {
+		return nil, errors.Join(opErr(op, nil, "cancelled while FREEZE ran; released", err), m.release(ctx, conn, frozen))
 	}
 	if missing := subtract(names, frozen); len(missing) > 0 {
 		detail := "not frozen (missing, plain or distributed): " + strings.Join(missing, ", ")
+		if w := m.lastWarning(ctx, conn); w != "" {
+			detail += "; the connection's last warning: " + quoteForMessage(w)
+		}
 		return nil, errors.Join(opErr(op, ErrTableNotFound, detail, nil), m.release(ctx, conn, frozen))
 	}
 	return files, nil
 }
 
-// everyTableHasFiles checks that each frozen table listed at least one file:
-// every RT and percolate table has a .meta and a .settings file, so a frozen
-// table without files is a result this package does not understand.
-func everyTableHasFiles(tables []string, files []FrozenFile) error {
-	has := make(map[string]bool, len(tables))
+// lastWarning returns the messages of SHOW WARNINGS on conn, or "" when
+// there is none or it cannot be read (it only decorates an error). With no
+// warning searchd answers an OK packet, which reads as a table without
+// columns (manticore-2.jsonl: "SHOW WARNINGS" on connection "other").
+func (m *Manticore) lastWarning(ctx context.Context, conn *sql.Conn) string {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.opts.releaseTimeout)
+	defer cancel()
+	w, err := m.c.query(wctx, conn, "SHOW WARNINGS")
+	if err != nil {
+		return ""
+	}
+	msgs, err := parseWarnings(w)
+	if err != nil {
+		return ""
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// tablesOf returns the names (in names' order) that have at least one file.
+func tablesOf(files []FrozenFile, names []string) []string {
+	has := make(map[string]bool, len(names))
 	for _, f := range files {
 		has[f.Table] = true
 	}
-	for _, t := range tables {
-		if !has[t] {
-			return fmt.Errorf("%w: FREEZE listed no files for table %q", ErrUnexpectedResult, t)
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if has[n] {
+			out = append(out, n)
 		}
 	}
-	return nil
+	return out
 }
 
 // subtract returns the names of a that are not in b, in a's order.

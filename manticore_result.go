@@ -185,39 +185,37 @@ func parseTables(t *textTable) ([]TableInfo, error) {
 	return out, nil
 }
 
-// notSuitablePrefix starts the warning (code 1000) FREEZE gives for tables it
-// cannot freeze: missing, plain, distributed, reserved words.
-const notSuitablePrefix = "Some tables are not suitable for freezing:"
-
-// parseFreezeWarnings reads SHOW WARNINGS after FREEZE and returns the
-// (lower-case) names the server did not freeze.
-func parseFreezeWarnings(t *textTable) ([]string, error) {
+// parseWarnings reads SHOW WARNINGS and returns the messages. searchd
+// answers an OK packet when the connection has no warning (manticore-2.jsonl,
+// "SHOW WARNINGS" on connection "other"; manticore.md §4.5), which reads as
+// a table without columns: no warnings. A result set must have "Message".
+func parseWarnings(t *textTable) ([]string, error) {
+	if len(t.cols) == 0 {
+		return nil, nil
+	}
 	mc, err := t.column("Message")
 	if err != nil {
 		return nil, err
 	}
-	var out []string
+	out := make([]string, 0, len(t.rows))
 	for r := range t.rows {
-		msg := t.rows[r][mc].String
-		rest, ok := strings.CutPrefix(msg, notSuitablePrefix)
-		if !ok {
-			continue
-		}
-		for _, n := range strings.Split(rest, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				out = append(out, strings.ToLower(n))
-			}
-		}
+		out = append(out, t.rows[r][mc].String)
 	}
 	return out, nil
 }
 
 // parseFreezeFiles reads FREEZE's file list and attributes each file to one
-// of tables (lower-case). Manticore names every file of table t "t.<ext>" or
-// "t.<chunk>.<ext>", and table names cannot contain dots, so the part of the
-// base name before the first dot is the table; the directory name is the
-// fallback. A file that fits no table is a shape this package does not
-// understand and fails with the raw path.
+// of tables (lower-case). In RT mode every table keeps its files in its own
+// folder, <data_dir>/<table>/, and not every file there is named after the
+// table: a table created with wordforms, stopwords or exceptions keeps its
+// copies as wordforms_chunk0_0.txt and so on (manticore-2.jsonl "FREEZE
+// cap_wf"). So a file belongs to the table whose folder holds it; failing
+// that (tables declared in a config file with their own path), to the table
+// its base name starts with ("t.meta", "t.0.spa": table names have no dots);
+// failing that, when FREEZE named one table, to it. A file that fits no
+// table is a shape this package does not understand and fails with the raw
+// path. Which tables were frozen follows from the result: a table FREEZE
+// could not freeze lists no file.
 func parseFreezeFiles(t *textTable, tables []string) ([]FrozenFile, error) {
 	fc, err := t.column("file")
 	if err != nil {
@@ -242,24 +240,31 @@ func parseFreezeFiles(t *textTable, tables []string) ([]FrozenFile, error) {
 		}
 		table, ok := fileTable(norm, want)
 		if !ok {
-			if table, ok = fileTable(file, want); !ok {
-				return nil, fmt.Errorf("%w: FREEZE listed a file of no requested table: %s", ErrUnexpectedResult, quoteForMessage(file))
-			}
+			table, ok = fileTable(file, want)
+		}
+		if !ok && len(want) == 1 {
+			table, ok = tables[0], true
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: FREEZE listed a file of no requested table: %s", ErrUnexpectedResult, quoteForMessage(file))
 		}
 		out = append(out, FrozenFile{Table: table, File: file, Normalized: norm})
 	}
 	return out, nil
 }
 
+// fileTable attributes a server path to a table of want: by its folder
+// first, then by the prefix of its base name.
 func fileTable(p string, want map[string]struct{}) (string, bool) {
 	dir, base := splitServerPath(p)
+	if _, parent := splitServerPath(dir); parent != "" {
+		if _, ok := want[strings.ToLower(parent)]; ok {
+			return strings.ToLower(parent), true
+		}
+	}
 	prefix, _, _ := strings.Cut(base, ".")
 	if _, ok := want[strings.ToLower(prefix)]; ok {
 		return strings.ToLower(prefix), true
-	}
-	_, parent := splitServerPath(dir)
-	if _, ok := want[strings.ToLower(parent)]; ok && parent != "" {
-		return strings.ToLower(parent), true
 	}
 	return "", false
 }
