@@ -105,7 +105,14 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // directory named dir.
 //
 // manticore.json and state.sql of the data_dir are copied too (state/), so
-// RestoreBackup can rebuild a complete data_dir.
+// RestoreBackup can rebuild a complete data_dir, and so is searchd's config
+// file (config/, as manticore-backup keeps it), found with SHOW SETTINGS;
+// the manifest records its path and the data_dir. RestoreBackup does not
+// write the config file anywhere: it is kept for the operator.
+//
+// When this process runs as root and the data_dir belongs to another user
+// (searchd's own), the backup is given to that user, so that IMPORT TABLE
+// by that searchd can read it.
 func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) (man *Manifest, err error) {
 	op := "manticore backup " + dir
 	started := time.Now()
@@ -126,11 +133,18 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 	if err != nil {
 		return nil, err
 	}
+	// Where searchd's config file and data_dir are (manticore-2.jsonl,
+	// "SHOW SETTINGS"). A server that refuses the statement (older than
+	// SHOW SETTINGS) gets a backup without its config file.
+	settings, err := m.Settings(ctx)
+	if err != nil && !isServerError(err) {
+		return nil, err
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".dbctl-partial-")
 	if err != nil {
 		return nil, opErr(op, nil, "create temporary directory", err)
 	}
-	b := &backupRun{m: m, op: op, opts: opts, tmp: tmp, target: target, started: started}
+	b := &backupRun{m: m, op: op, opts: opts, tmp: tmp, target: target, started: started, settings: settings}
 	b.man = &Manifest{
 		FormatVersion: ManifestFormatVersion, Tool: "dbctl", ServerVersion: version, Started: started.UTC(),
 		Partial: len(opts.Tables) > 0, Skipped: skipped,
@@ -196,6 +210,8 @@ type backupRun struct {
 	target  string
 	started time.Time
 	man     *Manifest
+	// settings is SHOW SETTINGS, nil when the server refused it.
+	settings *ServerSettings
 
 	jobs    []backupJob
 	phase   atomic.Value // string
@@ -331,8 +347,14 @@ func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string
 		}
 		tables[f.Table].Files++
 	}
+	if b.settings != nil && filepath.IsAbs(b.settings.DataDir) {
+		dataDir = filepath.Clean(b.settings.DataDir)
+	}
 	if dataDir == "" {
 		return "", opErr(b.op, ErrUnexpectedResult, "cannot tell the data_dir from the FREEZE file list", nil)
+	}
+	if err := b.planConfig(); err != nil {
+		return "", err
 	}
 	for _, name := range stateFiles {
 		src := filepath.Join(dataDir, name)
@@ -605,6 +627,9 @@ func (b *backupRun) finish() error {
 	}
 	if err := syncDir(b.tmp); err != nil {
 		return opErr(b.op, nil, "sync", err)
+	}
+	if err := b.giveToDataDirOwner(); err != nil {
+		return err
 	}
 	if err := os.Rename(b.tmp, b.target); err != nil {
 		return opErr(b.op, ErrBackupExists, "rename into place", err)

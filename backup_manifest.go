@@ -44,10 +44,15 @@ type Manifest struct {
 	Tool          string `json:"tool"`
 	// ServerVersion is the searchd version (SHOW STATUS LIKE 'version').
 	ServerVersion string `json:"server_version"`
-	// DataDir is the server's data_dir the files came from.
-	DataDir  string    `json:"data_dir"`
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
+	// DataDir is the server's data_dir the files came from
+	// (SHOW SETTINGS searchd.data_dir, else derived from the FREEZE paths).
+	DataDir string `json:"data_dir"`
+	// ConfigFile is searchd's config file (SHOW SETTINGS
+	// configuration_file), kept as config/<name>; "" when the server did
+	// not say.
+	ConfigFile string    `json:"config_file,omitempty"`
+	Started    time.Time `json:"started"`
+	Finished   time.Time `json:"finished"`
 	// FreezeWindow is how long the tables were frozen (FREEZE sent to
 	// UNFREEZE answered).
 	FreezeWindow time.Duration `json:"freeze_window_ns"`
@@ -83,7 +88,9 @@ type SkippedTable struct {
 type ManifestFile struct {
 	// Path is the file's place in the backup, slash-separated and relative:
 	// "data/<table>/<file>" for table files (without the ".zst" of a
-	// compressed copy), "state/<file>" for the data_dir's state files.
+	// compressed copy): every file of the table's folder, also those not
+	// named after it (wordforms_chunk0_0.txt); "state/<file>" for the
+	// data_dir's state files; "config/<file>" for searchd's config file.
 	Path string `json:"path"`
 	// Table is the table the file belongs to; "" for state files.
 	Table string `json:"table,omitempty"`
@@ -198,15 +205,15 @@ func checkManifestPath(f ManifestFile, tables map[string]bool) error {
 	}
 	switch {
 	case parts[0] == "data" && len(parts) == 3:
+		// A table's files are those of its folder, whatever their names
+		// (manticore-2.jsonl "FREEZE cap_wf": wordforms_chunk0_0.txt);
+		// a file under another table's folder is refused.
 		if !tables[parts[1]] || f.Table != parts[1] {
 			return fmt.Errorf("file %q does not belong to a table of the backup", p)
 		}
-		if prefix, _, _ := strings.Cut(parts[2], "."); prefix != parts[1] {
-			return fmt.Errorf("file %q is not named after its table", p)
-		}
-	case parts[0] == "state" && len(parts) == 2 && f.Table == "":
+	case (parts[0] == "state" || parts[0] == "config") && len(parts) == 2 && f.Table == "":
 	default:
-		return fmt.Errorf("unsafe path %q (want data/<table>/<file> or state/<file>)", p)
+		return fmt.Errorf("unsafe path %q (want data/<table>/<file>, state/<file> or config/<file>)", p)
 	}
 	return nil
 }

@@ -139,15 +139,32 @@ type RestoreOptions struct {
 	Progress func(BackupProgress)
 }
 
-// RestoreBackup rebuilds a Manticore data_dir from a backup, offline: stop
-// searchd first (a running daemon overwrites manticore.json). Every file is
-// verified before anything is written; files get their original permission
-// bits; manticore.json is written last. A data_dir with files in it is
-// refused (ErrDataDirNotEmpty) unless opts.Overwrite. For a partial backup,
-// manticore.json is rewritten to list only the tables in the backup. On
-// failure the files written so far are removed.
+// RestoreBackup rebuilds a Manticore data_dir from a backup, offline. A
+// data_dir with a table that a running searchd holds (its <table>.lock is
+// locked) is refused with ErrServerRunning whatever the options, before
+// anything is read or written: stop searchd first. Every file is verified
+// before anything is written; files get their original permission bits;
+// manticore.json is written last. A data_dir with files in it is refused
+// (ErrDataDirNotEmpty) unless opts.Overwrite. For a partial backup,
+// manticore.json is rewritten to list only the tables in the backup. The
+// restored files and folders get the owner of the data_dir (of its parent
+// when it does not exist yet) when this process runs as root, so that a
+// searchd running as its own user can lock and serve them. On failure the
+// files written so far are removed. The config file a backup keeps
+// (config/) is not written anywhere.
 func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions) (err error) {
 	op := "restore backup " + dir + " into " + dataDir
+	held, err := liveTables(dataDir)
+	if err != nil {
+		return opErr(op, nil, "check for a running searchd", err)
+	}
+	if len(held) > 0 {
+		return opErr(op, ErrServerRunning, "tables locked by a running searchd: "+strings.Join(held, ", ")+"; stop it first", nil)
+	}
+	own, err := ownerOf(dataDir)
+	if err != nil {
+		return opErr(op, nil, "owner of the data_dir", err)
+	}
 	man, err := VerifyBackupWith(ctx, dir, VerifyOptions{Progress: opts.Progress})
 	if err != nil {
 		return err
@@ -197,8 +214,10 @@ func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions
 	}
 	for _, f := range man.Files {
 		if f.Table == "" {
-			state = append(state, f)
-			continue
+			if strings.HasPrefix(f.Path, "state/") {
+				state = append(state, f)
+			}
+			continue // config/: kept for the operator, not part of the data_dir
 		}
 		if err := restore(f, filepath.Join(dataDir, f.Table, filepath.Base(f.Path))); err != nil {
 			return opErr(op, nil, "", err)
@@ -222,7 +241,16 @@ func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions
 			}
 		}
 	}
-	for d := range parentDirs(written) {
+	dirs := parentDirs(written)
+	dirs[filepath.Clean(dataDir)] = true
+	owned := append([]string(nil), written...)
+	for d := range dirs {
+		owned = append(owned, d)
+	}
+	if err := giveTo(own, owned); err != nil {
+		return opErr(op, nil, "give the restored files to the data_dir's owner", err)
+	}
+	for d := range dirs {
 		if err := syncDir(d); err != nil {
 			return opErr(op, nil, "sync", err)
 		}
@@ -358,6 +386,15 @@ func (m *Manticore) ImportTable(ctx context.Context, dir, table, as string) (err
 			if err := writeVerified(ctx, w, man.storedPath(abs, f), filepath.Join(stage, src, filepath.Base(f.Path)), true, f); err != nil {
 				return opErr(op, nil, "stage "+f.Path, err)
 			}
+		}
+		// searchd reads the staged files itself: give them to the owner of
+		// the backup (Backup gives it to the data_dir's owner).
+		own, err := ownerOf(abs)
+		if err == nil {
+			err = giveTreeTo(own, stage)
+		}
+		if err != nil {
+			return opErr(op, nil, "give the staging directory to the backup's owner", err)
 		}
 		prefix = filepath.Join(stage, src, src)
 	}

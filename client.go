@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/go-sql-driver/mysql"
@@ -38,11 +39,11 @@ type Client struct {
 func Open(dsn string, opts ...Option) (*Client, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		return nil, opErr("open", ErrInvalidArgument, "parse DSN", err)
+		return nil, opErr("open", ErrInvalidArgument, "parse DSN: "+dsnErrorText(dsn, err), nil)
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return nil, opErr("open", ErrInvalidArgument, "DSN configuration", err)
+		return nil, opErr("open", ErrInvalidArgument, "DSN configuration: "+dsnErrorText(dsn, err), nil)
 	}
 	c := New(sql.OpenDB(conn), opts...)
 	c.ownsDB = true
@@ -102,6 +103,25 @@ func (c *Client) conn(ctx context.Context, op string) (*sql.Conn, error) {
 		return nil, opErr(op, nil, "get connection", err)
 	}
 	return conn, nil
+}
+
+// dsnErrorText is the DSN parser's message, or a fixed text when that
+// message quotes part of the DSN's credentials: the driver names the
+// "network" of a DSN without '@' ("root:pw/db" gives "default addr for
+// network 'root:pw' unknown"). Nothing of a DSN is ever masked in place:
+// messages that could hold it are withheld whole.
+func dsnErrorText(dsn string, err error) string {
+	msg := err.Error()
+	creds := dsn
+	if i := strings.LastIndex(dsn, "@"); i >= 0 {
+		creds = dsn[:i]
+	} else if i := strings.Index(dsn, "/"); i >= 0 {
+		creds = dsn[:i]
+	}
+	if _, pw, ok := strings.Cut(creds, ":"); ok && pw != "" && strings.Contains(msg, pw) {
+		return "malformed DSN (the parser's message is withheld: it quotes the credentials); want user:password@tcp(host:port)/"
+	}
+	return msg
 }
 
 // isServerError reports whether err carries the server's own answer (as
