@@ -34,6 +34,10 @@ type app struct {
 	quiet    bool
 	embedded bool
 
+	// interruptNote, set by a command that froze tables, says what an
+	// interrupted run left behind, as verified (see releaseNote).
+	interruptNote string
+
 	closers []func()
 }
 
@@ -120,7 +124,10 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	}
 	msg := err.Error()
 	if ctx.Err() != nil {
-		msg = "interrupted: " + strings.TrimPrefix(msg, "dbctl: ") + " (tables this command froze were unfrozen; partial output was removed)"
+		msg = "interrupted: " + strings.TrimPrefix(msg, "dbctl: ")
+		if a.interruptNote != "" {
+			msg += " (" + a.interruptNote + ")"
+		}
 	}
 	if !strings.HasPrefix(msg, "dbctl: ") {
 		msg = "dbctl: " + msg

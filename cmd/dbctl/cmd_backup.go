@@ -41,9 +41,13 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 			defer cancel()
 			pp := a.progress("backup")
 			opts.Progress = pp.update
+			before, beforeErr := freezeCounters(ctx, m)
 			man, err := m.Backup(ctx, dir, opts)
 			pp.done()
 			if err != nil {
+				if ctx.Err() != nil {
+					a.interruptNote = "partial output was removed; " + releaseNote(m, before, beforeErr)
+				}
 				return err
 			}
 			a.printManifest(dir, man)

@@ -292,6 +292,7 @@ func TestInterruptedBackup(t *testing.T) {
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 1, ee.ExitCode())
 	assert.Contains(t, errb.String(), "interrupted")
+	assert.Contains(t, errb.String(), "verified with SHOW LOCKS: no table is left frozen by this command")
 	n, _ := s.mt.Locked("products")
 	assert.Equal(t, 0, n, "unfrozen after the interrupt")
 	n, _ = s.mt.Locked("alerts")
@@ -332,4 +333,34 @@ func TestSeed(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM products").Scan(&n))
 	assert.Equal(t, 4, n)
+}
+
+// SIGINT while the FREEZE itself is on its way (delayed on the server): the
+// FREEZE is not abandoned (searchd would run it after the UNFREEZE); the
+// command waits for it, releases, verifies, and a second later nothing is
+// frozen (issue 9 C).
+func TestInterruptDuringFreeze(t *testing.T) {
+	s := newServers(t)
+	s.mt.Delay("FREEZE", 1500*time.Millisecond)
+	target := filepath.Join(t.TempDir(), "bk")
+	cmd := exec.Command(binary, s.m("backup", "--dir", target)...)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	require.NoError(t, cmd.Start())
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 1, ee.ExitCode(), errb.String())
+	assert.Contains(t, errb.String(), "interrupted")
+	assert.NotContains(t, errb.String(), "STILL FROZEN")
+	s.mt.Delay("FREEZE", 0)
+	time.Sleep(time.Second)
+	for _, table := range []string{"products", "alerts"} {
+		n, ok := s.mt.Locked(table)
+		require.True(t, ok, table)
+		assert.Equal(t, 0, n, table)
+	}
+	assert.NoDirExists(t, target)
 }
