@@ -1,0 +1,197 @@
+package dbctl_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/dbctl/dbctl"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// One end-to-end test per fault of issue 9, each able to run against a real
+// searchd on this machine (DBCTL_MANTICORE_DSN): backups read the files
+// FREEZE lists, and IMPORT TABLE reads the backup, so both sides must see
+// the same paths. Fault C (cancel during FREEZE) is in
+// TestIntegrationFreezeFaults and needs the embedded server's delay.
+
+// sharedTempDir is a folder a searchd running as another user can read
+// (t.TempDir is 0700 and owned by the test's user).
+func sharedTempDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "dbctl-it-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(dir, 0o755))
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+func dropTable(t *testing.T, c *dbctl.Client, name string) {
+	t.Cleanup(func() {
+		for i := 0; i < 10; i++ {
+			_, _ = c.DB().Exec("UNFREEZE " + name)
+		}
+		_, _ = c.DB().Exec("DROP TABLE IF EXISTS " + name)
+	})
+}
+
+// A: a warning stays on its connection (manticore-2.jsonl), so on a pool of
+// one connection the warning of a FREEZE of a missing table is still there
+// when that table, created meanwhile from another connection, is frozen.
+// Freeze decides from the file list and succeeds.
+func TestIntegrationFreezeAfterStaleWarning(t *testing.T) {
+	target := newManticoreTarget(t)
+	ctx := context.Background()
+	c := openClient(t, target.dsn)
+	c.DB().SetMaxOpenConns(1)
+	c.DB().SetMaxIdleConns(1)
+	name := uniqueName("dbctl_it_")
+	other := openClient(t, target.dsn)
+	dropTable(t, other, name)
+
+	_, err := c.Manticore().Freeze(ctx, name)
+	require.ErrorIs(t, err, dbctl.ErrTableNotFound)
+	assert.Contains(t, err.Error(), "not frozen (missing, plain or distributed): "+name)
+
+	execAll(t, other.DB(), "CREATE TABLE "+name+" (title text)", "INSERT INTO "+name+" (id, title) VALUES (1, 'one')")
+	files, err := c.Manticore().Freeze(ctx, name)
+	require.NoError(t, err)
+	var exts []string
+	for _, f := range files {
+		assert.Equal(t, name, f.Table)
+		exts = append(exts, filepath.Ext(f.Normalized))
+	}
+	assert.Contains(t, exts, ".meta")
+	assert.Contains(t, exts, ".settings")
+	assert.Equal(t, 1, locked(t, other, name))
+	require.NoError(t, c.Manticore().Unfreeze(ctx, name))
+	assert.Equal(t, 0, locked(t, other, name))
+}
+
+// B: a table created with wordforms, stopwords and exceptions keeps its own
+// copies of them in its folder, not named after it. It backs up, verifies,
+// imports under a new name, and the imported table still applies the word
+// forms: "walking" finds the document that says "walked".
+func TestIntegrationBackupOfTableWithWordforms(t *testing.T) {
+	target := newManticoreTarget(t)
+	ctx := context.Background()
+	c := openClient(t, target.dsn)
+	fixtures := sharedTempDir(t)
+	for name, text := range map[string]string{"wf.txt": "walked > walk\nwalking > walk\n", "sw.txt": "the\nand\n", "ex.txt": "AT&T => att\n"} {
+		require.NoError(t, os.WriteFile(filepath.Join(fixtures, name), []byte(text), 0o644))
+	}
+	name, imported := uniqueName("dbctl_it_"), uniqueName("dbctl_it_")
+	dropTable(t, c, name)
+	dropTable(t, c, imported)
+	execAll(t, c.DB(),
+		"CREATE TABLE "+name+" (title text) wordforms='"+fixtures+"/wf.txt' stopwords='"+fixtures+"/sw.txt' exceptions='"+fixtures+"/ex.txt'",
+		"INSERT INTO "+name+" (id, title) VALUES (1, 'walked the dog')",
+		"FLUSH RAMCHUNK "+name)
+
+	dir := filepath.Join(sharedTempDir(t), "bk")
+	man, err := c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{Tables: []string{name}})
+	require.NoError(t, err)
+	var own []string
+	for _, f := range man.Files {
+		if f.Table == name && !strings.HasPrefix(filepath.Base(f.Path), name+".") {
+			own = append(own, filepath.Base(f.Path))
+		}
+	}
+	assert.NotEmpty(t, own, "the table's copies of wordforms, stopwords and exceptions")
+	for _, f := range own {
+		assert.True(t, strings.HasSuffix(f, ".txt"), f)
+	}
+	_, err = dbctl.VerifyBackup(ctx, dir)
+	require.NoError(t, err)
+
+	require.NoError(t, c.Manticore().ImportTable(ctx, dir, name, imported))
+	var id int64
+	require.NoError(t, c.DB().QueryRow("SELECT id FROM "+imported+" WHERE MATCH('walking')").Scan(&id))
+	assert.Equal(t, int64(1), id)
+}
+
+// D: restored files belong to the data_dir's owner, and a backup to the
+// owner of the data_dir it came from, so that a searchd running as its own
+// user can lock restored tables and read backups it imports.
+func TestIntegrationRestoreAndBackupOwnership(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("giving files to another user needs root (CI runs as root)")
+	}
+	target := newManticoreTarget(t)
+	ctx := context.Background()
+	c := openClient(t, target.dsn)
+	name := rtTable(t, c)
+	settings, err := c.Manticore().Settings(ctx)
+	require.NoError(t, err)
+	dataDirOwner := ownerUID(t, settings.DataDir)
+	if target.srv != nil {
+		// the embedded server runs as root: give its data_dir to another
+		// user, as a packaged searchd's data_dir belongs to "manticore"
+		require.NoError(t, os.Chown(settings.DataDir, 4242, 4242))
+		t.Cleanup(func() { _ = os.Chown(settings.DataDir, 0, 0) })
+		dataDirOwner = 4242
+	}
+	dir := filepath.Join(sharedTempDir(t), "bk")
+	_, err = c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{Tables: []string{name}})
+	require.NoError(t, err)
+	assertTreeOwner(t, dir, dataDirOwner)
+
+	restoreTo := filepath.Join(sharedTempDir(t), "data")
+	require.NoError(t, os.Mkdir(restoreTo, 0o750))
+	require.NoError(t, os.Chown(restoreTo, 4343, 4343))
+	require.NoError(t, dbctl.RestoreBackup(ctx, dir, restoreTo, dbctl.RestoreOptions{}))
+	assertTreeOwner(t, restoreTo, 4343)
+	assert.FileExists(t, filepath.Join(restoreTo, "manticore.json"))
+}
+
+func ownerUID(t *testing.T, path string) uint32 {
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	return fi.Sys().(*syscall.Stat_t).Uid
+}
+
+func assertTreeOwner(t *testing.T, root string, uid uint32) {
+	t.Helper()
+	n := 0
+	require.NoError(t, filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		assert.Equal(t, uid, ownerUID(t, p), p)
+		n++
+		return nil
+	}))
+	assert.Greater(t, n, 2)
+}
+
+// E: RestoreBackup into the data_dir of a running searchd is refused,
+// whatever the options, and changes nothing. Against a real server this
+// targets its real data_dir: it runs only with DBCTL_IT_RESTORE_LIVE=1.
+func TestIntegrationRestoreRefusesRunningServer(t *testing.T) {
+	target := newManticoreTarget(t)
+	if target.srv == nil && os.Getenv("DBCTL_IT_RESTORE_LIVE") != "1" {
+		t.Skip("targets the real server's data_dir: set DBCTL_IT_RESTORE_LIVE=1 to run it there")
+	}
+	ctx := context.Background()
+	c := openClient(t, target.dsn)
+	name := rtTable(t, c)
+	dir := filepath.Join(sharedTempDir(t), "bk")
+	_, err := c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{Tables: []string{name}})
+	require.NoError(t, err)
+	settings, err := c.Manticore().Settings(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, settings.DataDir)
+	before, err := os.ReadFile(filepath.Join(settings.DataDir, "manticore.json"))
+	require.NoError(t, err)
+	for _, opts := range []dbctl.RestoreOptions{{}, {Overwrite: true}} {
+		err := dbctl.RestoreBackup(ctx, dir, settings.DataDir, opts)
+		require.ErrorIs(t, err, dbctl.ErrServerRunning)
+		assert.Contains(t, err.Error(), name)
+	}
+	after, err := os.ReadFile(filepath.Join(settings.DataDir, "manticore.json"))
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after))
+	assert.Equal(t, 0, locked(t, c, name))
+}
