@@ -214,6 +214,10 @@ func (e *mEngine) show(p *parser) (*mysqlwire.Result, error) {
 			return nil, err
 		}
 		return e.showVariables(like), nil
+	case t.is("SETTINGS"):
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.conf.showSettings(), nil
 	case t.is("META"):
 		return &mysqlwire.Result{Columns: charCols("Variable_name", "Value"), Rows: textRows([]string{"total", "0"})}, nil
 	}
