@@ -191,6 +191,11 @@ func (e *mEngine) shutdown() error {
 	return nil
 }
 
+// unfreeze runs UNFREEZE: each named RT or percolate table's counter goes
+// down by one (not below 0); rows affected counts those tables, frozen or
+// not, and ignores missing and distributed ones, with no warning
+// (manticore-2.jsonl: "UNFREEZE cap_nope, cap_rt" affected 1 with cap_rt
+// not frozen any more, "UNFREEZE cap_pq" 1, "UNFREEZE cap_dist" 0).
 func (e *mEngine) unfreeze(names []string) *mysqlwire.Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -209,6 +214,8 @@ func (e *mEngine) unfreeze(names []string) *mysqlwire.Result {
 	return &mysqlwire.Result{AffectedRows: affected}
 }
 
+// showLocks answers SHOW LOCKS: one row per frozen table (manticore-2.jsonl:
+// "SHOW LOCKS" with cap_rt, then cap_pq frozen, and empty at the end).
 func (e *mEngine) showLocks() *mysqlwire.Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -231,6 +238,9 @@ func (e *mEngine) sortedNames() []string {
 	return names
 }
 
+// showTables answers SHOW TABLES [LIKE 'p']: Table and Type, sorted by
+// name (manticore-2.jsonl: "SHOW TABLES LIKE 'cap%'"; manticore.jsonl:
+// "SHOW TABLES").
 func (e *mEngine) showTables(like *string) *mysqlwire.Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -224,6 +224,9 @@ func (e *mEngine) show(p *parser) (*mysqlwire.Result, error) {
 	return nil, mErr("P01: syntax error, unexpected %s, expecting VARIABLES near '%s'", tokenName(t), p.rest(t))
 }
 
+// showStatus answers SHOW STATUS [LIKE 'p'] with a few counters; version
+// as 29.2.2 reports it (manticore-2.jsonl and manticore.jsonl: "SHOW STATUS
+// LIKE 'version'"). The other counters rest on manticore.md §4.5.
 func (e *mEngine) showStatus(like *string) *mysqlwire.Result {
 	e.mu.Lock()
 	uptime := int(time.Since(e.started).Seconds())
@@ -237,6 +240,9 @@ func (e *mEngine) showStatus(like *string) *mysqlwire.Result {
 	return res
 }
 
+// showVariables answers SHOW VARIABLES [LIKE 'p']. searchd has no data_dir
+// variable: "SHOW VARIABLES LIKE 'data_dir'" is an empty result set
+// (manticore-2.jsonl); SHOW SETTINGS says where data_dir is.
 func (e *mEngine) showVariables(like *string) *mysqlwire.Result {
 	res := &mysqlwire.Result{Columns: charCols("Variable_name", "Value")}
 	for _, kv := range [][2]string{{"autocommit", "1"}, {"character_set_client", "utf8"}, {"character_set_connection", "utf8"}, {"version", manticoreVersion}} {
