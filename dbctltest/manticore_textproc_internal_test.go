@@ -24,7 +24,7 @@ func TestTextProcKeywords(t *testing.T) {
 		{"Walking AND Running", []string{"walk", "running"}},
 		{"AT&T phones", []string{"att", "phones"}},
 		{"at&t phones", []string{"at", "t", "phones"}}, // exceptions are case-sensitive
-		{"xAT&T", []string{"xat", "t"}},                 // whole words only
+		{"xAT&T", []string{"xat", "t"}},                // whole words only
 		{"the and", nil},
 		{"", nil},
 		{"Ärger über", []string{"ärger", "über"}},
