@@ -317,3 +317,38 @@ func parseOptions(p *parser) (map[string]string, error) {
 	}
 	return opts, nil
 }
+
+// likeMatch is SQL LIKE with % and _ (case-insensitive, as Manticore).
+func likeMatch(pattern, s string) bool {
+	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
+	var match func(p, s string) bool
+	match = func(p, s string) bool {
+		for len(p) > 0 {
+			switch p[0] {
+			case '%':
+				for i := 0; i <= len(s); i++ {
+					if match(p[1:], s[i:]) {
+						return true
+					}
+				}
+				return false
+			case '_':
+				if s == "" {
+					return false
+				}
+			case '\\':
+				if len(p) > 1 {
+					p = p[1:]
+				}
+				fallthrough
+			default:
+				if s == "" || s[0] != p[0] {
+					return false
+				}
+			}
+			p, s = p[1:], s[1:]
+		}
+		return s == ""
+	}
+	return match(pattern, s)
+}
