@@ -6,7 +6,8 @@
 // qualified name (a.b) is one identifier, and a comma-separated list whose
 // items repeat collapses to one item, so that "VALUES (1,'a'),(2,'b')" and
 // "(id, title, gid)" reduce alike whatever their lengths. Words followed by
-// "(" that are not table names are function names and stay (upper-cased).
+// "(" that are not table names or column types are function names and
+// stay (upper-cased).
 // Whitespace, comments and a trailing ";" do not count.
 //
 // Examples:
@@ -43,7 +44,7 @@ func Reduce(sql string) string {
 	for len(toks) > 0 && toks[len(toks)-1].kind == kPunct && toks[len(toks)-1].text == ";" {
 		toks = toks[:len(toks)-1]
 	}
-	groups, _ := group(toks, 0)
+	groups, _ := group(toks, 0, 0)
 	return strings.Join(render(groups), " ")
 }
 
@@ -158,18 +159,19 @@ func skipQuoted(s string, i int) int {
 	return len(s)
 }
 
-// group nests the tokens between "(" and ")"; it returns at the ")" that
-// closes the group started by the caller (or at the end).
-func group(toks []tok, i int) ([]tok, int) {
+// group nests the tokens between "(" and ")"; inside a group (depth > 0)
+// it returns at the ")" that closes it (or at the end); at the top level a
+// stray ")" is punctuation.
+func group(toks []tok, i, depth int) ([]tok, int) {
 	var out []tok
 	for i < len(toks) {
 		t := toks[i]
-		if t.kind == kPunct && t.text == ")" {
+		if t.kind == kPunct && t.text == ")" && depth > 0 {
 			return out, i + 1
 		}
 		if t.kind == kPunct && t.text == "(" {
 			var sub []tok
-			sub, i = group(toks, i+1)
+			sub, i = group(toks, i+1, depth+1)
 			out = append(out, tok{kind: kGroup, sub: sub})
 			continue
 		}
@@ -201,12 +203,14 @@ func render(toks []tok) []string {
 			up := strings.ToUpper(t.text)
 			nextGroup := i+1 < len(toks) && toks[i+1].kind == kGroup
 			prevDot := i > 0 && toks[i-1].kind == kPunct && toks[i-1].text == "."
+			// after a name, "word(" is a column type: amount decimal(10,2)
+			prevName := i > 0 && len(words) > 0 && words[len(words)-1] == "?"
 			switch {
 			case prevDot:
 				w = "?"
 			case keywords[up]:
 				w = up
-			case nextGroup && !tableBefore[prevKw]:
+			case nextGroup && !tableBefore[prevKw] && !prevName:
 				w = up // a function name
 			default:
 				w = "?"

@@ -30,6 +30,8 @@ func TestReduce(t *testing.T) {
 		{"CREATE TABLE f1(title text, gid int, price float)", "CREATE TABLE ? (? ?)"},
 		{"CREATE TABLE cap_pq (title text) type='percolate'", "CREATE TABLE ? (? ?) TYPE = ?"},
 		{"CREATE TABLE IF NOT EXISTS t(a int)", "CREATE TABLE IF NOT EXISTS ? (? ?)"},
+		{"create table shop.orders (id int, amount decimal(10,2))", "CREATE TABLE ? (? ? , ? ? (?))"},
+		{"create table gold.t (a int, b varchar(20))", "CREATE TABLE ? (? ? , ? ? (?))"},
 		// functions keep their names; qualified names are one identifier
 		{"select mo_ctl('dn', 'flush', 'db1.t')", "SELECT MO_CTL (?)"},
 		{"SELECT COUNT(*) FROM gold_a", "SELECT COUNT (*) FROM ?"},
