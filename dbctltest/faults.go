@@ -27,7 +27,13 @@ type injectedDelay struct {
 	d     time.Duration
 }
 
+// matches reports whether sql contains match (case-insensitive); a match
+// starting with "^" must start the statement (leading spaces ignored), so
+// that "^FREEZE" does not also match "UNFREEZE".
 func matches(sql, match string) bool {
+	if rest, ok := strings.CutPrefix(match, "^"); ok {
+		return strings.HasPrefix(strings.ToLower(strings.TrimSpace(sql)), strings.ToLower(rest))
+	}
 	return strings.Contains(strings.ToLower(sql), strings.ToLower(match))
 }
 
@@ -53,7 +59,10 @@ func (f *faults) delay(match string, d time.Duration) {
 }
 
 // before runs ahead of every statement: it sleeps for a matching delay and
-// returns the first matching injected failure (used once).
+// returns the first matching injected failure (used once). The sleep ends
+// early only when the server closes (ctx): a client that closes its
+// connection meanwhile does not cut it, and the statement then runs, as
+// searchd completes a statement whose client has gone (issue 9 §2.C).
 func (f *faults) before(ctx context.Context, sql string) error {
 	f.mu.Lock()
 	var wait time.Duration

@@ -107,7 +107,8 @@ func TestGoldenReplay(t *testing.T) {
 			switch {
 			case strings.HasPrefix(name, "manticore"):
 				s := dbctltest.NewManticore(t)
-				replay(t, records, func(string) string { return s.DSN() }, map[string]string{"{data_dir}": s.DataDir()})
+				replay(t, records, func(string) string { return s.DSN() }, map[string]string{
+					"{data_dir}": s.DataDir(), "{server_root}": s.ServerRoot(), "{fixtures}": goldenFixtures(t)})
 			case strings.HasPrefix(name, "matrixone"):
 				s := dbctltest.NewMatrixOne(t)
 				setupGoldenMatrixOne(t, s)
@@ -118,6 +119,20 @@ func TestGoldenReplay(t *testing.T) {
 		})
 	}
 	t.Logf("replayed %d golden records from %d files", total, len(files))
+}
+
+// goldenFixtures is the {fixtures} folder of golden/README.md
+// (manticore-2.jsonl): wf.txt, sw.txt and ex.txt.
+func goldenFixtures(t *testing.T) string {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"wf.txt": "walked > walk\nwalking > walk\n",
+		"sw.txt": "the\nand\n",
+		"ex.txt": "AT&T => att\n",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
+	return dir
 }
 
 // setupGoldenMatrixOne creates what golden/README.md lists: account acc1
@@ -166,6 +181,7 @@ func replay(t *testing.T, records []goldenRecord, dsnFor func(string) string, su
 		return s
 	}
 	for i, r := range records {
+		r.Query = expand(r.Query) // placeholders are in queries too (golden/README.md)
 		label := r.Conn + "> " + r.Query
 		c := conns[r.Conn]
 		if r.Affected != nil {

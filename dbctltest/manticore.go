@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dbctl/dbctl/internal/mysqlwire"
+	"github.com/dbctl/dbctl/internal/sqlshape"
 )
 
 // Manticore is an embedded, in-process Manticore Search (RT mode) speaking
@@ -26,6 +28,7 @@ type Manticore struct {
 	eng     *mEngine
 	dataDir string
 	ownsDir bool
+	root    string // the server root: folder of manticore.conf (manticore_settings.go)
 	faults  faults
 
 	closeOnce sync.Once
@@ -95,11 +98,27 @@ func StartManticore(opts ...Option) (*Manticore, error) {
 		s.removeDir(dir)
 		return nil, err
 	}
-	s.srv, err = mysqlwire.Listen(cfg.addr, mysqlwire.Config{ServerVersion: manticoreVersion, Handler: s})
-	if err != nil {
+	fail := func(err error) (*Manticore, error) {
+		s.eng.releaseLocks()
 		s.removeDir(dir)
+		if s.root != "" {
+			_ = os.RemoveAll(s.root)
+		}
 		return nil, err
 	}
+	if s.root, err = os.MkdirTemp("", "dbctltest-manticore-root-"); err != nil {
+		return fail(err)
+	}
+	s.srv, err = mysqlwire.Listen(cfg.addr, mysqlwire.Config{ServerVersion: manticoreVersion, Handler: s})
+	if err != nil {
+		return fail(err)
+	}
+	conf := serverConf{root: s.root, dataDir: real, listen: s.srv.Addr()}
+	if err := conf.write(); err != nil {
+		_ = s.srv.Close()
+		return fail(err)
+	}
+	s.eng.setConf(conf)
 	return s, nil
 }
 
@@ -119,6 +138,14 @@ func (s *Manticore) Addr() string { return s.srv.Addr() }
 // under it.
 func (s *Manticore) DataDir() string { return s.dataDir }
 
+// ServerRoot returns the folder of the server's configuration file (a
+// temporary folder of its own, removed on Close); SHOW SETTINGS reports
+// ConfigFile as configuration_file.
+func (s *Manticore) ServerRoot() string { return s.root }
+
+// ConfigFile returns the path of the server's manticore.conf.
+func (s *Manticore) ConfigFile() string { return filepath.Join(s.root, "manticore.conf") }
+
 // Close stops the server; statements blocked on a freeze end with an error.
 // A temporary data_dir is removed; a data_dir given with WithDataDir gets a
 // clean shutdown (tables saved) except for frozen tables, which are left as
@@ -132,20 +159,27 @@ func (s *Manticore) Close() error {
 				s.closeErr = err
 			}
 		}
+		s.eng.releaseLocks()
 		s.removeDir(s.dataDir)
+		_ = os.RemoveAll(s.root)
 	})
 	return s.closeErr
 }
 
 // FailNext makes the next statement whose text contains match
-// (case-insensitive) fail with the given error number and message, without
-// being executed. SQLSTATE is 42000, as for every Manticore error.
+// (case-insensitive; "^" anchors match at the start of the statement) fail
+// with the given error number and message, without being executed.
+// SQLSTATE is 42000, as for every Manticore error.
 func (s *Manticore) FailNext(match string, number uint16, message string) {
 	s.faults.failNext(match, number, message)
 }
 
-// Delay makes every statement whose text contains match wait d before it
-// runs; d <= 0 removes the delay.
+// Delay makes every statement whose text contains match (case-insensitive;
+// "^" anchors match at the start, so "^FREEZE" leaves UNFREEZE alone) wait
+// d before it runs; d <= 0 removes the delay. The delayed statement runs
+// after the wait even if its client has closed the connection meanwhile,
+// as on searchd: Delay("^FREEZE", 400*time.Millisecond) with a client
+// deadline of 100 ms leaves the table frozen once the wait is over.
 func (s *Manticore) Delay(match string, d time.Duration) { s.faults.delay(match, d) }
 
 // DropConnections cuts every open client connection now. Statements being
@@ -183,19 +217,47 @@ func (m *mSession) InitDB(db string) error {
 
 func (m *mSession) Close() {}
 
+// Query runs one statement. The statement's shape is recorded for the
+// statement-coverage test (internal/shapecheck) before anything else.
+//
+// The statement runs to its end even when the client has gone: ctx ends
+// only when the server closes, as searchd completes a statement whose
+// connection was closed (issue 9 §2.C). An injected Delay therefore
+// delays, and does not cancel, the statement.
 func (m *mSession) Query(ctx context.Context, q mysqlwire.Query) (*mysqlwire.Result, error) {
+	sqlshape.Record("manticore", q.SQL)
 	if err := m.s.faults.before(ctx, q.SQL); err != nil {
 		return nil, err
 	}
-	if p := newParser(q.SQL, manticoreLex); p.accept("SHOW") && p.accept("WARNINGS") {
-		res := &mysqlwire.Result{Columns: charCols("Level", "Code", "Message")}
-		res.Columns[1].Type = mysqlwire.TypeNewDecimal
-		for _, w := range m.warnings {
-			res.Rows = append(res.Rows, textRows([]string{"warning", fmt.Sprint(w.code), w.message})...)
-		}
-		return res, nil
+	if p := newParser(q.SQL, manticoreLex); p.accept("SHOW") && p.accept("WARNINGS") && p.atEnd() {
+		return m.showWarnings(), nil
 	}
 	res, warns, err := m.s.eng.exec(ctx, q.SQL)
-	m.warnings = warns
+	// A warning stays on its connection until a statement sets a new one:
+	// clean FREEZEs, UNFREEZE, SHOW LOCKS, SHOW TABLE ... STATUS and failed
+	// statements leave it in place (manticore-2.jsonl: the SHOW WARNINGS
+	// after "UNFREEZE cap_rt", "FREEZE cap_pq" and "FREEZE cap_wf" still
+	// return the warning of an earlier FREEZE).
+	if len(warns) > 0 {
+		m.warnings = warns
+	}
 	return res, err
+}
+
+// showWarnings answers SHOW WARNINGS: an OK packet (no result set) while
+// no statement of the connection raised a warning (manticore-2.jsonl: the
+// first "SHOW WARNINGS" on conn other; manticore.md §4.5), else the last
+// warning raised, as Level/Code/Message with Code a DECIMAL
+// (manticore-2.jsonl: "SHOW WARNINGS" after "FREEZE cap_rt, cap_dist,
+// cap_nope").
+func (m *mSession) showWarnings() *mysqlwire.Result {
+	if len(m.warnings) == 0 {
+		return &mysqlwire.Result{}
+	}
+	res := &mysqlwire.Result{Columns: charCols("Level", "Code", "Message")}
+	res.Columns[1].Type = mysqlwire.TypeNewDecimal
+	for _, w := range m.warnings {
+		res.Rows = append(res.Rows, textRows([]string{"warning", fmt.Sprint(w.code), w.message})...)
+	}
+	return res
 }

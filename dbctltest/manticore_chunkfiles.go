@@ -2,10 +2,14 @@ package dbctltest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 
@@ -244,4 +248,103 @@ func lowerASCII(w string) string {
 		}
 	}
 	return w
+}
+
+// saveChunk writes every file of one disk chunk: the document store
+// (.spds) holds the documents, the full-text index (.spi, .spd, .spp) is
+// built from their text fields, the other files hold data derived from them.
+func (s *store) saveChunk(t *mTable, c *mChunk) error {
+	var text []string
+	for _, f := range t.Fields {
+		if f.Type == "text" {
+			text = append(text, f.Name)
+		}
+	}
+	docstore := encodeDocstore(c.Docs)
+	spi, spd, spp := buildIndex(text, c.Docs)
+	sum := sha256.Sum256(docstore)
+	for _, ext := range chunkExtsOf(t) {
+		var data []byte
+		switch ext {
+		case "spa", "spb", "spds", "spm":
+			continue // saveChunkAttrs
+		case "spi":
+			data = spi
+		case "spd":
+			data = spd
+		case "spp":
+			data = spp
+		case "sph":
+			data, _ = json.Marshal(map[string]any{"chunk": c.ID, "docs": len(c.Docs), "schema": t.Fields})
+		default:
+			data = []byte(fmt.Sprintf("%s %x %d\n", ext, sum[:8], len(c.Docs)))
+		}
+		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
+			return err
+		}
+	}
+	return s.saveChunkAttrs(t, c, docstore)
+}
+
+// saveChunkAttrs writes the files of a disk chunk that UPDATE and DELETE
+// change: the attributes, the kill list, and the document store, which
+// keeps the attribute values a restart reads back (docstore, when not nil,
+// is the chunk's document store already encoded).
+func (s *store) saveChunkAttrs(t *mTable, c *mChunk, docstore []byte) error {
+	if docstore == nil {
+		docstore = encodeDocstore(c.Docs)
+	}
+	for _, ext := range []string{"spa", "spb", "spds", "spm"} {
+		var data []byte
+		switch ext {
+		case "spa":
+			data = attrBlock(t, c, false)
+		case "spb":
+			if !t.hasBlob() {
+				continue
+			}
+			data = attrBlock(t, c, true)
+		case "spds":
+			data = docstore
+		case "spm":
+			data, _ = json.Marshal(killedList(c))
+		}
+		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
+			return err
+		}
+	}
+	c.attrDirty = false
+	return nil
+}
+
+func killedList(c *mChunk) []int64 {
+	out := make([]int64, 0, len(c.Killed))
+	for id := range c.Killed {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// attrBlock renders the attribute values of a chunk (blob attributes go to
+// .spb, the others to .spa).
+func attrBlock(t *mTable, c *mChunk, blob bool) []byte {
+	var b bytes.Buffer
+	for _, d := range c.Docs {
+		fmt.Fprintf(&b, "%d", d.ID)
+		for _, f := range t.Fields {
+			if f.Type == "text" || f.blob() != blob {
+				continue
+			}
+			fmt.Fprintf(&b, "\t%s=%s", f.Name, d.Vals[f.Name])
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+func (s *store) removeChunk(t *mTable, c *mChunk) {
+	for _, ext := range append(chunkExtsOf(t), "spb") {
+		_ = os.Remove(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext))
+	}
 }

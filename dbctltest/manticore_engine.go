@@ -25,6 +25,14 @@ type mEngine struct {
 	changed chan struct{} // closed and replaced on every change blocked writers wait for
 	attrTag int64
 	started time.Time
+	conf    serverConf          // SHOW SETTINGS; set once the server listens
+	locks   map[string]*os.File // <t>/<t>.lock held while the table is served (manticore_lock*.go)
+}
+
+func (e *mEngine) setConf(c serverConf) {
+	e.mu.Lock()
+	e.conf = c
+	e.mu.Unlock()
 }
 
 func newEngine(dataDir string) (*mEngine, error) {
@@ -34,7 +42,14 @@ func newEngine(dataDir string) (*mEngine, error) {
 		return nil, err
 	}
 	e.tables = tables
+	for _, n := range e.sortedNames() {
+		if err := e.lockTable(e.tables[n]); err != nil {
+			e.releaseLocks()
+			return nil, fmt.Errorf("dbctltest: table %s: %w", n, err)
+		}
+	}
 	if err := e.st.saveState(e.tables); err != nil {
+		e.releaseLocks()
 		return nil, err
 	}
 	return e, nil
@@ -134,7 +149,9 @@ func (e *mEngine) freeze(names []string, like *string) (*mysqlwire.Result, []war
 	}
 	var warns []warning
 	if len(notSuitable) > 0 {
-		warns = []warning{{1000, "Some tables are not suitable for freezing: " + strings.Join(notSuitable, ",")}}
+		// manticore-2.jsonl: "SHOW WARNINGS" after "FREEZE cap_rt, cap_dist,
+		// cap_nope": the names in statement order, joined by ", ".
+		warns = []warning{{1000, "Some tables are not suitable for freezing: " + strings.Join(notSuitable, ", ")}}
 		res.Warnings = 1
 	}
 	return res, warns, nil
@@ -174,6 +191,11 @@ func (e *mEngine) shutdown() error {
 	return nil
 }
 
+// unfreeze runs UNFREEZE: each named RT or percolate table's counter goes
+// down by one (not below 0); rows affected counts those tables, frozen or
+// not, and ignores missing and distributed ones, with no warning
+// (manticore-2.jsonl: "UNFREEZE cap_nope, cap_rt" affected 1 with cap_rt
+// not frozen any more, "UNFREEZE cap_pq" 1, "UNFREEZE cap_dist" 0).
 func (e *mEngine) unfreeze(names []string) *mysqlwire.Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -192,6 +214,8 @@ func (e *mEngine) unfreeze(names []string) *mysqlwire.Result {
 	return &mysqlwire.Result{AffectedRows: affected}
 }
 
+// showLocks answers SHOW LOCKS: one row per frozen table (manticore-2.jsonl:
+// "SHOW LOCKS" with cap_rt, then cap_pq frozen, and empty at the end).
 func (e *mEngine) showLocks() *mysqlwire.Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -214,6 +238,9 @@ func (e *mEngine) sortedNames() []string {
 	return names
 }
 
+// showTables answers SHOW TABLES [LIKE 'p']: Table and Type, sorted by
+// name (manticore-2.jsonl: "SHOW TABLES LIKE 'cap%'"; manticore.jsonl:
+// "SHOW TABLES").
 func (e *mEngine) showTables(like *string) *mysqlwire.Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -225,99 +252,6 @@ func (e *mEngine) showTables(like *string) *mysqlwire.Result {
 		res.Rows = append(res.Rows, textRows([]string{n, e.tables[n].Type})...)
 	}
 	return res
-}
-
-var statsKeys = []string{"insert_replace", "search", "update"}
-
-func (e *mEngine) tableStatus(name string, like *string) (*mysqlwire.Result, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	t := e.tables[name]
-	if t == nil || t.Type == "distributed" {
-		return nil, mErr("SHOW TABLE STATUS requires an existing table")
-	}
-	var kv [][2]string
-	add := func(k string, v any) { kv = append(kv, [2]string{k, fmt.Sprint(v)}) }
-	diskBytes := 0
-	for _, f := range e.st.files(t) {
-		if fi, err := os.Stat(f); err == nil {
-			diskBytes += int(fi.Size())
-		}
-	}
-	ramBytes := int(t.ramSize())
-	add("table_type", t.Type)
-	if t.Type == "percolate" {
-		add("stored_queries", len(t.Queries))
-		add("ram_bytes", ramBytes+4096)
-		add("disk_bytes", diskBytes)
-		add("max_stack_need", 19528)
-		add("average_stack_base", 24576)
-		add("desired_thread_stack", 44160)
-	} else {
-		killed := 0
-		for _, c := range t.chunks {
-			killed += len(c.Killed)
-		}
-		docs := t.docCount()
-		rate := 0.0
-		if docs+killed > 0 {
-			rate = 100 * float64(killed) / float64(docs+killed)
-		}
-		add("indexed_documents", docs)
-		add("indexed_bytes", ramBytes/4)
-		add("ram_bytes", ramBytes+2800)
-		add("disk_bytes", diskBytes)
-		for _, k := range []string{"disk_mapped", "disk_mapped_cached", "disk_mapped_doclists", "disk_mapped_cached_doclists", "disk_mapped_hitlists", "disk_mapped_cached_hitlists"} {
-			add(k, 0)
-		}
-		add("killed_documents", killed)
-		add("killed_rate", fmt.Sprintf("%.2f%%", rate))
-		add("ram_chunk", ramBytes)
-		segs := 0
-		if len(t.ram) > 0 {
-			segs = 1
-		}
-		add("ram_chunk_segments_count", segs)
-		add("disk_chunks", len(t.chunks))
-		add("mem_limit", t.memLimit())
-		add("mem_limit_rate", "33.33%")
-		add("ram_bytes_retired", 0)
-		add("optimizing", 0)
-	}
-	add("locked", t.locked)
-	add("tid", t.TID)
-	add("tid_saved", t.tidSaved)
-	for _, w := range []string{"1min", "5min", "15min", "total"} {
-		add("query_time_"+w, `{"queries":0, "avg":"-", "min":"-", "max":"-", "pct95":"-", "pct99":"-"}`)
-	}
-	for _, w := range []string{"1min", "5min", "15min", "total"} {
-		add("found_rows_"+w, `{"queries":0, "avg":"-", "min":"-", "max":"-", "pct95":"-", "pct99":"-"}`)
-	}
-	t.counters["status"]++
-	for _, c := range []string{"search", "excerpt", "update", "keywords", "status", "delete", "insert", "replace", "commit", "suggest", "callpq", "getfield", "shard_write", "optimize"} {
-		add("command_"+c, t.counters[c])
-	}
-	for _, k := range statsKeys {
-		n := t.counters[k]
-		if k == "insert_replace" {
-			n = t.counters["insert"] + t.counters["replace"]
-		}
-		for _, s := range []string{"avg", "min", "max", "pct95", "pct99"} {
-			v := "N/A N/A N/A"
-			if n > 0 {
-				v = "0.100 0.100 0.100"
-			}
-			add(k+"_stats_ms_"+s, v)
-		}
-	}
-	res := &mysqlwire.Result{Columns: charCols("Variable_name", "Value")}
-	for _, p := range kv {
-		if like != nil && !likeMatch(*like, p[0]) {
-			continue
-		}
-		res.Rows = append(res.Rows, textRows([]string{p[0], p[1]})...)
-	}
-	return res, nil
 }
 
 // flushAttributes saves the attribute updates of every table that is not
@@ -346,10 +280,16 @@ func (e *mEngine) flushAttributes() (*mysqlwire.Result, error) {
 }
 
 // flushRAMChunk turns the RAM chunk into a new disk chunk; it waits while
-// the table is frozen.
+// the table is frozen. A percolate table has no RAM chunk: OK, nothing to do
+// (manticore-2.jsonl: "FLUSH RAMCHUNK cap_pq"); a distributed or missing
+// table is refused (manticore-2.jsonl: "FLUSH RAMCHUNK cap_dist",
+// "FLUSH RAMCHUNK cap_nope").
 func (e *mEngine) flushRAMChunk(ctx context.Context, name string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if t := e.tables[name]; t != nil && t.Type == "percolate" {
+		return nil
+	}
 	if t := e.tables[name]; t == nil || t.Type != "rt" {
 		return mErr("FLUSH RAMCHUNK requires an existing RT table")
 	}
@@ -380,12 +320,15 @@ func (e *mEngine) ramToChunk(t *mTable) error {
 }
 
 // flushTable saves the RAM chunk to <t>.ram (FLUSH TABLE / FLUSH RTINDEX).
-// On a frozen table it answers OK without saving.
+// On a frozen table it answers OK without saving. A percolate table is
+// saved too (manticore-2.jsonl: "FLUSH TABLE cap_pq" is OK); a distributed
+// or missing table is refused (manticore-2.jsonl: "FLUSH TABLE cap_dist",
+// "FLUSH TABLE cap_nope").
 func (e *mEngine) flushTable(name string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t := e.tables[name]
-	if t == nil || t.Type != "rt" {
+	if t == nil || !t.freezable() {
 		return mErr("FLUSH RTINDEX requires an existing RT table")
 	}
 	if t.locked > 0 {
@@ -401,13 +344,21 @@ func (e *mEngine) optimize(name string, cutoff int, sync bool) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t := e.tables[name]
-	if t == nil || t.Type == "percolate" {
+	if t == nil {
+		// manticore-2.jsonl: "OPTIMIZE TABLE cap_nope"
 		return mErr("OPTIMIZE TABLE requires an existing RT, distributed, or shard table")
 	}
 	if t.Type == "distributed" {
+		// manticore-2.jsonl: "OPTIMIZE TABLE cap_dist" (refused) and
+		// "OPTIMIZE TABLE cap_dist OPTION sync=1" (OK)
 		if !sync {
 			return mErr("OPTIMIZE TABLE on a distributed table requires OPTION sync=1")
 		}
+		return nil
+	}
+	if t.Type == "percolate" {
+		// manticore-2.jsonl: "OPTIMIZE TABLE cap_pq" and "... OPTION sync=1"
+		// are OK; a percolate table has no disk chunks to merge.
 		return nil
 	}
 	if t.locked > 0 {
@@ -440,41 +391,6 @@ func (e *mEngine) optimize(name string, cutoff int, sync bool) error {
 	}
 	sort.Slice(t.chunks, func(i, j int) bool { return t.chunks[i].ID < t.chunks[j].ID })
 	return e.st.saveMeta(t)
-}
-
-// likeMatch is SQL LIKE with % and _ (case-insensitive, as Manticore).
-func likeMatch(pattern, s string) bool {
-	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
-	var match func(p, s string) bool
-	match = func(p, s string) bool {
-		for len(p) > 0 {
-			switch p[0] {
-			case '%':
-				for i := 0; i <= len(s); i++ {
-					if match(p[1:], s[i:]) {
-						return true
-					}
-				}
-				return false
-			case '_':
-				if s == "" {
-					return false
-				}
-			case '\\':
-				if len(p) > 1 {
-					p = p[1:]
-				}
-				fallthrough
-			default:
-				if s == "" || s[0] != p[0] {
-					return false
-				}
-			}
-			p, s = p[1:], s[1:]
-		}
-		return s == ""
-	}
-	return match(pattern, s)
 }
 
 // realDir resolves symlinks so that "normalized" paths are real paths.

@@ -214,12 +214,19 @@ func (e *mEngine) show(p *parser) (*mysqlwire.Result, error) {
 			return nil, err
 		}
 		return e.showVariables(like), nil
+	case t.is("SETTINGS"):
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.conf.showSettings(), nil
 	case t.is("META"):
 		return &mysqlwire.Result{Columns: charCols("Variable_name", "Value"), Rows: textRows([]string{"total", "0"})}, nil
 	}
 	return nil, mErr("P01: syntax error, unexpected %s, expecting VARIABLES near '%s'", tokenName(t), p.rest(t))
 }
 
+// showStatus answers SHOW STATUS [LIKE 'p'] with a few counters; version
+// as 29.2.2 reports it (manticore-2.jsonl and manticore.jsonl: "SHOW STATUS
+// LIKE 'version'"). The other counters rest on manticore.md §4.5.
 func (e *mEngine) showStatus(like *string) *mysqlwire.Result {
 	e.mu.Lock()
 	uptime := int(time.Since(e.started).Seconds())
@@ -233,6 +240,9 @@ func (e *mEngine) showStatus(like *string) *mysqlwire.Result {
 	return res
 }
 
+// showVariables answers SHOW VARIABLES [LIKE 'p']. searchd has no data_dir
+// variable: "SHOW VARIABLES LIKE 'data_dir'" is an empty result set
+// (manticore-2.jsonl); SHOW SETTINGS says where data_dir is.
 func (e *mEngine) showVariables(like *string) *mysqlwire.Result {
 	res := &mysqlwire.Result{Columns: charCols("Variable_name", "Value")}
 	for _, kv := range [][2]string{{"autocommit", "1"}, {"character_set_client", "utf8"}, {"character_set_connection", "utf8"}, {"version", manticoreVersion}} {
@@ -306,4 +316,39 @@ func parseOptions(p *parser) (map[string]string, error) {
 		return nil, syntaxErr(p, p.peek())
 	}
 	return opts, nil
+}
+
+// likeMatch is SQL LIKE with % and _ (case-insensitive, as Manticore).
+func likeMatch(pattern, s string) bool {
+	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
+	var match func(p, s string) bool
+	match = func(p, s string) bool {
+		for len(p) > 0 {
+			switch p[0] {
+			case '%':
+				for i := 0; i <= len(s); i++ {
+					if match(p[1:], s[i:]) {
+						return true
+					}
+				}
+				return false
+			case '_':
+				if s == "" {
+					return false
+				}
+			case '\\':
+				if len(p) > 1 {
+					p = p[1:]
+				}
+				fallthrough
+			default:
+				if s == "" || s[0] != p[0] {
+					return false
+				}
+			}
+			p, s = p[1:], s[1:]
+		}
+		return s == ""
+	}
+	return match(pattern, s)
 }

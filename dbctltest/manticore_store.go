@@ -2,10 +2,8 @@ package dbctltest
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -220,6 +218,11 @@ func (s *store) files(t *mTable) []string {
 		return nil
 	}
 	out = append(out, s.path(t.Name, "meta"), s.path(t.Name, "settings"))
+	// the table's copies of its external files, in its folder
+	// (manticore-2.jsonl: "FREEZE cap_wf"; manticore_textproc.go)
+	for _, f := range externalFiles(t) {
+		out = append(out, filepath.Join(s.tableDir(t.Name), f))
+	}
 	if t.Type == "rt" {
 		if t.ramFile {
 			out = append(out, s.path(t.Name, "ram"))
@@ -293,105 +296,6 @@ func (s *store) saveRAM(t *mTable) error {
 	return s.saveMeta(t)
 }
 
-// saveChunk writes every file of one disk chunk: the document store
-// (.spds) holds the documents, the full-text index (.spi, .spd, .spp) is
-// built from their text fields, the other files hold data derived from them.
-func (s *store) saveChunk(t *mTable, c *mChunk) error {
-	var text []string
-	for _, f := range t.Fields {
-		if f.Type == "text" {
-			text = append(text, f.Name)
-		}
-	}
-	docstore := encodeDocstore(c.Docs)
-	spi, spd, spp := buildIndex(text, c.Docs)
-	sum := sha256.Sum256(docstore)
-	for _, ext := range chunkExtsOf(t) {
-		var data []byte
-		switch ext {
-		case "spa", "spb", "spds", "spm":
-			continue // saveChunkAttrs
-		case "spi":
-			data = spi
-		case "spd":
-			data = spd
-		case "spp":
-			data = spp
-		case "sph":
-			data, _ = json.Marshal(map[string]any{"chunk": c.ID, "docs": len(c.Docs), "schema": t.Fields})
-		default:
-			data = []byte(fmt.Sprintf("%s %x %d\n", ext, sum[:8], len(c.Docs)))
-		}
-		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
-			return err
-		}
-	}
-	return s.saveChunkAttrs(t, c, docstore)
-}
-
-// saveChunkAttrs writes the files of a disk chunk that UPDATE and DELETE
-// change: the attributes, the kill list, and the document store, which
-// keeps the attribute values a restart reads back (docstore, when not nil,
-// is the chunk's document store already encoded).
-func (s *store) saveChunkAttrs(t *mTable, c *mChunk, docstore []byte) error {
-	if docstore == nil {
-		docstore = encodeDocstore(c.Docs)
-	}
-	for _, ext := range []string{"spa", "spb", "spds", "spm"} {
-		var data []byte
-		switch ext {
-		case "spa":
-			data = attrBlock(t, c, false)
-		case "spb":
-			if !t.hasBlob() {
-				continue
-			}
-			data = attrBlock(t, c, true)
-		case "spds":
-			data = docstore
-		case "spm":
-			data, _ = json.Marshal(killedList(c))
-		}
-		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
-			return err
-		}
-	}
-	c.attrDirty = false
-	return nil
-}
-
-func killedList(c *mChunk) []int64 {
-	out := make([]int64, 0, len(c.Killed))
-	for id := range c.Killed {
-		out = append(out, id)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
-// attrBlock renders the attribute values of a chunk (blob attributes go to
-// .spb, the others to .spa).
-func attrBlock(t *mTable, c *mChunk, blob bool) []byte {
-	var b bytes.Buffer
-	for _, d := range c.Docs {
-		fmt.Fprintf(&b, "%d", d.ID)
-		for _, f := range t.Fields {
-			if f.Type == "text" || f.blob() != blob {
-				continue
-			}
-			fmt.Fprintf(&b, "\t%s=%s", f.Name, d.Vals[f.Name])
-		}
-		b.WriteByte('\n')
-	}
-	return b.Bytes()
-}
-
-func (s *store) removeChunk(t *mTable, c *mChunk) {
-	for _, ext := range append(chunkExtsOf(t), "spb") {
-		_ = os.Remove(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext))
-	}
-}
-
 func (s *store) dropTable(name string) error { return os.RemoveAll(s.tableDir(name)) }
 
 // manticoreJSON is data_dir/manticore.json: the tables and their paths.
@@ -425,105 +329,6 @@ func (s *store) saveState(tables map[string]*mTable) error {
 		return writeFile(filepath.Join(s.dataDir, "state.sql"), []byte{})
 	}
 	return nil
-}
-
-// load reads the tables of an existing data_dir (manticore.json, then each
-// table's .meta, .ram and disk chunks).
-func (s *store) load() (map[string]*mTable, error) {
-	tables := map[string]*mTable{}
-	b, err := os.ReadFile(filepath.Join(s.dataDir, "manticore.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return tables, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var doc manticoreJSON
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("dbctltest: manticore.json: %w", err)
-	}
-	for name, ix := range doc.Indexes {
-		if ix.Type == "distributed" {
-			tables[name] = &mTable{Name: name, Type: "distributed", Locals: ix.Locals, Agents: ix.Agents, counters: map[string]int{}}
-			continue
-		}
-		t, err := s.loadTable(name)
-		if err != nil {
-			return nil, err
-		}
-		tables[name] = t
-	}
-	return tables, nil
-}
-
-func (s *store) loadTable(name string) (*mTable, error) {
-	b, err := os.ReadFile(s.path(name, "meta"))
-	if err != nil {
-		return nil, fmt.Errorf("dbctltest: table %s: %w", name, err)
-	}
-	t := &mTable{counters: map[string]int{}}
-	if err := json.Unmarshal(b, t); err != nil {
-		return nil, fmt.Errorf("dbctltest: table %s meta: %w", name, err)
-	}
-	t.Name, t.tidSaved = name, t.TID
-	if ram, err := os.ReadFile(s.path(name, "ram")); err == nil {
-		t.ramFile = true
-		if t.ram, err = readDocs(ram); err != nil {
-			return nil, fmt.Errorf("dbctltest: table %s ram: %w", name, err)
-		}
-		for _, d := range t.ram {
-			t.ramBytes += docSize(d)
-		}
-	}
-	for _, id := range t.ChunkIDs {
-		c := &mChunk{ID: id, Killed: map[int64]bool{}}
-		data, err := os.ReadFile(s.path(name, strconv.Itoa(id)+".spds"))
-		if err != nil {
-			return nil, fmt.Errorf("dbctltest: table %s chunk %d: %w", name, id, err)
-		}
-		if c.Docs, err = decodeDocstore(data); err != nil {
-			return nil, fmt.Errorf("dbctltest: table %s chunk %d: %w", name, id, err)
-		}
-		if km, err := os.ReadFile(s.path(name, strconv.Itoa(id)+".spm")); err == nil {
-			var killed []int64
-			_ = json.Unmarshal(km, &killed)
-			for _, k := range killed {
-				c.Killed[k] = true
-			}
-		}
-		t.chunks = append(t.chunks, c)
-	}
-	for _, d := range t.allDocs() {
-		if d.ID >= t.nextID {
-			t.nextID = d.ID
-		}
-	}
-	return t, nil
-}
-
-func (t *mTable) allDocs() []mDoc {
-	var out []mDoc
-	for _, c := range t.chunks {
-		for _, d := range c.Docs {
-			if !c.Killed[d.ID] {
-				out = append(out, d)
-			}
-		}
-	}
-	return append(out, t.ram...)
-}
-
-func readDocs(b []byte) ([]mDoc, error) {
-	var out []mDoc
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for dec.More() {
-		var d mDoc
-		if err := dec.Decode(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, nil
 }
 
 // optimizeTarget is searchd's default cutoff: twice the CPU cores.

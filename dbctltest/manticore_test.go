@@ -209,30 +209,6 @@ func TestManticoreFilesFollowTheData(t *testing.T) {
 	assert.Contains(t, string(state), `"distributed"`)
 }
 
-// The warning of FREEZE is only visible with SHOW WARNINGS on the same
-// connection, and the next statement clears it.
-func TestManticoreFreezeWarningsPerSession(t *testing.T) {
-	s := dbctltest.NewManticore(t)
-	db := openDB(t, s.DSN())
-	mustExec(t, db, "CREATE TABLE t(title text)")
-	ctx := context.Background()
-	c, err := db.Conn(ctx)
-	require.NoError(t, err)
-	defer c.Close()
-	rows, err := c.QueryContext(ctx, "FREEZE t, nosuch, `select`")
-	require.NoError(t, err)
-	rows.Close()
-	var level, code, msg string
-	require.NoError(t, c.QueryRowContext(ctx, "SHOW WARNINGS").Scan(&level, &code, &msg))
-	assert.Equal(t, []string{"warning", "1000", "Some tables are not suitable for freezing: nosuch,select"}, []string{level, code, msg})
-	_, err = c.ExecContext(ctx, "UNFREEZE t, nosuch")
-	require.NoError(t, err)
-	err = c.QueryRowContext(ctx, "SHOW WARNINGS").Scan(&level, &code, &msg)
-	assert.ErrorIs(t, err, sql.ErrNoRows)
-	n, _ := s.Locked("t")
-	assert.Equal(t, 0, n)
-}
-
 // Parse errors of the FREEZE grammar, exactly as the reference recorded
 // them (§4.1, §4.7).
 func TestManticoreFreezeParseErrors(t *testing.T) {

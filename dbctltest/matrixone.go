@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl/internal/mysqlwire"
+	"github.com/dbctl/dbctl/internal/sqlshape"
 )
 
 // matrixOneVersion is @@version of the emulated server (MatrixOne v4.2.0).
@@ -258,6 +259,7 @@ func (m *moSession) InitDB(db string) error {
 func (m *moSession) Close() {}
 
 func (m *moSession) Query(ctx context.Context, q mysqlwire.Query) (*mysqlwire.Result, error) {
+	sqlshape.Record("matrixone", q.SQL) // for the statement-coverage test (internal/shapecheck)
 	if err := m.s.faults.before(ctx, q.SQL); err != nil {
 		return nil, err
 	}

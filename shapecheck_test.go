@@ -1,0 +1,16 @@
+package dbctl
+
+import (
+	"os"
+	"testing"
+
+	"github.com/dbctl/dbctl/internal/shapecheck"
+)
+
+// TestMain runs the statement-coverage check after the tests
+// (internal/shapecheck): every statement shape the embedded servers of
+// dbctltest received must be in a golden capture or in
+// dbctltest/testdata/unverified.txt.
+func TestMain(m *testing.M) {
+	os.Exit(shapecheck.Run(m))
+}
