@@ -179,9 +179,19 @@ func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return opErr(op, nil, "", err)
 	}
-	var state []ManifestFile
+	// The files of the data_dir: every table file, then the state files;
+	// config/ is kept for the operator and not written anywhere.
+	var tableFiles, state []ManifestFile
+	for _, f := range man.Files {
+		switch {
+		case f.Table != "":
+			tableFiles = append(tableFiles, f)
+		case strings.HasPrefix(f.Path, "state/"):
+			state = append(state, f)
+		}
+	}
 	var written []string
-	tr := newTracker("restore", man.Files)
+	tr := newTracker("restore", append(append([]ManifestFile(nil), tableFiles...), state...))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rep := startReporter(opts.Progress, tr.snapshot, cancel)
@@ -212,13 +222,7 @@ func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions
 		tr.files.Add(1)
 		return nil
 	}
-	for _, f := range man.Files {
-		if f.Table == "" {
-			if strings.HasPrefix(f.Path, "state/") {
-				state = append(state, f)
-			}
-			continue // config/: kept for the operator, not part of the data_dir
-		}
+	for _, f := range tableFiles {
 		if err := restore(f, filepath.Join(dataDir, f.Table, filepath.Base(f.Path))); err != nil {
 			return opErr(op, nil, "", err)
 		}

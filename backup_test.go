@@ -657,7 +657,8 @@ func TestVerifyAndRestoreProgress(t *testing.T) {
 	_, sawVerify := phases.Load("verify")
 	r, sawRestore := phases.Load("restore")
 	assert.True(t, sawVerify && sawRestore)
-	assert.Equal(t, len(man.Files), r.(BackupProgress).Files)
+	assert.Equal(t, len(man.Files)-1, r.(BackupProgress).Files, "every file but config/manticore.conf, which is not restored")
+	assert.NoFileExists(t, filepath.Join(restored, "manticore.conf"))
 
 	// a panic in Progress during the restore: what was written is removed
 	target := t.TempDir()
@@ -679,4 +680,39 @@ func TestVerifyAndRestoreProgress(t *testing.T) {
 			return err
 		}))
 	}
+}
+
+// Backup keeps searchd's config file under config/ and records where it and
+// the data_dir are, as SHOW SETTINGS says (manticore-2.jsonl); RestoreBackup
+// does not write it into the data_dir.
+func TestBackupKeepsConfigFile(t *testing.T) {
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	settings, err := f.c.Manticore().Settings(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, settings.ConfigurationFile)
+	dir := filepath.Join(t.TempDir(), "bk")
+	man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: true})
+	require.NoError(t, err)
+	assert.Equal(t, settings.ConfigurationFile, man.ConfigFile)
+	assert.Equal(t, settings.DataDir, man.DataDir)
+	want, err := os.ReadFile(settings.ConfigurationFile)
+	require.NoError(t, err)
+	var kept *ManifestFile
+	for i := range man.Files {
+		if man.Files[i].Path == "config/"+filepath.Base(settings.ConfigurationFile) {
+			kept = &man.Files[i]
+		}
+	}
+	require.NotNil(t, kept)
+	assert.Equal(t, int64(len(want)), kept.Size)
+	assert.Equal(t, sha256Hex(want), kept.SHA256)
+	again, err := ReadManifest(dir)
+	require.NoError(t, err)
+	assert.Equal(t, man.ConfigFile, again.ConfigFile)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

@@ -163,6 +163,7 @@ func ExampleReadManifest() {
 		}
 	}
 	// Output:
+	// config/manticore.conf 64
 	// state/manticore.json 64
 	// state/state.sql 64
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl/dbctltest"
+	"github.com/dbctl/dbctl/internal/shapecheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,7 +35,10 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic("build dbctl: " + err.Error())
 	}
-	code := m.Run()
+	// The statement-coverage check (internal/shapecheck) covers the
+	// embedded servers of this process and those --embedded starts in the
+	// dbctl processes the tests run.
+	code := shapecheck.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
