@@ -324,12 +324,12 @@ func TestIntegrationFreezeFaults(t *testing.T) {
 	// The deadline passes while FREEZE waits on the server: Freeze does not
 	// abandon it (searchd would run it after any UNFREEZE), it waits for
 	// the answer and then releases (issue 9 C).
-	target.srv.Delay("FREEZE", 400*time.Millisecond)
+	target.srv.Delay("^FREEZE", 400*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err = c.Manticore().Freeze(ctx, a)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	target.srv.Delay("FREEZE", 0)
+	target.srv.Delay("^FREEZE", 0)
 	time.Sleep(time.Second)
 	assert.Equal(t, 0, locked(t, c, a))
 }

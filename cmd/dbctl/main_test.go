@@ -345,7 +345,7 @@ func TestSeed(t *testing.T) {
 // frozen (issue 9 C).
 func TestInterruptDuringFreeze(t *testing.T) {
 	s := newServers(t)
-	s.mt.Delay("FREEZE", 1500*time.Millisecond)
+	s.mt.Delay("^FREEZE", 1500*time.Millisecond)
 	target := filepath.Join(t.TempDir(), "bk")
 	cmd := exec.Command(binary, s.m("backup", "--dir", target)...)
 	var errb bytes.Buffer
@@ -359,7 +359,7 @@ func TestInterruptDuringFreeze(t *testing.T) {
 	assert.Equal(t, 1, ee.ExitCode(), errb.String())
 	assert.Contains(t, errb.String(), "interrupted")
 	assert.NotContains(t, errb.String(), "STILL FROZEN")
-	s.mt.Delay("FREEZE", 0)
+	s.mt.Delay("^FREEZE", 0)
 	time.Sleep(time.Second)
 	for _, table := range []string{"products", "alerts"} {
 		n, ok := s.mt.Locked(table)
