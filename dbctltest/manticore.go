@@ -41,6 +41,19 @@ type Option func(*config)
 type config struct {
 	addr    string
 	dataDir string
+	user    *fileUser
+}
+
+// WithUser makes the embedded Manticore check file access as searchd
+// running as that user would (the process itself keeps its own rights):
+// a table whose folder the user cannot write is not served, because
+// searchd cannot create its <table>.lock there, and IMPORT TABLE finds no
+// files in a folder the user cannot read (issue 9 §2.D, seen on a real
+// searchd running as user manticore; no capture). It lets a test running
+// as root check that a restored data_dir or a backup folder is usable by a
+// non-root searchd. Linux only; ignored by MatrixOne.
+func WithUser(uid, gid int) Option {
+	return func(c *config) { c.user = &fileUser{uid: uint32(uid), gid: uint32(gid)} }
 }
 
 // WithAddr sets the listen address. Default "127.0.0.1:0" (a free port).
@@ -94,7 +107,7 @@ func StartManticore(opts ...Option) (*Manticore, error) {
 		return nil, err
 	}
 	s.dataDir = real
-	if s.eng, err = newEngine(real); err != nil {
+	if s.eng, err = newEngine(real, cfg.user); err != nil {
 		s.removeDir(dir)
 		return nil, err
 	}
