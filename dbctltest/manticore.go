@@ -16,13 +16,20 @@ import (
 
 // Manticore is an embedded, in-process Manticore Search (RT mode) speaking
 // the MySQL protocol on 127.0.0.1. It behaves like searchd 29.2.2 for the
-// table-control statements (FREEZE, UNFREEZE, SHOW LOCKS, SHOW TABLE ...
-// STATUS, FLUSH ..., OPTIMIZE, IMPORT TABLE) and for enough of the data
-// statements (CREATE/DROP/TRUNCATE TABLE, INSERT, REPLACE, UPDATE, DELETE,
-// SELECT by id, COUNT(*), SHOW TABLES) to put data in tables, including
+// table-control statements (FREEZE, UNFREEZE, SHOW WARNINGS, SHOW LOCKS,
+// SHOW TABLE ... STATUS, FLUSH ..., OPTIMIZE, IMPORT TABLE, SHOW SETTINGS)
+// over rt, percolate and distributed tables, as the golden captures
+// recorded them, and for enough of the data statements (CREATE/DROP/
+// TRUNCATE TABLE, INSERT, REPLACE, UPDATE, DELETE, SELECT by id or
+// MATCH('words'), COUNT(*), SHOW TABLES) to put data in tables, including
 // writers that block while a table is frozen. Tables are real files in
-// DataDir. Any user name and password may log in, as on a real searchd
-// without auth.
+// DataDir (with the copies of their wordforms, stopwords and exceptions
+// files, and a locked <table>.lock while served); the configuration file
+// is in ServerRoot. Any user name and password may log in, as on a real
+// searchd without auth.
+//
+// Every statement received is recorded, as a shape, for the
+// statement-coverage test (internal/shapecheck).
 type Manticore struct {
 	srv     *mysqlwire.Server
 	eng     *mEngine
