@@ -202,6 +202,12 @@ func (s *Manticore) FailNext(match string, number uint16, message string) {
 // deadline of 100 ms leaves the table frozen once the wait is over.
 func (s *Manticore) Delay(match string, d time.Duration) { s.faults.delay(match, d) }
 
+// Hold makes every statement whose text contains match (as for Delay)
+// wait, before it runs, until release is called or the server closes: a
+// deterministic Delay. Like a delayed one, a held statement runs when
+// released even if its client has gone.
+func (s *Manticore) Hold(match string) (release func()) { return s.faults.hold(match) }
+
 // DropConnections cuts every open client connection now. Statements being
 // executed finish on the server (as they do on searchd).
 func (s *Manticore) DropConnections() { s.srv.DropConnections() }
