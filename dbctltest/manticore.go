@@ -263,7 +263,8 @@ func (m *mSession) Query(ctx context.Context, q mysqlwire.Query) (*mysqlwire.Res
 	// clean FREEZEs, UNFREEZE, SHOW LOCKS, SHOW TABLE ... STATUS and failed
 	// statements leave it in place (manticore-2.jsonl: the SHOW WARNINGS
 	// after "UNFREEZE cap_rt", "FREEZE cap_pq" and "FREEZE cap_wf" still
-	// return the warning of an earlier FREEZE).
+	// return the warning of an earlier FREEZE). Other statements (SELECT,
+	// INSERT, ...) are assumed to keep it too: no capture shows them.
 	if len(warns) > 0 {
 		m.warnings = warns
 	}
