@@ -15,6 +15,12 @@ type faults struct {
 	state  string // SQLSTATE of injected errors: the server's usual one
 	fails  []injectedFail
 	delays []injectedDelay
+	holds  []injectedHold
+}
+
+type injectedHold struct {
+	match string
+	ch    chan struct{} // closed by release
 }
 
 type injectedFail struct {
@@ -58,6 +64,29 @@ func (f *faults) delay(match string, d time.Duration) {
 	}
 }
 
+// hold makes matching statements wait until release is called; release
+// may be called more than once.
+func (f *faults) hold(match string) (release func()) {
+	h := injectedHold{match: match, ch: make(chan struct{})}
+	f.mu.Lock()
+	f.holds = append(f.holds, h)
+	f.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			for i, x := range f.holds {
+				if x.ch == h.ch {
+					f.holds = append(f.holds[:i], f.holds[i+1:]...)
+					break
+				}
+			}
+			f.mu.Unlock()
+			close(h.ch)
+		})
+	}
+}
+
 // before runs ahead of every statement: it sleeps for a matching delay and
 // returns the first matching injected failure (used once). The sleep ends
 // early only when the server closes (ctx): a client that closes its
@@ -69,6 +98,12 @@ func (f *faults) before(ctx context.Context, sql string) error {
 	for _, x := range f.delays {
 		if matches(sql, x.match) {
 			wait += x.d
+		}
+	}
+	var held []chan struct{}
+	for _, x := range f.holds {
+		if matches(sql, x.match) {
+			held = append(held, x.ch)
 		}
 	}
 	var err *mysqlwire.Error
@@ -86,6 +121,12 @@ func (f *faults) before(ctx context.Context, sql string) error {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+		}
+	}
+	for _, ch := range held {
+		select {
+		case <-ch:
+		case <-ctx.Done():
 		}
 	}
 	if err != nil {

@@ -118,7 +118,17 @@ func (e *mEngine) createTableStmt(p *parser) (*mysqlwire.Result, *mTable, error)
 }
 
 func (e *mEngine) saveState() error {
-	if err := e.st.saveState(e.tables); err != nil {
+	all := e.tables
+	if len(e.unserved) > 0 {
+		all = map[string]*mTable{}
+		for n, t := range e.unserved {
+			all[n] = t
+		}
+		for n, t := range e.tables {
+			all[n] = t
+		}
+	}
+	if err := e.st.saveState(all); err != nil {
 		return mErr("failed to save manticore.json: %v", err)
 	}
 	return nil

@@ -27,6 +27,10 @@ type mEngine struct {
 	started time.Time
 	conf    serverConf          // SHOW SETTINGS; set once the server listens
 	locks   map[string]*os.File // <t>/<t>.lock held while the table is served (manticore_lock*.go)
+	user    *fileUser           // WithUser: file access checked as this user (nil: no checks)
+	// unserved are tables of manticore.json not served because the user
+	// cannot lock them (WithUser); they stay in manticore.json.
+	unserved map[string]*mTable
 }
 
 func (e *mEngine) setConf(c serverConf) {
@@ -35,20 +39,28 @@ func (e *mEngine) setConf(c serverConf) {
 	e.mu.Unlock()
 }
 
-func newEngine(dataDir string) (*mEngine, error) {
-	e := &mEngine{st: store{dataDir: dataDir}, changed: make(chan struct{}), started: time.Now()}
+func newEngine(dataDir string, user *fileUser) (*mEngine, error) {
+	e := &mEngine{st: store{dataDir: dataDir}, changed: make(chan struct{}), started: time.Now(), user: user,
+		unserved: map[string]*mTable{}}
 	tables, err := e.st.load()
 	if err != nil {
 		return nil, err
 	}
 	e.tables = tables
 	for _, n := range e.sortedNames() {
+		if t := e.tables[n]; t.Type != "distributed" && !e.user.canCreateIn(e.st.tableDir(n)) {
+			// searchd cannot create <t>.lock: it does not serve the table
+			// (issue 9 §2.D), and keeps it in manticore.json.
+			e.unserved[n] = t
+			delete(e.tables, n)
+			continue
+		}
 		if err := e.lockTable(e.tables[n]); err != nil {
 			e.releaseLocks()
 			return nil, fmt.Errorf("dbctltest: table %s: %w", n, err)
 		}
 	}
-	if err := e.st.saveState(e.tables); err != nil {
+	if err := e.saveState(); err != nil {
 		e.releaseLocks()
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package dbctltest
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,7 +42,9 @@ func (e *mEngine) importTable(p *parser) (*mysqlwire.Result, error) {
 	}
 	prefix := src.text
 	var matches []string
-	if filepath.IsAbs(prefix) { // searchd's working directory holds no tables
+	// searchd's working directory holds no tables; a folder its user cannot
+	// read shows no files (WithUser)
+	if filepath.IsAbs(prefix) && e.user.canRead(filepath.Dir(prefix)) {
 		if matches, err = filepath.Glob(globEscape(prefix) + ".*"); err != nil {
 			return nil, mErr("unable to import table '%s': %v", name, err)
 		}
@@ -69,6 +72,9 @@ func (e *mEngine) importTable(p *parser) (*mysqlwire.Result, error) {
 		suffix := strings.TrimPrefix(filepath.Base(m), base)
 		if strings.HasSuffix(m, ".spl") || strings.HasSuffix(m, ".lock") {
 			continue
+		}
+		if !e.user.allows(m, permR) { // WithUser; the text is assumed (no capture)
+			return fail(fmt.Errorf("failed to open '%s': Permission denied", m))
 		}
 		if err := copyFile(m, filepath.Join(dstDir, name+suffix)); err != nil {
 			return fail(err)

@@ -196,7 +196,8 @@ func (tp textProc) exceptionAt(rs []rune, i int) (string, int) {
 }
 
 // matchDocs keeps the documents whose text fields hold every keyword of
-// the query (an empty query, e.g. only stopwords, matches nothing).
+// the query. A query left with no keyword (only stopwords) matches nothing:
+// an assumption, the manual does not say.
 func (e *mEngine) matchDocs(t *mTable, docs []mDoc, query string) ([]mDoc, error) {
 	tp, err := e.st.textProcOf(t)
 	if err != nil {

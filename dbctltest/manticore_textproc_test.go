@@ -12,26 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// writeFixtures writes the files of golden/README.md's {fixtures}.
-func writeFixtures(t *testing.T) string {
-	dir := t.TempDir()
-	for name, body := range map[string]string{
-		"wf.txt": "walked > walk\nwalking > walk\n",
-		"sw.txt": "the\nand\n",
-		"ex.txt": "AT&T => att\n",
-	} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
-	}
-	return dir
-}
-
 // A table created with wordforms, stopwords and exceptions keeps copies in
 // its folder (manticore-2.jsonl: "FREEZE cap_wf"), applies them when
 // searched (Manticore manual, no capture), and still applies them after
 // its FREEZE-listed files are imported under a new name (issue 9 §2.B) and
 // after a restart on the same data_dir.
 func TestManticoreWordformsSurviveImport(t *testing.T) {
-	fx := writeFixtures(t)
+	fx := goldenFixtures(t)
 	data := t.TempDir()
 	s, err := dbctltest.StartManticore(dbctltest.WithDataDir(data))
 	require.NoError(t, err)
@@ -96,7 +83,7 @@ func TestManticoreWordformsSurviveImport(t *testing.T) {
 func TestManticoreExternalFileErrors(t *testing.T) {
 	s := dbctltest.NewManticore(t)
 	db := openDB(t, s.DSN())
-	fx := writeFixtures(t)
+	fx := goldenFixtures(t)
 	tests := []struct{ stmt, msg string }{
 		{"CREATE TABLE a(title text) wordforms='" + fx + "/none.txt'", "table 'a': CREATE TABLE failed: file not found: '" + fx + "/none.txt'"},
 		{"CREATE TABLE a(title text) stopwords='sw.txt'", "table 'a': CREATE TABLE failed: file not found: 'sw.txt'"},

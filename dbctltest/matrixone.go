@@ -193,6 +193,10 @@ func (s *MatrixOne) FailNext(match string, number uint16, message string) {
 // removes the delay.
 func (s *MatrixOne) Delay(match string, d time.Duration) { s.faults.delay(match, d) }
 
+// Hold makes every statement whose text contains match wait until release
+// is called or the server closes (see Manticore.Hold).
+func (s *MatrixOne) Hold(match string) (release func()) { return s.faults.hold(match) }
+
 // DropConnections cuts every open client connection now.
 func (s *MatrixOne) DropConnections() { s.srv.DropConnections() }
 

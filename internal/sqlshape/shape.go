@@ -58,7 +58,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 var twoCharOps = map[string]bool{">=": true, "<=": true, "!=": true, "<>": true, "=>": true, ":=": true, "||": true, "&&": true, "@@": true}
 
 func lex(s string) []tok {
-	var out []tok
+	out := make([]tok, 0, len(s)/4+4)
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
@@ -188,7 +188,7 @@ var tableBefore = map[string]bool{"INTO": true, "TABLE": true, "EXISTS": true, "
 // render maps one level of tokens to shape words and collapses repeated
 // list items.
 func render(toks []tok) []string {
-	var words []string
+	words := make([]string, 0, len(toks))
 	prevKw := ""
 	for i, t := range toks {
 		var w string

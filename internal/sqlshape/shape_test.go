@@ -127,3 +127,22 @@ func FuzzReduce(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReduce: a 1,000-row INSERT, the kind the benchmarks load data
+// with (the recorder reduces every statement an embedded server receives).
+func BenchmarkReduce(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO bench_a (id, title, price, tags) VALUES ")
+	for i := 0; i < 1000; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(12345, 'a title of some forty characters here', 19.95, (1,2,3))")
+	}
+	sql := sb.String()
+	b.SetBytes(int64(len(sql)))
+	b.ReportAllocs()
+	for b.Loop() {
+		Reduce(sql)
+	}
+}

@@ -1,6 +1,7 @@
 package dbctltest
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -68,4 +69,24 @@ func FuzzTextProcKeywords(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFaultHold(t *testing.T) {
+	var f faults
+	release := f.hold("^FREEZE")
+	done := make(chan struct{})
+	go func() {
+		_ = f.before(context.Background(), "FREEZE t")
+		close(done)
+	}()
+	assert.NoError(t, f.before(context.Background(), "UNFREEZE t"), "not held: returns at once")
+	select {
+	case <-done:
+		t.Fatal("a held statement ran before its release")
+	default:
+	}
+	release()
+	release() // twice is fine
+	<-done
+	assert.Empty(t, f.holds)
 }
