@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/dbctltest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -146,6 +147,29 @@ func TestIntegrationRestoreAndBackupOwnership(t *testing.T) {
 	require.NoError(t, dbctl.RestoreBackup(ctx, dir, restoreTo, dbctl.RestoreOptions{}))
 	assertTreeOwner(t, restoreTo, 4343)
 	assert.FileExists(t, filepath.Join(restoreTo, "manticore.json"))
+
+	// A searchd running as that user serves the restored table and can
+	// import from the backup (the embedded server checks file access as
+	// that user: dbctltest.WithUser).
+	srv, err := dbctltest.StartManticore(dbctltest.WithDataDir(restoreTo), dbctltest.WithUser(4343, 4343))
+	require.NoError(t, err)
+	defer srv.Close()
+	rc := openClient(t, srv.DSN())
+	var n int64
+	require.NoError(t, rc.DB().QueryRow("SELECT COUNT(*) FROM "+name).Scan(&n))
+	assert.Equal(t, int64(3), n)
+	if target.srv != nil {
+		// the backup belongs to 4242, the source data_dir's owner: a
+		// searchd running as 4242 imports it
+		imp, err := dbctltest.StartManticore(dbctltest.WithUser(4242, 4242))
+		require.NoError(t, err)
+		defer imp.Close()
+		require.NoError(t, os.Chown(imp.DataDir(), 4242, 4242))
+		ic := openClient(t, imp.DSN())
+		require.NoError(t, ic.Manticore().ImportTable(ctx, dir, name, "imported"))
+		require.NoError(t, ic.DB().QueryRow("SELECT COUNT(*) FROM imported").Scan(&n))
+		assert.Equal(t, int64(3), n)
+	}
 }
 
 func ownerUID(t *testing.T, path string) uint32 {
