@@ -2,7 +2,6 @@ package dbctltest
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,10 +56,10 @@ type moRecovery struct {
 }
 
 type moSnapshot struct {
-	name, owner                  string
-	ts                           time.Time
-	level, account, db, table    string
-	objID                        uint64
+	name, owner               string
+	ts                        time.Time
+	level, account, db, table string
+	objID                     uint64
 }
 
 type moPITR struct {
@@ -493,5 +492,3 @@ func wholeSeconds(t time.Time, loc *time.Location) string {
 func recErr(format string, args ...any) *mysqlwire.Error {
 	return moErr(20101, "internal error: "+format, args...)
 }
-
-var _ = fmt.Sprintf
