@@ -243,9 +243,9 @@ func TestRecoveryWindowSQL(t *testing.T) {
 	raw := "[{'timestamp':'2026-11-30 23:38:31.679045024 +0000 UTC', 'source':'snapshot', 'source_name':'cap_sn_acct'}, " +
 		"{'start_time':'2026-11-30 23:38:34.635969827', 'end_time':'2026-11-30 23:38:34.799983838', 'source':'pitr', 'source_name':'cap_p_acct'}]"
 	forms := map[string]Target{
-		"show recovery_window for account":                 AccountTarget(""),
-		"show recovery_window for account `acc1`":          AccountTarget("acc1"),
-		"show recovery_window for database `cap_db`":       DatabaseTarget("cap_db"),
+		"show recovery_window for account":                AccountTarget(""),
+		"show recovery_window for account `acc1`":         AccountTarget("acc1"),
+		"show recovery_window for database `cap_db`":      DatabaseTarget("cap_db"),
 		"show recovery_window for table `cap_db` `cap_t`": TableTarget("cap_db", "cap_t"),
 	}
 	for stmt, target := range forms {
