@@ -107,15 +107,26 @@ func parseRecoveryWindows(t *textTable, loc *time.Location) ([]RecoveryWindow, e
 	return out, nil
 }
 
-// snapshotEntryLayout is Go's time.Time.String() without the monotonic
-// part: snapshot entries carry it ("2026-11-30 23:38:31.679045024 +0000
-// UTC", capture 244).
-const snapshotEntryLayout = "2006-01-02 15:04:05.999999999 -0700 MST"
+// snapshotEntryLayout is Go's time.Time.String() without the zone name:
+// snapshot entries carry "2026-11-30 23:38:31.679045024 +0000 UTC"
+// (capture 244).
+const snapshotEntryLayout = "2006-01-02 15:04:05.999999999 -0700"
+
+// parseGoTimeString reads a time.Time.String() rendering by its numeric
+// offset; the zone name after it (UTC, CST, a name time.Parse would not
+// take) is ignored.
+func parseGoTimeString(s string) (time.Time, error) {
+	f := strings.Fields(s)
+	if len(f) == 4 {
+		f = f[:3]
+	}
+	return time.Parse(snapshotEntryLayout, strings.Join(f, " "))
+}
 
 func (w *RecoveryWindow) add(e map[string]string, loc *time.Location) error {
 	switch e["source"] {
 	case "snapshot":
-		ts, err := time.Parse(snapshotEntryLayout, e["timestamp"])
+		ts, err := parseGoTimeString(e["timestamp"])
 		if err != nil {
 			return fmt.Errorf("%w: snapshot entry timestamp %q", ErrUnexpectedResult, e["timestamp"])
 		}
