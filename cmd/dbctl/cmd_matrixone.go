@@ -14,7 +14,8 @@ import (
 
 func (a *app) matrixOneCmd() *cobra.Command {
 	return group("matrixone", "MatrixOne mo_ctl (sys account, moadmin role)",
-		a.moFlushCmd(), a.moCheckpointCmd(), a.moPingCmd(), a.moWhoamiCmd(), a.moExecCmd())
+		a.moFlushCmd(), a.moCheckpointCmd(), a.moPingCmd(), a.moWhoamiCmd(), a.moExecCmd(),
+		a.snapshotCmd(), a.pitrCmd(), a.recoveryWindowCmd())
 }
 
 func (a *app) moctl() (*dbctl.MoCtl, error) {
