@@ -193,10 +193,7 @@ func parseWindowEntries(s string) ([]map[string]string, error) {
 				return nil, bad("bad value")
 			}
 			obj[key] = val
-			rest = strings.TrimSpace(r3)
-			if strings.HasPrefix(rest, ",") {
-				rest = rest[1:]
-			}
+			rest = strings.TrimPrefix(strings.TrimSpace(r3), ",")
 		}
 		out = append(out, obj)
 		rest = strings.TrimSpace(rest)
