@@ -1,7 +1,6 @@
 package dbctltest
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 
@@ -351,78 +350,6 @@ func (m *moSession) updateRows(p *parser) (*mysqlwire.Result, *mysqlwire.Error) 
 	}
 	t.data = data
 	return &mysqlwire.Result{AffectedRows: uint64(n)}, nil
-}
-
-// showTables: SHOW TABLES FROM db (rec 106), sorted.
-func (m *moSession) showTables(p *parser) (*mysqlwire.Result, *mysqlwire.Error) {
-	dbName := m.db
-	if p.accept("FROM") || p.accept("IN") {
-		n, e := ident(p)
-		if e != nil {
-			return nil, e
-		}
-		dbName = strings.ToLower(n)
-	}
-	if e := end(p); e != nil {
-		return nil, e
-	}
-	m.s.mu.Lock()
-	defer m.s.mu.Unlock()
-	db := m.account.dbs[dbName]
-	if db == nil {
-		return nil, moErr(1049, "Unknown database %s", dbName) // not captured
-	}
-	res := &mysqlwire.Result{Columns: []mysqlwire.Column{varchar("Tables_in_" + dbName)}}
-	for _, n := range sortedKeys(db.tables) {
-		res.Rows = append(res.Rows, []mysqlwire.Value{mysqlwire.V(n)})
-	}
-	return res, nil
-}
-
-// showDatabases: SHOW DATABASES LIKE 'pattern' (rec 156). Without LIKE the
-// list would include the system databases: not captured, not emulated.
-func (m *moSession) showDatabases(p *parser) (*mysqlwire.Result, *mysqlwire.Error) {
-	if !p.accept("LIKE") || p.peek().kind != tString {
-		return nil, moErr(20105, "not supported: dbctltest emulates only SHOW DATABASES LIKE 'pattern'")
-	}
-	pat := p.next().text
-	if e := end(p); e != nil {
-		return nil, e
-	}
-	m.s.mu.Lock()
-	defer m.s.mu.Unlock()
-	res := &mysqlwire.Result{Columns: []mysqlwire.Column{varchar("Database")}}
-	names := sortedKeys(m.account.dbs)
-	sort.Strings(names)
-	for _, n := range names {
-		if sqlLike(n, pat) {
-			res.Rows = append(res.Rows, []mysqlwire.Value{mysqlwire.V(n)})
-		}
-	}
-	return res, nil
-}
-
-// sqlLike is SQL LIKE: % any run, _ one character, case-sensitive.
-func sqlLike(s, pat string) bool {
-	if pat == "" {
-		return s == ""
-	}
-	switch pat[0] {
-	case '%':
-		for i := 0; i <= len(s); i++ {
-			if sqlLike(s[i:], pat[1:]) {
-				return true
-			}
-		}
-		return false
-	case '_':
-		return s != "" && sqlLike(s[1:], pat[1:])
-	case '\\':
-		if len(pat) > 1 {
-			return s != "" && s[0] == pat[1] && sqlLike(s[1:], pat[2:])
-		}
-	}
-	return s != "" && s[0] == pat[0] && sqlLike(s[1:], pat[1:])
 }
 
 // numeric reports whether s is a number, and its value.
