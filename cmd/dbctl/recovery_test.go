@@ -224,3 +224,13 @@ func TestParseAt(t *testing.T) {
 		assert.Error(t, err, in)
 	}
 }
+
+func TestDemoRunsTheRecoveryCommands(t *testing.T) {
+	r := dbctlRun(t, "demo")
+	require.Equal(t, 0, r.code, "stdout %s\nstderr %s", r.stdout, r.stderr)
+	for _, want := range []string{"$ dbctl matrixone snapshot restore demo_snap --database shop --yes", "Restored snapshot demo_snap -> database shop",
+		"Restored pitr demo_pitr -> table shop.orders at", "the server's internal PITR on mo_catalog", "Dropped snapshot demo_snap"} {
+		assert.Contains(t, r.stdout, want)
+	}
+	assert.NotContains(t, r.stdout, "unexpected exit code")
+}
