@@ -162,7 +162,7 @@ func setupGoldenRecovery(t *testing.T, s *dbctltest.MatrixOne) {
 // time 2026-11-30 23:38:34"): they are compared by shape. Fixed times of
 // the script ("2000-01-01 00:00:00", the wrapped "1829-11-23 00:50:52")
 // are compared exactly.
-var captureTime = regexp.MustCompile(`2026-(11-30|12-01) \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
+var captureTime = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
 
 // maskRunTimes replaces, in got, the timestamps at the places where want
 // has a capture-time one, when both are timestamps.
@@ -207,35 +207,36 @@ func matrixOneDSN(s *dbctltest.MatrixOne, conn string) string {
 
 func replay(t *testing.T, records []goldenRecord, dsnFor func(string) string, subst map[string]string) {
 	ctx := context.Background()
-	// Connections open on first use: a capture may log in to an account
-	// its own statements create (the recovery capture's cap_acc).
+	// Connections open at the start, in the order the capture uses them; one
+	// that cannot log in yet (an account the capture itself creates, the
+	// recovery capture's cap_acc) opens on first use.
 	conns := map[string]*sql.Conn{}
-	connFor := func(name string) *sql.Conn {
-		if c := conns[name]; c != nil {
-			return c
-		}
+	open := func(name string) (*sql.Conn, error) {
 		db, err := sql.Open("mysql", dsnFor(name))
 		require.NoError(t, err)
 		t.Cleanup(func() { db.Close() })
 		c, err := db.Conn(ctx)
-		require.NoError(t, err, "connect %s", name)
+		if err != nil {
+			return nil, err
+		}
 		t.Cleanup(func() { c.Close() })
 		conns[name] = c
-		return c
+		return c, nil
 	}
-	// The others open first, in order, as in the capture (Manticore keeps
-	// per-connection warning state that depends on it).
+	tried := map[string]bool{}
 	for _, r := range records {
-		if _, ok := conns[r.Conn]; ok {
-			continue
+		if !tried[r.Conn] {
+			tried[r.Conn] = true
+			_, _ = open(r.Conn)
 		}
-		db, err := sql.Open("mysql", dsnFor(r.Conn))
-		require.NoError(t, err)
-		t.Cleanup(func() { db.Close() })
-		if c, err := db.Conn(ctx); err == nil {
-			t.Cleanup(func() { c.Close() })
-			conns[r.Conn] = c
+	}
+	connFor := func(name string) *sql.Conn {
+		if c := conns[name]; c != nil {
+			return c
 		}
+		c, err := open(name)
+		require.NoError(t, err, "connect %s", name)
+		return c
 	}
 	expand := func(s string) string {
 		for k, v := range subst {
