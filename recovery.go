@@ -248,10 +248,17 @@ func (c *Client) serverZone(ctx context.Context, op string, conn *sql.Conn) (*ti
 		return c.recovery.zone, nil
 	}
 	var at [2]time.Time
+	pinned := false
+	defer func() {
+		if pinned { // a failed probe still leaves the session at SYSTEM
+			_, _ = c.exec(ctx, conn, stmtZoneSystem)
+		}
+	}()
 	for i, set := range []string{stmtZoneUTC, stmtZoneSystem} {
 		if _, err := c.exec(ctx, conn, set); err != nil {
 			return nil, opErr(op, classifyRecoveryError(err), "pin the session time zone", err)
 		}
+		pinned = set == stmtZoneUTC
 		t, err := c.query(ctx, conn, stmtNow)
 		if err != nil {
 			return nil, opErr(op, classifyRecoveryError(err), "read the server clock", err)

@@ -323,3 +323,13 @@ func TestParsePITRsRejectsUnknownShapes(t *testing.T) {
 	_, err = c.Snapshots().List(context.Background())
 	assert.ErrorIs(t, err, ErrUnexpectedResult)
 }
+
+func TestServerZoneProbeFailureLeavesTheSessionAtSystem(t *testing.T) {
+	c, mock := newMock(t)
+	mock.ExpectExec(stmtZoneUTC).WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectQuery(stmtNow).WillReturnRows(rowsOf([]string{"now()"}, []string{"not a time"}))
+	mock.ExpectExec(stmtZoneSystem).WillReturnResult(sqlmock.NewResult(0, 0))
+	err := c.PITRs().Restore(context.Background(), "p", time.Now(), DatabaseTarget("d"))
+	assert.ErrorIs(t, err, ErrUnexpectedResult)
+	assert.Nil(t, c.recovery.zone)
+}

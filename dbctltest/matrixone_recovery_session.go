@@ -89,10 +89,13 @@ func (m *moSession) dropAccount(p *parser) (*mysqlwire.Result, *mysqlwire.Error)
 }
 
 // sessionZone is the zone of this session's DATETIME and TIMESTAMP text.
+// Caller must not hold s.mu.
 func (m *moSession) sessionZone() *time.Location {
 	if m.rec.tz != nil {
 		return m.rec.tz
 	}
+	m.s.mu.Lock()
+	defer m.s.mu.Unlock()
 	return m.s.rec.zone
 }
 
