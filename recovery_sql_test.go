@@ -333,3 +333,23 @@ func TestServerZoneProbeFailureLeavesTheSessionAtSystem(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnexpectedResult)
 	assert.Nil(t, c.recovery.zone)
 }
+
+func TestRecoveryNamesAreEscapedInLiterals(t *testing.T) {
+	c, mock := newMock(t)
+	mock.ExpectExec("create snapshot `it's\\x` for account").WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectQuery(`show snapshots where snapshot_name = 'it''s\\x'`).WillReturnRows(rowsOf(snapCols,
+		[]string{`it's\x`, "2026-11-30 23:38:31", "account", "sys", "", ""}))
+	s, err := c.Snapshots().Create(context.Background(), `It's\X`, AccountTarget(""))
+	require.NoError(t, err)
+	assert.Equal(t, `it's\x`, s.Name)
+}
+
+func TestRecoveryHonoursCancellation(t *testing.T) {
+	c, _ := newMock(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := c.Snapshots().Drop(ctx, "s")
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = c.PITRs().List(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+}
