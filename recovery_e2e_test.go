@@ -126,7 +126,11 @@ func TestRecoveryE2ESnapshots(t *testing.T) {
 	acc1 := openClient(t, s.DSNFor("acc1", "admin", "111"))
 	_, err = acc1.Snapshots().Get(ctx, "cap_sn_db")
 	assert.True(t, IsSnapshotNotFound(err))
-	err = acc1.Snapshots().Restore(ctx, "cap_sn_db", ClusterTarget(), SnapshotRestoreOptions{})
+	_, err = acc1.Snapshots().Create(ctx, "cap_a_acct", AccountTarget(""))
+	require.NoError(t, err)
+	err = acc1.Snapshots().Restore(ctx, "cap_a_acct", ClusterTarget(), SnapshotRestoreOptions{}) // refused (rec 187)
+	assert.True(t, IsPermissionDenied(err), "%v", err)
+	err = acc1.Snapshots().Restore(ctx, "cap_a_acct", AccountTarget("sys"), SnapshotRestoreOptions{})
 	assert.True(t, IsPermissionDenied(err), "%v", err)
 
 	// u1 (role public): refused before anything changes

@@ -198,22 +198,24 @@ func (m *moSession) restoreSnapshot(r restoreStmt) (*mysqlwire.Result, *mysqlwir
 	m.s.mu.Lock()
 	defer m.s.mu.Unlock()
 	own := m.account.name
-	if !m.isSys() {
-		switch {
-		case r.level == "cluster":
-			return nil, recErr("non-sys account can't restore cluster level snapshot") // rec 187
-		case r.level == "account" && r.hasTo:
-			return nil, recErr("non-sys account can't restore snapshot to another account") // rec 189
-		case r.level == "account" && r.account != own:
-			return nil, recErr("non-sys account can't restore sys account") // rec 188 (other tenants: not captured)
-		}
-	}
 	if (r.level == "database" || r.level == "table") && r.account != "" && r.account != own {
 		return nil, recErr("can't restore database from other account's snapshot") // rec 138, 191
 	}
 	sn, e := m.findSnapshot(r.snapshot)
 	if e != nil {
 		return nil, e
+	}
+	// The tenant rules of source pkg/frontend/snapshot.go, checkRestorePriv
+	// (rec 187-189): the snapshot is looked up first.
+	if !m.isSys() {
+		switch {
+		case r.level == "cluster":
+			return nil, recErr("non-sys account can't restore cluster level snapshot") // rec 187
+		case r.level == "account" && r.account == "sys":
+			return nil, recErr("non-sys account can't restore sys account") // rec 188
+		case r.level == "account" && r.hasTo:
+			return nil, recErr("non-sys account can't restore snapshot to another account") // rec 189
+		}
 	}
 	switch r.level {
 	case "cluster":
@@ -256,10 +258,13 @@ func (m *moSession) restoreSnapshot(r restoreStmt) (*mysqlwire.Result, *mysqlwir
 		return nil, recErr("can't restore db: %s", r.db) // rec 137
 	}
 	switch {
-	case sn.level == "cluster" && r.level == "database":
-		return nil, recErr("can't restore db from cluster level snapshot") // rec 136
 	case sn.level == "cluster":
-		return nil, recErr("can't restore table from cluster level snapshot") // not captured
+		// rec 136; the same text for a table (source checkRestorePriv)
+		return nil, recErr("can't restore db from cluster level snapshot")
+	case sn.account != own:
+		// a snapshot sys took of another account (source checkRestorePriv;
+		// not captured for a database or table)
+		return nil, recErr("accountName(%s) does not match snapshot.accountName(%s)", own, sn.account)
 	case sn.level == "table" && r.level == "database":
 		return nil, recErr("can't restore db from table level snapshot") // rec 118
 	case sn.level == "table" && r.table != sn.table:
@@ -267,7 +272,12 @@ func (m *moSession) restoreSnapshot(r restoreStmt) (*mysqlwire.Result, *mysqlwir
 	case (sn.level == "database" || sn.level == "table") && r.db != sn.db:
 		return nil, recErr("databaseName(%s) does not match snapshot.databaseName(%s)", r.db, sn.db) // rec 134
 	}
-	m.restoreObject(m.account, r, m.s.stateAt(sn.account, sn.ts))
+	from := m.s.stateAt(sn.account, sn.ts)
+	if r.level == "table" && (from[r.db] == nil || from[r.db].tables[r.table] == nil) {
+		// source pkg/frontend/snapshot.go, restoreToDatabaseOrTable (not captured)
+		return nil, recErr("table %s not exists at snapshot %s", r.table, sn.name)
+	}
+	m.restoreObject(m.account, r, from)
 	return &mysqlwire.Result{}, nil
 }
 
