@@ -2,7 +2,6 @@ package dbctltest
 
 import (
 	"strings"
-	"time"
 
 	"github.com/dbctl/dbctl/internal/mysqlwire"
 )
@@ -315,90 +314,4 @@ func orEmpty(dbs map[string]*moDB) map[string]*moDB {
 		return map[string]*moDB{}
 	}
 	return dbs
-}
-
-// restorePITR checks a PITR restore in the server's order (md §5 "check
-// order"): privilege (done), the time's format, the PITR, level and
-// ownership, the time window; then restores the object's state at that
-// time from the history.
-func (m *moSession) restorePITR(r restoreStmt) (*mysqlwire.Result, *mysqlwire.Error) {
-	m.s.mu.Lock()
-	defer m.s.mu.Unlock()
-	loc := m.s.rec.zone
-	// Parsed in the server process's zone, whatever the session's (md §7),
-	// with Go's time.Parse message on failure (rec 267-271).
-	at, err := time.ParseInLocation("2006-01-02 15:04:05", r.ts, loc)
-	if err != nil {
-		return nil, moErr(1105, "%s", err.Error())
-	}
-	own := m.account.name
-	if r.account != "" {
-		switch {
-		case !m.isSys() && (r.account != own || r.level == "account"):
-			// a tenant may not name another account, nor itself for a whole
-			// account restore (rec 303-304); naming itself with a database
-			// is accepted (rec 306).
-			return nil, recErr("account %s is not allowed to restore other account %s", own, r.account)
-		case r.account != own && r.level != "account":
-			return nil, recErr("account %s is not allowed to restore database %s", r.account, r.db) // md §5 (CLI run)
-		}
-	}
-	pt := m.findPITR(r.pitr)
-	if pt == nil {
-		return nil, recErr("pitr %s does not exist", r.pitr) // rec 273, 301
-	}
-	restoreLevel := r.level
-	if restoreLevel == "" {
-		restoreLevel = "account"
-	}
-	switch {
-	case restoreLevel == "cluster" && pt.level != "cluster":
-		return nil, recErr("restore level %s is not allowed for cluster restore", pt.level) // rec 284, 302
-	case restoreLevel == "account" && pt.level != "account" && pt.level != "cluster":
-		return nil, recErr("restore level %s is not allowed for account restore", pt.level) // not captured
-	case restoreLevel == "database" && pt.level == "table":
-		return nil, recErr("restore level table is not allowed for database restore") // rec 278
-	case restoreLevel == "table" && pt.level == "table" && (pt.db != r.db || pt.table != r.table):
-		return nil, recErr("pitr %s is not allowed to restore table %s.%s", pt.name, r.db, r.table) // rec 277
-	case (restoreLevel == "database" || restoreLevel == "table") && pt.level == "database" && pt.db != r.db:
-		return nil, recErr("pitr %s is not allowed to restore database %s", pt.name, r.db) // not captured
-	}
-	target := own
-	if restoreLevel == "account" && r.account != "" {
-		target = r.account
-	}
-	if restoreLevel == "account" && pt.level == "account" && pt.account != target {
-		return nil, recErr("pitr %s is not allowed to restore account %s", pt.name, target) // not captured
-	}
-	if systemDBs[r.db] {
-		return nil, recErr("database %s can not be restore", r.db) // rec 285
-	}
-	// Go's UnixNano wraps past 2262, as the server's does (rec 265: 2999
-	// became 1829).
-	wrapped := time.Unix(0, at.UnixNano())
-	now := m.s.tick()
-	valid := m.s.pitrValidFrom(pt, now)
-	if wrapped.Before(valid) {
-		return nil, recErr("input timestamp %s is less than the pitr valid time %s", wholeSeconds(wrapped, loc), wholeSeconds(valid, loc)) // rec 264
-	}
-	if wrapped.After(now) {
-		return nil, recErr("input timestamp %s is bigger than now timestamp %s", wholeSeconds(wrapped, loc), wholeSeconds(now, loc)) // md §5
-	}
-	switch restoreLevel {
-	case "cluster":
-		for _, a := range m.s.accounts {
-			a.dbs = copyDBs(orEmpty(m.s.stateAt(a.name, wrapped)))
-			m.s.recordVersion(a)
-		}
-	case "account":
-		a := m.s.accounts[target]
-		if a == nil {
-			return nil, recErr("account %s does not exist", target) // not captured
-		}
-		a.dbs = copyDBs(orEmpty(m.s.stateAt(target, wrapped))) // md §7: cap_adb2 gone
-		m.s.recordVersion(a)
-	default:
-		m.restoreObject(m.account, r, m.s.stateAt(own, wrapped))
-	}
-	return &mysqlwire.Result{}, nil
 }
