@@ -25,6 +25,9 @@ type Client struct {
 	// calls run the query once.
 	identityMu sync.Mutex
 	identity   *Identity
+
+	// recovery caches the MatrixOne server's time zone (recovery.go).
+	recovery recoveryState
 }
 
 // Open parses dsn (go-sql-driver/mysql syntax, e.g.

@@ -56,6 +56,25 @@ var (
 	// ErrServerTimeout: the server gave up on its own deadline (the timeout
 	// parameter of a MatrixOne checkpoint ran out).
 	ErrServerTimeout = errors.New("dbctl: server-side timeout")
+
+	// ErrSnapshotNotFound: MatrixOne has no snapshot of that name visible to
+	// the session ("snapshot x does not exist", "find 0 snapshot records by
+	// name(x)"); a snapshot another account made is invisible too.
+	ErrSnapshotNotFound = errors.New("dbctl: snapshot not found")
+
+	// ErrPITRNotFound: MatrixOne has no PITR of that name visible to the
+	// session ("pitr x does not exist").
+	ErrPITRNotFound = errors.New("dbctl: PITR not found")
+
+	// ErrAlreadyExists: a snapshot or PITR of that name exists, or the object
+	// already has a PITR ("... already exists", "... already has a pitr").
+	ErrAlreadyExists = errors.New("dbctl: already exists")
+
+	// ErrPermissionDenied: the session may not run the statement ("do not
+	// have privilege", "only sys tenant can ...", "non-sys account can't
+	// ..."). MatrixOne checks privileges before anything else, so nothing
+	// changed.
+	ErrPermissionDenied = errors.New("dbctl: permission denied")
 )
 
 // OpError is the error returned by every operation of this package. It
@@ -135,6 +154,18 @@ func IsTableNotFound(err error) bool { return errors.Is(err, ErrTableNotFound) }
 
 // IsInvalidIdentifier reports whether err (or anything it wraps) is ErrInvalidIdentifier.
 func IsInvalidIdentifier(err error) bool { return errors.Is(err, ErrInvalidIdentifier) }
+
+// IsSnapshotNotFound reports whether err (or anything it wraps) is ErrSnapshotNotFound.
+func IsSnapshotNotFound(err error) bool { return errors.Is(err, ErrSnapshotNotFound) }
+
+// IsPITRNotFound reports whether err (or anything it wraps) is ErrPITRNotFound.
+func IsPITRNotFound(err error) bool { return errors.Is(err, ErrPITRNotFound) }
+
+// IsAlreadyExists reports whether err (or anything it wraps) is ErrAlreadyExists.
+func IsAlreadyExists(err error) bool { return errors.Is(err, ErrAlreadyExists) }
+
+// IsPermissionDenied reports whether err (or anything it wraps) is ErrPermissionDenied.
+func IsPermissionDenied(err error) bool { return errors.Is(err, ErrPermissionDenied) }
 
 // ServerError returns the *mysql.MySQLError that err wraps, if any. Note that
 // MatrixOne's "ExpectedEOB" packet carries number 0: a non-nil result with

@@ -36,6 +36,10 @@ type MatrixOne struct {
 	// parameter shorter than this fails with "context deadline exceeded".
 	checkpointWork time.Duration
 
+	// rec is the recovery state: snapshots, PITRs, history
+	// (matrixone_recovery.go).
+	rec *moRecovery
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -61,6 +65,10 @@ type moTable struct {
 	relID uint64
 	rows  int
 	dirty bool // rows not yet flushed by the TN
+	// cols and data are the table's columns and rows
+	// (matrixone_recovery_data.go).
+	cols []moCol
+	data [][]mysqlwire.Value
 }
 
 // NewMatrixOne starts an embedded MatrixOne for a test and closes it when
@@ -84,11 +92,13 @@ func StartMatrixOne(opts ...Option) (*MatrixOne, error) {
 		nextAccountID:  10001,
 		nextRelID:      272450,
 		checkpointWork: 2 * time.Millisecond,
+		rec:            newRecovery(),
 	}
 	s.accounts["sys"] = &moAccount{name: "sys", id: 0, dbs: map[string]*moDB{}, users: map[string]*moUser{
 		"root": {name: "root", password: "111", role: "moadmin"},
 		"dump": {name: "dump", password: "111", role: "moadmin"},
 	}}
+	s.recordVersion(s.accounts["sys"])
 	srv, err := mysqlwire.Listen(cfg.addr, mysqlwire.Config{ServerVersion: matrixOneVersion, Handler: s})
 	if err != nil {
 		return nil, err
@@ -132,6 +142,7 @@ func (s *MatrixOne) CreateAccount(name, admin, password string) error {
 	s.accounts[name] = &moAccount{name: name, id: s.nextAccountID, dbs: map[string]*moDB{},
 		users: map[string]*moUser{admin: {name: admin, password: password, role: "accountadmin"}}}
 	s.nextAccountID++
+	s.recordVersion(s.accounts[name])
 	return nil
 }
 
@@ -248,6 +259,7 @@ type moSession struct {
 	user    string
 	role    string
 	db      string
+	rec     recSession
 }
 
 func (m *moSession) InitDB(db string) error {
@@ -267,7 +279,11 @@ func (m *moSession) Query(ctx context.Context, q mysqlwire.Query) (*mysqlwire.Re
 	if err := m.s.faults.before(ctx, q.SQL); err != nil {
 		return nil, err
 	}
-	return m.exec(ctx, q)
+	res, err := m.exec(ctx, q)
+	if err == nil {
+		m.afterWrite(q.SQL)
+	}
+	return res, err
 }
 
 // varchar is MatrixOne's column for strings: VAR_STRING, charset 33, length

@@ -16,6 +16,9 @@ func moSyntaxErr(p *parser, t token) *mysqlwire.Error {
 func (m *moSession) exec(ctx context.Context, q mysqlwire.Query) (*mysqlwire.Result, error) {
 	p := newParser(q.SQL, matrixOneLex)
 	kw := p.next()
+	if res, err, ok := m.recExec(ctx, kw, p, q); ok {
+		return res, err
+	}
 	switch {
 	case kw.is("SELECT"):
 		return m.selectStmt(ctx, p, q)

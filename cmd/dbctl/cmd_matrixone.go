@@ -13,8 +13,9 @@ import (
 )
 
 func (a *app) matrixOneCmd() *cobra.Command {
-	return group("matrixone", "MatrixOne mo_ctl (sys account, moadmin role)",
-		a.moFlushCmd(), a.moCheckpointCmd(), a.moPingCmd(), a.moWhoamiCmd(), a.moExecCmd())
+	return group("matrixone", "MatrixOne: mo_ctl (sys account, moadmin role), snapshots, PITR, restore",
+		a.moFlushCmd(), a.moCheckpointCmd(), a.moPingCmd(), a.moWhoamiCmd(), a.moExecCmd(),
+		a.snapshotCmd(), a.pitrCmd(), a.recoveryWindowCmd())
 }
 
 func (a *app) moctl() (*dbctl.MoCtl, error) {

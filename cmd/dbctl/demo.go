@@ -65,6 +65,13 @@ func (a *app) demoCmd() *cobra.Command {
 				x("whoami"), x("flush", "shop.orders"), x("checkpoint"), x("checkpoint", "--global", "--timeout", "30s"),
 				x("ping"), x("exec", "dn", "inspect", ""),
 				fail(x("flush", "nodb.t")),
+				x("snapshot", "create", "demo_snap", "--database", "shop"), x("snapshot", "list"),
+				x("pitr", "create", "demo_pitr", "--database", "shop", "--range", "7d"), x("pitr", "alter", "demo_pitr", "--range", "30d"),
+				x("pitr", "list"), x("recovery-window", "--database", "shop"),
+				x("snapshot", "restore", "demo_snap", "--database", "shop", "--yes"),
+				x("pitr", "restore", "demo_pitr", "--at", "-0s", "--table", "orders", "--database", "shop", "--yes"),
+				fail(x("pitr", "drop", "sys_mo_catalog_pitr")),
+				x("pitr", "drop", "demo_pitr"), x("snapshot", "drop", "demo_snap"),
 			}
 			failed := 0
 			for _, s := range steps {

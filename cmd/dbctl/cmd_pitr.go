@@ -1,0 +1,198 @@
+package main
+
+// dbctl matrixone pitr create|list|alter|drop|restore.
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/dbctl/dbctl"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) pitrCmd() *cobra.Command {
+	return group("pitr", "MatrixOne point-in-time recovery: create, list, alter, drop, restore",
+		a.pitrCreateCmd(), a.pitrListCmd(), a.pitrAlterCmd(), a.pitrDropCmd(), a.pitrRestoreCmd())
+}
+
+type pitrJSON struct {
+	Name     string `json:"name"`
+	Created  string `json:"created"`
+	Modified string `json:"modified"`
+	Level    string `json:"level"`
+	Account  string `json:"account"`
+	Database string `json:"database"`
+	Table    string `json:"table"`
+	RangeN   int    `json:"range_n"`
+	Unit     string `json:"range_unit"`
+}
+
+func pitrDoc(p dbctl.PITR) pitrJSON {
+	return pitrJSON{p.Name, p.Created.Format(time.RFC3339), p.Modified.Format(time.RFC3339), string(p.Level),
+		p.Account, p.Database, p.Table, p.Range.N, string(p.Range.Unit)}
+}
+
+func (a *app) printPITRs(list []dbctl.PITR) {
+	rows := make([][]string, len(list))
+	for i, p := range list {
+		rows[i] = []string{p.Name, p.Created.Format(time.RFC3339), p.Modified.Format(time.RFC3339), string(p.Level), p.Account, p.Database, p.Table, p.Range.String()}
+	}
+	a.printTable([]string{"NAME", "CREATED", "MODIFIED", "LEVEL", "ACCOUNT", "DATABASE", "TABLE", "RANGE"}, rows)
+}
+
+func (a *app) pitrCreateCmd() *cobra.Command {
+	var tf targetFlags
+	var rng string
+	cmd := &cobra.Command{
+		Use:   "create NAME --range N{h|d|mo|y} [--cluster | --account ACC | --database DB [--table T]]",
+		Short: "Start a PITR (default: on the session's own account)",
+		Args:  exactArgs(1, "a PITR NAME"),
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+			t, err := tf.target(false)
+			if err != nil {
+				return err
+			}
+			r, err := dbctl.ParseRange(rng)
+			if err != nil {
+				return err
+			}
+			p, err := c.PITRs().Create(ctx, args[0], t, r)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				a.printJSON(map[string]any{"pitr": pitrDoc(*p)})
+				return nil
+			}
+			a.printPITRs([]dbctl.PITR{*p})
+			return nil
+		}),
+	}
+	tf.add(cmd)
+	cmd.Flags().StringVar(&rng, "range", "", "how far back: N and a unit h, d, mo or y (1-100), e.g. 7d")
+	_ = cmd.MarkFlagRequired("range")
+	return cmd
+}
+
+func (a *app) pitrListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the session account's PITRs, newest first (times in the server's zone)",
+		Args:  noArgs,
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, _ []string) error {
+			list, err := c.PITRs().List(ctx)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				out := []pitrJSON{}
+				for _, p := range list {
+					out = append(out, pitrDoc(p))
+				}
+				a.printJSON(map[string]any{"pitrs": out})
+				return nil
+			}
+			a.printPITRs(list)
+			return nil
+		}),
+	}
+}
+
+func (a *app) pitrAlterCmd() *cobra.Command {
+	var rng string
+	cmd := &cobra.Command{
+		Use:   "alter NAME --range N{h|d|mo|y}",
+		Short: "Change a PITR's range",
+		Args:  exactArgs(1, "a PITR NAME"),
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+			r, err := dbctl.ParseRange(rng)
+			if err != nil {
+				return err
+			}
+			if err := c.PITRs().Alter(ctx, args[0], r); err != nil {
+				return err
+			}
+			return a.printDone("altered", "pitr", strings.ToLower(args[0]), "range "+r.String())
+		}),
+	}
+	cmd.Flags().StringVar(&rng, "range", "", "new range: N and a unit h, d, mo or y (1-100)")
+	_ = cmd.MarkFlagRequired("range")
+	return cmd
+}
+
+func (a *app) pitrDropCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "drop NAME",
+		Short: "Drop a PITR (never the server's own sys_mo_catalog_pitr)",
+		Args:  exactArgs(1, "a PITR NAME"),
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+			if err := c.PITRs().Drop(ctx, args[0]); err != nil {
+				return err
+			}
+			return a.printDone("dropped", "pitr", strings.ToLower(args[0]), "")
+		}),
+	}
+}
+
+// parseAt reads --at: RFC 3339 (with its zone), "YYYY-MM-DD HH:MM:SS[.f]"
+// (UTC), or a negative duration before now ("-15m").
+func parseAt(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "-") {
+		d, err := time.ParseDuration(s)
+		if err == nil {
+			return now.Add(d), nil
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02 15:04:05", s, time.UTC); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usagef("--at %q: want RFC 3339 (2026-11-30T23:38:40Z, 2026-12-01T07:38:40+08:00), \"YYYY-MM-DD HH:MM:SS\" in UTC, or a duration before now such as -15m", s)
+}
+
+func (a *app) pitrRestoreCmd() *cobra.Command {
+	var tf targetFlags
+	var at string
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "restore NAME --at TIME (--cluster | --account ACC | --database DB [--table T]) [--yes]",
+		Short: "Replace an account, database or table (or, with --cluster, every account) with its state at a time",
+		Long: `Restore replaces data with its state at --at: --database DB the whole database (tables made since are
+dropped), --table its rows, --account ACC every database of the account (your own account: give its name),
+--cluster EVERY ACCOUNT of the cluster. --at is RFC 3339 with a zone, "YYYY-MM-DD HH:MM:SS[.f]" in UTC, or a
+duration before now (-15m); it is sent in the server's own zone. Asks for confirmation; without a terminal,
+--yes is required.`,
+		Args: exactArgs(1, "a PITR NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// the target, the time and the confirmation come before connecting
+			t, err := tf.target(true)
+			if err != nil {
+				return err
+			}
+			if at == "" {
+				return usagef("pitr restore needs --at TIME")
+			}
+			when, err := parseAt(at, time.Now())
+			if err != nil {
+				return err
+			}
+			if err := a.confirmRestore(yes, "pitr restore "+args[0]+" at "+when.UTC().Format(time.RFC3339Nano), t); err != nil {
+				return err
+			}
+			return a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+				if err := c.PITRs().Restore(ctx, args[0], when, t); err != nil {
+					return err
+				}
+				return a.printDone("restored", "pitr", strings.ToLower(args[0]), t.String()+" at "+when.UTC().Format(time.RFC3339Nano))
+			})(cmd, args)
+		},
+	}
+	tf.add(cmd)
+	cmd.Flags().StringVar(&at, "at", "", "the time to restore to")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "confirm: data is replaced")
+	return cmd
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/dbctl/dbctl"
+	"github.com/spf13/cobra"
+)
+
+// MatrixOne recovery commands: snapshot, pitr, recovery-window.
+
+// stdin and stdinIsTerminal are the confirmation prompt's input; tests
+// replace them.
+var (
+	stdin           io.Reader = os.Stdin
+	stdinIsTerminal           = func() bool { return stdinTerminal(os.Stdin) }
+)
+
+// targetFlags are the target of a recovery command: --cluster, --account
+// ACC, --database DB [--table T]; none is the caller's own account.
+type targetFlags struct {
+	cluster         bool
+	account, db, tb string
+}
+
+func (f *targetFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.cluster, "cluster", false, "the whole cluster: every account (sys only)")
+	fl.StringVar(&f.account, "account", "", "an account (default: the session's own account)")
+	fl.StringVar(&f.db, "database", "", "a database of the session's account")
+	fl.StringVar(&f.tb, "table", "", "a table of --database")
+}
+
+// target builds the Target; explicit requires one of the flags (restores
+// never default to anything).
+func (f *targetFlags) target(explicit bool) (dbctl.Target, error) {
+	n := 0
+	for _, set := range []bool{f.cluster, f.account != "", f.db != ""} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return dbctl.Target{}, usagef("give one of --cluster, --account, --database")
+	case f.tb != "" && f.db == "":
+		return dbctl.Target{}, usagef("--table needs --database")
+	case f.cluster:
+		return dbctl.ClusterTarget(), nil
+	case f.db != "" && f.tb != "":
+		return dbctl.TableTarget(f.db, f.tb), nil
+	case f.db != "":
+		return dbctl.DatabaseTarget(f.db), nil
+	case f.account != "":
+		return dbctl.AccountTarget(f.account), nil
+	case explicit:
+		return dbctl.Target{}, usagef("a restore needs its target: --cluster, --account ACC (your own account by name), or --database DB [--table T]")
+	}
+	return dbctl.AccountTarget(""), nil
+}
+
+// recoveryRun connects, applies --timeout and runs fn.
+func (a *app) recoveryRun(fn func(ctx context.Context, c *dbctl.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := a.client("matrixone")
+		if err != nil {
+			return err
+		}
+		ctx, cancel := a.opContext(cmd.Context())
+		defer cancel()
+		return fn(ctx, c, args)
+	}
+}
+
+func (a *app) printDone(verb, kind, name, target string) error {
+	if a.json {
+		doc := map[string]any{verb: map[string]string{"kind": kind, "name": name}}
+		if target != "" {
+			doc[verb].(map[string]string)["target"] = target
+		}
+		a.printJSON(doc)
+		return nil
+	}
+	line := strings.ToUpper(verb[:1]) + verb[1:] + " " + kind + " " + name
+	if target != "" {
+		line += " -> " + target
+	}
+	fmt.Fprintln(a.stdout, line)
+	return nil
+}
+
+// confirmRestore asks before a restore: --yes, or an answer "yes" on a
+// terminal. Without a terminal and without --yes it refuses (exit 2).
+func (a *app) confirmRestore(yes bool, what string, t dbctl.Target) error {
+	if yes {
+		return nil
+	}
+	replaced := "the data of " + t.String()
+	if t.Level == dbctl.LevelCluster {
+		replaced = "the data of EVERY ACCOUNT of the cluster"
+	}
+	if !stdinIsTerminal() {
+		return usagef("%s replaces %s and stdin is not a terminal to confirm it: pass --yes", what, replaced)
+	}
+	fmt.Fprintf(a.stderr, "%s replaces %s. Type yes to go on: ", what, replaced)
+	line, _ := bufio.NewReader(stdin).ReadString('\n')
+	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
+		return fmt.Errorf("%s: not confirmed, nothing was sent", what)
+	}
+	return nil
+}
+
+func (a *app) recoveryWindowCmd() *cobra.Command {
+	var tf targetFlags
+	cmd := &cobra.Command{
+		Use:   "recovery-window [--account ACC | --database DB [--table T]]",
+		Short: "Show, per table, the snapshots and PITR ranges it can be restored from",
+		Args:  noArgs,
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, _ []string) error {
+			t, err := tf.target(false)
+			if err != nil {
+				return err
+			}
+			ws, err := c.PITRs().RecoveryWindow(ctx, t)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				type snap struct {
+					Name      string `json:"name"`
+					Timestamp string `json:"timestamp"`
+				}
+				type pitr struct {
+					Name  string `json:"name"`
+					Start string `json:"start"`
+					End   string `json:"end"`
+				}
+				type window struct {
+					Level     string `json:"level"`
+					Account   string `json:"account"`
+					Database  string `json:"database"`
+					Table     string `json:"table"`
+					Snapshots []snap `json:"snapshots"`
+					PITRs     []pitr `json:"pitrs"`
+				}
+				out := []window{}
+				for _, w := range ws {
+					d := window{Level: string(w.Level), Account: w.Account, Database: w.Database, Table: w.Table, Snapshots: []snap{}, PITRs: []pitr{}}
+					for _, s := range w.Snapshots {
+						d.Snapshots = append(d.Snapshots, snap{s.Name, s.Timestamp.UTC().Format(time.RFC3339Nano)})
+					}
+					for _, p := range w.PITRs {
+						d.PITRs = append(d.PITRs, pitr{p.Name, p.Start.Format(time.RFC3339Nano), p.End.Format(time.RFC3339Nano)})
+					}
+					out = append(out, d)
+				}
+				a.printJSON(map[string]any{"windows": out})
+				return nil
+			}
+			var rows [][]string
+			for _, w := range ws {
+				for _, s := range w.Snapshots {
+					rows = append(rows, []string{w.Account, w.Database, w.Table, "snapshot", s.Name, s.Timestamp.UTC().Format(time.RFC3339), ""})
+				}
+				for _, p := range w.PITRs {
+					rows = append(rows, []string{w.Account, w.Database, w.Table, "pitr", p.Name, p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339)})
+				}
+			}
+			a.printTable([]string{"ACCOUNT", "DATABASE", "TABLE", "SOURCE", "NAME", "FROM", "TO"}, rows)
+			return nil
+		}),
+	}
+	tf.add(cmd)
+	return cmd
+}

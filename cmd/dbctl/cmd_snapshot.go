@@ -1,0 +1,137 @@
+package main
+
+// dbctl matrixone snapshot create|list|drop|restore.
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/dbctl/dbctl"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) snapshotCmd() *cobra.Command {
+	return group("snapshot", "MatrixOne snapshots: create, list, drop, restore",
+		a.snapshotCreateCmd(), a.snapshotListCmd(), a.snapshotDropCmd(), a.snapshotRestoreCmd())
+}
+
+type snapshotJSON struct {
+	Name      string `json:"name"`
+	Timestamp string `json:"timestamp"`
+	Level     string `json:"level"`
+	Account   string `json:"account"`
+	Database  string `json:"database"`
+	Table     string `json:"table"`
+}
+
+func snapshotDoc(s dbctl.Snapshot) snapshotJSON {
+	return snapshotJSON{s.Name, s.Timestamp.UTC().Format(time.RFC3339Nano), string(s.Level), s.Account, s.Database, s.Table}
+}
+
+func (a *app) printSnapshots(list []dbctl.Snapshot) {
+	rows := make([][]string, len(list))
+	for i, s := range list {
+		rows[i] = []string{s.Name, s.Timestamp.UTC().Format("2006-01-02 15:04:05.000000000 MST"), string(s.Level), s.Account, s.Database, s.Table}
+	}
+	a.printTable([]string{"NAME", "TIMESTAMP", "LEVEL", "ACCOUNT", "DATABASE", "TABLE"}, rows)
+}
+
+func (a *app) snapshotCreateCmd() *cobra.Command {
+	var tf targetFlags
+	cmd := &cobra.Command{
+		Use:   "create NAME [--cluster | --account ACC | --database DB [--table T]]",
+		Short: "Take a snapshot (default: of the session's own account)",
+		Args:  exactArgs(1, "a snapshot NAME"),
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+			t, err := tf.target(false)
+			if err != nil {
+				return err
+			}
+			s, err := c.Snapshots().Create(ctx, args[0], t)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				a.printJSON(map[string]any{"snapshot": snapshotDoc(*s)})
+				return nil
+			}
+			a.printSnapshots([]dbctl.Snapshot{*s})
+			return nil
+		}),
+	}
+	tf.add(cmd)
+	return cmd
+}
+
+func (a *app) snapshotListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the session account's snapshots, newest first",
+		Args:  noArgs,
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, _ []string) error {
+			list, err := c.Snapshots().List(ctx)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				out := []snapshotJSON{}
+				for _, s := range list {
+					out = append(out, snapshotDoc(s))
+				}
+				a.printJSON(map[string]any{"snapshots": out})
+				return nil
+			}
+			a.printSnapshots(list)
+			return nil
+		}),
+	}
+}
+
+func (a *app) snapshotDropCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "drop NAME",
+		Short: "Drop a snapshot",
+		Args:  exactArgs(1, "a snapshot NAME"),
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+			if err := c.Snapshots().Drop(ctx, args[0]); err != nil {
+				return err
+			}
+			return a.printDone("dropped", "snapshot", strings.ToLower(args[0]), "")
+		}),
+	}
+}
+
+func (a *app) snapshotRestoreCmd() *cobra.Command {
+	var tf targetFlags
+	var toAccount string
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "restore NAME (--cluster | --account ACC [--to-account B] | --database DB [--table T]) [--yes]",
+		Short: "Replace an account, database or table (or, with --cluster, every account) with its state at a snapshot",
+		Long: `Restore replaces data: --database DB replaces the whole database (tables made since are dropped),
+--table replaces the table's rows, --account ACC every database of the account (--to-account B: into account B,
+sys only), --cluster EVERY ACCOUNT of the cluster. Asks for confirmation; without a terminal, --yes is required.`,
+		Args: exactArgs(1, "a snapshot NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// the target and the confirmation come before connecting
+			t, err := tf.target(true)
+			if err != nil {
+				return err
+			}
+			if err := a.confirmRestore(yes, "snapshot restore "+args[0], t); err != nil {
+				return err
+			}
+			return a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+				if err := c.Snapshots().Restore(ctx, args[0], t, dbctl.SnapshotRestoreOptions{ToAccount: toAccount}); err != nil {
+					return err
+				}
+				return a.printDone("restored", "snapshot", strings.ToLower(args[0]), t.String())
+			})(cmd, args)
+		},
+	}
+	tf.add(cmd)
+	cmd.Flags().StringVar(&toAccount, "to-account", "", "restore an account snapshot into this account (sys only; refused for database and table restores)")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "confirm: data is replaced")
+	return cmd
+}

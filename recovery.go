@@ -1,0 +1,396 @@
+package dbctl
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// MatrixOne recovery: snapshots, point-in-time recovery (PITR) and RESTORE,
+// as MatrixOne v4.2.0 accepts them (../shared/reference/matrixone-recovery.md
+// and golden/matrixone-recovery.jsonl, cited below as "capture N" = record N,
+// counted from 0). Every identifier is validated and back-quoted, every
+// operation runs on one *sql.Conn, and the failures the server reports as
+// 20101 are classified by their text (recovery_errors.go).
+
+// Level is the scope of a snapshot, a PITR or a restore.
+type Level string
+
+// The levels, spelled as SHOW SNAPSHOTS / SHOW PITR spell them.
+const (
+	LevelCluster  Level = "cluster"
+	LevelAccount  Level = "account"
+	LevelDatabase Level = "database"
+	LevelTable    Level = "table"
+)
+
+// Target names what a snapshot or PITR covers, or what a restore replaces.
+// Build it with ClusterTarget, AccountTarget, DatabaseTarget or TableTarget.
+type Target struct {
+	Level Level
+	// Account is the account of an account-level target; "" means the
+	// caller's own account. Database and table targets are always in the
+	// caller's account (the server does not let a session create or restore
+	// them in another one), so Account must be "" for them.
+	Account string
+	// Database is the database of a database or table target.
+	Database string
+	// Table is the table of a table target.
+	Table string
+}
+
+// ClusterTarget is the whole cluster: every account. Only the sys account
+// may use it.
+func ClusterTarget() Target { return Target{Level: LevelCluster} }
+
+// AccountTarget is one account; "" is the caller's own account.
+func AccountTarget(account string) Target { return Target{Level: LevelAccount, Account: account} }
+
+// DatabaseTarget is a database of the caller's account.
+func DatabaseTarget(database string) Target {
+	return Target{Level: LevelDatabase, Database: database}
+}
+
+// TableTarget is a table of the caller's account.
+func TableTarget(database, table string) Target {
+	return Target{Level: LevelTable, Database: database, Table: table}
+}
+
+// String renders the target for messages: "cluster", "account acc1",
+// "account (own)", "database db1", "table db1.t".
+func (t Target) String() string {
+	switch t.Level {
+	case LevelCluster:
+		return "cluster"
+	case LevelAccount:
+		if t.Account == "" {
+			return "account (own)"
+		}
+		return "account " + t.Account
+	case LevelDatabase:
+		return "database " + t.Database
+	case LevelTable:
+		return "table " + t.Database + "." + t.Table
+	}
+	return "level " + string(t.Level)
+}
+
+// maxSnapshotName is the width of mo_catalog.mo_snapshots.sname
+// (VARCHAR(64), capture 39). A longer name is cut silently by the server
+// and can then be neither used nor dropped by the name that created it
+// (captures 72-78), so it is refused here.
+const maxSnapshotName = 64
+
+// maxRecoveryIdent bounds the other names (PITR names are VARCHAR(5000),
+// capture 40; database and table names are VARCHAR(5000) in the catalog).
+const maxRecoveryIdent = 5000
+
+// ReservedPITRName is the PITR that MatrixOne keeps on mo_catalog while any
+// PITR exists. CREATE refuses it (capture 235, "pitr name is reserved"), but
+// DROP PITR of it succeeds and deletes the server's own PITR
+// (matrixone-recovery.md §6.6), so every operation here refuses it.
+const ReservedPITRName = "sys_mo_catalog_pitr"
+
+// validateRecoveryIdent checks a snapshot, PITR, account, database or table
+// name. MatrixOne takes any character in back-quotes except the back-quote
+// itself: `cap-dash` and `cap.dot` are accepted (captures 69-70), a
+// back-quote inside is refused even by DROP ... IF EXISTS (captures 12, 71).
+func validateRecoveryIdent(kind, name string, max int) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty %s name", ErrInvalidIdentifier, kind)
+	case strings.ContainsRune(name, '`'):
+		return fmt.Errorf("%w: %s name %q contains a back-tick, which MatrixOne refuses", ErrInvalidIdentifier, kind, name)
+	case strings.ContainsRune(name, 0):
+		return fmt.Errorf("%w: %s name %q contains a NUL byte", ErrInvalidIdentifier, kind, name)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%w: %s name %q is not valid UTF-8", ErrInvalidIdentifier, kind, name)
+	case utf8.RuneCountInString(name) > max:
+		return fmt.Errorf("%w: %s name %q is %d characters long; the server keeps only %d (a longer name is cut silently and cannot be used by its full name)",
+			ErrInvalidIdentifier, kind, name, utf8.RuneCountInString(name), max)
+	}
+	return nil
+}
+
+// snapshotName validates a snapshot name and lower-cases it: the server
+// folds every name, back-quoted or not (captures 67-68, 81-82, 91).
+func snapshotName(name string) (string, error) {
+	if err := validateRecoveryIdent("snapshot", name, maxSnapshotName); err != nil {
+		return "", err
+	}
+	return strings.ToLower(name), nil
+}
+
+// pitrName validates a PITR name, refuses the reserved one and lower-cases
+// it (capture 236: `CAP_P_MIXED` collides with cap_p_mixed).
+func pitrName(name string) (string, error) {
+	if err := validateRecoveryIdent("PITR", name, maxRecoveryIdent); err != nil {
+		return "", err
+	}
+	n := strings.ToLower(name)
+	if n == ReservedPITRName {
+		return "", fmt.Errorf("%w: PITR name %q is the server's internal PITR on mo_catalog", ErrInvalidIdentifier, name)
+	}
+	return n, nil
+}
+
+// quoteIdent back-quotes a name validated by validateRecoveryIdent (which
+// guarantees there is no back-quote inside).
+func quoteIdent(name string) string { return "`" + name + "`" }
+
+// validate checks the level and the names a target of that level needs, and
+// that it names nothing more.
+func (t Target) validate() error {
+	switch t.Level {
+	case LevelCluster:
+		if t.Account != "" || t.Database != "" || t.Table != "" {
+			return fmt.Errorf("%w: a cluster target names no account, database or table", ErrInvalidArgument)
+		}
+	case LevelAccount:
+		if t.Database != "" || t.Table != "" {
+			return fmt.Errorf("%w: an account target names no database or table", ErrInvalidArgument)
+		}
+		if t.Account != "" {
+			return validateRecoveryIdent("account", t.Account, maxRecoveryIdent)
+		}
+	case LevelDatabase, LevelTable:
+		if t.Account != "" {
+			return fmt.Errorf("%w: a %s target is always in the caller's own account; Account must be empty (got %q)", ErrInvalidArgument, t.Level, t.Account)
+		}
+		if err := validateRecoveryIdent("database", t.Database, maxRecoveryIdent); err != nil {
+			return err
+		}
+		if t.Level == LevelTable {
+			return validateRecoveryIdent("table", t.Table, maxRecoveryIdent)
+		}
+		if t.Table != "" {
+			return fmt.Errorf("%w: a database target names no table", ErrInvalidArgument)
+		}
+	default:
+		return fmt.Errorf("%w: unknown level %q (want cluster, account, database or table)", ErrInvalidArgument, t.Level)
+	}
+	return nil
+}
+
+// forClause renders the object clause of CREATE SNAPSHOT / CREATE PITR /
+// SHOW RECOVERY_WINDOW: "cluster", "account", "account `a`",
+// "database `d`", "table `d` `t`" (two identifiers, no dot: the dotted form
+// is a syntax error there, capture 63). own means the account is the
+// caller's and is left out.
+func (t Target) forClause(own bool) string {
+	switch t.Level {
+	case LevelCluster:
+		return "cluster"
+	case LevelAccount:
+		if own || t.Account == "" {
+			return "account"
+		}
+		return "account " + quoteIdent(t.Account)
+	case LevelDatabase:
+		return "database " + quoteIdent(t.Database)
+	default:
+		return "table " + quoteIdent(t.Database) + " " + quoteIdent(t.Table)
+	}
+}
+
+// recoveryState is the per-Client cache of the server's time zone.
+type recoveryState struct {
+	mu   sync.Mutex
+	zone *time.Location
+}
+
+// Snapshots returns the MatrixOne snapshot manager.
+func (c *Client) Snapshots() *Snapshots { return &Snapshots{c: c} }
+
+// PITRs returns the MatrixOne point-in-time-recovery manager.
+func (c *Client) PITRs() *PITRs { return &PITRs{c: c} }
+
+// WithMatrixOneTimeZone gives the time zone of the MatrixOne server process
+// (the zone it reads RESTORE ... FROM PITR timestamps in and renders SHOW
+// PITR times in after "set time_zone = 'SYSTEM'"). Default: found once per
+// Client from the server's clock (see PITRs), which yields the zone's current
+// UTC offset; give the IANA zone here for a server in a zone with daylight
+// saving time. A nil loc keeps the default.
+func WithMatrixOneTimeZone(loc *time.Location) Option {
+	return func(o *options) {
+		if loc != nil {
+			o.moTimeZone = loc
+		}
+	}
+}
+
+// Statements that pin and probe the session time zone. "set time_zone =
+// 'SYSTEM'" returns a session to the server process's zone (capture 254,
+// after capture 249 had set +08:00); now() is rendered in the session zone
+// (capture 252: 07:38 under +08:00 while the server's UTC clock said 23:38).
+const (
+	stmtZoneSystem = "set time_zone = 'SYSTEM'"
+	stmtZoneUTC    = "set time_zone = '+00:00'"
+	stmtNow        = "select now()"
+)
+
+// serverZone returns the zone of the server process: the option, or the one
+// found on the first call (goroutine-safe, like the sys-account check; a
+// failure is not cached). It compares now() under '+00:00' and under
+// 'SYSTEM' on one connection, so neither the client's clock nor its
+// time.Local takes part, and leaves the connection at 'SYSTEM'.
+func (c *Client) serverZone(ctx context.Context, op string, conn *sql.Conn) (*time.Location, error) {
+	if c.opts.moTimeZone != nil {
+		return c.opts.moTimeZone, nil
+	}
+	c.recovery.mu.Lock()
+	defer c.recovery.mu.Unlock()
+	if c.recovery.zone != nil {
+		return c.recovery.zone, nil
+	}
+	var at [2]time.Time
+	pinned := false
+	defer func() {
+		if pinned { // a failed probe still leaves the session at SYSTEM
+			_, _ = c.exec(ctx, conn, stmtZoneSystem)
+		}
+	}()
+	for i, set := range []string{stmtZoneUTC, stmtZoneSystem} {
+		if _, err := c.exec(ctx, conn, set); err != nil {
+			return nil, opErr(op, classifyRecoveryError(err), "pin the session time zone", err)
+		}
+		pinned = set == stmtZoneUTC
+		t, err := c.query(ctx, conn, stmtNow)
+		if err != nil {
+			return nil, opErr(op, classifyRecoveryError(err), "read the server clock", err)
+		}
+		if len(t.rows) != 1 || len(t.cols) < 1 {
+			return nil, opErr(op, ErrUnexpectedResult, fmt.Sprintf("%s: want 1 row, got %d", stmtNow, len(t.rows)), nil)
+		}
+		s, err := t.text(0, 0)
+		if err != nil {
+			return nil, opErr(op, nil, stmtNow, err)
+		}
+		if at[i], err = parseWallClock(s); err != nil {
+			return nil, opErr(op, nil, stmtNow, err)
+		}
+	}
+	off := at[1].Sub(at[0]).Round(15 * time.Minute)
+	if off < -14*time.Hour || off > 14*time.Hour {
+		return nil, opErr(op, ErrUnexpectedResult, fmt.Sprintf("server clock offset %s is not a time zone", off), nil)
+	}
+	c.recovery.zone = fixedZone(off)
+	return c.recovery.zone, nil
+}
+
+func fixedZone(off time.Duration) *time.Location {
+	if off == 0 {
+		return time.UTC
+	}
+	sign, d := "+", off
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	name := fmt.Sprintf("UTC%s%02d:%02d", sign, int(d.Hours()), int(d.Minutes())%60)
+	return time.FixedZone(name, int(off.Seconds()))
+}
+
+// pinSessionZone sets the connection's session zone to the server's own
+// ('SYSTEM'), which is also what a new session starts with, and returns that
+// zone: SHOW PITR DATETIMEs are then in the same zone as RESTORE ... FROM
+// PITR timestamps.
+func (c *Client) pinSessionZone(ctx context.Context, op string, conn *sql.Conn) (*time.Location, error) {
+	loc, err := c.serverZone(ctx, op, conn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.exec(ctx, conn, stmtZoneSystem); err != nil {
+		return nil, opErr(op, classifyRecoveryError(err), "pin the session time zone", err)
+	}
+	return loc, nil
+}
+
+// wallClockLayout is how MatrixOne renders DATETIME and TIMESTAMP values
+// and how it parses a PITR restore time (capture 267: "as \"2006-01-02
+// 15:04:05\""; a fraction is accepted, capture 266).
+const wallClockLayout = "2006-01-02 15:04:05"
+
+// parseWallClock reads "YYYY-MM-DD HH:MM:SS[.fraction]" (0-9 fraction
+// digits) as a wall clock, returned in UTC for the caller to re-zone. A value
+// a driver with parseTime=true turned into RFC 3339 text is read the same
+// way, by its wall clock.
+func parseWallClock(s string) (time.Time, error) {
+	t, err := time.ParseInLocation(wallClockLayout, s, time.UTC)
+	if err != nil {
+		rt, err2 := time.Parse(time.RFC3339Nano, s)
+		if err2 != nil {
+			return time.Time{}, fmt.Errorf("%w: time %s: want YYYY-MM-DD HH:MM:SS[.fraction]", ErrUnexpectedResult, quoteForMessage(s))
+		}
+		t = time.Date(rt.Year(), rt.Month(), rt.Day(), rt.Hour(), rt.Minute(), rt.Second(), rt.Nanosecond(), time.UTC)
+	}
+	return t, nil
+}
+
+// inZone re-reads a wall clock parsed by parseWallClock in loc.
+func inZone(t time.Time, loc *time.Location) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc)
+}
+
+// resolveOwnAccount reports whether an account target is the caller's own
+// account: "" always is; a name is compared with the session's account
+// (the identity query of the sys-account check, cached per Client).
+func (c *Client) resolveOwnAccount(ctx context.Context, op string, t Target) (own bool, account string, err error) {
+	id, err := c.sessionIdentity(ctx, op)
+	if err != nil {
+		return false, "", err
+	}
+	if t.Account == "" || strings.EqualFold(t.Account, id.Account) {
+		return true, strings.ToLower(id.Account), nil
+	}
+	return false, t.Account, nil
+}
+
+// sessionIdentity returns who the Client's sessions run as, asking once.
+func (c *Client) sessionIdentity(ctx context.Context, op string) (*Identity, error) {
+	c.identityMu.Lock()
+	defer c.identityMu.Unlock()
+	if c.identity == nil {
+		id, err := c.moctl.queryIdentity(ctx, op)
+		if err != nil {
+			return nil, err
+		}
+		c.identity = id
+	}
+	return c.identity, nil
+}
+
+// nsRange is what a MatrixOne timestamp can hold: nanoseconds since 1970 in
+// an int64. Times past 2262 wrap (capture 265: 2999 became 1829).
+var (
+	minServerTime = time.Unix(0, -1<<63).UTC()
+	maxServerTime = time.Unix(0, 1<<63-1).UTC()
+)
+
+// formatRestoreTime renders a PITR restore time as the server parses it:
+// the wall clock in the server process's zone, whatever the session zone
+// (matrixone-recovery.md §7), with the nanoseconds (trailing zeros
+// dropped). Refuses a time the server cannot represent.
+func formatRestoreTime(at time.Time, loc *time.Location) (string, error) {
+	if at.IsZero() {
+		return "", fmt.Errorf("%w: restore time is the zero time", ErrInvalidArgument)
+	}
+	if at.Before(minServerTime) || at.After(maxServerTime) {
+		return "", fmt.Errorf("%w: restore time %s is outside what MatrixOne can represent (%s to %s)",
+			ErrInvalidArgument, at.UTC().Format(time.RFC3339Nano), minServerTime.Format(time.RFC3339), maxServerTime.Format(time.RFC3339))
+	}
+	return at.In(loc).Format(wallClockLayout + ".999999999"), nil
+}
+
+// withConn runs f on one connection taken from the pool for the operation.
+func (c *Client) withConn(ctx context.Context, op string, f func(*sql.Conn) error) error {
+	conn, err := c.conn(ctx, op)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return f(conn)
+}
