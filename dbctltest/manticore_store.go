@@ -268,7 +268,7 @@ func (s *store) saveMeta(t *mTable) error {
 		return err
 	}
 	t.tidSaved = t.TID
-	return writeFile(s.path(t.Name, "meta"), b)
+	return writeTableFile(s.path(t.Name, "meta"), b)
 }
 
 func (s *store) saveSettings(t *mTable) error {
@@ -277,7 +277,7 @@ func (s *store) saveSettings(t *mTable) error {
 		settings[k] = v
 	}
 	b, _ := json.MarshalIndent(settings, "", "  ")
-	return writeFile(s.path(t.Name, "settings"), b)
+	return writeTableFile(s.path(t.Name, "settings"), b)
 }
 
 // saveRAM writes the RAM chunk to <t>.ram. After FLUSH RAMCHUNK moved it
@@ -287,15 +287,16 @@ func (s *store) saveRAM(t *mTable) error {
 		return s.saveMeta(t)
 	}
 	t.ramFile = true
-	if err := writeFile(s.path(t.Name, "ram"), jsonLines(t.ram)); err != nil {
+	if err := writeTableFile(s.path(t.Name, "ram"), jsonLines(t.ram)); err != nil {
 		return err
 	}
 	return s.saveMeta(t)
 }
 
-// saveChunk writes every file of one disk chunk: the document store
-// (.spds) holds the documents, the full-text index (.spi, .spd, .spp) is
-// built from their text fields, the other files hold data derived from them.
+// saveChunk writes every file of one disk chunk, each once (see
+// manticore_filerules.go): the document store (.spds) holds the documents,
+// the full-text index (.spi, .spd, .spp) is built from their text fields,
+// the other files hold data derived from them.
 func (s *store) saveChunk(t *mTable, c *mChunk) error {
 	var text []string
 	for _, f := range t.Fields {
@@ -309,8 +310,10 @@ func (s *store) saveChunk(t *mTable, c *mChunk) error {
 	for _, ext := range chunkExtsOf(t) {
 		var data []byte
 		switch ext {
-		case "spa", "spb", "spds", "spm":
+		case "spa", "spb", "sphi", "spm":
 			continue // saveChunkAttrs
+		case "spds":
+			data = docstore
 		case "spi":
 			data = spi
 		case "spd":
@@ -322,37 +325,36 @@ func (s *store) saveChunk(t *mTable, c *mChunk) error {
 		default:
 			data = []byte(fmt.Sprintf("%s %x %d\n", ext, sum[:8], len(c.Docs)))
 		}
-		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
+		if err := writeTableFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
 			return err
 		}
 	}
-	return s.saveChunkAttrs(t, c, docstore)
+	return s.saveChunkAttrs(t, c)
 }
 
-// saveChunkAttrs writes the files of a disk chunk that UPDATE and DELETE
-// change: the attributes, the kill list, and the document store, which
-// keeps the attribute values a restart reads back (docstore, when not nil,
-// is the chunk's document store already encoded).
-func (s *store) saveChunkAttrs(t *mTable, c *mChunk, docstore []byte) error {
-	if docstore == nil {
-		docstore = encodeDocstore(c.Docs)
-	}
-	for _, ext := range []string{"spa", "spb", "spds", "spm"} {
+// saveChunkAttrs writes the files of a disk chunk that UPDATE, DELETE and
+// REPLACE change, in place (CSphIndex_VLN::SaveAttributes): the attributes
+// (.spa, .spb), their histograms (.sphi) and the dead row map (.spm). The
+// document store is never rewritten: a restart reads the attribute values
+// from .spa and .spb.
+func (s *store) saveChunkAttrs(t *mTable, c *mChunk) error {
+	spa, spb := attrBlock(t, c, false), attrBlock(t, c, true)
+	for _, ext := range []string{"spa", "spb", "sphi", "spm"} {
 		var data []byte
 		switch ext {
 		case "spa":
-			data = attrBlock(t, c, false)
+			data = spa
 		case "spb":
 			if !t.hasBlob() {
 				continue
 			}
-			data = attrBlock(t, c, true)
-		case "spds":
-			data = docstore
+			data = spb
+		case "sphi":
+			data = histogram(spa, spb)
 		case "spm":
 			data, _ = json.Marshal(killedList(c))
 		}
-		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
+		if err := writeTableFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
 			return err
 		}
 	}
@@ -379,7 +381,7 @@ func attrBlock(t *mTable, c *mChunk, blob bool) []byte {
 			if f.Type == "text" || f.blob() != blob {
 				continue
 			}
-			fmt.Fprintf(&b, "\t%s=%s", f.Name, d.Vals[f.Name])
+			fmt.Fprintf(&b, "\t%s=%s", f.Name, attrEscaper.Replace(d.Vals[f.Name]))
 		}
 		b.WriteByte('\n')
 	}
@@ -483,6 +485,13 @@ func (s *store) loadTable(name string) (*mTable, error) {
 		}
 		if c.Docs, err = decodeDocstore(data); err != nil {
 			return nil, fmt.Errorf("dbctltest: table %s chunk %d: %w", name, id, err)
+		}
+		for _, ext := range []string{"spa", "spb"} {
+			if b, err := os.ReadFile(s.path(name, strconv.Itoa(id)+"."+ext)); err == nil {
+				if err := readAttrBlock(b, c.Docs); err != nil {
+					return nil, fmt.Errorf("dbctltest: table %s chunk %d .%s: %w", name, id, ext, err)
+				}
+			}
 		}
 		if km, err := os.ReadFile(s.path(name, strconv.Itoa(id)+".spm")); err == nil {
 			var killed []int64
