@@ -2,7 +2,8 @@ package dbctl
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,9 +23,11 @@ type BackupOptions struct {
 	// Manifest.Skipped, never silently.
 	Tables []string
 	// Compress stores files as zstd (".zst"); sizes and hashes in the
-	// manifest are of the original bytes. Each byte is then read once,
-	// hashed and compressed in one pass inside the freeze, so the freeze
-	// window grows with the compression time (see CompressAfterUnfreeze).
+	// manifest are of the original bytes. Each byte is read once, hashed
+	// and compressed in one pass: for staged files (see StagingDir) after
+	// the unfreeze, from their hard links, so the freeze window is that of
+	// a plain backup; without staging inside the freeze (see
+	// CompressAfterUnfreeze).
 	Compress bool
 	// Concurrency is the number of copy workers; 0 means one per CPU.
 	Concurrency int
@@ -33,8 +36,9 @@ type BackupOptions struct {
 	// which cleans up (unfreezes, removes its partial output) and then
 	// re-panics in the caller's goroutine.
 	Progress func(BackupProgress)
-	// CompressAfterUnfreeze, with Compress, copies the files inside the
-	// freeze (by the kernel: copy_file_range) and compresses the copies
+	// CompressAfterUnfreeze, with Compress, for backups that cannot stage
+	// (NoStaging, or no staging folder on the data_dir's file system):
+	// copies the files inside the freeze (by the kernel: copy_file_range) and compresses the copies
 	// after the unfreeze, so the tables stay frozen about as briefly as for
 	// an uncompressed backup instead of for the whole compression. It costs
 	// one more pass over the bytes (about a tenth more time) and, for a
@@ -46,18 +50,41 @@ type BackupOptions struct {
 	// it; files are then always copied by the kernel (copy_file_range)
 	// inside the freeze.
 	NoReflink bool
+	// Base names an earlier backup (a local folder) of the same server: a
+	// file whose name, immutable suffix and source identity (device, inode,
+	// size, mtime at the freeze) match the base's record is hard-linked
+	// from the base (cloned or copied across file systems) instead of read
+	// from the server, and its hash is reused (ManifestFile.FromBase).
+	// Every backup stays complete on its own: removing the base breaks
+	// nothing. A base compressed otherwise is not reused.
+	Base string
+	// StagingDir is where the immutable disk-chunk files are hard-linked
+	// inside the freeze when dir's parent is not on the data_dir's file
+	// system; it must be on the data_dir's file system (else the backup
+	// fails with ErrInvalidArgument, after the freeze). Unset, such a
+	// backup copies every file inside the freeze. Manifest.Staging says
+	// which was done.
+	StagingDir string
+	// NoStaging copies every file inside the freeze (the way before
+	// staging existed), even where hard links are possible.
+	NoStaging bool
 
 	hooks *backupHooks // fault injection for this package's tests
 }
 
 // BackupProgress is a snapshot of a running Backup.
 type BackupProgress struct {
-	// Phase is "freeze", "copy", "compress" (after the unfreeze: the
-	// staged copies of a compressed backup), "hash" (after the unfreeze: the
-	// copies of an uncompressed backup, while they are synced), "sync" or
-	// "manifest" (the last report, before manifest.json is written and the
-	// directory renamed into place).
-	Phase      string
+	// Phase is "freeze", "stage" (inside the freeze: hard links of the
+	// immutable files, copies of the others), "copy" (without staging:
+	// inside the freeze; with staging: after it, from the hard links),
+	// "link" (files reused from the base), "compress" (after the unfreeze:
+	// the staged copies of a compressed backup), "hash" (after the
+	// unfreeze: the copies of an uncompressed backup, while they are
+	// synced), "sync" or "manifest" (the last report, before manifest.json
+	// is written and the directory renamed into place).
+	Phase string
+	// Staging is Manifest.Staging once decided (inside the freeze), else "".
+	Staging    string
 	Files      int
 	FilesTotal int
 	Bytes      int64
@@ -69,6 +96,8 @@ type BackupProgress struct {
 
 // backupHooks let this package's tests fail each step of a backup.
 type backupHooks struct {
+	dev            func(path string) (uint64, error) // stands in for devOf
+	beforeStaged   func(src, staged string) error    // after the unfreeze, before a staged link is read
 	clone          func(dst, src *os.File) error
 	beforeCopy     func(i int, src string) error
 	beforeHash     func(path string) error
@@ -89,7 +118,15 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // files FREEZE lists are read directly).
 //
 // All selected tables are frozen in one statement, FLUSH ATTRIBUTES runs,
-// and Concurrency workers copy the listed files. Uncompressed, the bytes do
+// and each listed file's identity (device, inode, size, mtime) is recorded.
+// Staged (the default where possible, see StagingDir): inside the freeze
+// the immutable disk-chunk files (see immutableSuffixes) are hard-linked
+// into a staging folder and only the others are copied; after the unfreeze
+// the links are read (copied, or compressed) and removed, each checked to
+// be the very file of the freeze before and after (else ErrSourceChanged,
+// naming it). The freeze window then does not grow with the immutable
+// bytes. Without staging, Concurrency workers copy every listed file
+// inside the freeze. Uncompressed, the bytes do
 // not pass through this process inside the freeze: files are cloned where
 // the file system can (FICLONE: the freeze window does not grow with the
 // data), else copied by the kernel (copy_file_range); the copies are hashed
@@ -126,17 +163,24 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".dbctl-partial-")
+	id, err := newBackupID()
 	if err != nil {
-		return nil, opErr(op, nil, "create temporary directory", err)
+		return nil, opErr(op, nil, "backup id", err)
 	}
-	b := &backupRun{m: m, op: op, opts: opts, tmp: tmp, target: target, started: started}
+	b := &backupRun{m: m, op: op, opts: opts, target: target, started: started}
 	b.man = &Manifest{
-		FormatVersion: ManifestFormatVersion, Tool: "dbctl", ServerVersion: version, Started: started.UTC(),
+		FormatVersion: ManifestFormatVersion, Tool: "dbctl", ID: id, ServerVersion: version, Started: started.UTC(),
 		Partial: len(opts.Tables) > 0, Skipped: skipped,
 	}
 	if opts.Compress {
 		b.man.Compression = "zstd"
+	}
+	if err := b.readBase(ctx); err != nil {
+		return nil, err
+	}
+	b.cleanStaleStaging(ctx)
+	if b.tmp, err = os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".dbctl-partial-"); err != nil {
+		return nil, opErr(op, nil, "create temporary directory", err)
 	}
 	return b.run(ctx, selected)
 }
@@ -206,14 +250,21 @@ type backupRun struct {
 	thawed  atomic.Int64 // unix nanos of the UNFREEZE, 0 before
 	noClone atomic.Bool  // a clone failed: the file system cannot
 	reports *reporter
+
+	stagingMode atomic.Value // string: Manifest.Staging once decided
+	staging     *stagingDir  // nil: no staging
+	base        *baseBackup  // nil: a full backup
 }
 
 type backupJob struct {
 	src, dst      string
 	size          int64 // of the source when planned, for progress and copy order
 	file          ManifestFile
-	hashLater     bool // cloned or copied by the kernel: hashed after the unfreeze
-	compressLater bool // compressed backup, copied to dst+stageSuffix: compressed after the unfreeze
+	hashLater     bool   // cloned or copied by the kernel: hashed after the unfreeze
+	compressLater bool   // compressed backup, copied to dst+stageSuffix: compressed after the unfreeze
+	staged        string // hard link in the staging folder, read after the unfreeze
+	fromBase      string // the base backup's stored file this one reuses
+	linked        bool   // dst is a hard link to fromBase: durable already
 }
 
 // stageSuffix names the copy a compressed backup compresses after the
@@ -254,6 +305,7 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		}
 		if p != nil || err != nil {
 			err = errors.Join(err, release())
+			_ = b.staging.remove()
 			_ = os.RemoveAll(b.tmp)
 			man = nil
 		}
@@ -281,6 +333,9 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		return nil, err
 	}
 	b.man.DataDir = dataDir
+	if err := b.chooseStaging(ctx, dataDir); err != nil {
+		return nil, err
+	}
 	if err := b.copyAll(ctx); err != nil {
 		return nil, err
 	}
@@ -288,6 +343,12 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		return nil, opErr(b.op, nil, "", err)
 	}
 	b.man.FreezeWindow = time.Duration(b.thawed.Load() - b.frozen.Load())
+	if err := b.copyStaged(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.linkFromBase(ctx); err != nil {
+		return nil, err
+	}
 	if err := b.compressStaged(ctx); err != nil {
 		return nil, err
 	}
@@ -351,10 +412,13 @@ func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string
 	sort.Slice(b.man.Tables, func(i, j int) bool { return b.man.Tables[i].Name < b.man.Tables[j].Name })
 	dsts := make([]string, len(b.jobs))
 	for i := range b.jobs {
-		dsts[i] = b.jobs[i].dst
-		if fi, err := os.Stat(b.jobs[i].src); err == nil {
-			b.jobs[i].size = fi.Size()
+		j := &b.jobs[i]
+		dsts[i] = j.dst
+		if fi, err := os.Stat(j.src); err == nil {
+			id := identityOf(fi)
+			j.size, j.file.Identity, j.file.Mode = fi.Size(), &id, fi.Mode().Perm()
 			b.total += fi.Size()
+			b.reuse(j)
 		}
 	}
 	if err := mkdirAll(parentDirs(dsts)); err != nil {
@@ -367,6 +431,9 @@ func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string
 // together.
 func (b *backupRun) copyAll(ctx context.Context) error {
 	b.phase.Store("copy")
+	if b.staging != nil {
+		b.phase.Store("stage")
+	}
 	order := make([]int, len(b.jobs))
 	for i := range b.jobs {
 		order[i] = i
@@ -384,29 +451,73 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 				return err
 			}
 		}
-		if clone := b.clone(); b.opts.Compress && ((clone != nil && !b.noClone.Load()) || b.opts.CompressAfterUnfreeze) {
-			res, ok, err := w.stage(ctx, j.src, j.dst+stageSuffix, clone, &b.noClone, b.opts.CompressAfterUnfreeze)
-			if err != nil {
-				return fmt.Errorf("copy %s: %w", j.src, err)
-			}
-			if ok {
-				j.file.Size, j.file.Mode, j.compressLater = res.size, res.mode, true
-				b.files.Add(1)
-				return nil
+		if j.fromBase != "" {
+			return nil // linked from the base after the unfreeze
+		}
+		if b.staging != nil && isImmutable(j.src) {
+			if ok, err := b.link(i, j); err != nil || ok {
+				return err
 			}
 		}
-		res, err := w.copyFile(ctx, j.src, j.dst+ext, b.opts.Compress, b.clone())
+		if err := b.copyOne(ctx, w, j, ext); err != nil {
+			return err
+		}
+		// the source must still be the file of the freeze
+		f, err := os.Open(j.src)
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", j.src, err)
 		}
-		j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.hashLater = res.size, res.stored, res.sha256, res.mode, res.hashLater
-		b.files.Add(1)
-		return nil
+		defer f.Close()
+		return checkIdentity(f, &j.file)
 	})
 	if err != nil {
-		return opErr(b.op, nil, "copy", err)
+		return opErr(b.op, kindOf(err), "copy", err)
 	}
 	return nil
+}
+
+// copyOne copies one file inside the freeze (see copyAll). A compressed
+// backup compresses the copy after the unfreeze where it can (a clone, or
+// a kernel copy when staging or with CompressAfterUnfreeze), else inside
+// the freeze.
+func (b *backupRun) copyOne(ctx context.Context, w *fileWorker, j *backupJob, ext string) error {
+	orCopy := b.opts.CompressAfterUnfreeze || b.staging != nil
+	if clone := b.clone(); b.opts.Compress && ((clone != nil && !b.noClone.Load()) || orCopy) {
+		res, ok, err := w.stage(ctx, j.src, j.dst+stageSuffix, clone, &b.noClone, orCopy)
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", j.src, err)
+		}
+		if ok {
+			j.file.Size, j.file.Mode, j.compressLater = res.size, res.mode, true
+			b.files.Add(1)
+			return nil
+		}
+	}
+	res, err := w.copyFile(ctx, j.src, j.dst+ext, b.opts.Compress, b.clone())
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", j.src, err)
+	}
+	j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.hashLater = res.size, res.stored, res.sha256, res.mode, res.hashLater
+	b.files.Add(1)
+	return nil
+}
+
+// kindOf returns ErrSourceChanged when err says a source changed, so that
+// the backup's error carries it as its kind.
+func kindOf(err error) error {
+	if errors.Is(err, ErrSourceChanged) {
+		return ErrSourceChanged
+	}
+	return nil
+}
+
+// newBackupID returns 128 random bits in hex (Manifest.ID).
+func newBackupID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // clone is how files are cloned: FICLONE, a test's stand-in, or nil when
@@ -428,197 +539,13 @@ func (b *backupRun) concurrency() int {
 	return runtime.NumCPU()
 }
 
-// hashCopies hashes the files that were cloned or copied by the kernel
-// during the freeze: after the unfreeze, so the freeze window does not
-// include it.
-func (b *backupRun) hashCopies(ctx context.Context) error {
-	return b.afterUnfreeze(ctx, "hash", func(j *backupJob) bool { return j.hashLater },
-		func(ctx context.Context, w *fileWorker, j *backupJob) error {
-			n, sum, err := w.hashStored(ctx, j.dst, false, nil)
-			if err != nil {
-				return fmt.Errorf("hash %s: %w", j.dst, err)
-			}
-			j.file.Size, j.file.StoredSize, j.file.SHA256 = n, n, sum
-			return nil
-		})
-}
-
-// compressStaged compresses the copies a compressed backup made during the
-// freeze: after the unfreeze, so the freeze window does not include it.
-func (b *backupRun) compressStaged(ctx context.Context) error {
-	return b.afterUnfreeze(ctx, "compress", func(j *backupJob) bool { return j.compressLater },
-		func(ctx context.Context, w *fileWorker, j *backupJob) error {
-			res, err := w.compressLater(ctx, j.dst+stageSuffix, j.dst+".zst", j.file.Mode)
-			if err != nil {
-				return fmt.Errorf("compress %s: %w", j.dst, err)
-			}
-			j.file.Size, j.file.StoredSize, j.file.SHA256 = res.size, res.stored, res.sha256
-			return nil
-		})
-}
-
-// afterUnfreeze runs fn on the workers for the jobs pick selects, as phase
-// (the test hook beforeHash sees each file first: the copy, or the staged
-// copy of a compressed backup).
-func (b *backupRun) afterUnfreeze(ctx context.Context, phase string, pick func(*backupJob) bool, fn func(context.Context, *fileWorker, *backupJob) error) error {
-	var idx []int
-	for i := range b.jobs {
-		if pick(&b.jobs[i]) {
-			idx = append(idx, i)
-		}
-	}
-	if len(idx) == 0 {
-		return nil
-	}
-	b.phase.Store(phase)
-	var discard atomic.Int64
-	err := runWorkers(ctx, len(idx), b.concurrency(), &discard, func(ctx context.Context, w *fileWorker, k int) error {
-		j := &b.jobs[idx[k]]
-		if h := b.opts.hooks; h != nil && h.beforeHash != nil {
-			path := j.dst
-			if j.compressLater {
-				path += stageSuffix
-			}
-			if err := h.beforeHash(path); err != nil {
-				return err
-			}
-		}
-		return fn(ctx, w, j)
-	})
-	if err != nil {
-		return opErr(b.op, nil, phase, err)
-	}
-	return nil
-}
-
-// hashAndSync hashes the copies made during the freeze while every file is
-// synced: hashing is CPU work on the page cache, fsync waits on the disk, so
-// the two overlap. The first error stops both.
-func (b *backupRun) hashAndSync(parent context.Context) error {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	synced := make(chan error, 1)
-	go func() {
-		err := b.syncFiles(ctx)
-		if err != nil {
-			cancel()
-		}
-		synced <- err
-	}()
-	herr := b.hashCopies(ctx)
-	if herr != nil {
-		cancel()
-	}
-	b.phase.Store("sync")
-	serr := <-synced
-	switch {
-	case herr == nil && serr == nil:
-		return b.syncDirs()
-	case herr == nil:
-		return serr
-	case serr == nil || parent.Err() != nil:
-		return herr
-	case errors.Is(herr, context.Canceled):
-		return serr // the sync failed first and stopped the hashing
-	}
-	return herr
-}
-
-// syncFiles makes every copied file durable.
-func (b *backupRun) syncFiles(ctx context.Context) error {
-	ext := ""
-	if b.opts.Compress {
-		ext = ".zst"
-	}
-	var discard atomic.Int64
-	// fsync waits on the disk, not the CPU: more of them in flight let the
-	// block layer queue and merge the writeback.
-	err := runWorkers(ctx, len(b.jobs), syncConcurrency, &discard, func(ctx context.Context, _ *fileWorker, i int) error {
-		p := b.jobs[i].dst + ext
-		if h := b.opts.hooks; h != nil && h.beforeSync != nil {
-			if err := h.beforeSync(p); err != nil {
-				return err
-			}
-		}
-		return syncFile(p)
-	})
-	if err != nil {
-		return opErr(b.op, nil, "sync", err)
-	}
-	return nil
-}
-
-// syncDirs makes the directory entries of the copies durable.
-func (b *backupRun) syncDirs() error {
-	dirs := parentDirs(func() []string {
-		var out []string
-		for _, j := range b.jobs {
-			out = append(out, j.dst)
-		}
-		return out
-	}())
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return opErr(b.op, nil, "sync", err)
-		}
-	}
-	for _, d := range []string{filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "state")} {
-		if _, err := os.Stat(d); err == nil {
-			if err := syncDir(d); err != nil {
-				return opErr(b.op, nil, "sync", err)
-			}
-		}
-	}
-	return nil
-}
-
-// finish writes manifest.json last, syncs it, and renames the temporary
-// directory into place.
-func (b *backupRun) finish() error {
-	for _, j := range b.jobs {
-		b.man.Files = append(b.man.Files, j.file)
-	}
-	sort.Slice(b.man.Files, func(x, y int) bool { return b.man.Files[x].Path < b.man.Files[y].Path })
-	for i := range b.man.Tables {
-		for _, f := range b.man.Files {
-			if f.Table == b.man.Tables[i].Name {
-				b.man.Tables[i].Bytes += f.Size
-			}
-		}
-	}
-	b.man.Finished = time.Now().UTC()
-	if h := b.opts.hooks; h != nil && h.beforeManifest != nil {
-		if err := h.beforeManifest(); err != nil {
-			return opErr(b.op, nil, "write manifest", err)
-		}
-	}
-	data, err := json.MarshalIndent(b.man, "", "  ")
-	if err != nil {
-		return opErr(b.op, nil, "write manifest", err)
-	}
-	mp := filepath.Join(b.tmp, manifestName)
-	if err := os.WriteFile(mp, append(data, '\n'), 0o644); err != nil {
-		return opErr(b.op, nil, "write manifest", err)
-	}
-	if err := syncFile(mp); err != nil {
-		return opErr(b.op, nil, "sync manifest", err)
-	}
-	if err := syncDir(b.tmp); err != nil {
-		return opErr(b.op, nil, "sync", err)
-	}
-	if err := os.Rename(b.tmp, b.target); err != nil {
-		return opErr(b.op, ErrBackupExists, "rename into place", err)
-	}
-	if err := syncDir(filepath.Dir(b.target)); err != nil {
-		return opErr(b.op, nil, "sync", err)
-	}
-	return nil
-}
-
 func (b *backupRun) snapshot() BackupProgress {
 	p := BackupProgress{
 		Phase: b.phase.Load().(string), Files: int(b.files.Load()), FilesTotal: len(b.jobs),
 		Bytes: b.bytes.Load(), BytesTotal: b.total, Elapsed: time.Since(b.started),
+	}
+	if s, ok := b.stagingMode.Load().(string); ok {
+		p.Staging = s
 	}
 	if f := b.frozen.Load(); f != 0 {
 		end := b.thawed.Load()
