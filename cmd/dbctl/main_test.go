@@ -168,6 +168,30 @@ func TestManticoreCommands(t *testing.T) {
 	man := doc["manifest"].(map[string]any)
 	assert.Equal(t, "zstd", man["compression"])
 	assert.Greater(t, man["freeze_window_ns"], float64(0))
+	assert.Equal(t, "staged", man["staging"], "--compress-after-unfreeze alone still stages")
+
+	// incremental on the first backup, staged in --staging-dir; the
+	// base removed afterwards breaks nothing
+	r = dbctlRun(t, append([]string{"--json", "--quiet"}, s.m("backup", "--dir", bk+"-inc", "--base", bk, "--tables", "products",
+		"--staging-dir", t.TempDir())...)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	man = jsonOf(t, r)["manifest"].(map[string]any)
+	assert.Equal(t, "staged", man["staging"])
+	assert.Equal(t, bk, man["base"].(map[string]any)["location"])
+	var linked int
+	for _, f := range man["files"].([]any) {
+		if f.(map[string]any)["from_base"] == true {
+			linked++
+		}
+	}
+	assert.Positive(t, linked)
+	r = dbctlRun(t, s.m("backup", "--dir", bk+"-inc2", "--base", bk+"-inc", "--tables", "products")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "(staged)")
+	assert.Contains(t, r.stdout, "incremental on "+bk+"-inc: ")
+	require.NoError(t, os.RemoveAll(bk+"-inc"))
+	r = dbctlRun(t, s.m("verify", bk+"-inc2")...)
+	require.Equal(t, 0, r.code, r.stderr)
 
 	r = dbctlRun(t, s.m("verify", bk)...)
 	require.Equal(t, 0, r.code, r.stderr)
@@ -239,6 +263,7 @@ func TestExitCodesAndErrors(t *testing.T) {
 		{"invalid table name", s.m("status", "a-b"), 2, "invalid identifier"},
 		{"backup without dir", s.m("backup"), 2, "backup needs --dir"},
 		{"compress after unfreeze without compress", s.m("backup", "--dir", "x", "--compress-after-unfreeze"), 2, "needs --compress"},
+		{"base that is no backup", s.m("backup", "--dir", "x", "--base", "/nonexistent-dbctl-base"), 1, "invalid backup"},
 		{"flush not db.table", s.x("flush", "nodot"), 2, "is not DB.TABLE"},
 		{"server error: missing table", s.m("status", "nope"), 1, "SHOW TABLE STATUS requires an existing table"},
 		{"server error: freeze of a missing table", s.m("freeze", "products", "nope"), 1, "not frozen (missing, plain or distributed): nope"},
