@@ -253,6 +253,7 @@ type backupRun struct {
 
 	stagingMode atomic.Value // string: Manifest.Staging once decided
 	staging     *stagingDir  // nil: no staging
+	memBudget   atomic.Int64 // bytes of mutable files still allowed in memory (see stageMemory)
 	base        *baseBackup  // nil: a full backup
 }
 
@@ -263,6 +264,7 @@ type backupJob struct {
 	hashLater     bool   // cloned or copied by the kernel: hashed after the unfreeze
 	compressLater bool   // compressed backup, copied to dst+stageSuffix: compressed after the unfreeze
 	staged        string // hard link in the staging folder, read after the unfreeze
+	mem           []byte // a mutable file's bytes read inside the freeze, written after it
 	fromBase      string // the base backup's stored file this one reuses
 	linked        bool   // dst is a hard link to fromBase: durable already
 }
@@ -458,6 +460,11 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 			if ok, err := b.link(i, j); err != nil || ok {
 				return err
 			}
+		}
+		if b.staging != nil && b.memBudget.Add(-j.size) >= 0 {
+			return b.readToMemory(j)
+		} else if b.staging != nil {
+			b.memBudget.Add(j.size)
 		}
 		if err := b.copyOne(ctx, w, j, ext); err != nil {
 			return err

@@ -1,10 +1,13 @@
 package dbctl
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -51,6 +54,14 @@ func isImmutable(path string) bool {
 	}
 	return true
 }
+
+// stageMemory bounds the bytes of mutable files a staged backup reads into
+// memory inside the freeze (and writes out after the unfreeze): reading
+// from the page cache is several times faster than writing new pages, so
+// the freeze window stays short. Mutable files past the bound are copied to
+// the backup inside the freeze. On the peer measurement's data the mutable
+// files are 36.6 MB of 1,114 MB.
+const stageMemory = 256 << 20
 
 // Staging folders are named stagingPrefix+<backup ID> and hold a marker
 // file that the running backup keeps locked (flock). A folder whose marker
@@ -209,6 +220,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 	switch {
 	case err == nil:
 		b.staging = st
+		b.memBudget.Store(stageMemory)
 		b.setStaging(StagingStaged)
 		b.m.c.opts.logger.InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
 		return nil
@@ -248,6 +260,60 @@ func (b *backupRun) link(i int, j *backupJob) (bool, error) {
 	return true, nil
 }
 
+// readToMemory reads a mutable file into memory inside the freeze, checking
+// that the open file is the one of the freeze before and after.
+func (b *backupRun) readToMemory(j *backupJob) error {
+	f, err := os.Open(j.src)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", j.src, err)
+	}
+	defer f.Close()
+	if err := checkIdentity(f, &j.file); err != nil {
+		return err
+	}
+	buf := make([]byte, j.size+1) // one more: a longer file is seen
+	n, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("copy %s: %w", j.src, err)
+	}
+	if err := checkIdentity(f, &j.file); err != nil {
+		return err
+	}
+	if int64(n) != j.size {
+		return &SourceChangedError{Path: j.file.Path, Source: j.src, Want: *j.file.Identity, Got: FileIdentity{Size: int64(n)}}
+	}
+	j.mem = buf[:n]
+	return nil
+}
+
+// writeMemory writes a file read by readToMemory, after the unfreeze:
+// hashed from memory, compressed when the backup is.
+func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob) error {
+	if err := b.beforeHash(j.dst); err != nil {
+		return err
+	}
+	res := copyResult{mode: j.file.Mode}
+	var err error
+	if b.opts.Compress {
+		err = writeNew(j.dst+".zst", res.mode|0o200, func(out *os.File) error {
+			return w.compress(ctx, bytes.NewReader(j.mem), out, &res)
+		})
+	} else {
+		err = writeNew(j.dst, res.mode|0o200, func(out *os.File) error {
+			_, err := out.Write(j.mem)
+			return err
+		})
+		w.sum.Reset()
+		w.sum.Write(j.mem)
+		res.size, res.stored, res.sha256 = int64(len(j.mem)), int64(len(j.mem)), hex.EncodeToString(w.sum.Sum(nil))
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", j.dst, err)
+	}
+	j.file.Size, j.file.StoredSize, j.file.SHA256, j.mem = res.size, res.stored, res.sha256, nil
+	return nil
+}
+
 // copyStaged reads every file staged as a hard link, after the unfreeze:
 // compressed (hashed on the way) or copied (cloned where the file system
 // can, else by the kernel; hashed later). Each link is checked against the
@@ -257,8 +323,17 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 	if b.staging == nil {
 		return nil
 	}
-	err := b.afterUnfreeze(ctx, "copy", func(j *backupJob) bool { return j.staged != "" },
+	err := b.afterUnfreeze(ctx, "copy", func(j *backupJob) bool { return j.staged != "" || j.mem != nil },
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
+			if j.mem != nil {
+				n := int64(len(j.mem))
+				if err := b.writeMemory(ctx, w, j); err != nil {
+					return err
+				}
+				b.files.Add(1)
+				b.bytes.Add(n)
+				return nil
+			}
 			if h := b.opts.hooks; h != nil && h.beforeStaged != nil {
 				if err := h.beforeStaged(j.src, j.staged); err != nil {
 					return err
