@@ -98,6 +98,7 @@ type BackupProgress struct {
 type backupHooks struct {
 	dev            func(path string) (uint64, error) // stands in for devOf
 	beforeStaged   func(src, staged string) error    // after the unfreeze, before a staged link is read
+	stageMemory    int64                             // stands in for stageMemory when not 0
 	clone          func(dst, src *os.File) error
 	beforeCopy     func(i int, src string) error
 	beforeHash     func(path string) error

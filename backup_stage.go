@@ -221,6 +221,9 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 	case err == nil:
 		b.staging = st
 		b.memBudget.Store(stageMemory)
+		if h := b.opts.hooks; h != nil && h.stageMemory != 0 {
+			b.memBudget.Store(h.stageMemory)
+		}
 		b.setStaging(StagingStaged)
 		b.m.c.opts.logger.InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
 		return nil

@@ -58,8 +58,14 @@ func TestIsImmutable(t *testing.T) {
 // result verifies and restores like any backup, and no staging folder is
 // left.
 func TestBackupStaged(t *testing.T) {
-	for _, compress := range []bool{false, true} {
-		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+	for _, v := range []struct {
+		compress bool
+		memory   int64
+	}{{false, 0}, {true, 0}, {false, 1}, {true, 1}} {
+		compress := v.compress
+		// memory 1: no mutable file fits in memory; they are copied to
+		// the backup inside the freeze instead
+		t.Run(fmt.Sprintf("compress=%v/memory=%d", compress, v.memory), func(t *testing.T) {
 			f := newBackupFixture(t)
 			f.twoChunks(t)
 			ctx := context.Background()
@@ -75,7 +81,7 @@ func TestBackupStaged(t *testing.T) {
 						sawStaging.Store(p.Staging)
 					}
 				},
-				hooks: &backupHooks{beforeStaged: func(src, link string) error {
+				hooks: &backupHooks{stageMemory: v.memory, beforeStaged: func(src, link string) error {
 					staged.Add(1)
 					if n, _ := f.srv.Locked("a"); n > 0 {
 						stagedWhileFrozen.Add(1)
