@@ -68,6 +68,12 @@ func checkIdentity(f *os.File, mf *ManifestFile) error {
 	if err != nil {
 		return err
 	}
+	return sameIdentity(fi, mf)
+}
+
+// sameIdentity compares a stat result with the identity recorded at the
+// freeze.
+func sameIdentity(fi fs.FileInfo, mf *ManifestFile) error {
 	got := identityOf(fi)
 	if mf.Identity == nil || got != *mf.Identity {
 		want := FileIdentity{}

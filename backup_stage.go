@@ -251,12 +251,11 @@ func (b *backupRun) link(i int, j *backupJob) (bool, error) {
 		}
 		return false, nil
 	}
-	f, err := os.Open(staged)
+	fi, err := os.Lstat(staged)
 	if err != nil {
 		return false, err
 	}
-	defer f.Close()
-	if err := checkIdentity(f, &j.file); err != nil {
+	if err := sameIdentity(fi, &j.file); err != nil {
 		return false, err
 	}
 	j.staged = staged

@@ -177,9 +177,9 @@ func main() {
 		fmt.Printf("%-56s %9.3fs %9.3fs %10.0f %4d (min %.3fs, max %.3fs)\n", v.name, med.wall.Seconds(), med.frozen.Seconds(),
 			float64(med.bytes)/med.wall.Seconds()/1e6, len(rs), rs[0].wall.Seconds(), rs[len(rs)-1].wall.Seconds())
 	}
-	fmt.Printf("\nbytes per run: %d (%.3f GiB)\n", medians[variants[0].name].bytes, float64(medians[variants[0].name].bytes)/(1<<30))
+	fmt.Printf("\nbytes per run: %d (%.3f GiB)\n", total, float64(total)/(1<<30))
 	if *incremental {
-		if err := incrementals(ctx, c, m, *out, *runs, total); err != nil {
+		if err := incrementals(ctx, c, m, *out, *runs, total, *pause); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -420,10 +420,12 @@ func freezeOnly(ctx context.Context, m *dbctl.Manticore, names []string) (result
 // -runs on the unchanged server, then -runs after an UPDATE of the first
 // table's document 1 (with FLUSH ATTRIBUTES), printing what each read
 // from the server against the total.
-func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, out string, runs int, total int64) error {
+func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, out string, runs int, total int64, pause time.Duration) error {
 	base := filepath.Join(out, "inc-base")
 	_ = os.RemoveAll(base)
 	defer os.RemoveAll(base)
+	syscall.Sync()
+	time.Sleep(pause)
 	start := time.Now()
 	full, err := m.Backup(ctx, base, dbctl.BackupOptions{})
 	if err != nil {
@@ -438,6 +440,8 @@ func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, out 
 		for i := 0; i < runs; i++ {
 			dir := filepath.Join(out, fmt.Sprintf("inc-%d", i))
 			_ = os.RemoveAll(dir)
+			syscall.Sync() // as before every variant: no writeback of the last run in this one
+			time.Sleep(pause)
 			start := time.Now()
 			man, err := m.Backup(ctx, dir, dbctl.BackupOptions{Base: base})
 			if err != nil {
