@@ -111,6 +111,7 @@ func TestBackupIncrementalDamagedBase(t *testing.T) {
 	m := f.c.Manticore()
 	parent := t.TempDir()
 	base := filepath.Join(parent, "full")
+	before := f.counters(t)
 	_, err := m.Backup(ctx, base, BackupOptions{})
 	require.NoError(t, err)
 	flip := filepath.Join(base, "data", "a", "a.0.spd")
@@ -134,6 +135,7 @@ func TestBackupIncrementalDamagedBase(t *testing.T) {
 	assert.Contains(t, err.Error(), "1 of ", "only the shared file is bad")
 	_, err = VerifyBackup(ctx, base)
 	require.ErrorIs(t, err, ErrBackupCorrupt, "the base says so too")
+	assert.Equal(t, before, f.counters(t))
 }
 
 // A base compressed otherwise is not reused; a missing or invalid base is

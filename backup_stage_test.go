@@ -381,8 +381,10 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	require.NoError(t, syscall.Stat(victim, &st))
 	assert.Equal(t, uint64(2), uint64(st.Nlink), "pinned by the leftover link")
 
+	before := f.counters(t)
 	_, err = f.c.Manticore().Backup(context.Background(), filepath.Join(parent, "bk"), BackupOptions{})
 	require.NoError(t, err)
+	assert.Equal(t, before, f.counters(t))
 	_, err = os.Stat(killed.path)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "the killed run's folder is gone")
 	require.NoError(t, syscall.Stat(victim, &st))
