@@ -31,16 +31,6 @@ func identityOf(fi fs.FileInfo) FileIdentity {
 	return FileIdentity{Dev: dev, Ino: ino, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano()}
 }
 
-// statIdentity stats path (following symlinks, as FREEZE lists real
-// paths) and returns its identity.
-func statIdentity(path string) (FileIdentity, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return FileIdentity{}, err
-	}
-	return identityOf(fi), nil
-}
-
 // SourceChangedError names a source file whose identity changed during the
 // backup.
 type SourceChangedError struct {
