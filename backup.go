@@ -268,6 +268,7 @@ type backupJob struct {
 	mem           []byte // a mutable file's bytes read inside the freeze, written after it
 	fromBase      string // the base backup's stored file this one reuses
 	linked        bool   // dst is a hard link to fromBase: durable already
+	synced        bool   // dst was synced already (see syncer)
 }
 
 // stageSuffix names the copy a compressed backup compresses after the

@@ -110,31 +110,39 @@ func (b *backupRun) hashAndSync(parent context.Context) error {
 	return herr
 }
 
-// syncFiles makes every copied file durable.
+// syncFiles makes every copied file durable that is not yet (see
+// syncer).
 func (b *backupRun) syncFiles(ctx context.Context) error {
-	ext := ""
-	if b.opts.Compress {
-		ext = ".zst"
-	}
 	var discard atomic.Int64
 	// fsync waits on the disk, not the CPU: more of them in flight let the
 	// block layer queue and merge the writeback.
 	err := runWorkers(ctx, len(b.jobs), syncConcurrency, &discard, func(ctx context.Context, _ *fileWorker, i int) error {
-		if b.jobs[i].linked {
-			return nil // a hard link to the base's file, synced by the base
+		if j := &b.jobs[i]; !j.synced {
+			return b.syncJob(j)
 		}
-		p := b.jobs[i].dst + ext
-		if h := b.opts.hooks; h != nil && h.beforeSync != nil {
-			if err := h.beforeSync(p); err != nil {
-				return err
-			}
-		}
-		return syncFile(p)
+		return nil
 	})
 	if err != nil {
 		return opErr(b.op, nil, "sync", err)
 	}
 	return nil
+}
+
+// syncJob syncs one job's file in the backup.
+func (b *backupRun) syncJob(j *backupJob) error {
+	if j.linked {
+		return nil // a hard link to the base's file, synced by the base
+	}
+	p := j.dst
+	if b.opts.Compress {
+		p += ".zst"
+	}
+	if h := b.opts.hooks; h != nil && h.beforeSync != nil {
+		if err := h.beforeSync(p); err != nil {
+			return err
+		}
+	}
+	return syncFile(p)
 }
 
 // syncDirs makes the directory entries of the copies durable.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -325,6 +326,10 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 	if b.staging == nil {
 		return nil
 	}
+	// Each file written is synced at once by the syncer while the next
+	// ones are copied: fsync waits on the disk, copying and hashing on the
+	// CPU.
+	syncer := b.startSyncer()
 	err := b.afterUnfreeze(ctx, "copy", func(j *backupJob) bool { return j.staged != "" || j.mem != nil },
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
 			if j.mem != nil {
@@ -334,6 +339,7 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 				}
 				b.files.Add(1)
 				b.bytes.Add(n)
+				syncer.ch <- j
 				return nil
 			}
 			if h := b.opts.hooks; h != nil && h.beforeStaged != nil {
@@ -344,10 +350,24 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 			if err := b.copyOneStaged(ctx, w, j); err != nil {
 				return fmt.Errorf("copy %s: %w", j.src, err)
 			}
+			if j.hashLater { // hash the copy now, while it is in the page cache
+				if err := b.beforeHash(j.dst); err != nil {
+					return err
+				}
+				n, sum, err := w.hashStored(ctx, j.dst, false, nil)
+				if err != nil {
+					return fmt.Errorf("hash %s: %w", j.dst, err)
+				}
+				j.file.Size, j.file.StoredSize, j.file.SHA256, j.hashLater = n, n, sum, false
+			}
 			b.files.Add(1)
 			b.bytes.Add(j.file.Size)
+			syncer.ch <- j
 			return os.Remove(j.staged)
 		})
+	if serr := syncer.stop(); err == nil && serr != nil {
+		err = opErr(b.op, nil, "sync", serr)
+	}
 	if err != nil {
 		return err
 	}
@@ -355,6 +375,39 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 		return opErr(b.op, nil, "remove staging folder", err)
 	}
 	return nil
+}
+
+// syncer fsyncs the files handed to it on syncConcurrency goroutines.
+type syncer struct {
+	ch   chan *backupJob
+	wg   sync.WaitGroup
+	once sync.Once
+	err  error
+}
+
+func (b *backupRun) startSyncer() *syncer {
+	s := &syncer{ch: make(chan *backupJob, len(b.jobs))} // never blocks a sender
+	for g := 0; g < syncConcurrency; g++ {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for j := range s.ch {
+				if err := b.syncJob(j); err != nil {
+					s.once.Do(func() { s.err = err })
+					continue
+				}
+				j.synced = true
+			}
+		}()
+	}
+	return s
+}
+
+// stop waits for the handed files to be synced and returns the first error.
+func (s *syncer) stop() error {
+	close(s.ch)
+	s.wg.Wait()
+	return s.err
 }
 
 func (b *backupRun) copyOneStaged(ctx context.Context, w *fileWorker, j *backupJob) error {
