@@ -38,8 +38,8 @@ type BackupOptions struct {
 	Progress func(BackupProgress)
 	// CompressAfterUnfreeze, with Compress, for backups that cannot stage
 	// (NoStaging, or no staging folder on the data_dir's file system):
-	// copies the files inside the freeze (by the kernel: copy_file_range) and compresses the copies
-	// after the unfreeze, so the tables stay frozen about as briefly as for
+	// copies the files inside the freeze (by the kernel: copy_file_range)
+	// and compresses the copies after the unfreeze, so the tables stay frozen about as briefly as for
 	// an uncompressed backup instead of for the whole compression. It costs
 	// one more pass over the bytes (about a tenth more time) and, for a
 	// while, up to the uncompressed size in disk space beside dir. Where
