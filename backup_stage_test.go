@@ -394,3 +394,22 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	_, err = os.Stat(foreign)
 	assert.NoError(t, err, "a folder without a marker stays")
 }
+
+// isImmutable never panics, and says yes only for "<name>.<digits>.<ext>"
+// with ext on the list.
+func FuzzIsImmutable(f *testing.F) {
+	for _, s := range []string{"/d/a/a.0.spd", "a.12.spds", "a.meta", ".spd", "a..spd", "/x/y.z.0.spt", "a.0.spd/", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		if !isImmutable(path) {
+			return
+		}
+		base := filepath.Base(path)
+		ext := filepath.Ext(base)
+		require.True(t, immutableSuffixes[ext], path)
+		chunk := filepath.Ext(strings.TrimSuffix(base, ext))
+		require.Greater(t, len(chunk), 1, path)
+		require.Equal(t, "", strings.Trim(chunk[1:], "0123456789"), path)
+	})
+}

@@ -192,6 +192,9 @@ func TestManticoreCommands(t *testing.T) {
 	require.NoError(t, os.RemoveAll(bk+"-inc"))
 	r = dbctlRun(t, s.m("verify", bk+"-inc2")...)
 	require.Equal(t, 0, r.code, r.stderr)
+	r = dbctlRun(t, s.m("backup", "--dir", bk+"-nostage", "--no-staging", "--tables", "products")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "(copied-inside-freeze)")
 
 	r = dbctlRun(t, s.m("verify", bk)...)
 	require.Equal(t, 0, r.code, r.stderr)
