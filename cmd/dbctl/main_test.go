@@ -329,6 +329,72 @@ func TestInterruptedBackup(t *testing.T) {
 	assert.Empty(t, entries, "no partial or finished-looking backup left")
 }
 
+// SIGKILL while the staged links exist (the backup waits on the SHOW LOCKS
+// of its release, after the links were made): the killed process leaves its
+// staging folder, whose links pin the chunk files' bytes; the next backup
+// that stages beside the same target removes it.
+func TestKilledBackupsStagingRemovedByTheNext(t *testing.T) {
+	s := newServers(t)
+	s.mt.Delay("SHOW LOCKS", 30*time.Second)
+	parent := t.TempDir()
+	cmd := exec.Command(binary, s.m("backup", "--dir", filepath.Join(parent, "bk"))...)
+	require.NoError(t, cmd.Start())
+	staging := ""
+	deadline := time.Now().Add(20 * time.Second)
+	for staging == "" {
+		entries, _ := os.ReadDir(parent)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".dbctl-stage-") {
+				if links, _ := os.ReadDir(filepath.Join(parent, e.Name())); len(links) > 1 {
+					staging = filepath.Join(parent, e.Name())
+				}
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "the backup never staged")
+		time.Sleep(10 * time.Millisecond)
+	}
+	// wait until every immutable chunk file is linked: the backup then
+	// waits in its release
+	var immutable int
+	chunkFiles, err := filepath.Glob(filepath.Join(s.mt.DataDir(), "*", "*.[0-9]*.sp*"))
+	require.NoError(t, err)
+	for _, f := range chunkFiles {
+		switch filepath.Ext(f) {
+		case ".spd", ".spp", ".spi", ".spe", ".sph", ".spds", ".spt":
+			immutable++
+		}
+	}
+	require.Positive(t, immutable)
+	for {
+		links, _ := os.ReadDir(staging)
+		if len(links)-1 == immutable { // and the marker
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the backup never linked every chunk file")
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	s.mt.Delay("SHOW LOCKS", 0)
+	links, err := os.ReadDir(staging)
+	require.NoError(t, err)
+	require.Len(t, links, immutable+1, "the killed run left its links")
+	var st syscall.Stat_t
+	chunk := filepath.Join(s.mt.DataDir(), "products", "products.0.spd")
+	require.NoError(t, syscall.Stat(chunk, &st))
+	assert.Equal(t, uint64(2), uint64(st.Nlink), "a leftover link pins the chunk")
+
+	// a killed process cannot unfreeze: the operator does
+	r := dbctlRun(t, s.m("unfreeze", "products", "alerts")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = dbctlRun(t, s.m("backup", "--dir", filepath.Join(parent, "bk2"))...)
+	require.Equal(t, 0, r.code, r.stderr)
+	_, err = os.Stat(staging)
+	assert.True(t, os.IsNotExist(err), "the next backup removed the killed run's staging folder")
+	require.NoError(t, syscall.Stat(chunk, &st))
+	assert.Equal(t, uint64(1), uint64(st.Nlink))
+}
+
 func TestDemoAndVersion(t *testing.T) {
 	r := dbctlRun(t, "demo")
 	require.Equal(t, 0, r.code, "stdout %s\nstderr %s", r.stdout, r.stderr)
