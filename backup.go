@@ -180,9 +180,16 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 		return nil, err
 	}
 	b.cleanStaleStaging(ctx)
-	if b.tmp, err = os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".dbctl-partial-"); err != nil {
+	if b.tmp, err = os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+partialInfix); err != nil {
 		return nil, opErr(op, nil, "create temporary directory", err)
 	}
+	// the marker lets the next backup remove this directory if this
+	// process is killed; it is removed before the rename into place
+	if b.tmpLock, err = lockMarker(b.tmp, map[string]any{"backup_id": id, "pid": os.Getpid(), "target": target}); err != nil {
+		_ = os.RemoveAll(b.tmp)
+		return nil, opErr(op, nil, "create temporary directory", err)
+	}
+	defer b.tmpLock.Close()
 	return b.run(ctx, selected)
 }
 
@@ -256,6 +263,7 @@ type backupRun struct {
 	staging     *stagingDir  // nil: no staging
 	memBudget   atomic.Int64 // bytes of mutable files still allowed in memory (see stageMemory)
 	base        *baseBackup  // nil: a full backup
+	tmpLock     *os.File     // the locked marker of tmp
 }
 
 type backupJob struct {

@@ -193,6 +193,9 @@ func (b *backupRun) finish() error {
 	if err != nil {
 		return opErr(b.op, nil, "write manifest", err)
 	}
+	if err := os.Remove(filepath.Join(b.tmp, stagingMarker)); err != nil {
+		return opErr(b.op, nil, "write manifest", err)
+	}
 	mp := filepath.Join(b.tmp, manifestName)
 	if err := os.WriteFile(mp, append(data, '\n'), 0o644); err != nil {
 		return opErr(b.op, nil, "write manifest", err)

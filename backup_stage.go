@@ -72,6 +72,7 @@ const stageMemory = 256 << 20
 const (
 	stagingPrefix = ".dbctl-stage-"
 	stagingMarker = "DBCTL-STAGING"
+	partialInfix  = ".dbctl-partial-" // the temporary directory of a backup
 )
 
 // stagingDir is a staging folder owned by this run.
@@ -87,25 +88,33 @@ func createStaging(parent, id string, info map[string]any) (*stagingDir, error) 
 	if err := os.Mkdir(path, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(path, stagingMarker), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		var ok bool
-		if ok, err = tryLock(f); err == nil && !ok {
-			err = errors.New("cannot lock the staging marker")
-		}
-		if err == nil {
-			b, _ := json.Marshal(info)
-			_, err = f.Write(append(b, '\n'))
-		}
-		if err != nil {
-			f.Close()
-		}
-	}
+	f, err := lockMarker(path, info)
 	if err != nil {
 		_ = os.RemoveAll(path)
 		return nil, err
 	}
 	return &stagingDir{path: path, lock: f}, nil
+}
+
+// lockMarker creates dir's marker, locked, and writes info into it.
+func lockMarker(dir string, info map[string]any) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, stagingMarker), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := tryLock(f)
+	if err == nil && !ok {
+		err = errors.New("cannot lock the marker")
+	}
+	if err == nil {
+		b, _ := json.Marshal(info)
+		_, err = f.Write(append(b, '\n'))
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // remove deletes the folder and its links; nil-safe, idempotent.
@@ -119,9 +128,10 @@ func (s *stagingDir) remove() error {
 	return err
 }
 
-// removeStaleStaging removes the staging folders under dir that killed
-// runs left: those whose marker no running backup holds locked. Folders
-// without a marker are not this package's and are left alone.
+// removeStaleStaging removes the staging folders and partial backups
+// (".<name>.dbctl-partial-*", which hold the same marker) under dir that
+// killed runs left: those whose marker no running backup holds locked.
+// Folders without a marker are not this package's and are left alone.
 func removeStaleStaging(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -130,7 +140,7 @@ func removeStaleStaging(dir string) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), stagingPrefix) {
+		if !e.IsDir() || !(strings.HasPrefix(e.Name(), stagingPrefix) || strings.Contains(e.Name(), partialInfix)) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())

@@ -109,6 +109,8 @@ func TestBackupStaged(t *testing.T) {
 				assert.False(t, mf.FromBase)
 			}
 			noStagingLeft(t, parent)
+			_, err = os.Stat(filepath.Join(dir, stagingMarker))
+			assert.True(t, errors.Is(err, os.ErrNotExist), "the finished backup holds no marker")
 			_, err = VerifyBackup(ctx, dir)
 			require.NoError(t, err)
 			restored := t.TempDir()
@@ -376,6 +378,14 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	// not ours
 	foreign := filepath.Join(parent, stagingPrefix+"foreign")
 	require.NoError(t, os.Mkdir(foreign, 0o755))
+	// a killed run's partial backup, and one without a marker
+	partial := filepath.Join(parent, ".old"+partialInfix+"123")
+	require.NoError(t, os.Mkdir(partial, 0o755))
+	lock, err := lockMarker(partial, map[string]any{"pid": 3})
+	require.NoError(t, err)
+	require.NoError(t, lock.Close())
+	unmarked := filepath.Join(parent, ".other"+partialInfix+"456")
+	require.NoError(t, os.Mkdir(unmarked, 0o755))
 
 	var st syscall.Stat_t
 	require.NoError(t, syscall.Stat(victim, &st))
@@ -393,6 +403,10 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	assert.NoError(t, err, "a running backup's folder stays")
 	_, err = os.Stat(foreign)
 	assert.NoError(t, err, "a folder without a marker stays")
+	_, err = os.Stat(partial)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "the killed run's partial backup is gone")
+	_, err = os.Stat(unmarked)
+	assert.NoError(t, err, "a partial backup without a marker stays")
 }
 
 // isImmutable never panics, and says yes only for "<name>.<digits>.<ext>"

@@ -391,6 +391,11 @@ func TestKilledBackupsStagingRemovedByTheNext(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	_, err = os.Stat(staging)
 	assert.True(t, os.IsNotExist(err), "the next backup removed the killed run's staging folder")
+	entries, err := os.ReadDir(parent)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.NotContains(t, e.Name(), ".dbctl-", "the killed run's partial backup is removed too")
+	}
 	require.NoError(t, syscall.Stat(chunk, &st))
 	assert.Equal(t, uint64(1), uint64(st.Nlink))
 }
