@@ -29,28 +29,36 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // files FREEZE lists are read directly).
 //
 // All selected tables are frozen in one statement, FLUSH ATTRIBUTES runs,
-// and each listed file's identity (device, inode, size, mtime) is recorded.
-// Staged (the default where possible, see StagingDir): inside the freeze
-// the immutable disk-chunk files (see immutableSuffixes) are hard-linked
-// into a staging folder and only the others are copied; after the unfreeze
-// the links are read (copied, or compressed) and removed, each checked to
-// be the very file of the freeze before and after (else ErrSourceChanged,
-// naming it). The freeze window then does not grow with the immutable
-// bytes. Without staging, Concurrency workers copy every listed file
-// inside the freeze. Uncompressed, the bytes do
-// not pass through this process inside the freeze: files are cloned where
-// the file system can (FICLONE: the freeze window does not grow with the
-// data), else copied by the kernel (copy_file_range); the copies are hashed
-// (sha256) after the unfreeze, while they are synced. With Compress each
-// byte is read once, hashed and compressed in one pass: inside the freeze,
-// or after it, from clones where files can be cloned or from kernel copies
-// with CompressAfterUnfreeze. The tables are
-// unfrozen as soon as the copies are written: exactly the tables Backup
-// froze, once each, also on error, cancellation, panic (including one in
-// Progress) or a lost connection (see WithFrozen). Then files and
-// directories are synced, manifest.json is written last, and the temporary
-// directory beside dir is renamed to dir. A failed backup leaves no
-// directory named dir.
+// and each listed file's identity (device, inode, size, mtime) is recorded
+// (ManifestFile.Identity).
+//
+// Staged (the default where possible, see StagingDir; Manifest.Staging
+// "staged"): inside the freeze the immutable disk-chunk files (see
+// immutableSuffixes) are hard-linked into a staging folder and the mutable
+// ones read into memory (up to stageMemory, beyond it copied); after the
+// unfreeze the links are copied (cloned where the file system can, else by
+// the kernel) or compressed, hashed (sha256) and synced, and removed. Each
+// file is checked to be the very file of the freeze before and after its
+// bytes are read (else ErrSourceChanged, naming it). The freeze window then
+// does not grow with the immutable bytes.
+//
+// Without staging ("copied-inside-freeze"), Concurrency workers copy every
+// listed file inside the freeze: uncompressed, cloned (FICLONE) or copied by
+// the kernel (copy_file_range), hashed after the unfreeze while they are
+// synced; compressed, in one pass inside the freeze, or from clones or (with
+// CompressAfterUnfreeze) kernel copies after it.
+//
+// With Base, unchanged immutable files are hard-linked from an earlier
+// backup instead (see BackupOptions.Base).
+//
+// The tables are unfrozen as soon as the copies (or links) are made:
+// exactly the tables Backup froze, once each, also on error, cancellation,
+// panic (including one in Progress) or a lost connection (see WithFrozen).
+// Then files and directories are synced, manifest.json is written last,
+// and the temporary directory beside dir is renamed to dir. A failed backup
+// leaves no directory named dir and no staging folder; a killed one leaves
+// them with a marker no process holds, and the next backup beside dir (or
+// with the same StagingDir) removes them.
 //
 // manticore.json and state.sql of the data_dir are copied too (state/), so
 // RestoreBackup can rebuild a complete data_dir.
