@@ -158,6 +158,9 @@ func (s *syncer) stop() error {
 	return s.err
 }
 
+// copyOneStaged copies or compresses one staged link into the backup,
+// checking the link's identity before and after (the staging folder is
+// this run's own, mode 0700: its names keep pointing at the same inodes).
 func (b *backupRun) copyOneStaged(ctx context.Context, w *fileWorker, j *backupJob) error {
 	in, err := os.Open(j.staged)
 	if err != nil {
@@ -171,23 +174,8 @@ func (b *backupRun) copyOneStaged(ctx context.Context, w *fileWorker, j *backupJ
 	if b.opts.Compress {
 		err = writeNew(j.dst+".zst", res.mode|0o200, func(out *os.File) error { return w.compress(ctx, in, out, &res) })
 	} else {
-		err = writeNew(j.dst, res.mode|0o200, func(out *os.File) error {
-			if clone := b.clone(); clone != nil && !b.noClone.Load() {
-				if clone(out, in) == nil {
-					w.done.Add(j.file.Identity.Size)
-					res.size = j.file.Identity.Size
-					return nil
-				}
-				b.noClone.Store(true)
-				if err := rewind(out, in); err != nil {
-					return err
-				}
-			}
-			var err error
-			res.size, err = w.kernelCopy(ctx, out, in)
-			return err
-		})
-		res.stored, j.hashLater = res.size, true
+		res, err = w.copyFile(ctx, j.staged, j.dst, false, b.clone())
+		j.hashLater = true
 	}
 	if err != nil {
 		return err
