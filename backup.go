@@ -2,7 +2,8 @@ package dbctl
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,67 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 )
-
-// BackupOptions configure Backup.
-type BackupOptions struct {
-	// Tables to back up; empty means every table of SHOW TABLES. Tables
-	// that cannot be frozen (distributed, plain) are skipped and listed in
-	// Manifest.Skipped, never silently.
-	Tables []string
-	// Compress stores files as zstd (".zst"); sizes and hashes in the
-	// manifest are of the original bytes. Each byte is then read once,
-	// hashed and compressed in one pass inside the freeze, so the freeze
-	// window grows with the compression time (see CompressAfterUnfreeze).
-	Compress bool
-	// Concurrency is the number of copy workers; 0 means one per CPU.
-	Concurrency int
-	// Progress, when set, is called from one goroutine, at most ~10 times a
-	// second and once more at the end. A panic in it cancels the backup,
-	// which cleans up (unfreezes, removes its partial output) and then
-	// re-panics in the caller's goroutine.
-	Progress func(BackupProgress)
-	// CompressAfterUnfreeze, with Compress, copies the files inside the
-	// freeze (by the kernel: copy_file_range) and compresses the copies
-	// after the unfreeze, so the tables stay frozen about as briefly as for
-	// an uncompressed backup instead of for the whole compression. It costs
-	// one more pass over the bytes (about a tenth more time) and, for a
-	// while, up to the uncompressed size in disk space beside dir. Where
-	// files can be cloned (FICLONE), a compressed backup does this anyway,
-	// at no cost.
-	CompressAfterUnfreeze bool
-	// NoReflink turns off cloning (FICLONE) on file systems that support
-	// it; files are then always copied by the kernel (copy_file_range)
-	// inside the freeze.
-	NoReflink bool
-
-	hooks *backupHooks // fault injection for this package's tests
-}
-
-// BackupProgress is a snapshot of a running Backup.
-type BackupProgress struct {
-	// Phase is "freeze", "copy", "compress" (after the unfreeze: the
-	// staged copies of a compressed backup), "hash" (after the unfreeze: the
-	// copies of an uncompressed backup, while they are synced), "sync" or
-	// "manifest" (the last report, before manifest.json is written and the
-	// directory renamed into place).
-	Phase      string
-	Files      int
-	FilesTotal int
-	Bytes      int64
-	BytesTotal int64
-	Elapsed    time.Duration
-	// Frozen is how long the tables have been (or were) frozen.
-	Frozen time.Duration
-}
-
-// backupHooks let this package's tests fail each step of a backup.
-type backupHooks struct {
-	clone          func(dst, src *os.File) error
-	beforeCopy     func(i int, src string) error
-	beforeHash     func(path string) error
-	beforeSync     func(path string) error
-	beforeManifest func() error
-}
 
 // syncConcurrency is how many fsyncs run at once after the copy.
 const syncConcurrency = 8
@@ -89,20 +29,36 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // files FREEZE lists are read directly).
 //
 // All selected tables are frozen in one statement, FLUSH ATTRIBUTES runs,
-// and Concurrency workers copy the listed files. Uncompressed, the bytes do
-// not pass through this process inside the freeze: files are cloned where
-// the file system can (FICLONE: the freeze window does not grow with the
-// data), else copied by the kernel (copy_file_range); the copies are hashed
-// (sha256) after the unfreeze, while they are synced. With Compress each
-// byte is read once, hashed and compressed in one pass: inside the freeze,
-// or after it, from clones where files can be cloned or from kernel copies
-// with CompressAfterUnfreeze. The tables are
-// unfrozen as soon as the copies are written: exactly the tables Backup
-// froze, once each, also on error, cancellation, panic (including one in
-// Progress) or a lost connection (see WithFrozen). Then files and
-// directories are synced, manifest.json is written last, and the temporary
-// directory beside dir is renamed to dir. A failed backup leaves no
-// directory named dir.
+// and each listed file's identity (device, inode, size, mtime) is recorded
+// (ManifestFile.Identity).
+//
+// Staged (the default where possible, see StagingDir; Manifest.Staging
+// "staged"): inside the freeze the immutable disk-chunk files (see
+// immutableSuffixes) are hard-linked into a staging folder and the mutable
+// ones read into memory (up to stageMemory, beyond it copied); after the
+// unfreeze the links are copied (cloned where the file system can, else by
+// the kernel) or compressed, hashed (sha256) and synced, and removed. Each
+// file is checked to be the very file of the freeze before and after its
+// bytes are read (else ErrSourceChanged, naming it). The freeze window then
+// does not grow with the immutable bytes.
+//
+// Without staging ("copied-inside-freeze"), Concurrency workers copy every
+// listed file inside the freeze: uncompressed, cloned (FICLONE) or copied by
+// the kernel (copy_file_range), hashed after the unfreeze while they are
+// synced; compressed, in one pass inside the freeze, or from clones or (with
+// CompressAfterUnfreeze) kernel copies after it.
+//
+// With Base, unchanged immutable files are hard-linked from an earlier
+// backup instead (see BackupOptions.Base).
+//
+// The tables are unfrozen as soon as the copies (or links) are made:
+// exactly the tables Backup froze, once each, also on error, cancellation,
+// panic (including one in Progress) or a lost connection (see WithFrozen).
+// Then files and directories are synced, manifest.json is written last,
+// and the temporary directory beside dir is renamed to dir. A failed backup
+// leaves no directory named dir and no staging folder; a killed one leaves
+// them with a marker no process holds, and the next backup beside dir (or
+// with the same StagingDir) removes them.
 //
 // manticore.json and state.sql of the data_dir are copied too (state/), so
 // RestoreBackup can rebuild a complete data_dir, and so is searchd's config
@@ -140,66 +96,33 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 	if err != nil && !isServerError(err) {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".dbctl-partial-")
+	id, err := newBackupID()
 	if err != nil {
-		return nil, opErr(op, nil, "create temporary directory", err)
+		return nil, opErr(op, nil, "backup id", err)
 	}
-	b := &backupRun{m: m, op: op, opts: opts, tmp: tmp, target: target, started: started, settings: settings}
+	b := &backupRun{m: m, op: op, opts: opts, target: target, started: started, settings: settings}
 	b.man = &Manifest{
-		FormatVersion: ManifestFormatVersion, Tool: "dbctl", ServerVersion: version, Started: started.UTC(),
+		FormatVersion: ManifestFormatVersion, Tool: "dbctl", ID: id, ServerVersion: version, Started: started.UTC(),
 		Partial: len(opts.Tables) > 0, Skipped: skipped,
 	}
 	if opts.Compress {
 		b.man.Compression = "zstd"
 	}
+	if err := b.readBase(ctx); err != nil {
+		return nil, err
+	}
+	b.cleanStaleStaging(ctx)
+	if b.tmp, err = os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+partialInfix); err != nil {
+		return nil, opErr(op, nil, "create temporary directory", err)
+	}
+	// the marker lets the next backup remove this directory if this
+	// process is killed; it is removed before the rename into place
+	if b.tmpLock, err = lockMarker(b.tmp, map[string]any{"backup_id": id, "pid": os.Getpid(), "target": target}); err != nil {
+		_ = os.RemoveAll(b.tmp)
+		return nil, opErr(op, nil, "create temporary directory", err)
+	}
+	defer b.tmpLock.Close()
 	return b.run(ctx, selected)
-}
-
-// selectTables resolves the tables to back up against SHOW TABLES.
-func (m *Manticore) selectTables(ctx context.Context, op string, want []string) (map[string]string, []SkippedTable, error) {
-	all, err := m.Tables(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	types := map[string]string{}
-	for _, t := range all {
-		types[t.Name] = t.Type
-	}
-	names := make([]string, 0, len(all))
-	if len(want) == 0 {
-		for _, t := range all {
-			names = append(names, t.Name)
-		}
-	} else {
-		if names, err = canonicalManticoreTables(want); err != nil {
-			return nil, nil, opErr(op, nil, "", err)
-		}
-		var missing []string
-		for _, n := range names {
-			if _, ok := types[n]; !ok {
-				missing = append(missing, n)
-			}
-		}
-		if len(missing) > 0 {
-			return nil, nil, opErr(op, ErrTableNotFound, strings.Join(missing, ", "), nil)
-		}
-	}
-	selected := map[string]string{}
-	var skipped []SkippedTable
-	for _, n := range names {
-		switch typ := types[n]; typ {
-		case "rt", "percolate":
-			selected[n] = typ
-		case "distributed":
-			skipped = append(skipped, SkippedTable{Name: n, Type: typ, Reason: "distributed tables have no files of their own (their definition is in state/manticore.json)"})
-		default:
-			skipped = append(skipped, SkippedTable{Name: n, Type: typ, Reason: "FREEZE supports only RT and percolate tables"})
-		}
-	}
-	if len(selected) == 0 {
-		return nil, nil, opErr(op, ErrNoTables, "no RT or percolate table among the selected ones", nil)
-	}
-	return selected, skipped, nil
 }
 
 type backupRun struct {
@@ -222,14 +145,25 @@ type backupRun struct {
 	thawed  atomic.Int64 // unix nanos of the UNFREEZE, 0 before
 	noClone atomic.Bool  // a clone failed: the file system cannot
 	reports *reporter
+
+	stagingMode atomic.Value // string: Manifest.Staging once decided
+	staging     *stagingDir  // nil: no staging
+	memBudget   atomic.Int64 // bytes of mutable files still allowed in memory (see stageMemory)
+	base        *baseBackup  // nil: a full backup
+	tmpLock     *os.File     // the locked marker of tmp
 }
 
 type backupJob struct {
 	src, dst      string
 	size          int64 // of the source when planned, for progress and copy order
 	file          ManifestFile
-	hashLater     bool // cloned or copied by the kernel: hashed after the unfreeze
-	compressLater bool // compressed backup, copied to dst+stageSuffix: compressed after the unfreeze
+	hashLater     bool   // cloned or copied by the kernel: hashed after the unfreeze
+	compressLater bool   // compressed backup, copied to dst+stageSuffix: compressed after the unfreeze
+	staged        string // hard link in the staging folder, read after the unfreeze
+	mem           []byte // a mutable file's bytes read inside the freeze, written after it
+	fromBase      string // the base backup's stored file this one reuses
+	linked        bool   // dst is a hard link to fromBase: durable already
+	synced        bool   // dst was synced already (see syncer)
 }
 
 // stageSuffix names the copy a compressed backup compresses after the
@@ -270,6 +204,7 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		}
 		if p != nil || err != nil {
 			err = errors.Join(err, release())
+			_ = b.staging.remove()
 			_ = os.RemoveAll(b.tmp)
 			man = nil
 		}
@@ -297,6 +232,9 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		return nil, err
 	}
 	b.man.DataDir = dataDir
+	if err := b.chooseStaging(ctx, dataDir); err != nil {
+		return nil, err
+	}
 	if err := b.copyAll(ctx); err != nil {
 		return nil, err
 	}
@@ -304,6 +242,12 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		return nil, opErr(b.op, nil, "", err)
 	}
 	b.man.FreezeWindow = time.Duration(b.thawed.Load() - b.frozen.Load())
+	if err := b.copyStaged(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.linkFromBase(ctx); err != nil {
+		return nil, err
+	}
 	if err := b.compressStaged(ctx); err != nil {
 		return nil, err
 	}
@@ -322,73 +266,13 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	return b.man, nil
 }
 
-// plan maps every listed file to its place in the backup and adds the
-// data_dir's state files.
-func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string, error) {
-	tables := map[string]*ManifestTable{}
-	dataDir := ""
-	for _, f := range files {
-		src := f.Normalized
-		if src == "" {
-			src = f.File
-		}
-		if !filepath.IsAbs(src) {
-			return "", opErr(b.op, ErrUnexpectedResult, "FREEZE listed a relative path: "+quoteForMessage(src), nil)
-		}
-		base := filepath.Base(src)
-		if filepath.Base(filepath.Dir(src)) == f.Table && dataDir == "" {
-			dataDir = filepath.Dir(filepath.Dir(src))
-		}
-		rel := "data/" + f.Table + "/" + base
-		b.jobs = append(b.jobs, backupJob{src: src, dst: filepath.Join(b.tmp, "data", f.Table, base),
-			file: ManifestFile{Path: rel, Table: f.Table, Source: src}})
-		if tables[f.Table] == nil {
-			tables[f.Table] = &ManifestTable{Name: f.Table, Type: selected[f.Table]}
-		}
-		tables[f.Table].Files++
-	}
-	if b.settings != nil && filepath.IsAbs(b.settings.DataDir) {
-		dataDir = filepath.Clean(b.settings.DataDir)
-	}
-	if dataDir == "" {
-		return "", opErr(b.op, ErrUnexpectedResult, "cannot tell the data_dir from the FREEZE file list", nil)
-	}
-	if err := b.planConfig(); err != nil {
-		return "", err
-	}
-	for _, name := range stateFiles {
-		src := filepath.Join(dataDir, name)
-		if _, err := os.Stat(src); err != nil {
-			if name == "manticore.json" {
-				return "", opErr(b.op, nil, "data_dir "+dataDir+" has no manticore.json (is the server in RT mode, on this machine?)", err)
-			}
-			continue
-		}
-		b.jobs = append(b.jobs, backupJob{src: src, dst: filepath.Join(b.tmp, "state", name),
-			file: ManifestFile{Path: "state/" + name, Source: src}})
-	}
-	for _, t := range tables {
-		b.man.Tables = append(b.man.Tables, *t)
-	}
-	sort.Slice(b.man.Tables, func(i, j int) bool { return b.man.Tables[i].Name < b.man.Tables[j].Name })
-	dsts := make([]string, len(b.jobs))
-	for i := range b.jobs {
-		dsts[i] = b.jobs[i].dst
-		if fi, err := os.Stat(b.jobs[i].src); err == nil {
-			b.jobs[i].size = fi.Size()
-			b.total += fi.Size()
-		}
-	}
-	if err := mkdirAll(parentDirs(dsts)); err != nil {
-		return "", opErr(b.op, nil, "create directories", err)
-	}
-	return dataDir, nil
-}
-
 // copyAll copies every file; largest first so that the workers finish
 // together.
 func (b *backupRun) copyAll(ctx context.Context) error {
 	b.phase.Store("copy")
+	if b.staging != nil {
+		b.phase.Store("stage")
+	}
 	order := make([]int, len(b.jobs))
 	for i := range b.jobs {
 		order[i] = i
@@ -406,29 +290,78 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 				return err
 			}
 		}
-		if clone := b.clone(); b.opts.Compress && ((clone != nil && !b.noClone.Load()) || b.opts.CompressAfterUnfreeze) {
-			res, ok, err := w.stage(ctx, j.src, j.dst+stageSuffix, clone, &b.noClone, b.opts.CompressAfterUnfreeze)
-			if err != nil {
-				return fmt.Errorf("copy %s: %w", j.src, err)
-			}
-			if ok {
-				j.file.Size, j.file.Mode, j.compressLater = res.size, res.mode, true
-				b.files.Add(1)
-				return nil
+		if j.fromBase != "" {
+			return nil // linked from the base after the unfreeze
+		}
+		if b.staging != nil && isImmutable(j.src) {
+			if ok, err := b.link(i, j); err != nil || ok {
+				return err
 			}
 		}
-		res, err := w.copyFile(ctx, j.src, j.dst+ext, b.opts.Compress, b.clone())
+		if b.staging != nil && b.memBudget.Add(-j.size) >= 0 {
+			return b.readToMemory(j)
+		} else if b.staging != nil {
+			b.memBudget.Add(j.size)
+		}
+		if err := b.copyOne(ctx, w, j, ext); err != nil {
+			return err
+		}
+		// the source must still be the file of the freeze
+		f, err := os.Open(j.src)
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", j.src, err)
 		}
-		j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.hashLater = res.size, res.stored, res.sha256, res.mode, res.hashLater
-		b.files.Add(1)
-		return nil
+		defer f.Close()
+		return checkIdentity(f, &j.file)
 	})
 	if err != nil {
-		return opErr(b.op, nil, "copy", err)
+		return opErr(b.op, kindOf(err), "copy", err)
 	}
 	return nil
+}
+
+// copyOne copies one file inside the freeze (see copyAll). A compressed
+// backup compresses the copy after the unfreeze where it can (a clone, or
+// a kernel copy when staging or with CompressAfterUnfreeze), else inside
+// the freeze.
+func (b *backupRun) copyOne(ctx context.Context, w *fileWorker, j *backupJob, ext string) error {
+	orCopy := b.opts.CompressAfterUnfreeze || b.staging != nil
+	if clone := b.clone(); b.opts.Compress && ((clone != nil && !b.noClone.Load()) || orCopy) {
+		res, ok, err := w.stage(ctx, j.src, j.dst+stageSuffix, clone, &b.noClone, orCopy)
+		if err != nil {
+			return fmt.Errorf("copy %s: %w", j.src, err)
+		}
+		if ok {
+			j.file.Size, j.file.Mode, j.compressLater = res.size, res.mode, true
+			b.files.Add(1)
+			return nil
+		}
+	}
+	res, err := w.copyFile(ctx, j.src, j.dst+ext, b.opts.Compress, b.clone())
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", j.src, err)
+	}
+	j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.hashLater = res.size, res.stored, res.sha256, res.mode, res.hashLater
+	b.files.Add(1)
+	return nil
+}
+
+// kindOf returns ErrSourceChanged when err says a source changed, so that
+// the backup's error carries it as its kind.
+func kindOf(err error) error {
+	if errors.Is(err, ErrSourceChanged) {
+		return ErrSourceChanged
+	}
+	return nil
+}
+
+// newBackupID returns 128 random bits in hex (Manifest.ID).
+func newBackupID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // clone is how files are cloned: FICLONE, a test's stand-in, or nil when
@@ -450,200 +383,13 @@ func (b *backupRun) concurrency() int {
 	return runtime.NumCPU()
 }
 
-// hashCopies hashes the files that were cloned or copied by the kernel
-// during the freeze: after the unfreeze, so the freeze window does not
-// include it.
-func (b *backupRun) hashCopies(ctx context.Context) error {
-	return b.afterUnfreeze(ctx, "hash", func(j *backupJob) bool { return j.hashLater },
-		func(ctx context.Context, w *fileWorker, j *backupJob) error {
-			n, sum, err := w.hashStored(ctx, j.dst, false, nil)
-			if err != nil {
-				return fmt.Errorf("hash %s: %w", j.dst, err)
-			}
-			j.file.Size, j.file.StoredSize, j.file.SHA256 = n, n, sum
-			return nil
-		})
-}
-
-// compressStaged compresses the copies a compressed backup made during the
-// freeze: after the unfreeze, so the freeze window does not include it.
-func (b *backupRun) compressStaged(ctx context.Context) error {
-	return b.afterUnfreeze(ctx, "compress", func(j *backupJob) bool { return j.compressLater },
-		func(ctx context.Context, w *fileWorker, j *backupJob) error {
-			res, err := w.compressLater(ctx, j.dst+stageSuffix, j.dst+".zst", j.file.Mode)
-			if err != nil {
-				return fmt.Errorf("compress %s: %w", j.dst, err)
-			}
-			j.file.Size, j.file.StoredSize, j.file.SHA256 = res.size, res.stored, res.sha256
-			return nil
-		})
-}
-
-// afterUnfreeze runs fn on the workers for the jobs pick selects, as phase
-// (the test hook beforeHash sees each file first: the copy, or the staged
-// copy of a compressed backup).
-func (b *backupRun) afterUnfreeze(ctx context.Context, phase string, pick func(*backupJob) bool, fn func(context.Context, *fileWorker, *backupJob) error) error {
-	var idx []int
-	for i := range b.jobs {
-		if pick(&b.jobs[i]) {
-			idx = append(idx, i)
-		}
-	}
-	if len(idx) == 0 {
-		return nil
-	}
-	b.phase.Store(phase)
-	var discard atomic.Int64
-	err := runWorkers(ctx, len(idx), b.concurrency(), &discard, func(ctx context.Context, w *fileWorker, k int) error {
-		j := &b.jobs[idx[k]]
-		if h := b.opts.hooks; h != nil && h.beforeHash != nil {
-			path := j.dst
-			if j.compressLater {
-				path += stageSuffix
-			}
-			if err := h.beforeHash(path); err != nil {
-				return err
-			}
-		}
-		return fn(ctx, w, j)
-	})
-	if err != nil {
-		return opErr(b.op, nil, phase, err)
-	}
-	return nil
-}
-
-// hashAndSync hashes the copies made during the freeze while every file is
-// synced: hashing is CPU work on the page cache, fsync waits on the disk, so
-// the two overlap. The first error stops both.
-func (b *backupRun) hashAndSync(parent context.Context) error {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	synced := make(chan error, 1)
-	go func() {
-		err := b.syncFiles(ctx)
-		if err != nil {
-			cancel()
-		}
-		synced <- err
-	}()
-	herr := b.hashCopies(ctx)
-	if herr != nil {
-		cancel()
-	}
-	b.phase.Store("sync")
-	serr := <-synced
-	switch {
-	case herr == nil && serr == nil:
-		return b.syncDirs()
-	case herr == nil:
-		return serr
-	case serr == nil || parent.Err() != nil:
-		return herr
-	case errors.Is(herr, context.Canceled):
-		return serr // the sync failed first and stopped the hashing
-	}
-	return herr
-}
-
-// syncFiles makes every copied file durable.
-func (b *backupRun) syncFiles(ctx context.Context) error {
-	ext := ""
-	if b.opts.Compress {
-		ext = ".zst"
-	}
-	var discard atomic.Int64
-	// fsync waits on the disk, not the CPU: more of them in flight let the
-	// block layer queue and merge the writeback.
-	err := runWorkers(ctx, len(b.jobs), syncConcurrency, &discard, func(ctx context.Context, _ *fileWorker, i int) error {
-		p := b.jobs[i].dst + ext
-		if h := b.opts.hooks; h != nil && h.beforeSync != nil {
-			if err := h.beforeSync(p); err != nil {
-				return err
-			}
-		}
-		return syncFile(p)
-	})
-	if err != nil {
-		return opErr(b.op, nil, "sync", err)
-	}
-	return nil
-}
-
-// syncDirs makes the directory entries of the copies durable.
-func (b *backupRun) syncDirs() error {
-	dirs := parentDirs(func() []string {
-		var out []string
-		for _, j := range b.jobs {
-			out = append(out, j.dst)
-		}
-		return out
-	}())
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return opErr(b.op, nil, "sync", err)
-		}
-	}
-	for _, d := range []string{filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "state")} {
-		if _, err := os.Stat(d); err == nil {
-			if err := syncDir(d); err != nil {
-				return opErr(b.op, nil, "sync", err)
-			}
-		}
-	}
-	return nil
-}
-
-// finish writes manifest.json last, syncs it, and renames the temporary
-// directory into place.
-func (b *backupRun) finish() error {
-	for _, j := range b.jobs {
-		b.man.Files = append(b.man.Files, j.file)
-	}
-	sort.Slice(b.man.Files, func(x, y int) bool { return b.man.Files[x].Path < b.man.Files[y].Path })
-	for i := range b.man.Tables {
-		for _, f := range b.man.Files {
-			if f.Table == b.man.Tables[i].Name {
-				b.man.Tables[i].Bytes += f.Size
-			}
-		}
-	}
-	b.man.Finished = time.Now().UTC()
-	if h := b.opts.hooks; h != nil && h.beforeManifest != nil {
-		if err := h.beforeManifest(); err != nil {
-			return opErr(b.op, nil, "write manifest", err)
-		}
-	}
-	data, err := json.MarshalIndent(b.man, "", "  ")
-	if err != nil {
-		return opErr(b.op, nil, "write manifest", err)
-	}
-	mp := filepath.Join(b.tmp, manifestName)
-	if err := os.WriteFile(mp, append(data, '\n'), 0o644); err != nil {
-		return opErr(b.op, nil, "write manifest", err)
-	}
-	if err := syncFile(mp); err != nil {
-		return opErr(b.op, nil, "sync manifest", err)
-	}
-	if err := syncDir(b.tmp); err != nil {
-		return opErr(b.op, nil, "sync", err)
-	}
-	if err := b.giveToDataDirOwner(); err != nil {
-		return err
-	}
-	if err := os.Rename(b.tmp, b.target); err != nil {
-		return opErr(b.op, ErrBackupExists, "rename into place", err)
-	}
-	if err := syncDir(filepath.Dir(b.target)); err != nil {
-		return opErr(b.op, nil, "sync", err)
-	}
-	return nil
-}
-
 func (b *backupRun) snapshot() BackupProgress {
 	p := BackupProgress{
 		Phase: b.phase.Load().(string), Files: int(b.files.Load()), FilesTotal: len(b.jobs),
 		Bytes: b.bytes.Load(), BytesTotal: b.total, Elapsed: time.Since(b.started),
+	}
+	if s, ok := b.stagingMode.Load().(string); ok {
+		p.Staging = s
 	}
 	if f := b.frozen.Load(); f != 0 {
 		end := b.thawed.Load()

@@ -13,15 +13,19 @@ import (
 	"github.com/dbctl/dbctl/internal/benchdata"
 )
 
-// BenchmarkBackup compares Backup (plain and compressed) with the floor: a
-// FREEZE, a kernel copy of the same files, an UNFREEZE. The data is built
-// once per run on the embedded server: DBCTL_BENCH_ROWS documents (default
-// 50,000, about 60 MB of table files; the peer measurement's 900,000 make
-// about 1.1 GB, or use bench/gendata and bench/backupbench). b.SetBytes
-// makes go test print MB/s; freeze-ms is the freeze window of each backup.
-// DBCTL_BENCH_DATA names a data_dir made by bench/gendata to use instead.
+// BenchmarkBackup compares Backup (staged and not, plain and compressed,
+// incremental on an unchanged base) with the floors: FREEZE+UNFREEZE alone
+// (the least a freeze window can be) and FREEZE, a kernel copy of the same
+// files, UNFREEZE. The data is built once per run on the embedded server:
+// DBCTL_BENCH_ROWS documents (default 50,000, about 60 MB of table files;
+// the peer measurement's 900,000 make about 1.1 GB, or use bench/gendata and
+// bench/backupbench). b.SetBytes makes go test print MB/s; freeze-ms is the
+// freeze window of each backup. Run it at two sizes to see the staged
+// freeze window stay flat while the floor copy grows. DBCTL_BENCH_DATA names
+// a data_dir made by bench/gendata to use instead.
 //
-//	DBCTL_BENCH_ROWS=900000 go test -run '^$' -bench Backup -benchtime 3x .
+//	DBCTL_BENCH_ROWS=100000 go test -run '^$' -bench Backup -benchtime 3x .
+//	DBCTL_BENCH_ROWS=200000 go test -run '^$' -bench Backup -benchtime 3x .
 func BenchmarkBackup(b *testing.B) {
 	c, names := benchServer(b)
 	ctx := context.Background()
@@ -42,6 +46,10 @@ func BenchmarkBackup(b *testing.B) {
 		b.Fatal(err)
 	}
 	out := b.TempDir()
+	base := filepath.Join(out, "base")
+	if _, err := m.Backup(ctx, base, BackupOptions{}); err != nil {
+		b.Fatal(err)
+	}
 	run := func(b *testing.B, fn func(dir string) (frozenMS float64)) {
 		b.SetBytes(total)
 		var frozen float64
@@ -54,13 +62,26 @@ func BenchmarkBackup(b *testing.B) {
 		}
 		b.ReportMetric(frozen/float64(b.N), "freeze-ms")
 	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.Run("floor-freeze-unfreeze", func(b *testing.B) {
+		run(b, func(string) float64 {
+			start := time.Now()
+			if _, err := m.Freeze(ctx, names...); err != nil {
+				b.Fatal(err)
+			}
+			if err := m.Unfreeze(ctx, names...); err != nil {
+				b.Fatal(err)
+			}
+			return ms(time.Since(start))
+		})
+	})
 	b.Run("floor-copy", func(b *testing.B) {
 		run(b, func(dir string) float64 {
+			start := time.Now()
 			files, err := m.Freeze(ctx, names...)
 			if err != nil {
 				b.Fatal(err)
 			}
-			start := time.Now()
 			for _, f := range files {
 				dst := filepath.Join(dir, f.Table, filepath.Base(f.Normalized))
 				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -73,16 +94,18 @@ func BenchmarkBackup(b *testing.B) {
 			if err := m.Unfreeze(ctx, names...); err != nil {
 				b.Fatal(err)
 			}
-			return float64(time.Since(start).Milliseconds())
+			return ms(time.Since(start))
 		})
 	})
 	for _, v := range []struct {
 		name string
 		opts BackupOptions
 	}{
-		{"backup", BackupOptions{}},
-		{"backup-compress", BackupOptions{Compress: true}},
-		{"backup-compress-after-unfreeze", BackupOptions{Compress: true, CompressAfterUnfreeze: true}},
+		{"backup-staged", BackupOptions{}},
+		{"backup-nostaging", BackupOptions{NoStaging: true}},
+		{"backup-compress-staged", BackupOptions{Compress: true}},
+		{"backup-compress-nostaging-after-unfreeze", BackupOptions{Compress: true, NoStaging: true, CompressAfterUnfreeze: true}},
+		{"backup-incremental-unchanged", BackupOptions{Base: base}},
 	} {
 		opts := v.opts
 		b.Run(v.name, func(b *testing.B) {
@@ -91,7 +114,7 @@ func BenchmarkBackup(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				return float64(man.FreezeWindow.Milliseconds())
+				return ms(man.FreezeWindow)
 			})
 		})
 	}

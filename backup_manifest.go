@@ -42,6 +42,16 @@ var (
 type Manifest struct {
 	FormatVersion int    `json:"format_version"`
 	Tool          string `json:"tool"`
+	// ID is a random 128-bit hex identifier made when the backup started.
+	ID string `json:"id"`
+	// Base names the earlier backup an incremental backup reused files
+	// from (BackupOptions.Base); nil for a full backup.
+	Base *ManifestBase `json:"base,omitempty"`
+	// Staging says how the freeze window was spent: "staged" (immutable
+	// files hard-linked into a staging folder, the others copied, then read
+	// after the unfreeze) or "copied-inside-freeze" (every file copied
+	// while frozen). Empty in manifests written before it existed.
+	Staging string `json:"staging,omitempty"`
 	// ServerVersion is the searchd version (SHOW STATUS LIKE 'version').
 	ServerVersion string `json:"server_version"`
 	// DataDir is the server's data_dir the files came from
@@ -66,6 +76,20 @@ type Manifest struct {
 	Skipped []SkippedTable `json:"skipped,omitempty"`
 	Files   []ManifestFile `json:"files"`
 }
+
+// ManifestBase names the base of an incremental backup.
+type ManifestBase struct {
+	// ID is the base's Manifest.ID.
+	ID string `json:"id"`
+	// Location is where the base was read from (an absolute folder).
+	Location string `json:"location"`
+}
+
+// Staging values of Manifest.Staging and BackupProgress.Staging.
+const (
+	StagingStaged         = "staged"
+	StagingCopiedInFreeze = "copied-inside-freeze"
+)
 
 // ManifestTable is one table in the backup.
 type ManifestTable struct {
@@ -106,6 +130,14 @@ type ManifestFile struct {
 	// Source is the path the server listed (the "normalized" column of
 	// FREEZE), for the record.
 	Source string `json:"source,omitempty"`
+	// Identity is the source's device, inode, size and mtime at the
+	// freeze: an incremental backup reuses a base's file only when its
+	// source still has the same identity.
+	Identity *FileIdentity `json:"identity,omitempty"`
+	// FromBase says the bytes were linked (or reflinked, or copied) from
+	// the base backup's file instead of read from the server; Size and
+	// SHA256 are the base's record, checked by VerifyBackup like any other.
+	FromBase bool `json:"from_base,omitempty"`
 }
 
 // storedPath is where a manifest file lives on disk under dir.

@@ -321,15 +321,16 @@ func TestBackupFaultMatrix(t *testing.T) {
 		}, "gave up after 5 attempts; still frozen by this call: a, b, pq"},
 	}
 	for _, tc := range tests {
-		for _, compress := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/compress=%v", tc.name, compress), func(t *testing.T) {
+		for _, v := range []struct{ compress, noStaging bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			compress := v.compress
+			t.Run(fmt.Sprintf("%s/compress=%v/noStaging=%v", tc.name, v.compress, v.noStaging), func(t *testing.T) {
 				f := newBackupFixture(t)
 				_, err := f.c.DB().Exec("FREEZE a")
 				require.NoError(t, err)
 				before := f.counters(t)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				opts := BackupOptions{Compress: compress, Concurrency: 2}
+				opts := BackupOptions{Compress: compress, Concurrency: 2, NoStaging: v.noStaging}
 				tc.arrange(f, &opts, cancel)
 				target := filepath.Join(t.TempDir(), "bk")
 				man, err := f.c.Manticore().Backup(ctx, target, opts)
@@ -434,7 +435,7 @@ func testBackupHashesKernelCopiesAfterUnfreeze(t *testing.T, failedClone bool) {
 func TestBackupClonesThenHashesAfterUnfreeze(t *testing.T) {
 	f := newBackupFixture(t)
 	var clonedWhileFrozen, clones atomic.Int64
-	opts := BackupOptions{hooks: &backupHooks{clone: func(dst, src *os.File) error {
+	opts := BackupOptions{NoStaging: true, hooks: &backupHooks{clone: func(dst, src *os.File) error {
 		if n, _ := f.srv.Locked("a"); n > 0 {
 			clonedWhileFrozen.Add(1)
 		}
@@ -475,7 +476,7 @@ func TestBackupCompressesAfterUnfreeze(t *testing.T) {
 			f := newBackupFixture(t)
 			before := f.counters(t)
 			var clones, compressedLater, compressedWhileFrozen atomic.Int64
-			opts := BackupOptions{Compress: true, Concurrency: 1, NoReflink: tc.noReflink, CompressAfterUnfreeze: tc.afterUnfreeze,
+			opts := BackupOptions{Compress: true, Concurrency: 1, NoReflink: tc.noReflink, CompressAfterUnfreeze: tc.afterUnfreeze, NoStaging: true,
 				hooks: &backupHooks{clone: func(dst, src *os.File) error {
 					clones.Add(1)
 					if n, _ := f.srv.Locked("a"); n == 0 {

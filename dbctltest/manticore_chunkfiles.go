@@ -250,9 +250,10 @@ func lowerASCII(w string) string {
 	return w
 }
 
-// saveChunk writes every file of one disk chunk: the document store
-// (.spds) holds the documents, the full-text index (.spi, .spd, .spp) is
-// built from their text fields, the other files hold data derived from them.
+// saveChunk writes every file of one disk chunk, each once (see
+// manticore_filerules.go): the document store (.spds) holds the documents,
+// the full-text index (.spi, .spd, .spp) is built from their text fields,
+// the other files hold data derived from them.
 func (s *store) saveChunk(t *mTable, c *mChunk) error {
 	var text []string
 	for _, f := range t.Fields {
@@ -266,8 +267,10 @@ func (s *store) saveChunk(t *mTable, c *mChunk) error {
 	for _, ext := range chunkExtsOf(t) {
 		var data []byte
 		switch ext {
-		case "spa", "spb", "spds", "spm":
+		case "spa", "spb", "sphi", "spm":
 			continue // saveChunkAttrs
+		case "spds":
+			data = docstore
 		case "spi":
 			data = spi
 		case "spd":
@@ -279,37 +282,36 @@ func (s *store) saveChunk(t *mTable, c *mChunk) error {
 		default:
 			data = []byte(fmt.Sprintf("%s %x %d\n", ext, sum[:8], len(c.Docs)))
 		}
-		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
+		if err := writeTableFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
 			return err
 		}
 	}
-	return s.saveChunkAttrs(t, c, docstore)
+	return s.saveChunkAttrs(t, c)
 }
 
-// saveChunkAttrs writes the files of a disk chunk that UPDATE and DELETE
-// change: the attributes, the kill list, and the document store, which
-// keeps the attribute values a restart reads back (docstore, when not nil,
-// is the chunk's document store already encoded).
-func (s *store) saveChunkAttrs(t *mTable, c *mChunk, docstore []byte) error {
-	if docstore == nil {
-		docstore = encodeDocstore(c.Docs)
-	}
-	for _, ext := range []string{"spa", "spb", "spds", "spm"} {
+// saveChunkAttrs writes the files of a disk chunk that UPDATE, DELETE and
+// REPLACE change, in place (CSphIndex_VLN::SaveAttributes): the attributes
+// (.spa, .spb), their histograms (.sphi) and the dead row map (.spm). The
+// document store is never rewritten: a restart reads the attribute values
+// from .spa and .spb.
+func (s *store) saveChunkAttrs(t *mTable, c *mChunk) error {
+	spa, spb := attrBlock(t, c, false), attrBlock(t, c, true)
+	for _, ext := range []string{"spa", "spb", "sphi", "spm"} {
 		var data []byte
 		switch ext {
 		case "spa":
-			data = attrBlock(t, c, false)
+			data = spa
 		case "spb":
 			if !t.hasBlob() {
 				continue
 			}
-			data = attrBlock(t, c, true)
-		case "spds":
-			data = docstore
+			data = spb
+		case "sphi":
+			data = histogram(spa, spb)
 		case "spm":
 			data, _ = json.Marshal(killedList(c))
 		}
-		if err := writeFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
+		if err := writeTableFile(s.path(t.Name, strconv.Itoa(c.ID)+"."+ext), data); err != nil {
 			return err
 		}
 	}
@@ -336,7 +338,7 @@ func attrBlock(t *mTable, c *mChunk, blob bool) []byte {
 			if f.Type == "text" || f.blob() != blob {
 				continue
 			}
-			fmt.Fprintf(&b, "\t%s=%s", f.Name, d.Vals[f.Name])
+			fmt.Fprintf(&b, "\t%s=%s", f.Name, attrEscaper.Replace(d.Vals[f.Name]))
 		}
 		b.WriteByte('\n')
 	}

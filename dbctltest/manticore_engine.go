@@ -176,7 +176,7 @@ func (e *mEngine) saveTable(t *mTable) error {
 	if t.Type == "rt" {
 		for _, c := range t.chunks {
 			if c.attrDirty {
-				if err := e.st.saveChunkAttrs(t, c, nil); err != nil {
+				if err := e.st.saveChunkAttrs(t, c); err != nil {
 					return err
 				}
 				e.attrTag++
@@ -278,7 +278,7 @@ func (e *mEngine) flushAttributes() (*mysqlwire.Result, error) {
 		}
 		for _, c := range t.chunks {
 			if c.attrDirty {
-				if err := e.st.saveChunkAttrs(t, c, nil); err != nil {
+				if err := e.st.saveChunkAttrs(t, c); err != nil {
 					return nil, mErr("FLUSH ATTRIBUTES: %v", err)
 				}
 				e.attrTag++

@@ -68,6 +68,13 @@ func (s *store) loadTable(name string) (*mTable, error) {
 		if c.Docs, err = decodeDocstore(data); err != nil {
 			return nil, fmt.Errorf("dbctltest: table %s chunk %d: %w", name, id, err)
 		}
+		for _, ext := range []string{"spa", "spb"} {
+			if b, err := os.ReadFile(s.path(name, strconv.Itoa(id)+"."+ext)); err == nil {
+				if err := readAttrBlock(b, c.Docs); err != nil {
+					return nil, fmt.Errorf("dbctltest: table %s chunk %d .%s: %w", name, id, ext, err)
+				}
+			}
+		}
 		if km, err := os.ReadFile(s.path(name, strconv.Itoa(id)+".spm")); err == nil {
 			var killed []int64
 			_ = json.Unmarshal(km, &killed)

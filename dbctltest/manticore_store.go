@@ -271,7 +271,7 @@ func (s *store) saveMeta(t *mTable) error {
 		return err
 	}
 	t.tidSaved = t.TID
-	return writeFile(s.path(t.Name, "meta"), b)
+	return writeTableFile(s.path(t.Name, "meta"), b)
 }
 
 func (s *store) saveSettings(t *mTable) error {
@@ -280,7 +280,7 @@ func (s *store) saveSettings(t *mTable) error {
 		settings[k] = v
 	}
 	b, _ := json.MarshalIndent(settings, "", "  ")
-	return writeFile(s.path(t.Name, "settings"), b)
+	return writeTableFile(s.path(t.Name, "settings"), b)
 }
 
 // saveRAM writes the RAM chunk to <t>.ram. After FLUSH RAMCHUNK moved it
@@ -290,7 +290,7 @@ func (s *store) saveRAM(t *mTable) error {
 		return s.saveMeta(t)
 	}
 	t.ramFile = true
-	if err := writeFile(s.path(t.Name, "ram"), jsonLines(t.ram)); err != nil {
+	if err := writeTableFile(s.path(t.Name, "ram"), jsonLines(t.ram)); err != nil {
 		return err
 	}
 	return s.saveMeta(t)

@@ -5,13 +5,18 @@
 //	go run ./bench/backupbench -data /tmp/dbctl-bench-data
 //
 // It starts the embedded server on the data_dir and, -runs times each, runs:
-// the floor (FREEZE, copy every listed file with the kernel's copy, UNFREEZE),
-// the floor with a sync before the UNFREEZE (both exactly as the peer
-// measurement's floors: one file after the other, then one sync), Backup, Backup with Compress, and the CPU floors:
-// reading, hashing (and compressing, as Backup does: zstd fastest) the same
-// files on one worker per CPU without writing anything, the least a
-// checksummed backup costs on this machine. It prints the median wall time,
-// the freeze window, MB/s and the ratios.
+// FREEZE+UNFREEZE alone (the least a freeze window can be), the floor
+// (FREEZE, copy every listed file with the kernel's copy, UNFREEZE), the
+// floor with a sync before the UNFREEZE (both exactly as the peer
+// measurement's floors: one file after the other, then one sync), Backup
+// (staged, and with NoStaging), Backup with Compress (staged, and without
+// staging compressing after the unfreeze), and the CPU floors: reading,
+// hashing (and compressing, as Backup does: zstd fastest) the same files on
+// one worker per CPU without writing anything, the least a checksummed
+// backup costs on this machine. It prints the median wall time, the freeze
+// window, MB/s and the ratios. Then incremental backups: on an unchanged
+// base, and after an UPDATE of one table (bytes read from the server vs
+// total).
 package main
 
 import (
@@ -40,10 +45,13 @@ import (
 
 // Variant names the ratios look up.
 const (
+	nFreeze    = "floor: FREEZE, UNFREEZE"
+	nNoStage   = "dbctl Backup NoStaging"
 	nFloor     = "floor: FREEZE, copy, UNFREEZE"
 	nFloorSync = "floor: FREEZE, copy, sync, UNFREEZE"
-	nBackup    = "dbctl Backup (sha256, fsync, manifest)"
-	nCompress  = "dbctl Backup Compress (zstd)"
+	nBackup    = "dbctl Backup (staged; sha256, fsync, manifest)"
+	nCompress  = "dbctl Backup Compress (zstd, staged)"
+	nCPUZstd   = "CPU floor: read + sha256 + zstd, no output"
 )
 
 type result struct {
@@ -57,6 +65,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per variant")
 	only := flag.String("only", "", "run only the variants whose names match this regexp (no ratios then)")
 	pause := flag.Duration("pause", 3*time.Second, "pause after sync before each run (the peer measurement slept 3 s)")
+	incremental := flag.Bool("incremental", true, "measure incremental backups after the variants (UPDATEs one table's first document)")
 	flag.Parse()
 	if *data == "" {
 		log.Fatal("backupbench: -data is required")
@@ -97,19 +106,23 @@ func main() {
 		name string
 		run  func(dir string) (result, error)
 	}{
+		{nFreeze, func(string) (result, error) { return freezeOnly(ctx, m, names) }},
 		{nFloor, func(dir string) (result, error) { return floor(ctx, m, names, dir, false) }},
 		{nFloorSync, func(dir string) (result, error) { return floor(ctx, m, names, dir, true) }},
 		{nBackup, func(dir string) (result, error) {
 			return backup(ctx, m, dir, dbctl.BackupOptions{})
 		}},
+		{nNoStage, func(dir string) (result, error) {
+			return backup(ctx, m, dir, dbctl.BackupOptions{NoStaging: true})
+		}},
 		{nCompress, func(dir string) (result, error) {
 			return backup(ctx, m, dir, dbctl.BackupOptions{Compress: true})
 		}},
-		{"dbctl Backup Compress, CompressAfterUnfreeze", func(dir string) (result, error) {
-			return backup(ctx, m, dir, dbctl.BackupOptions{Compress: true, CompressAfterUnfreeze: true})
+		{"dbctl Backup Compress, NoStaging, CompressAfterUnfreeze", func(dir string) (result, error) {
+			return backup(ctx, m, dir, dbctl.BackupOptions{Compress: true, NoStaging: true, CompressAfterUnfreeze: true})
 		}},
 		{"CPU floor: read + sha256, no output", func(string) (result, error) { return cpuFloor(paths, false) }},
-		{"CPU floor: read + sha256 + zstd, no output", func(string) (result, error) { return cpuFloor(paths, true) }},
+		{nCPUZstd, func(string) (result, error) { return cpuFloor(paths, true) }},
 	}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
@@ -125,7 +138,7 @@ func main() {
 		variants = kept
 	}
 	fmt.Printf("data: %s, tables %v\n\n", *data, names)
-	fmt.Printf("%-42s %10s %10s %10s %9s\n", "variant", "wall", "frozen", "MB/s", "runs")
+	fmt.Printf("%-56s %10s %10s %10s %9s\n", "variant", "wall", "frozen", "MB/s", "runs")
 	// Interleaved, as the peer measurement was: each iteration runs every
 	// variant once, starting one further along each time, so that no
 	// variant always follows the same one (deleting the previous output
@@ -161,17 +174,30 @@ func main() {
 		sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
 		med := rs[len(rs)/2]
 		medians[v.name] = med
-		fmt.Printf("%-42s %9.3fs %9.3fs %10.0f %4d (min %.3fs, max %.3fs)\n", v.name, med.wall.Seconds(), med.frozen.Seconds(),
+		fmt.Printf("%-56s %9.3fs %9.3fs %10.0f %4d (min %.3fs, max %.3fs)\n", v.name, med.wall.Seconds(), med.frozen.Seconds(),
 			float64(med.bytes)/med.wall.Seconds()/1e6, len(rs), rs[0].wall.Seconds(), rs[len(rs)-1].wall.Seconds())
 	}
-	fmt.Printf("\nbytes per run: %d (%.3f GiB)\n", medians[variants[0].name].bytes, float64(medians[variants[0].name].bytes)/(1<<30))
+	fmt.Printf("\nbytes per run: %d (%.3f GiB)\n", total, float64(total)/(1<<30))
+	if *incremental {
+		if err := incrementals(ctx, c, m, *out, *runs, total, *pause); err != nil {
+			log.Fatal(err)
+		}
+	}
 	cp, okCP := medians[nFloor]
 	cps, okCPS := medians[nFloorSync]
 	b, okB := medians[nBackup]
 	bc, okBC := medians[nCompress]
-	if !okCP || !okCPS || !okB || !okBC {
+	fz, okFZ := medians[nFreeze]
+	ns, okNS := medians[nNoStage]
+	cz, okCZ := medians[nCPUZstd]
+	if !okCP || !okCPS || !okB || !okBC || !okFZ || !okNS || !okCZ {
 		return // -only left out a variant the ratios need
 	}
+	fmt.Printf("\nstaged freeze window %.3fs = %.2fx FREEZE+UNFREEZE alone (%.3fs; target <= 3x: %s); without staging %.3fs\n",
+		b.frozen.Seconds(), b.frozen.Seconds()/fz.wall.Seconds(), fz.wall.Seconds(), verdict(b.frozen.Seconds() <= 3*fz.wall.Seconds()), ns.frozen.Seconds())
+	fmt.Printf("staged Backup wall = %.2fx floor copy (target <= 1.2x: %s); compressed: freeze %.3fs, wall = %.2fx CPU floor zstd (target <= 1.15x: %s)\n",
+		b.wall.Seconds()/cp.wall.Seconds(), verdict(b.wall.Seconds() <= 1.2*cp.wall.Seconds()),
+		bc.frozen.Seconds(), bc.wall.Seconds()/cz.wall.Seconds(), verdict(bc.wall.Seconds() <= 1.15*cz.wall.Seconds()))
 	fmt.Printf("Backup / floor copy: %.2fx wall; Backup / floor copy+sync: %.2fx wall\n", b.wall.Seconds()/cp.wall.Seconds(), b.wall.Seconds()/cps.wall.Seconds())
 	// The targets are for the peer machine, whose floors were cp
 	// 0.36 s and cp + sync 0.66 s for 1.141 GB: total <= 0.95 s is 1.44x
@@ -374,4 +400,84 @@ func copyFile(src, dst string) (int64, error) {
 	}
 	defer out.Close()
 	return io.Copy(out, in)
+}
+
+// freezeOnly is FREEZE and UNFREEZE of the same tables with nothing
+// between: the least a freeze window can be.
+func freezeOnly(ctx context.Context, m *dbctl.Manticore, names []string) (result, error) {
+	start := time.Now()
+	if _, err := m.Freeze(ctx, names...); err != nil {
+		return result{}, err
+	}
+	if err := m.Unfreeze(ctx, names...); err != nil {
+		return result{}, err
+	}
+	d := time.Since(start)
+	return result{wall: d, frozen: d}, nil
+}
+
+// incrementals measures incremental backups: a full one as the base, then
+// -runs on the unchanged server, then -runs after an UPDATE of the first
+// table's document 1 (with FLUSH ATTRIBUTES), printing what each read
+// from the server against the total.
+func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, out string, runs int, total int64, pause time.Duration) error {
+	base := filepath.Join(out, "inc-base")
+	_ = os.RemoveAll(base)
+	defer os.RemoveAll(base)
+	syscall.Sync()
+	time.Sleep(pause)
+	start := time.Now()
+	full, err := m.Backup(ctx, base, dbctl.BackupOptions{})
+	if err != nil {
+		return err
+	}
+	fullWall := time.Since(start)
+	fmt.Printf("\nincremental (base: a full backup, %.3fs, frozen %.3fs)\n", fullWall.Seconds(), full.FreezeWindow.Seconds())
+	one := func(name string) error {
+		var rs []result
+		var read int64
+		var byTable map[string]int64
+		for i := 0; i < runs; i++ {
+			dir := filepath.Join(out, fmt.Sprintf("inc-%d", i))
+			_ = os.RemoveAll(dir)
+			syscall.Sync() // as before every variant: no writeback of the last run in this one
+			time.Sleep(pause)
+			start := time.Now()
+			man, err := m.Backup(ctx, dir, dbctl.BackupOptions{Base: base})
+			if err != nil {
+				return err
+			}
+			rs = append(rs, result{wall: time.Since(start), frozen: man.FreezeWindow})
+			read, byTable = 0, map[string]int64{}
+			for _, f := range man.Files {
+				if !f.FromBase {
+					read += f.Size
+					byTable[f.Table] += f.Size
+				}
+			}
+			_ = os.RemoveAll(dir)
+		}
+		sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
+		med := rs[len(rs)/2]
+		fmt.Printf("%-40s wall %.3fs (%.3fx the full backup; target <= 0.2 s and <= 0.1x: %s), frozen %.3fs, read from the server %d of %d bytes (%.2f%%); by table: %v\n",
+			name, med.wall.Seconds(), med.wall.Seconds()/fullWall.Seconds(),
+			verdict(med.wall.Seconds() <= 0.2 && med.wall.Seconds() <= 0.1*fullWall.Seconds()),
+			med.frozen.Seconds(), read, total, 100*float64(read)/float64(total), byTable)
+		return nil
+	}
+	if err := one("nothing changed"); err != nil {
+		return err
+	}
+	tables, err := m.Tables(ctx)
+	if err != nil || len(tables) == 0 {
+		return err
+	}
+	first := tables[0].Name
+	// bench/gendata numbers each table's documents from 1
+	for _, q := range []string{"UPDATE " + first + " SET gid=4242 WHERE id=1", "FLUSH ATTRIBUTES"} {
+		if _, err := c.DB().ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return one("after UPDATE of " + first)
 }

@@ -17,10 +17,13 @@ func (a *app) backupCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup --dir DIR",
 		Short: "Back up tables: one freeze, checksummed copy, exact unfreeze, manifest written last",
-		Long: `Back up tables into DIR (which must not exist). All selected tables are frozen in one FREEZE,
-the listed files are copied (cloned where the file system can, else by the kernel; with --compress, compressed),
-the tables are unfrozen (exactly those this command froze, once each), the copies are hashed (sha256) and synced,
-and manifest.json is written last. Distributed and plain tables are skipped and listed.
+		Long: `Back up tables into DIR (which must not exist). All selected tables are frozen in one FREEZE;
+the immutable disk-chunk files are hard-linked into a staging folder (beside DIR when it is on the data_dir's
+file system, else in --staging-dir) and only the others are copied; the tables are unfrozen (exactly those this
+command froze, once each); then the staged files are copied (with --compress, compressed), every file is checked
+to be the one of the freeze, hashed (sha256) and synced, and manifest.json is written last. Without a staging
+folder every file is copied inside the freeze. With --base, unchanged immutable files are hard-linked from an
+earlier backup instead of read again. Distributed and plain tables are skipped and listed.
 SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The server must run on this machine.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -62,6 +65,9 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 		"with --compress: copy inside the freeze, compress after it (short freeze; needs the uncompressed size in free space for a while)")
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "copy workers (default: one per CPU)")
 	f.BoolVar(&opts.NoReflink, "no-reflink", false, "always copy bytes, never clone files (FICLONE)")
+	f.StringVar(&opts.Base, "base", "", "earlier backup DIR of the same server: unchanged immutable files are hard-linked from it (incremental)")
+	f.StringVar(&opts.StagingDir, "staging-dir", "", "staging folder on the data_dir's file system, for a DIR on another file system")
+	f.BoolVar(&opts.NoStaging, "no-staging", false, "copy every file inside the freeze (no hard links)")
 	return cmd
 }
 
@@ -83,8 +89,20 @@ func (a *app) printManifest(dir string, man *dbctl.Manifest) {
 		rows = append(rows, []string{s.Name, s.Type, "-", "-", "skipped: " + s.Reason})
 	}
 	a.printTable([]string{"TABLE", "TYPE", "FILES", "SIZE", "STATE"}, rows)
-	fmt.Fprintf(a.stdout, "\nbackup %s: %d files, %s (stored %s), frozen %s, took %s\n", dir, len(man.Files), humanBytes(bytes),
-		humanBytes(stored), man.FreezeWindow.Round(1e6), man.Finished.Sub(man.Started).Round(1e6))
+	fmt.Fprintf(a.stdout, "\nbackup %s: %d files, %s (stored %s), frozen %s (%s), took %s\n", dir, len(man.Files), humanBytes(bytes),
+		humanBytes(stored), man.FreezeWindow.Round(1e6), man.Staging, man.Finished.Sub(man.Started).Round(1e6))
+	if man.Base != nil {
+		var n int
+		var reused int64
+		for _, f := range man.Files {
+			if f.FromBase {
+				n++
+				reused += f.Size
+			}
+		}
+		fmt.Fprintf(a.stdout, "incremental on %s: %d files (%s) linked from it, %s read from the server\n",
+			man.Base.Location, n, humanBytes(reused), humanBytes(bytes-reused))
+	}
 }
 
 func (a *app) verifyCmd() *cobra.Command {

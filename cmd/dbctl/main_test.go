@@ -172,6 +172,33 @@ func TestManticoreCommands(t *testing.T) {
 	man := doc["manifest"].(map[string]any)
 	assert.Equal(t, "zstd", man["compression"])
 	assert.Greater(t, man["freeze_window_ns"], float64(0))
+	assert.Equal(t, "staged", man["staging"], "--compress-after-unfreeze alone still stages")
+
+	// incremental on the first backup, staged in --staging-dir; the
+	// base removed afterwards breaks nothing
+	r = dbctlRun(t, append([]string{"--json", "--quiet"}, s.m("backup", "--dir", bk+"-inc", "--base", bk, "--tables", "products",
+		"--staging-dir", t.TempDir())...)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	man = jsonOf(t, r)["manifest"].(map[string]any)
+	assert.Equal(t, "staged", man["staging"])
+	assert.Equal(t, bk, man["base"].(map[string]any)["location"])
+	var linked int
+	for _, f := range man["files"].([]any) {
+		if f.(map[string]any)["from_base"] == true {
+			linked++
+		}
+	}
+	assert.Positive(t, linked)
+	r = dbctlRun(t, s.m("backup", "--dir", bk+"-inc2", "--base", bk+"-inc", "--tables", "products")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "(staged)")
+	assert.Contains(t, r.stdout, "incremental on "+bk+"-inc: ")
+	require.NoError(t, os.RemoveAll(bk+"-inc"))
+	r = dbctlRun(t, s.m("verify", bk+"-inc2")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = dbctlRun(t, s.m("backup", "--dir", bk+"-nostage", "--no-staging", "--tables", "products")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "(copied-inside-freeze)")
 
 	r = dbctlRun(t, s.m("verify", bk)...)
 	require.Equal(t, 0, r.code, r.stderr)
@@ -243,6 +270,7 @@ func TestExitCodesAndErrors(t *testing.T) {
 		{"invalid table name", s.m("status", "a-b"), 2, "invalid identifier"},
 		{"backup without dir", s.m("backup"), 2, "backup needs --dir"},
 		{"compress after unfreeze without compress", s.m("backup", "--dir", "x", "--compress-after-unfreeze"), 2, "needs --compress"},
+		{"base that is no backup", s.m("backup", "--dir", "x", "--base", "/nonexistent-dbctl-base"), 1, "invalid backup"},
 		{"flush not db.table", s.x("flush", "nodot"), 2, "is not DB.TABLE"},
 		{"server error: missing table", s.m("status", "nope"), 1, "SHOW TABLE STATUS requires an existing table"},
 		{"server error: freeze of a missing table", s.m("freeze", "products", "nope"), 1, "not frozen (missing, plain or distributed): nope"},
@@ -304,6 +332,86 @@ func TestInterruptedBackup(t *testing.T) {
 	entries, err := os.ReadDir(parent)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "no partial or finished-looking backup left")
+}
+
+// SIGKILL while the staged links exist (the backup waits on the SHOW LOCKS
+// of its release, after the links were made): the killed process leaves its
+// staging folder, whose links pin the chunk files' bytes; the next backup
+// that stages beside the same target removes it.
+func TestKilledBackupsStagingRemovedByTheNext(t *testing.T) {
+	s := newServers(t)
+	// The CLI reads SHOW LOCKS before the backup (to verify the release
+	// after an interrupt): delay SHOW LOCKS only once the backup holds the
+	// freeze, on its FLUSH ATTRIBUTES.
+	release := s.mt.Hold("^FLUSH ATTRIBUTES")
+	parent := t.TempDir()
+	cmd := exec.Command(binary, s.m("backup", "--dir", filepath.Join(parent, "bk"))...)
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(20 * time.Second)
+	for n, _ := s.mt.Locked("products"); n != 1; n, _ = s.mt.Locked("products") {
+		require.True(t, time.Now().Before(deadline), "the backup never froze")
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mt.Delay("SHOW LOCKS", 30*time.Second)
+	release()
+	staging := ""
+	for staging == "" {
+		entries, _ := os.ReadDir(parent)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".dbctl-stage-") {
+				if links, _ := os.ReadDir(filepath.Join(parent, e.Name())); len(links) > 1 {
+					staging = filepath.Join(parent, e.Name())
+				}
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "the backup never staged")
+		time.Sleep(10 * time.Millisecond)
+	}
+	// wait until every immutable chunk file is linked: the backup then
+	// waits in its release
+	var immutable int
+	chunkFiles, err := filepath.Glob(filepath.Join(s.mt.DataDir(), "*", "*.[0-9]*.sp*"))
+	require.NoError(t, err)
+	for _, f := range chunkFiles {
+		switch filepath.Ext(f) {
+		case ".spd", ".spp", ".spi", ".spe", ".sph", ".spds", ".spt":
+			immutable++
+		}
+	}
+	require.Positive(t, immutable)
+	for {
+		links, _ := os.ReadDir(staging)
+		if len(links)-1 == immutable { // and the marker
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the backup never linked every chunk file")
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Kill())
+	_ = cmd.Wait()
+	s.mt.Delay("SHOW LOCKS", 0)
+	links, err := os.ReadDir(staging)
+	require.NoError(t, err)
+	require.Len(t, links, immutable+1, "the killed run left its links")
+	var st syscall.Stat_t
+	chunk := filepath.Join(s.mt.DataDir(), "products", "products.0.spd")
+	require.NoError(t, syscall.Stat(chunk, &st))
+	assert.Equal(t, uint64(2), uint64(st.Nlink), "a leftover link pins the chunk")
+
+	// a killed process cannot unfreeze: the operator does
+	r := dbctlRun(t, s.m("unfreeze", "products", "alerts")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = dbctlRun(t, s.m("backup", "--dir", filepath.Join(parent, "bk2"))...)
+	require.Equal(t, 0, r.code, r.stderr)
+	_, err = os.Stat(staging)
+	assert.True(t, os.IsNotExist(err), "the next backup removed the killed run's staging folder")
+	entries, err := os.ReadDir(parent)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.NotContains(t, e.Name(), ".dbctl-", "the killed run's partial backup is removed too")
+	}
+	require.NoError(t, syscall.Stat(chunk, &st))
+	assert.Equal(t, uint64(1), uint64(st.Nlink))
 }
 
 func TestDemoAndVersion(t *testing.T) {

@@ -112,5 +112,8 @@ func (p *progressPrinter) line(bp dbctl.BackupProgress, bar bool) string {
 	if bp.Frozen > 0 {
 		fmt.Fprintf(&b, " frozen %s", bp.Frozen.Round(time.Millisecond))
 	}
+	if bp.Staging != "" {
+		fmt.Fprintf(&b, " (%s)", bp.Staging)
+	}
 	return b.String()
 }

@@ -1,0 +1,94 @@
+package dbctl
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// baseBackup is the earlier backup an incremental backup reuses files of.
+type baseBackup struct {
+	dir   string
+	man   *Manifest
+	files map[string]ManifestFile // reusable records by manifest path
+}
+
+// readBase reads opts.Base before the freeze. A base compressed otherwise
+// than this backup is not reused (its files would have to be recompressed:
+// they are copied from the server instead), and neither is a file of it
+// without a recorded identity or whose stored file is missing or of another
+// size than its record (its bytes are read from the server instead). A base
+// file changed without changing its size is reused as it is: VerifyBackup
+// of the new backup then names it (the damage is shared, never hidden).
+func (b *backupRun) readBase(ctx context.Context) error {
+	if b.opts.Base == "" {
+		return nil
+	}
+	dir, err := filepath.Abs(b.opts.Base)
+	if err != nil {
+		return opErr(b.op, ErrInvalidArgument, "base", err)
+	}
+	man, err := ReadManifest(dir)
+	if err != nil {
+		return opErr(b.op, nil, "base "+dir, err)
+	}
+	if man.Compression != b.man.Compression {
+		b.m.c.opts.logger.WarnContext(ctx, "dbctl: the base backup is compressed otherwise; no file of it is reused",
+			"base", dir, "base_compression", man.Compression, "compression", b.man.Compression)
+		return nil
+	}
+	base := &baseBackup{dir: dir, man: man, files: map[string]ManifestFile{}}
+	for _, f := range man.Files {
+		if f.Identity == nil || !isImmutable(f.Path) {
+			continue
+		}
+		if fi, err := os.Lstat(man.storedPath(dir, f)); err != nil || !fi.Mode().IsRegular() || fi.Size() != f.StoredSize {
+			continue
+		}
+		base.files[f.Path] = f
+	}
+	b.base = base
+	return nil
+}
+
+// reuse marks a planned job as coming from the base when its name matches
+// a base record, its suffix is immutable and its source's identity at this
+// freeze is the one the base recorded at its own: then the bytes are those
+// the base holds, and its hash is reused.
+func (b *backupRun) reuse(j *backupJob) {
+	if b.base == nil || j.file.Identity == nil || !isImmutable(j.src) {
+		return
+	}
+	bf, ok := b.base.files[j.file.Path]
+	if !ok || *bf.Identity != *j.file.Identity {
+		return
+	}
+	j.fromBase = b.base.man.storedPath(b.base.dir, bf)
+	j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.file.FromBase = bf.Size, bf.StoredSize, bf.SHA256, bf.Mode, true
+	if b.man.Base == nil {
+		b.man.Base = &ManifestBase{ID: b.base.man.ID, Location: b.base.dir}
+	}
+}
+
+// linkFromBase puts the reused files in place, after the unfreeze: a hard
+// link to the base's stored file (so removing the base breaks nothing),
+// else a clone, else a copy (another file system).
+func (b *backupRun) linkFromBase(ctx context.Context) error {
+	ext := ""
+	if b.opts.Compress {
+		ext = ".zst"
+	}
+	return b.afterUnfreeze(ctx, "link", func(j *backupJob) bool { return j.fromBase != "" },
+		func(ctx context.Context, w *fileWorker, j *backupJob) error {
+			dst := j.dst + ext
+			if err := os.Link(j.fromBase, dst); err == nil {
+				j.linked = true
+			} else if _, err := w.copyFile(ctx, j.fromBase, dst, false, b.clone()); err != nil {
+				return fmt.Errorf("from base %s: %w", j.fromBase, err)
+			}
+			b.bytes.Add(j.file.Size)
+			b.files.Add(1)
+			return nil
+		})
+}
