@@ -1,0 +1,483 @@
+package backupstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// S3 is a Store in an S3 bucket under a prefix, on aws-sdk-go-v2.
+type S3 struct {
+	client   *s3.Client
+	bucket   string
+	prefix   string // "" or "a/b" (no slashes around)
+	partSize int64
+	tokens   chan struct{} // one per part buffer in use
+	free     chan []byte   // part buffers of partSize for reuse
+}
+
+// cleanupTimeout bounds the requests that undo a failed upload (abort,
+// delete) when the caller's context is already cancelled.
+const cleanupTimeout = time.Minute
+
+// openS3 loads the SDK's default configuration (environment, shared config
+// and credentials files, SSO, web identity, container and instance roles)
+// and checks the bucket.
+func openS3(ctx context.Context, bucket, prefix string, opts Options) (*S3, error) {
+	loc := "s3://" + Join(bucket, prefix)
+	if opts.PartSize == 0 {
+		opts.PartSize = DefaultPartSize
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultConcurrency
+	}
+	if opts.PartSize < MinPartSize {
+		return nil, &Error{Op: "open", Key: loc, Kind: ErrInvalidOptions, Err: fmt.Errorf("part size %d is under S3's minimum %d", opts.PartSize, MinPartSize)}
+	}
+	load := []func(*config.LoadOptions) error{
+		// The stores send and check their own sha256: no CRC trailers
+		// (aws-chunked bodies) that not every S3-compatible server takes.
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
+	}
+	if opts.Region != "" {
+		load = append(load, config.WithRegion(opts.Region))
+	}
+	if opts.MaxAttempts > 0 {
+		load = append(load, config.WithRetryMaxAttempts(opts.MaxAttempts))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return nil, &Error{Op: "open", Key: loc, Kind: ErrInvalidOptions, Err: err}
+	}
+	endpoint := opts.Endpoint
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
+	}
+	if endpoint == "" && cfg.BaseEndpoint != nil {
+		endpoint = *cfg.BaseEndpoint
+	}
+	if endpoint != "" && !strings.Contains(endpoint, "://") {
+		endpoint = "https://" + endpoint // TLS unless told otherwise
+	}
+	pathStyle := opts.PathStyle
+	if endpoint != "" {
+		u, err := url.Parse(endpoint)
+		if err != nil || u.Host == "" {
+			return nil, &Error{Op: "open", Key: loc, Kind: ErrInvalidOptions, Err: fmt.Errorf("bad endpoint %q", endpoint)}
+		}
+		if !strings.HasSuffix(u.Hostname(), ".amazonaws.com") {
+			pathStyle = true
+		}
+	}
+	if cfg.Region == "" {
+		if endpoint == "" {
+			return nil, &Error{Op: "open", Key: loc, Kind: ErrInvalidOptions, Err: errors.New("no region: set AWS_REGION or the profile's region")}
+		}
+		cfg.Region = "us-east-1"
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.UsePathStyle = pathStyle
+	})
+	s := &S3{client: client, bucket: bucket, prefix: prefix, partSize: opts.PartSize,
+		tokens: make(chan struct{}, opts.Concurrency), free: make(chan []byte, opts.Concurrency)}
+	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		kind := classifyS3(err)
+		if kind == ErrNotFound {
+			kind = ErrBucketNotFound
+		}
+		return nil, &Error{Op: "open", Key: loc, Kind: kind, Err: err}
+	}
+	return s, nil
+}
+
+// Location implements Store.
+func (s *S3) Location() string { return "s3://" + Join(s.bucket, s.prefix) }
+
+// Bucket and Prefix name where the store's objects are.
+func (s *S3) Bucket() string { return s.bucket }
+
+// Prefix is the key prefix of the store's objects ("" or "a/b").
+func (s *S3) Prefix() string { return s.prefix }
+
+func (s *S3) key(op, key string) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", &Error{Op: op, Key: key, Kind: ErrInvalidKey, Err: err}
+	}
+	return Join(s.prefix, key), nil
+}
+
+// buffer waits for a free part buffer of size (the store's part size, or a
+// larger one for a very large object).
+func (s *S3) buffer(ctx context.Context, size int64) ([]byte, error) {
+	select {
+	case s.tokens <- struct{}{}:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	if size == s.partSize {
+		select {
+		case b := <-s.free:
+			return b, nil
+		default:
+		}
+	}
+	return make([]byte, size), nil
+}
+
+func (s *S3) release(b []byte) {
+	if int64(len(b)) == s.partSize {
+		select {
+		case s.free <- b:
+		default:
+		}
+	}
+	<-s.tokens
+}
+
+func sha256Base64(b []byte) string {
+	sum := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// Put implements Store. An object smaller than a part is one PutObject;
+// a larger one a multipart upload, parts read one after the other into
+// the store's part buffers and sent concurrently, each with its sha256 as
+// the part checksum (x-amz-checksum-sha256). Any failure, cancellation
+// included, aborts the multipart upload (with a fresh deadline when ctx is
+// done).
+func (s *S3) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (res PutResult, err error) {
+	k, err := s.key("put", key)
+	if err != nil {
+		return res, err
+	}
+	src, err := newSource(r, opts)
+	if err != nil {
+		return res, &Error{Op: "put", Key: key, Kind: ErrInvalidOptions, Err: err}
+	}
+	defer func() {
+		if err != nil {
+			src.abort(err)
+			err = wrap("put", key, classifyS3(err), err)
+		}
+	}()
+	partSize := s.partSize
+	if opts.SizeHint > partSize*(maxParts-1) {
+		partSize = (opts.SizeHint + maxParts - 2) / (maxParts - 1)
+	}
+	in := ctxReader{ctx, src.r}
+	buf, err := s.buffer(ctx, partSize)
+	if err != nil {
+		return res, err
+	}
+	n, rerr := io.ReadFull(in, buf)
+	if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		defer s.release(buf)
+		if res, err = src.finish(); err != nil {
+			return res, err
+		}
+		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k),
+			Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n)),
+			ChecksumSHA256: aws.String(sha256Base64(buf[:n]))})
+		return res, err
+	}
+	if rerr != nil {
+		s.release(buf)
+		return res, rerr
+	}
+	return s.multipart(ctx, k, in, src, buf, partSize)
+}
+
+// multipart uploads first (a full part) and the rest of in.
+func (s *S3) multipart(ctx context.Context, k string, in io.Reader, src *source, first []byte, partSize int64) (res PutResult, err error) {
+	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(s.bucket), Key: aws.String(k),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	if err != nil {
+		s.release(first)
+		return res, err
+	}
+	id := created.UploadId
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var parts partList
+	done := make(chan struct{}, maxParts)
+	launched := 0
+	send := func(num int32, b []byte) {
+		launched++
+		go func() {
+			defer func() { done <- struct{}{} }()
+			defer s.release(b)
+			out, err := s.client.UploadPart(pctx, &s3.UploadPartInput{Bucket: aws.String(s.bucket), Key: aws.String(k),
+				UploadId: id, PartNumber: aws.Int32(num), Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
+				ChecksumSHA256: aws.String(sha256Base64(b))})
+			if err != nil {
+				cancel(fmt.Errorf("part %d: %w", num, err))
+				return
+			}
+			parts.add(types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumSHA256: out.ChecksumSHA256})
+		}()
+	}
+	send(1, first)
+	var readErr error
+	for num := int32(2); ; num++ {
+		buf, err := s.buffer(pctx, partSize)
+		if err != nil {
+			break // a part failed or ctx ended: the cause is in pctx
+		}
+		n, rerr := io.ReadFull(in, buf)
+		if n > 0 && (rerr == nil || rerr == io.ErrUnexpectedEOF) {
+			if num > maxParts {
+				s.release(buf)
+				readErr = fmt.Errorf("more than %d parts of %d bytes: raise the part size", maxParts, partSize)
+				break
+			}
+			send(num, buf[:n])
+		} else {
+			s.release(buf)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			readErr = rerr
+			break
+		}
+	}
+	if readErr != nil {
+		cancel(readErr)
+	}
+	for i := 0; i < launched; i++ {
+		<-done
+	}
+	fail := context.Cause(pctx)
+	if fail == nil {
+		if res, fail = src.finish(); fail == nil {
+			_, fail = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(s.bucket),
+				Key: aws.String(k), UploadId: id, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts.sorted()}})
+		}
+	}
+	if fail != nil {
+		actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer acancel()
+		if _, aerr := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.bucket),
+			Key: aws.String(k), UploadId: id}); aerr != nil {
+			fail = errors.Join(fail, fmt.Errorf("abort multipart upload %s: %w", aws.ToString(id), aerr))
+		}
+		return res, fail
+	}
+	return res, nil
+}
+
+// Get implements Store.
+func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	return s.GetRange(ctx, key, 0, -1)
+}
+
+// GetRange implements Store.
+func (s *S3) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	k, err := s.key("get", key)
+	if err != nil {
+		return nil, err
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k)}
+	switch {
+	case off < 0:
+		return nil, &Error{Op: "get", Key: key, Kind: ErrInvalidOptions, Err: errors.New("negative offset")}
+	case n == 0:
+		return io.NopCloser(strings.NewReader("")), nil
+	case n > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	case off > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", off))
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, &Error{Op: "get", Key: key, Kind: classifyS3(err), Err: err}
+	}
+	return &getBody{ReadCloser: out.Body, key: key}, nil
+}
+
+// getBody classifies the errors of reading an object's body.
+type getBody struct {
+	io.ReadCloser
+	key string
+}
+
+func (g *getBody) Read(p []byte) (int, error) {
+	n, err := g.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = wrap("get", g.key, classifyS3(err), err)
+	}
+	return n, err
+}
+
+// Stat implements Store.
+func (s *S3) Stat(ctx context.Context, key string) (Info, error) {
+	k, err := s.key("stat", key)
+	if err != nil {
+		return Info{}, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k)})
+	if err != nil {
+		return Info{}, &Error{Op: "stat", Key: key, Kind: classifyS3(err), Err: err}
+	}
+	return Info{Key: key, Size: aws.ToInt64(out.ContentLength), Modified: aws.ToTime(out.LastModified)}, nil
+}
+
+// full is the key prefix under the store's prefix.
+func (s *S3) full(prefix string) string {
+	if s.prefix == "" {
+		return prefix
+	}
+	return s.prefix + "/" + prefix
+}
+
+// List implements Store.
+func (s *S3) List(ctx context.Context, prefix string) ([]Info, error) {
+	if err := checkPrefix(prefix); err != nil {
+		return nil, &Error{Op: "list", Key: prefix, Kind: ErrInvalidKey, Err: err}
+	}
+	var out []Info
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(s.full(prefix))})
+	root := s.full("")
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, &Error{Op: "list", Key: prefix, Kind: classifyS3(err), Err: err}
+		}
+		for _, o := range page.Contents {
+			key := strings.TrimPrefix(aws.ToString(o.Key), root)
+			if checkKey(key) != nil {
+				continue // not a key this package writes (e.g. "a//b")
+			}
+			out = append(out, Info{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// Dirs implements Store (ListObjectsV2 with the delimiter "/").
+func (s *S3) Dirs(ctx context.Context, dir string) ([]string, error) {
+	dir = strings.Trim(dir, "/")
+	if err := checkPrefix(dir); err != nil {
+		return nil, &Error{Op: "list", Key: dir, Kind: ErrInvalidKey, Err: err}
+	}
+	pre := s.full("")
+	if dir != "" {
+		pre = s.full(dir + "/")
+	}
+	var out []string
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(pre), Delimiter: aws.String("/")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, &Error{Op: "list", Key: dir, Kind: classifyS3(err), Err: err}
+		}
+		for _, cp := range page.CommonPrefixes {
+			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), pre), "/")
+			if name != "" && !strings.Contains(name, "/") {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Delete implements Store (DeleteObjects, up to 1000 keys a request).
+func (s *S3) Delete(ctx context.Context, keys ...string) error {
+	ids := make([]types.ObjectIdentifier, 0, len(keys))
+	for _, key := range keys {
+		k, err := s.key("delete", key)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, types.ObjectIdentifier{Key: aws.String(k)})
+	}
+	var errs []error
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 1000)]
+		ids = ids[len(batch):]
+		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(s.bucket),
+			Delete: &types.Delete{Objects: batch, Quiet: aws.Bool(true)}})
+		if err != nil {
+			return &Error{Op: "delete", Key: aws.ToString(batch[0].Key), Kind: classifyS3(err), Err: err}
+		}
+		for _, e := range out.Errors {
+			if aws.ToString(e.Code) == "NoSuchKey" {
+				continue
+			}
+			errs = append(errs, &Error{Op: "delete", Key: aws.ToString(e.Key), Kind: codeKind(aws.ToString(e.Code), 0),
+				Err: fmt.Errorf("%s: %s", aws.ToString(e.Code), aws.ToString(e.Message))})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Upload is an unfinished multipart upload.
+type Upload struct {
+	Key       string
+	UploadID  string
+	Initiated time.Time
+}
+
+// MultipartUploads lists the unfinished multipart uploads under the
+// store's prefix (ListMultipartUploads): what a crashed process may have
+// left (they cost storage until aborted; a bucket lifecycle rule
+// AbortIncompleteMultipartUpload removes them).
+func (s *S3) MultipartUploads(ctx context.Context) ([]Upload, error) {
+	var out []Upload
+	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(s.full(""))}
+	for {
+		page, err := s.client.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return nil, &Error{Op: "list multipart uploads", Key: s.Location(), Kind: classifyS3(err), Err: err}
+		}
+		for _, u := range page.Uploads {
+			out = append(out, Upload{Key: strings.TrimPrefix(aws.ToString(u.Key), s.full("")), UploadID: aws.ToString(u.UploadId), Initiated: aws.ToTime(u.Initiated)})
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			return out, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
+	}
+}
+
+// partList collects the completed parts of an upload.
+type partList struct {
+	mu    sync.Mutex
+	parts []types.CompletedPart
+}
+
+func (p *partList) add(c types.CompletedPart) {
+	p.mu.Lock()
+	p.parts = append(p.parts, c)
+	p.mu.Unlock()
+}
+
+func (p *partList) sorted() []types.CompletedPart {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := append([]types.CompletedPart(nil), p.parts...)
+	sort.Slice(out, func(i, j int) bool { return aws.ToInt32(out[i].PartNumber) < aws.ToInt32(out[j].PartNumber) })
+	return out
+}
