@@ -46,6 +46,9 @@ type BackupOptions struct {
 	// it; files are then always copied by the kernel (copy_file_range)
 	// inside the freeze.
 	NoReflink bool
+	// StagingDir and Remote apply to an s3:// location (backup_remote.go).
+	StagingDir string
+	Remote     RemoteOptions
 
 	hooks *backupHooks // fault injection for this package's tests
 }
@@ -107,6 +110,9 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // manticore.json and state.sql of the data_dir are copied too (state/), so
 // RestoreBackup can rebuild a complete data_dir.
 func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) (man *Manifest, err error) {
+	if IsRemoteLocation(dir) {
+		return m.backupRemote(ctx, dir, opts)
+	}
 	op := "manticore backup " + dir
 	started := time.Now()
 	target, err := filepath.Abs(dir)

@@ -60,6 +60,26 @@ type Manifest struct {
 	// (distributed and plain tables cannot be frozen).
 	Skipped []SkippedTable `json:"skipped,omitempty"`
 	Files   []ManifestFile `json:"files"`
+	// ID is a random 128-bit hex id made when the backup starts.
+	ID string `json:"id"`
+	// Base is the backup an incremental one reused files from.
+	Base *ManifestBase `json:"base,omitempty"`
+	// Staging is how the freeze window was spent: "staged" or
+	// "copied-inside-freeze".
+	Staging string `json:"staging,omitempty"`
+}
+
+// ManifestBase names the base backup of an incremental one.
+type ManifestBase struct {
+	ID       string `json:"id"`
+	Location string `json:"location"`
+}
+
+// FileIdentity identifies a source file at the freeze.
+type FileIdentity struct {
+	Dev, Ino uint64
+	Size     int64
+	MtimeNs  int64
 }
 
 // ManifestTable is one table in the backup.
@@ -99,6 +119,10 @@ type ManifestFile struct {
 	// Source is the path the server listed (the "normalized" column of
 	// FREEZE), for the record.
 	Source string `json:"source,omitempty"`
+	// FromBase: the bytes were taken from the base backup.
+	FromBase bool `json:"from_base,omitempty"`
+	// Identity is the source file's identity at the freeze.
+	Identity *FileIdentity `json:"identity,omitempty"`
 }
 
 // storedPath is where a manifest file lives on disk under dir.

@@ -30,10 +30,15 @@ type VerifyOptions struct {
 	// second and once at the end (Phase "verify"). A panic in it stops the
 	// verification and goes on in the caller's goroutine.
 	Progress func(BackupProgress)
+	// Remote configures an s3:// location (backup_remote.go).
+	Remote RemoteOptions
 }
 
 // VerifyBackupWith is VerifyBackup with options.
 func VerifyBackupWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest, error) {
+	if IsRemoteLocation(dir) {
+		return verifyRemote(ctx, dir, opts)
+	}
 	man, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -137,6 +142,8 @@ type RestoreOptions struct {
 	// stops the restore, removes what it wrote, and goes on in the
 	// caller's goroutine.
 	Progress func(BackupProgress)
+	// Remote configures an s3:// location (backup_remote.go).
+	Remote RemoteOptions
 }
 
 // RestoreBackup rebuilds a Manticore data_dir from a backup, offline: stop
@@ -147,6 +154,9 @@ type RestoreOptions struct {
 // manticore.json is rewritten to list only the tables in the backup. On
 // failure the files written so far are removed.
 func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions) (err error) {
+	if IsRemoteLocation(dir) {
+		return restoreRemote(ctx, dir, dataDir, opts)
+	}
 	op := "restore backup " + dir + " into " + dataDir
 	man, err := VerifyBackupWith(ctx, dir, VerifyOptions{Progress: opts.Progress})
 	if err != nil {
@@ -310,6 +320,9 @@ func keepTables(path string, man *Manifest) error {
 // afterwards. The server reads the files itself, so it must see the same
 // paths (same machine, or the backup on a shared mount).
 func (m *Manticore) ImportTable(ctx context.Context, dir, table, as string) (err error) {
+	if IsRemoteLocation(dir) {
+		return m.importRemote(ctx, dir, table, as)
+	}
 	if as == "" {
 		as = table
 	}

@@ -6,29 +6,23 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
-	"os"
 	"testing"
+
+	"github.com/dbctl/dbctl/internal/s3test"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// testS3Options returns the options and a unique location on the real S3
-// server .ci/seaweedfs.sh starts. Without it the test skips, except under
-// CI=true, where it fails.
+// testS3Location returns a fresh location on the real S3 server and the
+// options to reach it (see s3test.Require: skipped without the server,
+// failed under CI=true).
 func testS3Location(t testing.TB) (string, Options) {
 	t.Helper()
-	ep, bucket := os.Getenv("DBCTL_S3_TEST_ENDPOINT"), os.Getenv("DBCTL_S3_TEST_BUCKET")
-	if ep == "" || bucket == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but DBCTL_S3_TEST_ENDPOINT/DBCTL_S3_TEST_BUCKET are not set: .ci/run starts SeaweedFS with .ci/seaweedfs.sh")
-		}
-		t.Skip("no S3 server: DBCTL_S3_TEST_ENDPOINT and DBCTL_S3_TEST_BUCKET unset (source .ci/seaweedfs.sh and run seaweedfs_start)")
-	}
-	return fmt.Sprintf("s3://%s/backupstore-test/%s-%s", bucket, t.Name(), randHex(4)), Options{Endpoint: ep, PartSize: MinPartSize, Concurrency: 3}
+	srv := s3test.Require(t)
+	return srv.Location(t), Options{Endpoint: srv.Endpoint, PartSize: MinPartSize, Concurrency: 3}
 }
 
 func randHex(n int) string {
@@ -55,7 +49,7 @@ func stores(t *testing.T) map[string]Store {
 	l, err := Open(ctx, t.TempDir(), Options{})
 	require.NoError(t, err)
 	out["local"] = l
-	if os.Getenv("DBCTL_S3_TEST_ENDPOINT") != "" || os.Getenv("CI") == "true" {
+	if s3test.Available() {
 		loc, opts := testS3Location(t)
 		s, err := Open(ctx, loc, opts)
 		require.NoError(t, err)
