@@ -134,7 +134,7 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 	defer cancel(nil)
 	rep := startReporter(progress, tr.snapshot, cancel)
 	var mu sync.Mutex
-	var written []string
+	var written []string // keys whose Put started
 	defer func() {
 		p := recover()
 		if rp := rep.stop(); p == nil {
@@ -149,6 +149,9 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 			}
 			if derr == nil {
 				derr = st.Delete(cctx, written...)
+			}
+			if derr == nil {
+				derr = deleteStragglers(cctx, st, man)
 			}
 			if derr != nil {
 				err = errors.Join(err, opErr(op, nil, "delete the partial upload", derr))
@@ -167,14 +170,19 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 			return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}
 		}
 		defer in.Close()
-		res, err := st.Put(ctx, key, &countingReader{r: in, n: &tr.bytes}, backupstore.PutOptions{
-			Compressed: man.Compression == "zstd", SizeHint: f.StoredSize})
-		if err != nil {
-			return err
-		}
+		// Recorded before the Put: a request cancelled here may still
+		// complete on the server.
 		mu.Lock()
 		written = append(written, key)
 		mu.Unlock()
+		res, err := st.Put(ctx, key, &countingReader{r: in, n: &tr.bytes}, backupstore.PutOptions{
+			Compressed: man.Compression == "zstd", SizeHint: f.StoredSize})
+		if errors.Is(err, backupstore.ErrCorrupt) {
+			return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path, Problem: "does not decompress", Err: err})
+		}
+		if err != nil {
+			return err
+		}
 		tr.files.Add(1)
 		if res.Size != f.Size || res.SHA256 != f.SHA256 {
 			return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path,
@@ -208,4 +216,28 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// deleteStragglers deletes the backup's objects that a listing still shows
+// after the cleanup: a Put whose request was cancelled by the client while
+// the server went on to complete it.
+func deleteStragglers(ctx context.Context, st backupstore.Store, man *Manifest) error {
+	mine := map[string]bool{manifestName: true}
+	for _, f := range man.Files {
+		mine[man.storedKey(f)] = true
+	}
+	objs, err := st.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for _, o := range objs {
+		if mine[o.Key] {
+			keys = append(keys, o.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return st.Delete(ctx, keys...)
 }

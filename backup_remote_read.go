@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -207,9 +208,13 @@ func download(ctx context.Context, op string, st backupstore.Store, dir string, 
 			if err == nil && man.Compression == "zstd" {
 				_, err = io.Copy(out, rc) // anything after the last frame
 			}
+			var se *backupstore.Error
+			var pe *fs.PathError
 			switch {
+			case err != nil && (errors.As(err, &se) || errors.As(err, &pe) || ctx.Err() != nil):
+				return err // the store or the disk failed, not the object
 			case err != nil:
-				return err
+				bad[i] = &BackupFileError{Path: f.Path, Problem: "does not decompress", Err: err}
 			case n != f.Size || sum != f.SHA256:
 				bad[i] = &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("checksum mismatch: %d bytes sha256 %s, want %d bytes %s", n, sum, f.Size, f.SHA256)}
 			}

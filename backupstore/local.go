@@ -56,10 +56,16 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts PutOption
 			err = wrap("put", key, classifyLocal(err), err)
 		}
 	}()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return res, err
+	var f *os.File
+	// A concurrent Delete may remove the folder between the two calls.
+	for try := 0; try < 3; try++ {
+		if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return res, err
+		}
+		if f, err = os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".dbctl-tmp-"); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".dbctl-tmp-")
 	if err != nil {
 		return res, err
 	}
@@ -258,11 +264,17 @@ func (l *Local) Delete(ctx context.Context, keys ...string) error {
 			errs = append(errs, &Error{Op: "delete", Key: key, Kind: classifyLocal(err), Err: err})
 			continue
 		}
-		for d := filepath.Dir(p); d != l.root && strings.HasPrefix(d, l.root); d = filepath.Dir(d) {
-			if os.Remove(d) != nil { // not empty (or gone): stop
-				break
-			}
-		}
+		l.removeEmptyParents(p)
 	}
 	return errors.Join(errs...)
+}
+
+// removeEmptyParents removes the folders above p that are empty, up to the
+// root (excluded).
+func (l *Local) removeEmptyParents(p string) {
+	for d := filepath.Dir(p); d != l.root && strings.HasPrefix(d, l.root+string(filepath.Separator)); d = filepath.Dir(d) {
+		if os.Remove(d) != nil { // not empty (or gone): stop
+			break
+		}
+	}
 }

@@ -208,8 +208,12 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) 
 
 // multipart uploads first (a full part) and the rest of in.
 func (s *S3) multipart(ctx context.Context, k string, in io.Reader, src *source, first []byte, partSize int64) (res PutResult, err error) {
-	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(s.bucket), Key: aws.String(k),
+	// Not cancelled with ctx: a create cancelled on the client may still
+	// succeed on the server, leaving an upload whose id we never learn.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	created, err := s.client.CreateMultipartUpload(cctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(s.bucket), Key: aws.String(k),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	ccancel()
 	if err != nil {
 		s.release(first)
 		return res, err

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -177,6 +178,7 @@ func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 		t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // cancelled requests are the point
 	p := &FaultProxy{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
