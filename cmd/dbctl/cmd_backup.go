@@ -58,6 +58,8 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 		"with --compress: copy inside the freeze, compress after it (short freeze; needs the uncompressed size in free space for a while)")
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "copy workers (default: one per CPU)")
 	f.BoolVar(&opts.NoReflink, "no-reflink", false, "always copy bytes, never clone files (FICLONE)")
+	f.StringVar(&opts.StagingDir, "staging-dir", "", "s3://: local folder the backup is staged in before the upload (default: the temp dir)")
+	uploadFlags(f, &opts.Remote)
 	return cmd
 }
 
@@ -198,7 +200,7 @@ func (a *app) restoreCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			man, err := dbctl.ReadManifest(args[0])
+			man, err := dbctl.ReadManifestAt(ctx, args[0], opts.Remote)
 			if err != nil {
 				return err
 			}
