@@ -32,7 +32,7 @@ func newSource(r io.Reader, opts PutOptions) (*source, error) {
 	s := &source{sum: sha256.New()}
 	switch {
 	case opts.Compress && opts.Compressed:
-		return nil, errors.New("Compress and Compressed are exclusive")
+		return nil, errors.New("options Compress and Compressed are exclusive")
 	case opts.Compress:
 		pr, pw := io.Pipe()
 		enc, err := zstd.NewWriter(pw, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))

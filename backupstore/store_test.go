@@ -25,12 +25,6 @@ func testS3Location(t testing.TB) (string, Options) {
 	return srv.Location(t), Options{Endpoint: srv.Endpoint, PartSize: MinPartSize, Concurrency: 3}
 }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func randBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
