@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,9 +17,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // S3 is a Store in an S3 bucket under a prefix, on aws-sdk-go-v2.
@@ -153,9 +156,20 @@ func (s *S3) release(b []byte) {
 	<-s.tokens
 }
 
-func sha256Base64(b []byte) string {
+// bodySum hashes a request body once, for both the checksum header
+// (x-amz-checksum-sha256, base64) and the SigV4 payload hash (hex), which
+// the SDK would otherwise compute again over plain HTTP.
+func bodySum(b []byte) (checksum string, payload func(*s3.Options)) {
 	sum := sha256.Sum256(b)
-	return base64.StdEncoding.EncodeToString(sum[:])
+	hexSum := hex.EncodeToString(sum[:])
+	return base64.StdEncoding.EncodeToString(sum[:]), func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("dbctlPayloadHash",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					return next.HandleFinalize(v4.SetPayloadHash(ctx, hexSum), in)
+				}), (*v4.ComputePayloadSHA256)(nil).ID(), middleware.Before)
+		})
+	}
 }
 
 // Put implements Store. An object smaller than a part is one PutObject;
@@ -194,9 +208,10 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) 
 		if res, err = src.finish(); err != nil {
 			return res, err
 		}
+		checksum, payload := bodySum(buf[:n])
 		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k),
 			Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n)),
-			ChecksumSHA256: aws.String(sha256Base64(buf[:n]))})
+			ChecksumSHA256: aws.String(checksum)}, payload)
 		return res, err
 	}
 	if rerr != nil {
@@ -229,9 +244,10 @@ func (s *S3) multipart(ctx context.Context, k string, in io.Reader, src *source,
 		go func() {
 			defer func() { done <- struct{}{} }()
 			defer s.release(b)
+			checksum, payload := bodySum(b)
 			out, err := s.client.UploadPart(pctx, &s3.UploadPartInput{Bucket: aws.String(s.bucket), Key: aws.String(k),
 				UploadId: id, PartNumber: aws.Int32(num), Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
-				ChecksumSHA256: aws.String(sha256Base64(b))})
+				ChecksumSHA256: aws.String(checksum)}, payload)
 			if err != nil {
 				cancel(fmt.Errorf("part %d: %w", num, err))
 				return
