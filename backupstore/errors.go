@@ -28,8 +28,9 @@ var (
 	// ErrNetwork: the connection to the object store failed (refused,
 	// reset, cut mid-request) after the client's retries.
 	ErrNetwork = errors.New("dbctl: backupstore: network error")
-	// ErrCorrupt: stored bytes do not decode (a compressed object that is
-	// not zstd).
+	// ErrCorrupt: bytes are damaged: a compressed object that is not zstd,
+	// or a body the server found not to match its sha256 checksum
+	// (BadDigest).
 	ErrCorrupt = errors.New("dbctl: backupstore: corrupt object")
 )
 

@@ -48,6 +48,8 @@ func codeKind(code string, status int) error {
 		return ErrNotFound
 	case "NoSuchBucket":
 		return ErrBucketNotFound
+	case "BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch":
+		return ErrCorrupt
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "ExpiredToken",
 		"InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem":
 		return ErrAccessDenied

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/dbctl/dbctl/internal/s3test"
 	"github.com/stretchr/testify/assert"
@@ -111,4 +113,23 @@ func TestS3OpenRefuses(t *testing.T) {
 	_, err = Open(ctx, srv.Location(t), Options{Endpoint: srv.Endpoint, PartSize: 1 << 20})
 	assert.ErrorIs(t, err, ErrInvalidOptions)
 	assert.False(t, errors.Is(err, ErrAccessDenied))
+}
+
+// The server checks the sha256 checksum each request carries (SeaweedFS
+// answers BadDigest): bytes damaged on the way are refused, not stored.
+func TestS3ChecksumIsChecked(t *testing.T) {
+	loc, opts := testS3Location(t)
+	ctx := context.Background()
+	st, err := Open(ctx, loc, opts)
+	require.NoError(t, err)
+	s := st.(*S3)
+	body := []byte("the bytes sent")
+	_, payload := bodySum(body)
+	wrong, _ := bodySum([]byte("the bytes hashed"))
+	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(Join(s.prefix, "x")),
+		Body: bytes.NewReader(body), ChecksumSHA256: aws.String(wrong)}, payload)
+	require.Error(t, err)
+	assert.ErrorIs(t, &Error{Op: "put", Kind: classifyS3(err), Err: err}, ErrCorrupt)
+	_, err = st.Stat(ctx, "x")
+	assert.ErrorIs(t, err, ErrNotFound)
 }
