@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -51,14 +52,18 @@ func newSource(r io.Reader, opts PutOptions) (*source, error) {
 		s.r = io.TeeReader(pr, &s.stored)
 	case opts.Compressed:
 		pr, pw := io.Pipe()
-		dec, err := zstd.NewReader(pr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		dec, err := getDecoder(pr)
 		if err != nil {
 			return nil, err
 		}
 		s.pw, s.done = pw, make(chan error, 1)
 		go func() {
 			_, err := io.Copy(io.MultiWriter(s.sum, &s.size), dec)
-			dec.Close()
+			if err == nil {
+				decoders.Put(dec)
+			} else {
+				dec.Close()
+			}
 			if err != nil {
 				err = &Error{Op: "decompress", Kind: ErrCorrupt, Err: err}
 				_ = pr.CloseWithError(err)
@@ -103,4 +108,18 @@ func (s *source) abort(cause error) {
 		<-s.done
 		s.done = nil
 	}
+}
+
+// decoders keeps zstd decoders between Puts: each holds megabytes of
+// buffers that a backup's many files would otherwise allocate again.
+var decoders sync.Pool
+
+func getDecoder(r io.Reader) (*zstd.Decoder, error) {
+	if d, ok := decoders.Get().(*zstd.Decoder); ok {
+		if err := d.Reset(r); err == nil {
+			return d, nil
+		}
+		d.Close()
+	}
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 }
