@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aws/smithy-go"
@@ -122,4 +123,27 @@ func TestS3BackupFaultMatrix(t *testing.T) {
 			assert.Empty(t, ups, "no unfinished multipart upload")
 		})
 	}
+}
+
+// A store that stops answering during a verify is one error, not a
+// corrupt backup with every object "unreadable".
+func TestS3VerifyStoreDownIsNotCorruption(t *testing.T) {
+	srv := s3Env(t)
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	loc := srv.Location(t)
+	_, err := f.c.Manticore().Backup(ctx, loc, BackupOptions{})
+	require.NoError(t, err)
+	p := s3test.NewFaultProxy(t, srv.Endpoint)
+	p.SetFail(func(r *http.Request) (int, string) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/data/") {
+			return http.StatusForbidden, "AccessDenied"
+		}
+		return 0, ""
+	})
+	_, err = VerifyBackupWith(ctx, loc, VerifyOptions{Remote: RemoteOptions{Endpoint: p.Endpoint}})
+	require.Error(t, err)
+	assert.ErrorIs(t, err, backupstore.ErrAccessDenied)
+	assert.NotErrorIs(t, err, ErrBackupCorrupt)
+	cleanupStore(t, openDirect(t, srv, loc))
 }

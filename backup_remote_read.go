@@ -97,8 +97,12 @@ func verifyRemote(ctx context.Context, location string, opts VerifyOptions) (*Ma
 	rep := startReporter(opts.Progress, tr.snapshot, cancel)
 	bad := make([]error, len(man.Files))
 	err = runWorkers(ctx, len(man.Files), conc, &tr.bytes, func(ctx context.Context, w *fileWorker, i int) error {
-		bad[i] = checkObject(ctx, w, st, man, man.Files[i])
+		var fatal error
+		bad[i], fatal = checkObject(ctx, w, st, man, man.Files[i])
 		tr.files.Add(1)
+		if fatal != nil {
+			return fatal
+		}
 		return ctx.Err()
 	})
 	if p := rep.stop(); p != nil {
@@ -119,33 +123,42 @@ func verifyRemote(ctx context.Context, location string, opts VerifyOptions) (*Ma
 	return man, nil
 }
 
-// checkObject streams one object and compares it with the manifest. A
-// failure to reach the store (not a bad object) is returned as it is, so
-// that it is not mistaken for corruption: the caller's ctx error or the
-// store's error.
-func checkObject(ctx context.Context, w *fileWorker, st backupstore.Store, man *Manifest, f ManifestFile) error {
+// checkObject streams one object and compares it with the manifest: a bad
+// object is a *BackupFileError; a store that cannot be reached or refuses
+// the credentials is fatal (not reported as a bad file per object).
+func checkObject(ctx context.Context, w *fileWorker, st backupstore.Store, man *Manifest, f ManifestFile) (bad, fatal error) {
 	rc, err := st.Get(ctx, man.storedKey(f))
 	switch {
 	case errors.Is(err, backupstore.ErrNotFound):
-		return &BackupFileError{Path: f.Path, Problem: "missing"}
+		return &BackupFileError{Path: f.Path, Problem: "missing"}, nil
+	case storeDown(err):
+		return nil, err
 	case err != nil:
-		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}
+		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
 	}
 	defer rc.Close()
 	n, sum, err := w.hashReader(ctx, rc, man.Compression == "zstd", nil)
 	switch {
 	case ctx.Err() != nil:
-		return nil
+		return nil, nil
+	case storeDown(err):
+		return nil, err
 	case err != nil:
-		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}
+		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
 	case n < f.Size:
-		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}
+		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}, nil
 	case n > f.Size:
-		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}
+		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}, nil
 	case sum != f.SHA256:
-		return &BackupFileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}
+		return &BackupFileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}, nil
 	}
-	return nil
+	return nil, nil
+}
+
+// storeDown reports whether err means the store cannot be used at all
+// (network, credentials, bucket) rather than that one object is bad.
+func storeDown(err error) bool {
+	return errors.Is(err, backupstore.ErrNetwork) || errors.Is(err, backupstore.ErrAccessDenied) || errors.Is(err, backupstore.ErrBucketNotFound)
 }
 
 // hashReader is hashStored for a stream.
