@@ -109,6 +109,9 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 //
 // manticore.json and state.sql of the data_dir are copied too (state/), so
 // RestoreBackup can rebuild a complete data_dir.
+//
+// dir may be "s3://bucket/prefix": staged locally, uploaded after the
+// unfreeze, manifest.json last (backup_remote.go, README-s3.md).
 func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) (man *Manifest, err error) {
 	if IsRemoteLocation(dir) {
 		return m.backupRemote(ctx, dir, opts)

@@ -18,6 +18,7 @@ import (
 // compressed ones), comparing size and sha256 with the manifest. A bad
 // manifest is ErrBackupInvalid; bad files are ErrBackupCorrupt joined with
 // one *BackupFileError per file. The manifest is returned with either.
+// dir may be "s3://bucket/prefix" (every object streamed once).
 func VerifyBackup(ctx context.Context, dir string) (*Manifest, error) {
 	return VerifyBackupWith(ctx, dir, VerifyOptions{})
 }
@@ -152,7 +153,8 @@ type RestoreOptions struct {
 // bits; manticore.json is written last. A data_dir with files in it is
 // refused (ErrDataDirNotEmpty) unless opts.Overwrite. For a partial backup,
 // manticore.json is rewritten to list only the tables in the backup. On
-// failure the files written so far are removed.
+// failure the files written so far are removed. dir may be
+// "s3://bucket/prefix": downloaded beside dataDir and verified first.
 func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions) (err error) {
 	if IsRemoteLocation(dir) {
 		return restoreRemote(ctx, dir, dataDir, opts)
@@ -318,7 +320,8 @@ func keepTables(path string, man *Manifest) error {
 // imported straight from its directory; a compressed one is first
 // decompressed into a temporary directory beside the backup, removed
 // afterwards. The server reads the files itself, so it must see the same
-// paths (same machine, or the backup on a shared mount).
+// paths (same machine, or the backup on a shared mount). dir may be
+// "s3://bucket/prefix": the table's files are downloaded and verified first.
 func (m *Manticore) ImportTable(ctx context.Context, dir, table, as string) (err error) {
 	if IsRemoteLocation(dir) {
 		return m.importRemote(ctx, dir, table, as)
