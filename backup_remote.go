@@ -167,7 +167,7 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 		key := man.storedKey(f)
 		in, err := os.Open(man.storedPath(dir, f))
 		if err != nil {
-			return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}
+			return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err})
 		}
 		defer in.Close()
 		// Recorded before the Put: a request cancelled here may still
@@ -178,7 +178,7 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 		res, err := st.Put(ctx, key, &countingReader{r: in, n: &tr.bytes}, backupstore.PutOptions{
 			Compressed: man.Compression == "zstd", SizeHint: f.StoredSize})
 		if errors.Is(err, backupstore.ErrCorrupt) {
-			return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path, Problem: "does not decompress", Err: err})
+			return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path, Problem: "damaged (not zstd, or the server's checksum failed)", Err: err})
 		}
 		if err != nil {
 			return err
