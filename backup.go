@@ -69,7 +69,14 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // When this process runs as root and the data_dir belongs to another user
 // (searchd's own), the backup is given to that user, so that IMPORT TABLE
 // by that searchd can read it.
+//
+// dir may be "s3://bucket/prefix": the backup is made in a local folder
+// (StagingDir, else the temp dir), uploaded after the unfreeze with
+// manifest.json last, and the local folder removed (backup_remote.go).
 func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) (man *Manifest, err error) {
+	if IsRemoteLocation(dir) {
+		return m.backupRemote(ctx, dir, opts)
+	}
 	op := "manticore backup " + dir
 	started := time.Now()
 	target, err := filepath.Abs(dir)

@@ -52,8 +52,14 @@ type BackupOptions struct {
 	// system; it must be on the data_dir's file system (else the backup
 	// fails with ErrInvalidArgument, after the freeze). Unset, such a
 	// backup copies every file inside the freeze. Manifest.Staging says
-	// which was done.
+	// which was done. For an s3:// dir, the backup is first made in a
+	// temporary folder inside StagingDir (else the temp dir), which needs
+	// the backup's stored size in free space: put it on the data_dir's file
+	// system to keep the freeze window short there too.
 	StagingDir string
+	// Remote configures an s3:// dir (part size, upload concurrency;
+	// credentials and endpoint come from the environment: backup_remote.go).
+	Remote RemoteOptions
 	// NoStaging copies every file inside the freeze (the way before
 	// staging existed), even where hard links are possible.
 	NoStaging bool

@@ -18,6 +18,7 @@ import (
 // compressed ones), comparing size and sha256 with the manifest. A bad
 // manifest is ErrBackupInvalid; bad files are ErrBackupCorrupt joined with
 // one *BackupFileError per file. The manifest is returned with either.
+// dir may be "s3://bucket/prefix" (every object streamed once).
 func VerifyBackup(ctx context.Context, dir string) (*Manifest, error) {
 	return VerifyBackupWith(ctx, dir, VerifyOptions{})
 }
@@ -30,10 +31,15 @@ type VerifyOptions struct {
 	// second and once at the end (Phase "verify"). A panic in it stops the
 	// verification and goes on in the caller's goroutine.
 	Progress func(BackupProgress)
+	// Remote configures an s3:// location (backup_remote.go).
+	Remote RemoteOptions
 }
 
 // VerifyBackupWith is VerifyBackup with options.
 func VerifyBackupWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest, error) {
+	if IsRemoteLocation(dir) {
+		return verifyRemote(ctx, dir, opts)
+	}
 	man, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -137,6 +143,8 @@ type RestoreOptions struct {
 	// stops the restore, removes what it wrote, and goes on in the
 	// caller's goroutine.
 	Progress func(BackupProgress)
+	// Remote configures an s3:// location (backup_remote.go).
+	Remote RemoteOptions
 }
 
 // RestoreBackup rebuilds a Manticore data_dir from a backup, offline. A
@@ -152,6 +160,8 @@ type RestoreOptions struct {
 // searchd running as its own user can lock and serve them. On failure the
 // files written so far are removed. The config file a backup keeps
 // (config/) is not written anywhere.
+// dir may be "s3://bucket/prefix": downloaded into a folder beside dataDir
+// and verified first.
 func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions) (err error) {
 	op := "restore backup " + dir + " into " + dataDir
 	held, err := liveTables(dataDir)
@@ -160,6 +170,9 @@ func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions
 	}
 	if len(held) > 0 {
 		return opErr(op, ErrServerRunning, "tables locked by a running searchd: "+strings.Join(held, ", ")+"; stop it first", nil)
+	}
+	if IsRemoteLocation(dir) {
+		return restoreRemote(ctx, dir, dataDir, opts)
 	}
 	own, err := ownerOf(dataDir)
 	if err != nil {
@@ -340,8 +353,12 @@ func keepTables(path string, man *Manifest) error {
 // imported straight from its directory; a compressed one is first
 // decompressed into a temporary directory beside the backup, removed
 // afterwards. The server reads the files itself, so it must see the same
-// paths (same machine, or the backup on a shared mount).
+// paths (same machine, or the backup on a shared mount). dir may be
+// "s3://bucket/prefix": the table's files are downloaded and verified first.
 func (m *Manticore) ImportTable(ctx context.Context, dir, table, as string) (err error) {
+	if IsRemoteLocation(dir) {
+		return m.importRemote(ctx, dir, table, as)
+	}
 	if as == "" {
 		as = table
 	}

@@ -66,8 +66,9 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "copy workers (default: one per CPU)")
 	f.BoolVar(&opts.NoReflink, "no-reflink", false, "always copy bytes, never clone files (FICLONE)")
 	f.StringVar(&opts.Base, "base", "", "earlier backup DIR of the same server: unchanged immutable files are hard-linked from it (incremental)")
-	f.StringVar(&opts.StagingDir, "staging-dir", "", "staging folder on the data_dir's file system, for a DIR on another file system")
+	f.StringVar(&opts.StagingDir, "staging-dir", "", "staging folder on the data_dir's file system, for a DIR on another file system or an s3:// DIR")
 	f.BoolVar(&opts.NoStaging, "no-staging", false, "copy every file inside the freeze (no hard links)")
+	uploadFlags(f, &opts.Remote)
 	return cmd
 }
 
@@ -220,7 +221,7 @@ func (a *app) restoreCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			man, err := dbctl.ReadManifest(args[0])
+			man, err := dbctl.ReadManifestAt(ctx, args[0], opts.Remote)
 			if err != nil {
 				return err
 			}

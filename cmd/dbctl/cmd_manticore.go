@@ -13,7 +13,7 @@ import (
 func (a *app) manticoreCmd() *cobra.Command {
 	return group("manticore", "Manticore Search table control, backup and restore",
 		a.freezeCmd(), a.unfreezeCmd(), a.locksCmd(), a.statusCmd(), a.flushCmd(), a.optimizeCmd(),
-		a.backupCmd(), a.verifyCmd(), a.restoreCmd(), a.importCmd(),
+		a.backupCmd(), a.verifyCmd(), a.restoreCmd(), a.importCmd(), a.backupsCmd(), a.pruneCmd(),
 	)
 }
 

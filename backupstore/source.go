@@ -1,0 +1,125 @@
+package backupstore
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// source turns the reader given to Put into the bytes to store, hashing the
+// original bytes in the same pass: as they are read (plain), before they
+// are compressed (Compress), or by decompressing the stored bytes on the
+// side (Compressed).
+type source struct {
+	r      io.Reader // the bytes to store
+	sum    hash.Hash
+	size   counter // original bytes
+	stored counter // stored bytes
+	done   chan error
+	pw     *io.PipeWriter // Compressed: feeds the decoder
+	pr     *io.PipeReader // Compress: the encoder's output
+}
+
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func newSource(r io.Reader, opts PutOptions) (*source, error) {
+	s := &source{sum: sha256.New()}
+	switch {
+	case opts.Compress && opts.Compressed:
+		return nil, errors.New("options Compress and Compressed are exclusive")
+	case opts.Compress:
+		pr, pw := io.Pipe()
+		enc, err := zstd.NewWriter(pw, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		s.pr, s.done = pr, make(chan error, 1)
+		go func() {
+			_, err := io.Copy(enc, io.TeeReader(r, io.MultiWriter(s.sum, &s.size)))
+			if cerr := enc.Close(); err == nil {
+				err = cerr
+			}
+			_ = pw.CloseWithError(err) // nil: the reader sees EOF
+			s.done <- err
+		}()
+		s.r = io.TeeReader(pr, &s.stored)
+	case opts.Compressed:
+		pr, pw := io.Pipe()
+		dec, err := getDecoder(pr)
+		if err != nil {
+			return nil, err
+		}
+		s.pw, s.done = pw, make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.MultiWriter(s.sum, &s.size), dec)
+			if err == nil {
+				decoders.Put(dec)
+			} else {
+				dec.Close()
+			}
+			if err != nil {
+				err = &Error{Op: "decompress", Kind: ErrCorrupt, Err: err}
+				_ = pr.CloseWithError(err)
+			}
+			s.done <- err
+		}()
+		s.r = io.TeeReader(r, io.MultiWriter(&s.stored, pw))
+	default:
+		s.r = io.TeeReader(r, io.MultiWriter(s.sum, &s.size, &s.stored))
+	}
+	return s, nil
+}
+
+// finish is called once s.r returned io.EOF: it waits for the encoder or
+// decoder and returns the result.
+func (s *source) finish() (PutResult, error) {
+	if s.pw != nil {
+		_ = s.pw.Close()
+	}
+	if s.done != nil {
+		err := <-s.done
+		s.done = nil
+		if err != nil {
+			return PutResult{}, err
+		}
+	}
+	return PutResult{Size: s.size.n, SHA256: hex.EncodeToString(s.sum.Sum(nil)), Stored: s.stored.n}, nil
+}
+
+// abort stops the encoder or decoder after a failure and waits for it.
+func (s *source) abort(cause error) {
+	if cause == nil {
+		cause = errors.New("aborted")
+	}
+	if s.pw != nil {
+		_ = s.pw.CloseWithError(cause)
+	}
+	if s.pr != nil {
+		_ = s.pr.CloseWithError(cause)
+	}
+	if s.done != nil {
+		<-s.done
+		s.done = nil
+	}
+}
+
+// decoders keeps zstd decoders between Puts: each holds megabytes of
+// buffers that a backup's many files would otherwise allocate again.
+var decoders sync.Pool
+
+func getDecoder(r io.Reader) (*zstd.Decoder, error) {
+	if d, ok := decoders.Get().(*zstd.Decoder); ok {
+		if err := d.Reset(r); err == nil {
+			return d, nil
+		}
+		d.Close()
+	}
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+}

@@ -1,0 +1,204 @@
+// Package backupstore is where dbctl backups are kept: a local folder or an
+// S3-compatible object store, behind one small interface.
+//
+// Keys are slash-separated paths relative to the store's root (the folder,
+// or the bucket and prefix of an s3:// location): "data/t/t.0.spa",
+// "manifest.json". A key never starts or ends with "/", and has no "." or
+// ".." element and no empty element.
+package backupstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+)
+
+// Store keeps the objects of backups. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Put stores r's bytes under key, replacing an object of that name,
+	// with constant memory whatever the size. The object appears only
+	// when complete (a local file is written to a temporary name, synced
+	// and renamed; an S3 multipart upload is completed last and aborted on
+	// any failure, cancellation included). PutResult has the size and
+	// sha256 of the original bytes, computed in the same pass.
+	Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (PutResult, error)
+	// Get streams the object's stored bytes. ErrNotFound when absent.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// GetRange streams n stored bytes from offset off (n < 0: to the end).
+	GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error)
+	// Stat describes one object. ErrNotFound when absent.
+	Stat(ctx context.Context, key string) (Info, error)
+	// List returns every object whose key starts with prefix ("" for all),
+	// at any depth, sorted by key.
+	List(ctx context.Context, prefix string) ([]Info, error)
+	// Dirs returns the names of the sub-folders (sub-prefixes) directly
+	// under dir ("" for the root), sorted, without slashes.
+	Dirs(ctx context.Context, dir string) ([]string, error)
+	// Delete removes objects; keys that do not exist are not an error.
+	Delete(ctx context.Context, keys ...string) error
+	// Location is the store's root as Open accepts it: a folder path or
+	// "s3://bucket/prefix".
+	Location() string
+}
+
+// PutOptions configure one Put.
+type PutOptions struct {
+	// Compress stores the bytes as zstd; PutResult.Size and SHA256 stay
+	// those of r's bytes.
+	Compress bool
+	// Compressed says r is already zstd: it is stored as it is, and
+	// PutResult.Size and SHA256 are of the decompressed bytes, computed by
+	// decompressing in the same pass. Not together with Compress.
+	Compressed bool
+	// SizeHint is the expected size of r's bytes (0: unknown). An S3 store
+	// raises the part size when the parts would otherwise exceed the
+	// 10,000 parts a multipart upload may have.
+	SizeHint int64
+}
+
+// PutResult describes a stored object.
+type PutResult struct {
+	// Size and SHA256 (hex) are of the original bytes (decompressed for
+	// Compressed, uncompressed for Compress).
+	Size   int64
+	SHA256 string
+	// Stored is the number of bytes stored.
+	Stored int64
+}
+
+// Info describes a stored object.
+type Info struct {
+	Key      string
+	Size     int64 // stored bytes
+	Modified time.Time
+}
+
+// Options configure Open. The zero value reads everything from the
+// environment.
+type Options struct {
+	// PartSize is the size of an S3 multipart part in bytes; 0 means
+	// DefaultPartSize. S3 wants at least 5 MiB (MinPartSize).
+	PartSize int64
+	// Concurrency is how many S3 parts are in flight at once across all
+	// the store's uploads; 0 means DefaultConcurrency. An S3 store holds
+	// at most Concurrency part buffers: memory is PartSize*Concurrency.
+	Concurrency int
+	// Endpoint overrides AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 and the
+	// shared config's endpoint_url, e.g. "http://127.0.0.1:8333". Without
+	// a scheme, https is used.
+	Endpoint string
+	// Region overrides AWS_REGION and the shared config; an endpoint other
+	// than AWS without any region uses "us-east-1".
+	Region string
+	// PathStyle forces path-style addressing (bucket in the path); it is
+	// on anyway for any endpoint that is not amazonaws.com.
+	PathStyle bool
+	// MaxAttempts is how often the S3 client tries a request (0: the SDK
+	// default, 3).
+	MaxAttempts int
+}
+
+// Defaults of Options.
+const (
+	DefaultPartSize    = 16 << 20
+	MinPartSize        = 5 << 20
+	DefaultConcurrency = 4
+	maxParts           = 10000
+)
+
+// Open returns the store for location: "s3://bucket[/prefix]" is an S3
+// store (credentials, region and endpoint from the environment as the AWS
+// SDK reads them), anything else a local folder (created when absent). For
+// S3 the bucket is checked (HeadBucket): ErrBucketNotFound,
+// ErrAccessDenied.
+func Open(ctx context.Context, location string, opts Options) (Store, error) {
+	if IsRemote(location) {
+		bucket, prefix, err := ParseS3(location)
+		if err != nil {
+			return nil, err
+		}
+		return openS3(ctx, bucket, prefix, opts)
+	}
+	return OpenLocal(location)
+}
+
+// IsRemote reports whether location names an object store (s3://).
+func IsRemote(location string) bool {
+	return strings.HasPrefix(strings.ToLower(location), "s3://")
+}
+
+// ParseS3 splits "s3://bucket/prefix" into the bucket and the prefix
+// (without leading or trailing slashes; "" for the bucket's root). The
+// bucket must follow S3's naming rules (3-63 characters of a-z, 0-9, '.'
+// and '-', starting and ending with a letter or digit); the prefix must
+// be a valid key. ErrInvalidLocation otherwise.
+func ParseS3(location string) (bucket, prefix string, err error) {
+	if !IsRemote(location) {
+		return "", "", &Error{Op: "parse location", Key: location, Kind: ErrInvalidLocation, Err: errors.New("want s3://bucket/prefix")}
+	}
+	rest := location[len("s3://"):]
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	prefix = strings.TrimSuffix(prefix, "/")
+	if !validBucket(bucket) {
+		return "", "", &Error{Op: "parse location", Key: location, Kind: ErrInvalidLocation, Err: fmt.Errorf("bad bucket name %q", bucket)}
+	}
+	if prefix != "" {
+		if err := checkKey(prefix); err != nil {
+			return "", "", &Error{Op: "parse location", Key: location, Kind: ErrInvalidLocation, Err: err}
+		}
+	}
+	return bucket, prefix, nil
+}
+
+func validBucket(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '.' || c == '-') && i > 0 && i < len(b)-1:
+		default:
+			return false
+		}
+	}
+	return !strings.Contains(b, "..")
+}
+
+// checkKey rejects keys that could escape the root or are ambiguous.
+func checkKey(key string) error {
+	if key == "" || strings.ContainsAny(key, "\\\x00") || strings.HasPrefix(key, "/") || path.Clean(key) != key {
+		return fmt.Errorf("bad key %q", key)
+	}
+	for _, part := range strings.Split(key, "/") {
+		if part == "" || part == "." || part == ".." {
+			return fmt.Errorf("bad key %q", key)
+		}
+	}
+	return nil
+}
+
+// checkPrefix accepts "" or a key, optionally ending in "/".
+func checkPrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	return checkKey(strings.TrimSuffix(prefix, "/"))
+}
+
+// Join joins key elements with "/".
+func Join(elem ...string) string {
+	var parts []string
+	for _, e := range elem {
+		if e = strings.Trim(e, "/"); e != "" {
+			parts = append(parts, e)
+		}
+	}
+	return strings.Join(parts, "/")
+}
