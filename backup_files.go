@@ -303,9 +303,14 @@ func (w *fileWorker) hashStored(ctx context.Context, path string, compressed boo
 		return 0, "", err
 	}
 	defer f.Close()
-	var r io.Reader = f
+	return w.hashReader(ctx, f, compressed, out)
+}
+
+// hashReader is hashStored for a stream: it decompresses a compressed one,
+// copies the original bytes to out and returns their size and sha256.
+func (w *fileWorker) hashReader(ctx context.Context, r io.Reader, compressed bool, out io.Writer) (int64, string, error) {
 	if compressed {
-		dec, err := w.decoder(f)
+		dec, err := w.decoder(r)
 		if err != nil {
 			return 0, "", err
 		}

@@ -3,7 +3,6 @@ package dbctl
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,23 +158,6 @@ func checkObject(ctx context.Context, w *fileWorker, st backupstore.Store, man *
 // (network, credentials, bucket) rather than that one object is bad.
 func storeDown(err error) bool {
 	return errors.Is(err, backupstore.ErrNetwork) || errors.Is(err, backupstore.ErrAccessDenied) || errors.Is(err, backupstore.ErrBucketNotFound)
-}
-
-// hashReader is hashStored for a stream.
-func (w *fileWorker) hashReader(ctx context.Context, r io.Reader, compressed bool, out io.Writer) (int64, string, error) {
-	if compressed {
-		dec, err := w.decoder(r)
-		if err != nil {
-			return 0, "", err
-		}
-		r = dec
-	}
-	w.sum.Reset()
-	n, err := w.pump(ctx, r, out, w.sum)
-	if err != nil {
-		return n, "", err
-	}
-	return n, hex.EncodeToString(w.sum.Sum(nil)), nil
 }
 
 // download fetches the manifest and the stored objects of files (all when
