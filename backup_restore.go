@@ -164,12 +164,8 @@ type RestoreOptions struct {
 // and verified first.
 func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions) (err error) {
 	op := "restore backup " + dir + " into " + dataDir
-	held, err := liveTables(dataDir)
-	if err != nil {
-		return opErr(op, nil, "check for a running searchd", err)
-	}
-	if len(held) > 0 {
-		return opErr(op, ErrServerRunning, "tables locked by a running searchd: "+strings.Join(held, ", ")+"; stop it first", nil)
+	if err := refuseLive(op, dataDir); err != nil {
+		return err
 	}
 	if IsRemoteLocation(dir) {
 		return restoreRemote(ctx, dir, dataDir, opts)
@@ -188,6 +184,10 @@ func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions
 	}
 	if !empty && !opts.Overwrite {
 		return opErr(op, ErrDataDirNotEmpty, dataDir, nil)
+	}
+	// searchd may have started while the backup was verified
+	if err := refuseLive(op, dataDir); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return opErr(op, nil, "", err)

@@ -218,4 +218,18 @@ func TestIntegrationRestoreRefusesRunningServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(before), string(after))
 	assert.Equal(t, 0, locked(t, c, name))
+
+	if target.srv != nil {
+		// a running server that serves no table holds its binary log
+		empty, err := dbctltest.StartManticore()
+		require.NoError(t, err)
+		defer empty.Close()
+		err = dbctl.RestoreBackup(ctx, dir, empty.DataDir(), dbctl.RestoreOptions{Overwrite: true})
+		require.ErrorIs(t, err, dbctl.ErrServerRunning)
+		assert.Contains(t, err.Error(), "binlog/binlog.lock")
+		after, err := os.ReadFile(filepath.Join(empty.DataDir(), "manticore.json"))
+		require.NoError(t, err)
+		assert.NotContains(t, string(after), name, "nothing restored")
+		assert.NoDirExists(t, filepath.Join(empty.DataDir(), name))
+	}
 }

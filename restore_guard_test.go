@@ -66,7 +66,7 @@ func TestRestoreRefusesALockedDataDir(t *testing.T) {
 		err := RestoreBackup(t.Context(), filepath.Join(t.TempDir(), "no-backup-needed"), dataDir, opts)
 		require.ErrorIs(t, err, ErrServerRunning)
 		assert.True(t, IsServerRunning(err))
-		assert.Contains(t, err.Error(), "tables locked by a running searchd: t; stop it first")
+		assert.Contains(t, err.Error(), "a running searchd holds tables t; stop it first")
 	}
 	b, err := os.ReadFile(filepath.Join(dataDir, "manticore.json"))
 	require.NoError(t, err)
@@ -113,4 +113,24 @@ func TestLockLineHolds(t *testing.T) {
 	} {
 		assert.Equal(t, want, lockLineHolds(line, id), line)
 	}
+}
+
+// A running searchd with no table still holds its binary log's lock,
+// binlog/binlog.lock (Binlog_c::LockBinlog): that alone refuses a restore;
+// the file without the lock (a crash left it) does not.
+func TestRestoreRefusesADataDirWhoseBinlogIsLocked(t *testing.T) {
+	dataDir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dataDir, "binlog"), 0o755))
+	lock, err := os.OpenFile(filepath.Join(dataDir, "binlog", "binlog.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	require.NoError(t, err)
+	defer lock.Close()
+	missing := filepath.Join(t.TempDir(), "no-backup")
+
+	err = RestoreBackup(t.Context(), missing, dataDir, RestoreOptions{Overwrite: true})
+	require.ErrorIs(t, err, ErrBackupInvalid, "not locked: the missing backup is the error")
+
+	require.NoError(t, syscall.FcntlFlock(lock.Fd(), syscall.F_SETLK, &syscall.Flock_t{Type: syscall.F_WRLCK}))
+	err = RestoreBackup(t.Context(), missing, dataDir, RestoreOptions{Overwrite: true})
+	require.ErrorIs(t, err, ErrServerRunning)
+	assert.Contains(t, err.Error(), "a running searchd holds its binary log (binlog/binlog.lock); stop it first")
 }

@@ -27,7 +27,9 @@ type mEngine struct {
 	started time.Time
 	conf    serverConf          // SHOW SETTINGS; set once the server listens
 	locks   map[string]*os.File // <t>/<t>.lock held while the table is served (manticore_lock*.go)
-	user    *fileUser           // WithUser: file access checked as this user (nil: no checks)
+	// binlogLock is binlog/binlog.lock, held while the server runs
+	binlogLock *os.File
+	user       *fileUser // WithUser: file access checked as this user (nil: no checks)
 	// unserved are tables of manticore.json not served because the user
 	// cannot lock them (WithUser); they stay in manticore.json.
 	unserved map[string]*mTable
@@ -47,6 +49,9 @@ func newEngine(dataDir string, user *fileUser) (*mEngine, error) {
 		return nil, err
 	}
 	e.tables = tables
+	if err := e.lockBinlog(); err != nil {
+		return nil, fmt.Errorf("dbctltest: %w", err)
+	}
 	for _, n := range e.sortedNames() {
 		if t := e.tables[n]; t.Type != "distributed" && !e.user.canCreateIn(e.st.tableDir(n)) {
 			// searchd cannot create <t>.lock: it does not serve the table

@@ -58,6 +58,30 @@ func (e *mEngine) unlockTable(name string) {
 	_ = f.Close()
 }
 
+// binlogDir is searchd's binlog_path in RT mode, <data_dir>/binlog
+// (manticore-2.jsonl "SHOW SETTINGS": searchd.binlog_path {data_dir}/binlog).
+func binlogDir(dataDir string) string { return filepath.Join(dataDir, "binlog") }
+
+// lockBinlog takes the lock searchd holds for as long as it runs, whatever
+// tables it serves: Binlog_c::LockBinlog calls RawFileLock on
+// <binlog_path>/binlog.lock at start, and UnlockBinlog (RawFileUnLock)
+// releases and unlinks it at shutdown (Manticore source, src/binlog.cpp).
+// The emulator writes no binary log but holds its lock the same way, so a
+// running server with no table is recognisable too.
+func (e *mEngine) lockBinlog() error {
+	dir := binlogDir(e.st.dataDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "binlog.lock")
+	f, err := lockFile(path)
+	if err != nil {
+		return fmt.Errorf("failed to lock '%s': %w", path, err)
+	}
+	e.binlogLock = f
+	return nil
+}
+
 // releaseLocks releases every lock (Close).
 func (e *mEngine) releaseLocks() {
 	if e == nil {
@@ -67,5 +91,10 @@ func (e *mEngine) releaseLocks() {
 	defer e.mu.Unlock()
 	for name := range e.locks {
 		e.unlockTable(name)
+	}
+	if f := e.binlogLock; f != nil {
+		e.binlogLock = nil
+		_ = os.Remove(f.Name())
+		_ = f.Close()
 	}
 }
