@@ -197,3 +197,10 @@ var ErrServerRunning = errors.New("dbctl: searchd is running on the data_dir")
 
 // IsServerRunning reports whether err is (or wraps) ErrServerRunning.
 func IsServerRunning(err error) bool { return errors.Is(err, ErrServerRunning) }
+
+// ErrFreezeOutcomeUnknown: the answer of a FREEZE was lost (the connection
+// broke, or it ran longer than the release timeout) and, watching the
+// counters for the release timeout, Freeze saw no sign that it ran. If
+// searchd still runs it, the tables named in the error become frozen:
+// check SHOW LOCKS and UNFREEZE them.
+var ErrFreezeOutcomeUnknown = errors.New("dbctl: FREEZE outcome unknown")

@@ -56,6 +56,7 @@ func expectFreeze(mock sqlmock.Sqlmock, table string) {
 		p := dataDir + "/" + table + "/" + table + "." + ext
 		vals = append(vals, p, p)
 	}
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rows([]string{"Type", "Name", "Lock Type", "Additional Info"}))
 	mock.ExpectQuery("FREEZE `" + table + "`").WillReturnRows(rows([]string{"file", "normalized"}, vals...))
 }
 
@@ -221,6 +222,7 @@ func ExampleManticore_Freeze() {
 
 func ExampleManticore_Freeze_missingTable() {
 	c, mock := mockClient()
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rows([]string{"Type", "Name", "Lock Type", "Additional Info"}))
 	mock.ExpectQuery("FREEZE `products`, `nope`").WillReturnRows(rows([]string{"file", "normalized"},
 		"/d/products/products.meta", "/d/products/products.meta"))
 	mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(rows([]string{"Level", "Code", "Message"},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/dbctltest"
@@ -232,4 +233,74 @@ func TestIntegrationRestoreRefusesRunningServer(t *testing.T) {
 		assert.NotContains(t, string(after), name, "nothing restored")
 		assert.NoDirExists(t, filepath.Join(empty.DataDir(), name))
 	}
+}
+
+// C, deterministically: a FREEZE held on the server past the caller's
+// deadline is waited for, then released: the counter is 0 as soon as
+// Freeze returns. And when the FREEZE's answer is lost (the connection is
+// cut while searchd holds it, or it outlasts the release timeout), Freeze
+// does not send an UNFREEZE that would run first: it watches the counters
+// and undoes the FREEZE once it lands, or says the outcome is unknown.
+func TestIntegrationFreezeNeverAbandoned(t *testing.T) {
+	target := newManticoreTarget(t)
+	target.needEmbedded(t)
+	srv := target.srv
+	waitHeld := func() {
+		t.Helper()
+		for srv.Held() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	t.Run("caller deadline passes while FREEZE is held", func(t *testing.T) {
+		c := openClient(t, target.dsn)
+		a := rtTable(t, c)
+		release := srv.Hold("^FREEZE")
+		defer release()
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		done := make(chan error)
+		go func() { _, err := c.Manticore().Freeze(ctx, a); done <- err }()
+		waitHeld()
+		<-ctx.Done()
+		release()
+		require.ErrorIs(t, <-done, context.DeadlineExceeded)
+		assert.Equal(t, 0, locked(t, c, a))
+	})
+
+	t.Run("connection cut while FREEZE is held: undone once it lands", func(t *testing.T) {
+		c := openClient(t, target.dsn, dbctl.WithReleaseTimeout(10*time.Second))
+		a := rtTable(t, c)
+		release := srv.Hold("^FREEZE")
+		defer release()
+		done := make(chan error)
+		go func() { _, err := c.Manticore().Freeze(context.Background(), a); done <- err }()
+		waitHeld()
+		srv.DropConnections()
+		select {
+		case err := <-done:
+			t.Fatalf("Freeze returned before the FREEZE landed: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		release()
+		err := <-done
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "the FREEZE's answer was lost; it ran, and was undone for "+a)
+		assert.Equal(t, 0, locked(t, c, a))
+	})
+
+	t.Run("FREEZE outlasts the release timeout: outcome unknown, tables named", func(t *testing.T) {
+		c := openClient(t, target.dsn, dbctl.WithReleaseTimeout(100*time.Millisecond))
+		a := rtTable(t, c)
+		release := srv.Hold("^FREEZE")
+		defer release()
+		_, err := c.Manticore().Freeze(context.Background(), a)
+		require.ErrorIs(t, err, dbctl.ErrFreezeOutcomeUnknown)
+		assert.Contains(t, err.Error(), "these tables become frozen: "+a)
+		release() // searchd runs it now: exactly what the error warned of
+		for locked(t, c, a) != 1 {
+			time.Sleep(time.Millisecond)
+		}
+		require.NoError(t, c.Manticore().Unfreeze(context.Background(), a))
+	})
 }

@@ -71,10 +71,19 @@ func (m *Manticore) Freeze(ctx context.Context, tables ...string) ([]FrozenFile,
 // because searchd executes a FREEZE whose client has gone, after any
 // compensating UNFREEZE (issue 9 C). If ctx ended meanwhile, the tables it
 // froze are released on the same connection and ctx's error is returned.
-// Once FREEZE may have run, every failure path releases what it froze.
+// If the answer itself is lost, settleLostFreeze decides from the counters
+// read before it. Once FREEZE may have run, every failure path releases
+// what it froze.
 func (m *Manticore) freezeOn(ctx context.Context, conn *sql.Conn, op string, names []string) ([]FrozenFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, opErr(op, nil, "", err)
+	}
+	// The counters before the FREEZE tell, if its answer is lost, whether
+	// it ran (settleLostFreeze). A server that refuses SHOW LOCKS gets the
+	// old remedy: an immediate UNFREEZE.
+	before, err := m.lockCounts(ctx, conn)
+	if err != nil && !isServerError(err) {
+		return nil, opErr(op, nil, "read the freeze counters", err)
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.opts.releaseTimeout)
 	t, err := m.c.query(fctx, conn, "FREEZE "+quoteManticoreList(names))
@@ -85,11 +94,7 @@ func (m *Manticore) freezeOn(ctx context.Context, conn *sql.Conn, op string, nam
 			// it (it reports ErrBadConn only then): nothing was frozen.
 			return nil, manticoreErr(op, err)
 		}
-		// The answer was lost (the release timeout passed, or the
-		// connection broke): the statement may have run or may still run.
-		// UNFREEZE of a table that cannot be frozen is a no-op, so
-		// releasing every name is safe.
-		return nil, errors.Join(opErr(op, nil, "", err), m.release(ctx, nil, names))
+		return nil, m.settleLostFreeze(ctx, op, names, before, err)
 	}
 	files, err := parseFreezeFiles(t, names)
 	if err != nil {

@@ -38,6 +38,7 @@ func TestFreezeParsesAndAttributesFiles(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c, mock := newMock(t)
+			mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 			mock.ExpectQuery(tc.sql).WillReturnRows(rowsOf(freezeCols, tc.rows...))
 			files, err := c.Manticore().Freeze(context.Background(), tc.tables...)
 			require.NoError(t, err)
@@ -58,6 +59,7 @@ func TestFreezeParsesAndAttributesFiles(t *testing.T) {
 // warning on the server: Freeze must release what it froze and say which.
 func TestFreezeMissingTableReleasesTheOthers(t *testing.T) {
 	c, mock := newMock(t)
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 	mock.ExpectQuery("FREEZE `gold_a`, `gold_nope`, `dist`").WillReturnRows(rowsOf(freezeCols, goldFiles(dataDir, "gold_a")...))
 	mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(rowsOf(warningCols,
 		[]string{"warning", "1000", "Some tables are not suitable for freezing: gold_nope, dist"}))
@@ -77,6 +79,7 @@ func TestFreezeMissingTableReleasesTheOthers(t *testing.T) {
 func TestFreezeDecidesFromTheFileListNotWarnings(t *testing.T) {
 	t.Run("stale warning on a clean FREEZE: not even read", func(t *testing.T) {
 		c, mock := newMock(t)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 		mock.ExpectQuery("FREEZE `gold_a`").WillReturnRows(rowsOf(freezeCols, goldFiles(dataDir, "gold_a")...))
 		files, err := c.Manticore().Freeze(context.Background(), "gold_a")
 		require.NoError(t, err)
@@ -84,6 +87,7 @@ func TestFreezeDecidesFromTheFileListNotWarnings(t *testing.T) {
 	})
 	t.Run("table without files, SHOW WARNINGS an OK packet", func(t *testing.T) {
 		c, mock := newMock(t)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 		mock.ExpectQuery("FREEZE `gold_a`, `dist`").WillReturnRows(rowsOf(freezeCols, goldFiles(dataDir, "gold_a")...))
 		mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(sqlmock.NewRows(nil))
 		expectRelease(mock, "UNFREEZE `gold_a`", "gold_a").WillReturnResult(sqlmock.NewResult(0, 1))
@@ -93,6 +97,7 @@ func TestFreezeDecidesFromTheFileListNotWarnings(t *testing.T) {
 	})
 	t.Run("SHOW WARNINGS fails: the error still names the table", func(t *testing.T) {
 		c, mock := newMock(t)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 		mock.ExpectQuery("FREEZE `dist`").WillReturnRows(rowsOf(freezeCols))
 		mock.ExpectQuery("SHOW WARNINGS").WillReturnError(errors.New("broken pipe"))
 		_, err := c.Manticore().Freeze(context.Background(), "dist")
@@ -103,6 +108,7 @@ func TestFreezeDecidesFromTheFileListNotWarnings(t *testing.T) {
 		c, mock := newMock(t)
 		rows := append(goldFiles(dataDir, "cap_wf"), []string{dataDir + "/cap_wf/wordforms_chunk0_0.txt", dataDir + "/cap_wf/wordforms_chunk0_0.txt"})
 		rows = append(rows, goldFiles(dataDir, "gold_a")...)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 		mock.ExpectQuery("FREEZE `cap_wf`, `gold_a`").WillReturnRows(rowsOf(freezeCols, rows...))
 		files, err := c.Manticore().Freeze(context.Background(), "cap_wf", "gold_a")
 		require.NoError(t, err)
@@ -114,6 +120,7 @@ func TestFreezeDecidesFromTheFileListNotWarnings(t *testing.T) {
 
 func TestFreezeAllMissing(t *testing.T) {
 	c, mock := newMock(t)
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 	mock.ExpectQuery("FREEZE `gold_nope`").WillReturnRows(rowsOf(freezeCols))
 	mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(rowsOf(warningCols,
 		[]string{"warning", "1000", "Some tables are not suitable for freezing: gold_nope"}))
@@ -123,6 +130,7 @@ func TestFreezeAllMissing(t *testing.T) {
 
 func TestFreezeServerErrorReleasesNothing(t *testing.T) {
 	c, mock := newMock(t)
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 	mock.ExpectQuery("FREEZE `t`").WillReturnError(myErr(1064, "42000", "P02: syntax error, unexpected $end near 'FREEZE'"))
 	_, err := c.Manticore().Freeze(context.Background(), "t")
 	var me *mysql.MySQLError
@@ -134,22 +142,50 @@ func TestFreezeServerErrorReleasesNothing(t *testing.T) {
 // A failure after FREEZE may have run (connection lost, garbage answer)
 // releases every table, on a fresh connection when the first one is gone.
 func TestFreezeUncertainFailuresRelease(t *testing.T) {
-	t.Run("connection lost during FREEZE", func(t *testing.T) {
+	t.Run("connection lost during FREEZE, which had run", func(t *testing.T) {
 		c, mock := newMock(t)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols, []string{"rt", "b", "freeze", "Count: 1"}))
 		mock.ExpectQuery("FREEZE `a`, `b`").WillReturnError(errors.New("read tcp: connection reset by peer"))
+		// the counters rose above those from before: it ran
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols,
+			[]string{"rt", "a", "freeze", "Count: 1"}, []string{"rt", "b", "freeze", "Count: 2"}))
 		expectRelease(mock, "UNFREEZE `a`, `b`", "a", "b").WillReturnResult(sqlmock.NewResult(0, 2))
 		_, err := c.Manticore().Freeze(context.Background(), "a", "b")
 		require.Error(t, err)
+		assert.Contains(t, err.Error(), "the FREEZE's answer was lost; it ran, and was undone for a, b")
 		assert.Contains(t, err.Error(), "connection reset")
+	})
+	t.Run("connection lost during FREEZE, which runs later", func(t *testing.T) {
+		c, mock := newMock(t)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
+		mock.ExpectQuery("FREEZE `a`").WillReturnError(errors.New("read tcp: connection reset by peer"))
+		// not yet: no UNFREEZE may be sent now (it would run first)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols, []string{"rt", "a", "freeze", "Count: 1"}))
+		expectRelease(mock, "UNFREEZE `a`", "a").WillReturnResult(sqlmock.NewResult(0, 1))
+		_, err := c.Manticore().Freeze(context.Background(), "a")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "undone for a")
+	})
+	t.Run("no SHOW LOCKS on this server: released at once, as before", func(t *testing.T) {
+		c, mock := newMock(t)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnError(myErr(1064, "42000", "P01: syntax error"))
+		mock.ExpectQuery("FREEZE `a`").WillReturnError(errors.New("read tcp: connection reset by peer"))
+		expectRelease(mock, "UNFREEZE `a`", "a").WillReturnResult(sqlmock.NewResult(0, 1))
+		_, err := c.Manticore().Freeze(context.Background(), "a")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "the FREEZE's answer was lost")
 	})
 	t.Run("FREEZE never sent (driver.ErrBadConn): nothing to release", func(t *testing.T) {
 		c, mock := newMock(t)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 		mock.ExpectQuery("FREEZE `a`").WillReturnError(driver.ErrBadConn)
 		_, err := c.Manticore().Freeze(context.Background(), "a")
 		require.ErrorIs(t, err, driver.ErrBadConn)
 	})
 	t.Run("answer without a file column", func(t *testing.T) {
 		c, mock := newMock(t)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 		mock.ExpectQuery("FREEZE `a`").WillReturnRows(rowsOf([]string{"path"}, []string{"/d/a/a.meta"}))
 		expectRelease(mock, "UNFREEZE `a`", "a").WillReturnResult(sqlmock.NewResult(0, 1))
 		_, err := c.Manticore().Freeze(context.Background(), "a")
@@ -157,6 +193,7 @@ func TestFreezeUncertainFailuresRelease(t *testing.T) {
 	})
 	t.Run("file of no requested table", func(t *testing.T) {
 		c, mock := newMock(t)
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 		mock.ExpectQuery("FREEZE `a`, `b`").WillReturnRows(rowsOf(freezeCols, []string{"/x/zzz/zzz.meta", "/x/zzz/zzz.meta"}))
 		expectRelease(mock, "UNFREEZE `a`, `b`", "a", "b").WillReturnResult(sqlmock.NewResult(0, 2))
 		_, err := c.Manticore().Freeze(context.Background(), "a", "b")
@@ -172,6 +209,7 @@ func TestReleaseRetriesAndVerifies(t *testing.T) {
 	freezeThenFail := func(mock sqlmock.Sqlmock) {
 		// An answer without a "file" column: which tables were frozen is
 		// unknown, so every name is released.
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 		mock.ExpectQuery("FREEZE `a`").WillReturnRows(rowsOf([]string{"path"}, []string{"/d/a/a.meta"}))
 	}
 	t.Run("connection broke before the UNFREEZE ran: sent again", func(t *testing.T) {
@@ -207,6 +245,7 @@ func TestReleaseRetriesAndVerifies(t *testing.T) {
 }
 
 func expectFreezeOK(mock sqlmock.Sqlmock, table string) {
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 	mock.ExpectQuery("FREEZE `" + table + "`").WillReturnRows(rowsOf(freezeCols, goldFiles(dataDir, table)...))
 }
 
@@ -271,6 +310,7 @@ func TestWithFrozenJoinsReleaseError(t *testing.T) {
 
 func TestWithFrozenFreezeFailureSkipsCallback(t *testing.T) {
 	c, mock := newMock(t)
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols))
 	mock.ExpectQuery("FREEZE `gold_nope`").WillReturnRows(rowsOf(freezeCols))
 	mock.ExpectQuery("SHOW WARNINGS").WillReturnRows(rowsOf(warningCols, []string{"warning", "1000", "Some tables are not suitable for freezing: gold_nope"}))
 	called := false

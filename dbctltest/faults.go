@@ -16,6 +16,8 @@ type faults struct {
 	fails  []injectedFail
 	delays []injectedDelay
 	holds  []injectedHold
+	// held counts the statements waiting on a hold now
+	held int
 }
 
 type injectedHold struct {
@@ -62,6 +64,13 @@ func (f *faults) delay(match string, d time.Duration) {
 	if d > 0 {
 		f.delays = append(f.delays, injectedDelay{match: match, d: d})
 	}
+}
+
+// waiting is how many statements wait on a hold now.
+func (f *faults) waiting() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.held
 }
 
 // hold makes matching statements wait until release is called; release
@@ -123,11 +132,19 @@ func (f *faults) before(ctx context.Context, sql string) error {
 			t.Stop()
 		}
 	}
-	for _, ch := range held {
-		select {
-		case <-ch:
-		case <-ctx.Done():
+	if len(held) > 0 {
+		f.mu.Lock()
+		f.held++
+		f.mu.Unlock()
+		for _, ch := range held {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
 		}
+		f.mu.Lock()
+		f.held--
+		f.mu.Unlock()
 	}
 	if err != nil {
 		return err

@@ -208,6 +208,10 @@ func (s *Manticore) Delay(match string, d time.Duration) { s.faults.delay(match,
 // released even if its client has gone.
 func (s *Manticore) Hold(match string) (release func()) { return s.faults.hold(match) }
 
+// Held is how many statements wait on a Hold now: a test waits for it to
+// know that a statement has reached the server before it acts.
+func (s *Manticore) Held() int { return s.faults.waiting() }
+
 // DropConnections cuts every open client connection now. Statements being
 // executed finish on the server (as they do on searchd).
 func (s *Manticore) DropConnections() { s.srv.DropConnections() }

@@ -49,7 +49,7 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 			pp.done()
 			if err != nil {
 				if ctx.Err() != nil {
-					a.interruptNote = "partial output was removed; " + releaseNote(m, before, beforeErr)
+					a.interruptNote = "partial output was removed; " + releaseNote(m, before, beforeErr, err)
 				}
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,8 +29,12 @@ func freezeCounters(ctx context.Context, m *dbctl.Manticore) (map[string]int, er
 // releaseNote checks, after an interrupted command that froze tables, that
 // no counter stayed above what it was before the command (SHOW LOCKS on a
 // fresh context), and says what it found. The CLI claims "unfrozen" only
-// when this check passed (issue 9 C).
-func releaseNote(m *dbctl.Manticore, before map[string]int, beforeErr error) string {
+// when this check passed (issue 9 C), and never when the SDK reported that
+// a FREEZE's outcome is unknown (it may still land).
+func releaseNote(m *dbctl.Manticore, before map[string]int, beforeErr, err error) string {
+	if errors.Is(err, dbctl.ErrFreezeOutcomeUnknown) {
+		return "the FREEZE's answer was lost and its outcome is unknown: the tables named above may become frozen; check 'dbctl manticore locks'"
+	}
 	if beforeErr != nil {
 		return "could not verify that the tables were unfrozen (SHOW LOCKS failed before the backup); check with 'dbctl manticore locks'"
 	}
