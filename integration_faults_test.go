@@ -75,45 +75,63 @@ func TestIntegrationFreezeAfterStaleWarning(t *testing.T) {
 }
 
 // B: a table created with wordforms, stopwords and exceptions keeps its own
-// copies of them in its folder, not named after it. It backs up, verifies,
-// imports under a new name, and the imported table still applies the word
-// forms: "walking" finds the document that says "walked".
+// copies of them in its folder, not named after it. It backs up (plain and
+// compressed), verifies, imports under a new name after the original
+// fixture files are gone, and the imported table still applies the word
+// forms: "walking" finds the document that says "walked". Restored into a
+// new data_dir, a server started there applies them too.
 func TestIntegrationBackupOfTableWithWordforms(t *testing.T) {
 	target := newManticoreTarget(t)
 	ctx := context.Background()
 	c := openClient(t, target.dsn)
-	fixtures := sharedTempDir(t)
-	for name, text := range map[string]string{"wf.txt": "walked > walk\nwalking > walk\n", "sw.txt": "the\nand\n", "ex.txt": "AT&T => att\n"} {
-		require.NoError(t, os.WriteFile(filepath.Join(fixtures, name), []byte(text), 0o644))
-	}
-	name, imported := uniqueName("dbctl_it_"), uniqueName("dbctl_it_")
-	dropTable(t, c, name)
-	dropTable(t, c, imported)
-	execAll(t, c.DB(),
-		"CREATE TABLE "+name+" (title text) wordforms='"+fixtures+"/wf.txt' stopwords='"+fixtures+"/sw.txt' exceptions='"+fixtures+"/ex.txt'",
-		"INSERT INTO "+name+" (id, title) VALUES (1, 'walked the dog')",
-		"FLUSH RAMCHUNK "+name)
+	for _, compress := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "zstd"}[compress], func(t *testing.T) {
+			fixtures := sharedTempDir(t)
+			for name, text := range map[string]string{"wf.txt": "walked > walk\nwalking > walk\n", "sw.txt": "the\nand\n", "ex.txt": "AT&T => att\n"} {
+				require.NoError(t, os.WriteFile(filepath.Join(fixtures, name), []byte(text), 0o644))
+			}
+			name, imported := uniqueName("dbctl_it_"), uniqueName("dbctl_it_")
+			dropTable(t, c, name)
+			dropTable(t, c, imported)
+			execAll(t, c.DB(),
+				"CREATE TABLE "+name+" (title text) wordforms='"+fixtures+"/wf.txt' stopwords='"+fixtures+"/sw.txt' exceptions='"+fixtures+"/ex.txt'",
+				"INSERT INTO "+name+" (id, title) VALUES (1, 'walked the dog')",
+				"FLUSH RAMCHUNK "+name)
 
-	dir := filepath.Join(sharedTempDir(t), "bk")
-	man, err := c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{Tables: []string{name}})
-	require.NoError(t, err)
-	var own []string
-	for _, f := range man.Files {
-		if f.Table == name && !strings.HasPrefix(filepath.Base(f.Path), name+".") {
-			own = append(own, filepath.Base(f.Path))
-		}
-	}
-	assert.NotEmpty(t, own, "the table's copies of wordforms, stopwords and exceptions")
-	for _, f := range own {
-		assert.True(t, strings.HasSuffix(f, ".txt"), f)
-	}
-	_, err = dbctl.VerifyBackup(ctx, dir)
-	require.NoError(t, err)
+			dir := filepath.Join(sharedTempDir(t), "bk")
+			man, err := c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{Tables: []string{name}, Compress: compress})
+			require.NoError(t, err)
+			var own []string
+			for _, f := range man.Files {
+				if f.Table == name && !strings.HasPrefix(filepath.Base(f.Path), name+".") {
+					own = append(own, filepath.Base(f.Path))
+				}
+			}
+			assert.NotEmpty(t, own, "the table's copies of wordforms, stopwords and exceptions")
+			for _, f := range own {
+				assert.True(t, strings.HasSuffix(f, ".txt"), f)
+			}
+			require.NoError(t, os.RemoveAll(fixtures), "the backup needs only its own copies")
+			_, err = dbctl.VerifyBackup(ctx, dir)
+			require.NoError(t, err)
 
-	require.NoError(t, c.Manticore().ImportTable(ctx, dir, name, imported))
-	var id int64
-	require.NoError(t, c.DB().QueryRow("SELECT id FROM "+imported+" WHERE MATCH('walking')").Scan(&id))
-	assert.Equal(t, int64(1), id)
+			require.NoError(t, c.Manticore().ImportTable(ctx, dir, name, imported))
+			var id int64
+			require.NoError(t, c.DB().QueryRow("SELECT id FROM "+imported+" WHERE MATCH('walking')").Scan(&id))
+			assert.Equal(t, int64(1), id)
+
+			if target.srv != nil {
+				data := filepath.Join(t.TempDir(), "data")
+				require.NoError(t, dbctl.RestoreBackup(ctx, dir, data, dbctl.RestoreOptions{}))
+				srv, err := dbctltest.StartManticore(dbctltest.WithDataDir(data))
+				require.NoError(t, err)
+				defer srv.Close()
+				rc := openClient(t, srv.DSN())
+				require.NoError(t, rc.DB().QueryRow("SELECT id FROM "+name+" WHERE MATCH('walking')").Scan(&id))
+				assert.Equal(t, int64(1), id)
+			}
+		})
+	}
 }
 
 // D: restored files belong to the data_dir's owner, and a backup to the
