@@ -178,6 +178,9 @@ func (b *backupRun) syncDirs() error {
 // it as manifest.json's bytes.
 func (b *backupRun) completeManifest() ([]byte, error) {
 	for _, j := range b.jobs {
+		if j.file.SHA256 == "" { // a worker that stopped without an error: never a manifest that lies
+			return nil, opErr(b.op, nil, "write manifest", fmt.Errorf("%s was not written", j.file.Path))
+		}
 		b.man.Files = append(b.man.Files, j.file)
 	}
 	sort.Slice(b.man.Files, func(x, y int) bool { return b.man.Files[x].Path < b.man.Files[y].Path })
