@@ -319,3 +319,49 @@ func TestS3BackupIncrementalFromLocalBase(t *testing.T) {
 		})
 	}
 }
+
+// A panic in Progress at its last report (every file uploaded, the
+// manifest not yet): the panic reaches the caller after the cleanup, and
+// every object written is deleted.
+func TestS3BackupPanicInProgress(t *testing.T) {
+	srv := s3Env(t)
+	f := newBackupFixture(t)
+	staging := t.TempDir()
+	loc := srv.Location(t)
+	var uploaded atomic.Int64
+	assert.PanicsWithValue(t, "progress boom", func() {
+		_, _ = f.c.Manticore().Backup(context.Background(), loc, BackupOptions{StagingDir: staging,
+			Progress: func(p BackupProgress) {
+				if p.Phase == "manifest" {
+					uploaded.Store(int64(p.Files))
+					panic("progress boom")
+				}
+			}})
+	})
+	assert.Positive(t, uploaded.Load(), "files were uploaded before the panic")
+	assert.Equal(t, map[string]int{"a": 0, "b": 0, "pq": 0}, f.counters(t))
+	nothingUploaded(t, srv, loc)
+	noBackupFoldersLeft(t, staging)
+}
+
+// A staging folder that a killed S3 backup left beside the data_dir (its
+// links pin source files) is removed by the next S3 backup, before the
+// freeze.
+func TestS3BackupRemovesKilledRunsStagingBesideDataDir(t *testing.T) {
+	srv := s3Env(t)
+	f := newBackupFixture(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	beside := filepath.Dir(f.srv.DataDir())
+	killed, err := createStaging(beside, "killeds3run", map[string]any{"pid": 1})
+	require.NoError(t, err)
+	require.NoError(t, os.Link(filepath.Join(f.srv.DataDir(), "a", "a.0.spd"), filepath.Join(killed.path, "0-a.0.spd")))
+	require.NoError(t, killed.lock.Close()) // the process died: the kernel dropped its lock
+	loc := srv.Location(t)
+	man, err := f.c.Manticore().Backup(context.Background(), loc, BackupOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, StagingStaged, man.Staging)
+	_, err = os.Stat(killed.path)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "the killed run's folder is gone")
+	noBackupFoldersLeft(t, beside, os.TempDir())
+	cleanupStore(t, openDirect(t, srv, loc))
+}
