@@ -18,7 +18,10 @@ type BackupOptions struct {
 	// a plain backup; without staging inside the freeze (see
 	// CompressAfterUnfreeze).
 	Compress bool
-	// Concurrency is the number of copy workers; 0 means one per CPU.
+	// Concurrency is the number of copy workers; 0 means one per CPU. For
+	// an s3:// dir it is also how many files are uploaded at once after
+	// the unfreeze; 0 there means the larger of Remote.Concurrency
+	// (default 4) and the number of CPUs.
 	Concurrency int
 	// Progress, when set, is called from one goroutine, at most ~10 times a
 	// second and once more at the end. A panic in it cancels the backup,
