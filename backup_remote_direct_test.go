@@ -61,6 +61,16 @@ func localCopyBytes(t *testing.T, dirs ...string) (copied int64, links int) {
 	return copied, links
 }
 
+// isolatedTempDir points TMPDIR (os.TempDir) at a folder of the test's own
+// and returns it: the fixture's data_dir made after it is in it, so the
+// folder beside the data_dir is not shared with other processes.
+func isolatedTempDir(t *testing.T) string {
+	tmp, err := filepath.EvalSymlinks(t.TempDir())
+	require.NoError(t, err)
+	t.Setenv("TMPDIR", tmp)
+	return tmp
+}
+
 // noBackupFoldersLeft checks that dirs hold no staging or temporary folder.
 func noBackupFoldersLeft(t *testing.T, dirs ...string) {
 	t.Helper()
@@ -95,12 +105,15 @@ func TestS3BackupUploadsFromStaging(t *testing.T) {
 		compress, stagingDir bool
 	}{{false, true}, {true, true}, {false, false}, {true, false}} {
 		t.Run(fmt.Sprintf("compress=%v/staging-dir=%v", v.compress, v.stagingDir), func(t *testing.T) {
+			// the temp dir: where the backup's temporary folder goes without
+			// StagingDir, and the fixture's data_dir (so that nothing else
+			// uses the folder beside it)
+			tmp := isolatedTempDir(t)
 			f := newBackupFixture(t)
 			f.twoChunks(t)
 			addBigRow(t, f)
-			tmp := t.TempDir()
-			t.Setenv("TMPDIR", tmp) // where the backup's temporary folder goes without StagingDir
 			beside := filepath.Dir(f.srv.DataDir())
+			require.Equal(t, tmp, beside)
 			watch := []string{tmp, beside}
 			opts := BackupOptions{Compress: v.compress, Remote: RemoteOptions{PartSize: backupstore.MinPartSize, Concurrency: 2}}
 			wantPlace := beside
@@ -263,9 +276,8 @@ func TestS3BackupFallsBackWithoutStaging(t *testing.T) {
 		compress, stagingDir bool
 	}{{false, false}, {true, true}} {
 		t.Run(fmt.Sprintf("compress=%v/staging-dir=%v", v.compress, v.stagingDir), func(t *testing.T) {
+			tmp := isolatedTempDir(t)
 			f := newBackupFixture(t)
-			tmp := t.TempDir()
-			t.Setenv("TMPDIR", tmp)
 			dataDir := filepath.Clean(f.srv.DataDir())
 			opts := BackupOptions{Compress: v.compress, hooks: &backupHooks{dev: func(p string) (uint64, error) {
 				if filepath.Clean(p) == dataDir {
@@ -349,8 +361,8 @@ func TestS3BackupPanicInProgress(t *testing.T) {
 // freeze.
 func TestS3BackupRemovesKilledRunsStagingBesideDataDir(t *testing.T) {
 	srv := s3Env(t)
+	isolatedTempDir(t)
 	f := newBackupFixture(t)
-	t.Setenv("TMPDIR", t.TempDir())
 	beside := filepath.Dir(f.srv.DataDir())
 	killed, err := createStaging(beside, "killeds3run", map[string]any{"pid": 1})
 	require.NoError(t, err)
