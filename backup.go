@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/dbctl/dbctl/backupstore"
 )
 
 // syncConcurrency is how many fsyncs run at once after the copy.
@@ -70,23 +71,38 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // (searchd's own), the backup is given to that user, so that IMPORT TABLE
 // by that searchd can read it.
 //
-// dir may be "s3://bucket/prefix": the backup is made in a local folder
-// (StagingDir, else the temp dir), uploaded after the unfreeze with
-// manifest.json last, and the local folder removed (backup_remote.go).
+// dir may be "s3://bucket/prefix": the freeze is the same (staged where a
+// staging folder on the data_dir's file system can be made: StagingDir,
+// else beside the data_dir, else in the temp dir), and after the unfreeze
+// each file is streamed once from its hard link or from memory to the
+// store, with manifest.json last; no local copy of the backup is made
+// (backup_remote.go, backup_remote_direct.go).
 func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) (man *Manifest, err error) {
-	if IsRemoteLocation(dir) {
-		return m.backupRemote(ctx, dir, opts)
-	}
 	op := "manticore backup " + dir
-	started := time.Now()
-	target, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, opErr(op, ErrInvalidArgument, "", err)
-	}
-	if _, err := os.Lstat(target); err == nil {
-		return nil, opErr(op, ErrBackupExists, target, nil)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, opErr(op, nil, "", err)
+	b := &backupRun{m: m, op: op, opts: opts, started: time.Now()}
+	// tmp is the backup's local folder: the backup itself, renamed to dir
+	// at the end; for a store, where files copied inside the freeze wait
+	// for their upload (see upload).
+	tmpParent, tmpName := "", ""
+	if IsRemoteLocation(dir) {
+		if err := b.openStore(ctx, dir); err != nil {
+			return nil, err
+		}
+		tmpParent, tmpName = opts.StagingDir, "dbctl-s3"
+		if tmpParent == "" {
+			tmpParent = os.TempDir()
+		}
+	} else {
+		target, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, opErr(op, ErrInvalidArgument, "", err)
+		}
+		if _, err := os.Lstat(target); err == nil {
+			return nil, opErr(op, ErrBackupExists, target, nil)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, opErr(op, nil, "", err)
+		}
+		b.target, tmpParent, tmpName = target, filepath.Dir(target), filepath.Base(target)
 	}
 	selected, skipped, err := m.selectTables(ctx, op, opts.Tables)
 	if err != nil {
@@ -99,17 +115,15 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 	// Where searchd's config file and data_dir are (manticore-2.jsonl,
 	// "SHOW SETTINGS"). A server that refuses the statement (older than
 	// SHOW SETTINGS) gets a backup without its config file.
-	settings, err := m.Settings(ctx)
-	if err != nil && !isServerError(err) {
+	if b.settings, err = m.Settings(ctx); err != nil && !isServerError(err) {
 		return nil, err
 	}
 	id, err := newBackupID()
 	if err != nil {
 		return nil, opErr(op, nil, "backup id", err)
 	}
-	b := &backupRun{m: m, op: op, opts: opts, target: target, started: started, settings: settings}
 	b.man = &Manifest{
-		FormatVersion: ManifestFormatVersion, Tool: "dbctl", ID: id, ServerVersion: version, Started: started.UTC(),
+		FormatVersion: ManifestFormatVersion, Tool: "dbctl", ID: id, ServerVersion: version, Started: b.started.UTC(),
 		Partial: len(opts.Tables) > 0, Skipped: skipped,
 	}
 	if opts.Compress {
@@ -118,13 +132,13 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 	if err := b.readBase(ctx); err != nil {
 		return nil, err
 	}
-	b.cleanStaleStaging(ctx)
-	if b.tmp, err = os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+partialInfix); err != nil {
+	b.cleanStaleStaging(ctx, tmpParent)
+	if b.tmp, err = os.MkdirTemp(tmpParent, "."+tmpName+partialInfix); err != nil {
 		return nil, opErr(op, nil, "create temporary directory", err)
 	}
 	// the marker lets the next backup remove this directory if this
 	// process is killed; it is removed before the rename into place
-	if b.tmpLock, err = lockMarker(b.tmp, map[string]any{"backup_id": id, "pid": os.Getpid(), "target": target}); err != nil {
+	if b.tmpLock, err = lockMarker(b.tmp, map[string]any{"backup_id": id, "pid": os.Getpid(), "target": b.targetName()}); err != nil {
 		_ = os.RemoveAll(b.tmp)
 		return nil, opErr(op, nil, "create temporary directory", err)
 	}
@@ -158,6 +172,9 @@ type backupRun struct {
 	memBudget   atomic.Int64 // bytes of mutable files still allowed in memory (see stageMemory)
 	base        *baseBackup  // nil: a full backup
 	tmpLock     *os.File     // the locked marker of tmp
+
+	store backupstore.Store // nil: a local backup (target); else the upload's destination
+	undo  *uploadUndo       // what the upload to store wrote, deleted on failure
 }
 
 type backupJob struct {
@@ -211,6 +228,9 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		}
 		if p != nil || err != nil {
 			err = errors.Join(err, release())
+			if uerr := b.undo.run(ctx); uerr != nil {
+				err = errors.Join(err, opErr(b.op, nil, "delete the partial upload", uerr))
+			}
 			_ = b.staging.remove()
 			_ = os.RemoveAll(b.tmp)
 			man = nil
@@ -249,6 +269,12 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		return nil, opErr(b.op, nil, "", err)
 	}
 	b.man.FreezeWindow = time.Duration(b.thawed.Load() - b.frozen.Load())
+	if b.store != nil {
+		if err := b.upload(ctx); err != nil {
+			return nil, err
+		}
+		return b.man, nil
+	}
 	if err := b.copyStaged(ctx); err != nil {
 		return nil, err
 	}
@@ -271,95 +297,6 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		return nil, err
 	}
 	return b.man, nil
-}
-
-// copyAll copies every file; largest first so that the workers finish
-// together.
-func (b *backupRun) copyAll(ctx context.Context) error {
-	b.phase.Store("copy")
-	if b.staging != nil {
-		b.phase.Store("stage")
-	}
-	order := make([]int, len(b.jobs))
-	for i := range b.jobs {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(x, y int) bool { return b.jobs[order[x]].size > b.jobs[order[y]].size })
-	ext := ""
-	if b.opts.Compress {
-		ext = ".zst"
-	}
-	err := runWorkers(ctx, len(order), b.concurrency(), &b.bytes, func(ctx context.Context, w *fileWorker, k int) error {
-		i := order[k]
-		j := &b.jobs[i]
-		if h := b.opts.hooks; h != nil && h.beforeCopy != nil {
-			if err := h.beforeCopy(i, j.src); err != nil {
-				return err
-			}
-		}
-		if j.fromBase != "" {
-			return nil // linked from the base after the unfreeze
-		}
-		if b.staging != nil && isImmutable(j.src) {
-			if ok, err := b.link(i, j); err != nil || ok {
-				return err
-			}
-		}
-		if b.staging != nil && b.memBudget.Add(-j.size) >= 0 {
-			return b.readToMemory(j)
-		} else if b.staging != nil {
-			b.memBudget.Add(j.size)
-		}
-		if err := b.copyOne(ctx, w, j, ext); err != nil {
-			return err
-		}
-		// the source must still be the file of the freeze
-		f, err := os.Open(j.src)
-		if err != nil {
-			return fmt.Errorf("copy %s: %w", j.src, err)
-		}
-		defer f.Close()
-		return checkIdentity(f, &j.file)
-	})
-	if err != nil {
-		return opErr(b.op, kindOf(err), "copy", err)
-	}
-	return nil
-}
-
-// copyOne copies one file inside the freeze (see copyAll). A compressed
-// backup compresses the copy after the unfreeze where it can (a clone, or
-// a kernel copy when staging or with CompressAfterUnfreeze), else inside
-// the freeze.
-func (b *backupRun) copyOne(ctx context.Context, w *fileWorker, j *backupJob, ext string) error {
-	orCopy := b.opts.CompressAfterUnfreeze || b.staging != nil
-	if clone := b.clone(); b.opts.Compress && ((clone != nil && !b.noClone.Load()) || orCopy) {
-		res, ok, err := w.stage(ctx, j.src, j.dst+stageSuffix, clone, &b.noClone, orCopy)
-		if err != nil {
-			return fmt.Errorf("copy %s: %w", j.src, err)
-		}
-		if ok {
-			j.file.Size, j.file.Mode, j.compressLater = res.size, res.mode, true
-			b.files.Add(1)
-			return nil
-		}
-	}
-	res, err := w.copyFile(ctx, j.src, j.dst+ext, b.opts.Compress, b.clone())
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", j.src, err)
-	}
-	j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.hashLater = res.size, res.stored, res.sha256, res.mode, res.hashLater
-	b.files.Add(1)
-	return nil
-}
-
-// kindOf returns ErrSourceChanged when err says a source changed, so that
-// the backup's error carries it as its kind.
-func kindOf(err error) error {
-	if errors.Is(err, ErrSourceChanged) {
-		return ErrSourceChanged
-	}
-	return nil
 }
 
 // newBackupID returns 128 random bits in hex (Manifest.ID).

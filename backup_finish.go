@@ -57,6 +57,11 @@ func (b *backupRun) beforeHash(path string) error {
 
 // afterUnfreeze runs fn on the workers for the jobs pick selects, as phase.
 func (b *backupRun) afterUnfreeze(ctx context.Context, phase string, pick func(*backupJob) bool, fn func(context.Context, *fileWorker, *backupJob) error) error {
+	return b.afterUnfreezeOn(ctx, phase, b.concurrency(), pick, fn)
+}
+
+// afterUnfreezeOn is afterUnfreeze on conc workers.
+func (b *backupRun) afterUnfreezeOn(ctx context.Context, phase string, conc int, pick func(*backupJob) bool, fn func(context.Context, *fileWorker, *backupJob) error) error {
 	var idx []int
 	for i := range b.jobs {
 		if pick(&b.jobs[i]) {
@@ -68,7 +73,7 @@ func (b *backupRun) afterUnfreeze(ctx context.Context, phase string, pick func(*
 	}
 	b.phase.Store(phase)
 	var discard atomic.Int64 // progress counts the bytes of a file once, when copied
-	err := runWorkers(ctx, len(idx), b.concurrency(), &discard, func(ctx context.Context, w *fileWorker, k int) error {
+	err := runWorkers(ctx, len(idx), conc, &discard, func(ctx context.Context, w *fileWorker, k int) error {
 		return fn(ctx, w, &b.jobs[idx[k]])
 	})
 	if err != nil {
@@ -169,10 +174,13 @@ func (b *backupRun) syncDirs() error {
 	return nil
 }
 
-// finish writes manifest.json last, syncs it, and renames the temporary
-// directory into place.
-func (b *backupRun) finish() error {
+// completeManifest fills the manifest from the finished jobs and returns
+// it as manifest.json's bytes.
+func (b *backupRun) completeManifest() ([]byte, error) {
 	for _, j := range b.jobs {
+		if j.file.SHA256 == "" { // a worker that stopped without an error: never a manifest that lies
+			return nil, opErr(b.op, nil, "write manifest", fmt.Errorf("%s was not written", j.file.Path))
+		}
 		b.man.Files = append(b.man.Files, j.file)
 	}
 	sort.Slice(b.man.Files, func(x, y int) bool { return b.man.Files[x].Path < b.man.Files[y].Path })
@@ -186,18 +194,28 @@ func (b *backupRun) finish() error {
 	b.man.Finished = time.Now().UTC()
 	if h := b.opts.hooks; h != nil && h.beforeManifest != nil {
 		if err := h.beforeManifest(); err != nil {
-			return opErr(b.op, nil, "write manifest", err)
+			return nil, opErr(b.op, nil, "write manifest", err)
 		}
 	}
 	data, err := json.MarshalIndent(b.man, "", "  ")
 	if err != nil {
-		return opErr(b.op, nil, "write manifest", err)
+		return nil, opErr(b.op, nil, "write manifest", err)
+	}
+	return append(data, '\n'), nil
+}
+
+// finish writes manifest.json last, syncs it, and renames the temporary
+// directory into place.
+func (b *backupRun) finish() error {
+	data, err := b.completeManifest()
+	if err != nil {
+		return err
 	}
 	if err := os.Remove(filepath.Join(b.tmp, stagingMarker)); err != nil {
 		return opErr(b.op, nil, "write manifest", err)
 	}
 	mp := filepath.Join(b.tmp, manifestName)
-	if err := os.WriteFile(mp, append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(mp, data, 0o644); err != nil {
 		return opErr(b.op, nil, "write manifest", err)
 	}
 	if err := syncFile(mp); err != nil {

@@ -18,7 +18,10 @@ type BackupOptions struct {
 	// a plain backup; without staging inside the freeze (see
 	// CompressAfterUnfreeze).
 	Compress bool
-	// Concurrency is the number of copy workers; 0 means one per CPU.
+	// Concurrency is the number of copy workers; 0 means one per CPU. For
+	// an s3:// dir it is also how many files are uploaded at once after
+	// the unfreeze; 0 there means the larger of Remote.Concurrency
+	// (default 4) and the number of CPUs.
 	Concurrency int
 	// Progress, when set, is called from one goroutine, at most ~10 times a
 	// second and once more at the end. A panic in it cancels the backup,
@@ -52,10 +55,18 @@ type BackupOptions struct {
 	// system; it must be on the data_dir's file system (else the backup
 	// fails with ErrInvalidArgument, after the freeze). Unset, such a
 	// backup copies every file inside the freeze. Manifest.Staging says
-	// which was done. For an s3:// dir, the backup is first made in a
-	// temporary folder inside StagingDir (else the temp dir), which needs
-	// the backup's stored size in free space: put it on the data_dir's file
-	// system to keep the freeze window short there too.
+	// which was done.
+	//
+	// For an s3:// dir there is no local backup: the staging folder is made
+	// in StagingDir when set, else beside the data_dir (in its parent
+	// folder), else in the temp dir, whichever first is on the data_dir's
+	// file system and takes a hard link from it; the files are uploaded
+	// from there after the unfreeze and need no free space. Mutable files
+	// past the 256 MiB held in memory, and, where no staging folder is
+	// possible, every file (Manifest.Staging "copied-inside-freeze", and a
+	// warning in the log) are copied inside the freeze into a temporary
+	// folder in StagingDir, else the temp dir, and uploaded from there: it
+	// then needs up to the backup's size in free space.
 	StagingDir string
 	// Remote configures an s3:// dir (part size, upload concurrency;
 	// credentials and endpoint come from the environment: backup_remote.go).
@@ -72,6 +83,8 @@ type BackupProgress struct {
 	// Phase is "freeze", "stage" (inside the freeze: hard links of the
 	// immutable files, copies of the others), "copy" (without staging:
 	// inside the freeze; with staging: after it, from the hard links),
+	// "upload" (for an s3:// dir, after the unfreeze: every file streamed
+	// to the store; then "manifest"),
 	// "link" (files reused from the base), "compress" (after the unfreeze:
 	// the staged copies of a compressed backup), "hash" (after the
 	// unfreeze: the copies of an uncompressed backup, while they are

@@ -30,43 +30,28 @@ func IsRemoteLocation(location string) bool { return backupstore.IsRemote(locati
 // caller's context is already cancelled.
 const cleanupTimeout = time.Minute
 
-// backupRemote is Backup to an object store. The prefix is checked first
-// (a manifest there: ErrBackupExists; a missing bucket or refused
-// credentials: the store's error), before anything is frozen. The backup
-// is then made exactly as a local one, into a staging folder
-// (opts.StagingDir, else os.TempDir(); it needs the backup's stored size in
-// free space), so the freeze window is the same; after the unfreeze the
-// files are uploaded (uploadBackupDir) and the staging folder removed,
-// also on failure.
-func (m *Manticore) backupRemote(ctx context.Context, location string, opts BackupOptions) (*Manifest, error) {
-	op := "manticore backup " + location
-	st, err := backupstore.Open(ctx, location, opts.Remote)
+// openStore opens the store of an s3:// Backup and checks its prefix
+// before anything is frozen: a manifest there is ErrBackupExists; a
+// missing bucket or refused credentials the store's error.
+func (b *backupRun) openStore(ctx context.Context, location string) error {
+	st, err := backupstore.Open(ctx, location, b.opts.Remote)
 	if err != nil {
-		return nil, opErr(op, nil, "", err)
+		return opErr(b.op, nil, "", err)
 	}
-	if err := refuseExisting(ctx, op, st); err != nil {
-		return nil, err
+	if err := refuseExisting(ctx, b.op, st); err != nil {
+		return err
 	}
-	parent := opts.StagingDir
-	if parent == "" {
-		parent = os.TempDir()
+	b.store = st
+	b.undo = &uploadUndo{st: st}
+	return nil
+}
+
+// targetName is where the backup goes: the local target or the store.
+func (b *backupRun) targetName() string {
+	if b.store != nil {
+		return b.store.Location()
 	}
-	tmp, err := os.MkdirTemp(parent, ".dbctl-s3-staging-")
-	if err != nil {
-		return nil, opErr(op, nil, "staging directory", err)
-	}
-	defer os.RemoveAll(tmp)
-	local := opts
-	local.StagingDir, local.Remote = "", RemoteOptions{}
-	dir := filepath.Join(tmp, "backup")
-	man, err := m.Backup(ctx, dir, local)
-	if err != nil {
-		return nil, err
-	}
-	if err := uploadBackupDir(ctx, op, st, dir, man, opts.Concurrency, opts.Progress); err != nil {
-		return nil, err
-	}
-	return man, nil
+	return b.target
 }
 
 // refuseExisting fails with ErrBackupExists when the store already holds a
@@ -129,31 +114,17 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 	for _, f := range man.Files {
 		tr.bytesTotal += f.StoredSize // progress counts the bytes sent
 	}
-	manifestTried := false
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	rep := startReporter(progress, tr.snapshot, cancel)
-	var mu sync.Mutex
-	var written []string // keys whose Put started
+	undo := &uploadUndo{st: st, mine: func() map[string]bool { return manifestKeys(man) }}
 	defer func() {
 		p := recover()
 		if rp := rep.stop(); p == nil {
 			p = rp
 		}
 		if err != nil || p != nil {
-			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			defer ccancel()
-			var derr error
-			if manifestTried { // its answer may have been lost: the manifest goes first
-				derr = st.Delete(cctx, manifestName)
-			}
-			if derr == nil {
-				derr = st.Delete(cctx, written...)
-			}
-			if derr == nil {
-				derr = deleteStragglers(cctx, st, man)
-			}
-			if derr != nil {
+			if derr := undo.run(ctx); derr != nil {
 				err = errors.Join(err, opErr(op, nil, "delete the partial upload", derr))
 			}
 		}
@@ -170,25 +141,14 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 			return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err})
 		}
 		defer in.Close()
-		// Recorded before the Put: a request cancelled here may still
-		// complete on the server.
-		mu.Lock()
-		written = append(written, key)
-		mu.Unlock()
+		undo.started(key)
 		res, err := st.Put(ctx, key, &countingReader{r: in, n: &tr.bytes}, backupstore.PutOptions{
 			Compressed: man.Compression == "zstd", SizeHint: f.StoredSize})
-		if errors.Is(err, backupstore.ErrCorrupt) {
-			return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path, Problem: "damaged (not zstd, or the server's checksum failed)", Err: err})
-		}
 		if err != nil {
-			return err
+			return putError(f, err)
 		}
 		tr.files.Add(1)
-		if res.Size != f.Size || res.SHA256 != f.SHA256 {
-			return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path,
-				Problem: fmt.Sprintf("changed before upload: %d bytes sha256 %s, manifest says %d bytes %s", res.Size, res.SHA256, f.Size, f.SHA256)})
-		}
-		return nil
+		return checkPut(f, res)
 	})
 	if err != nil {
 		return opErr(op, nil, "upload", err)
@@ -199,9 +159,30 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 		return opErr(op, ErrBackupInvalid, "", err)
 	}
 	defer in.Close()
-	manifestTried = true
+	undo.started(manifestName)
 	if _, err := st.Put(ctx, manifestName, in, backupstore.PutOptions{}); err != nil {
 		return opErr(op, nil, "upload manifest", err)
+	}
+	return nil
+}
+
+// putError is the error of a Put of a stored file: ErrBackupCorrupt with a
+// *BackupFileError when its bytes were bad (not zstd, or the server's
+// checksum failed).
+func putError(f ManifestFile, err error) error {
+	if errors.Is(err, backupstore.ErrCorrupt) {
+		return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path, Problem: "damaged (not zstd, or the server's checksum failed)", Err: err})
+	}
+	return err
+}
+
+// checkPut compares what a Put of a stored file read (size and sha256 of
+// the original bytes) with the file's record: ErrBackupCorrupt with a
+// *BackupFileError when they differ.
+func checkPut(f ManifestFile, res backupstore.PutResult) error {
+	if res.Size != f.Size || res.SHA256 != f.SHA256 {
+		return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path,
+			Problem: fmt.Sprintf("changed before upload: %d bytes sha256 %s, recorded %d bytes %s", res.Size, res.SHA256, f.Size, f.SHA256)})
 	}
 	return nil
 }
@@ -218,14 +199,71 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// deleteStragglers deletes the backup's objects that a listing still shows
-// after the cleanup: a Put whose request was cancelled by the client while
-// the server went on to complete it.
-func deleteStragglers(ctx context.Context, st backupstore.Store, man *Manifest) error {
+// uploadUndo remembers what an upload to a store wrote, so that a failed
+// upload (cancellation and panics included) deletes it: nil-safe.
+type uploadUndo struct {
+	st backupstore.Store
+	// mine returns the keys the backup may have written (for
+	// deleteStragglers); nil: only the recorded ones.
+	mine func() map[string]bool
+
+	mu            sync.Mutex
+	written       []string // keys whose Put started
+	manifestTried bool
+}
+
+// started records key before its Put: a request cancelled on the client
+// may still complete on the server.
+func (u *uploadUndo) started(key string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if key == manifestName {
+		u.manifestTried = true
+		return
+	}
+	u.written = append(u.written, key)
+}
+
+// run deletes what the upload wrote: the manifest first (its answer may
+// have been lost), then the objects, then stragglers a listing still
+// shows. A cancelled ctx gets a fresh deadline (cleanupTimeout).
+func (u *uploadUndo) run(ctx context.Context) error {
+	if u == nil {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.manifestTried && len(u.written) == 0 {
+		return nil
+	}
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer ccancel()
+	var err error
+	if u.manifestTried {
+		err = u.st.Delete(cctx, manifestName)
+	}
+	if err == nil {
+		err = u.st.Delete(cctx, u.written...)
+	}
+	if err == nil && u.mine != nil {
+		err = deleteStragglers(cctx, u.st, u.mine())
+	}
+	return err
+}
+
+// manifestKeys are the keys of man's files and of its manifest.
+func manifestKeys(man *Manifest) map[string]bool {
 	mine := map[string]bool{manifestName: true}
 	for _, f := range man.Files {
 		mine[man.storedKey(f)] = true
 	}
+	return mine
+}
+
+// deleteStragglers deletes the objects named in mine that a listing still
+// shows after the cleanup: a Put whose request was cancelled by the client
+// while the server went on to complete it.
+func deleteStragglers(ctx context.Context, st backupstore.Store, mine map[string]bool) error {
 	objs, err := st.List(ctx, "")
 	if err != nil {
 		return err

@@ -19,7 +19,8 @@ import (
 // DBCTL_BENCH_ROWS, default 50,000 documents, about 60 MB) to a local
 // folder and to the S3 server of .ci/seaweedfs.sh in the same run. MB/s is
 // of the original bytes; freeze-ms is the freeze window (the same for
-// both: an S3 backup is staged locally and uploaded after the unfreeze);
+// both: an S3 backup stages like a local one and uploads from the staging
+// folder after the unfreeze);
 // peak-heap-MB is the largest heap seen while the backup ran (an upload
 // holds at most PartSize x Concurrency of part buffers).
 //

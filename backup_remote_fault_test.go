@@ -116,11 +116,7 @@ func TestS3BackupFaultMatrix(t *testing.T) {
 				return
 			}
 			require.NoError(t, os.Setenv("AWS_SECRET_ACCESS_KEY", secret)) // t.Setenv restores it too
-			st := openDirect(t, srv, loc)
-			assert.Empty(t, listKeys(t, st, ""), "no object, no manifest")
-			ups, err := st.MultipartUploads(context.Background())
-			require.NoError(t, err)
-			assert.Empty(t, ups, "no unfinished multipart upload")
+			nothingUploaded(t, srv, loc)
 		})
 	}
 }

@@ -163,30 +163,71 @@ func removeStaleStaging(dir string) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
-// cleanStaleStaging runs removeStaleStaging where this backup may stage,
-// before the freeze, and logs what it removed.
-func (b *backupRun) cleanStaleStaging(ctx context.Context) {
-	dirs := []string{filepath.Dir(b.target)}
-	if b.opts.StagingDir != "" {
-		dirs = append(dirs, b.opts.StagingDir)
+// cleanStaleStaging runs removeStaleStaging where this backup may stage
+// or keep its temporary folder (tmpParent), before the freeze, and logs
+// what it removed.
+func (b *backupRun) cleanStaleStaging(ctx context.Context, tmpParent string) {
+	dirs := []string{tmpParent}
+	for _, p := range b.stagingPlaces(b.settingsDataDir()) {
+		if p.dir != tmpParent {
+			dirs = append(dirs, p.dir)
+		}
 	}
 	for _, d := range dirs {
 		removed, err := removeStaleStaging(d)
 		for _, p := range removed {
 			b.m.c.opts.logger.InfoContext(ctx, "dbctl: removed a staging folder left by a killed backup", "path", p)
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			b.m.c.opts.logger.WarnContext(ctx, "dbctl: could not clean up old staging folders", "dir", d, "error", err)
 		}
 	}
 }
 
+// settingsDataDir is the data_dir SHOW SETTINGS gave, "" when unknown.
+func (b *backupRun) settingsDataDir() string {
+	if b.settings != nil && filepath.IsAbs(b.settings.DataDir) {
+		return filepath.Clean(b.settings.DataDir)
+	}
+	return ""
+}
+
+// stagingPlace is a folder a staging folder may be made in; must: the
+// backup fails (ErrInvalidArgument) when it cannot be.
+type stagingPlace struct {
+	dir  string
+	must bool
+}
+
+// stagingPlaces lists, in order, where a staging folder is tried. A local
+// backup: beside the target, else StagingDir (which must work). A backup
+// to a store: StagingDir when set (else no staging: the operator chose the
+// place), else beside the data_dir (in its parent folder), else the temp
+// dir. Only a folder on the data_dir's file system can hold the links.
+func (b *backupRun) stagingPlaces(dataDir string) []stagingPlace {
+	if b.store == nil {
+		out := []stagingPlace{{dir: filepath.Dir(b.target)}}
+		if b.opts.StagingDir != "" {
+			out = append(out, stagingPlace{dir: b.opts.StagingDir, must: true})
+		}
+		return out
+	}
+	if b.opts.StagingDir != "" {
+		return []stagingPlace{{dir: b.opts.StagingDir}}
+	}
+	var out []stagingPlace
+	if dataDir != "" {
+		out = append(out, stagingPlace{dir: filepath.Dir(dataDir)})
+	}
+	return append(out, stagingPlace{dir: os.TempDir()})
+}
+
 // chooseStaging decides, inside the freeze, where immutable files are
-// hard-linked: beside the target when it is on the data_dir's file system
-// (same st_dev), else opts.StagingDir (which must be), else nowhere: every
-// file is then copied inside the freeze. A folder that refuses a hard link
-// from the data_dir (a bind mount, protected_hardlinks) counts as another
-// file system.
+// hard-linked: in the first of stagingPlaces that is on the data_dir's
+// file system (same st_dev) and takes a hard link from the data_dir (a
+// bind mount or protected_hardlinks may refuse it), else nowhere: every
+// file is then copied inside the freeze (logged, and said in
+// Manifest.Staging).
 func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 	b.setStaging(StagingCopiedInFreeze)
 	if b.opts.NoStaging {
@@ -201,44 +242,57 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 		b.m.c.opts.logger.InfoContext(ctx, "dbctl: backup copies inside the freeze", "reason", err)
 		return nil
 	}
-	place, explicit := filepath.Dir(b.target), false
-	if pd, err := dev(place); err != nil || pd != dd {
-		if b.opts.StagingDir == "" {
-			b.m.c.opts.logger.InfoContext(ctx, "dbctl: backup copies inside the freeze", "reason", "the target is on another file system than the data_dir and no StagingDir is set")
+	var reasons []error
+	for _, place := range b.stagingPlaces(dataDir) {
+		st, err := b.tryStaging(place.dir, dataDir, dd, dev)
+		if err == nil {
+			b.staging = st
+			b.memBudget.Store(stageMemory)
+			if h := b.opts.hooks; h != nil && h.stageMemory != 0 {
+				b.memBudget.Store(h.stageMemory)
+			}
+			b.setStaging(StagingStaged)
+			b.m.c.opts.logger.InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
 			return nil
 		}
-		place, explicit = b.opts.StagingDir, true
-		if sd, err := dev(place); err != nil || sd != dd {
-			return opErr(b.op, ErrInvalidArgument, fmt.Sprintf("staging dir %s is not on the file system of the data_dir %s", place, dataDir), err)
+		if place.must {
+			return opErr(b.op, ErrInvalidArgument, "staging dir "+place.dir, err)
 		}
+		reasons = append(reasons, fmt.Errorf("%s: %w", place.dir, err))
 	}
-	st, err := createStaging(place, b.man.ID, map[string]any{
-		"backup_id": b.man.ID, "pid": os.Getpid(), "started": b.started.UTC().Format(time.RFC3339Nano),
-		"data_dir": dataDir, "target": b.target,
-	})
-	if err == nil {
-		probe := filepath.Join(st.path, "probe")
-		if err = os.Link(filepath.Join(dataDir, "manticore.json"), probe); err == nil {
-			err = os.Remove(probe)
-		} else {
-			_ = st.remove()
-		}
+	if b.opts.StagingDir == "" && b.store == nil {
+		reasons = append(reasons, errors.New("the target is on another file system than the data_dir and no StagingDir is set"))
 	}
-	switch {
-	case err == nil:
-		b.staging = st
-		b.memBudget.Store(stageMemory)
-		if h := b.opts.hooks; h != nil && h.stageMemory != 0 {
-			b.memBudget.Store(h.stageMemory)
-		}
-		b.setStaging(StagingStaged)
-		b.m.c.opts.logger.InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
-		return nil
-	case explicit:
-		return opErr(b.op, ErrInvalidArgument, "staging dir "+place+": cannot hard-link the data_dir's files there", err)
-	}
-	b.m.c.opts.logger.InfoContext(ctx, "dbctl: backup copies inside the freeze", "reason", err)
+	b.m.c.opts.logger.WarnContext(ctx, "dbctl: no staging folder possible: the backup copies every file inside the freeze",
+		"tmp", b.tmp, "reason", errors.Join(reasons...))
 	return nil
+}
+
+// tryStaging makes a staging folder in parent when parent is on the
+// data_dir's file system (device dd) and a hard link from the data_dir
+// into it works.
+func (b *backupRun) tryStaging(parent, dataDir string, dd uint64, dev func(string) (uint64, error)) (*stagingDir, error) {
+	if pd, err := dev(parent); err != nil {
+		return nil, err
+	} else if pd != dd {
+		return nil, fmt.Errorf("not on the file system of the data_dir %s", dataDir)
+	}
+	st, err := createStaging(parent, b.man.ID, map[string]any{
+		"backup_id": b.man.ID, "pid": os.Getpid(), "started": b.started.UTC().Format(time.RFC3339Nano),
+		"data_dir": dataDir, "target": b.targetName(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	probe := filepath.Join(st.path, "probe")
+	if err = os.Link(filepath.Join(dataDir, "manticore.json"), probe); err == nil {
+		err = os.Remove(probe)
+	}
+	if err != nil {
+		_ = st.remove()
+		return nil, fmt.Errorf("cannot hard-link the data_dir's files there: %w", err)
+	}
+	return st, nil
 }
 
 func (b *backupRun) setStaging(mode string) {

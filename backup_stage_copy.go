@@ -90,11 +90,6 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 				syncer.ch <- j
 				return nil
 			}
-			if h := b.opts.hooks; h != nil && h.beforeStaged != nil {
-				if err := h.beforeStaged(j.src, j.staged); err != nil {
-					return err
-				}
-			}
 			if err := b.copyOneStaged(ctx, w, j); err != nil {
 				return fmt.Errorf("copy %s: %w", j.src, err)
 			}
@@ -158,10 +153,33 @@ func (s *syncer) stop() error {
 	return s.err
 }
 
-// copyOneStaged copies or compresses one staged link into the backup,
-// checking the link's identity before and after (the staging folder is
-// this run's own, mode 0700: its names keep pointing at the same inodes).
+// copyOneStaged copies or compresses one staged link into the backup.
 func (b *backupRun) copyOneStaged(ctx context.Context, w *fileWorker, j *backupJob) error {
+	return b.readStaged(j, func(in *os.File) error {
+		res := copyResult{mode: j.file.Mode}
+		var err error
+		if b.opts.Compress {
+			err = writeNew(j.dst+".zst", res.mode|0o200, func(out *os.File) error { return w.compress(ctx, in, out, &res) })
+		} else {
+			res, err = w.copyFile(ctx, j.staged, j.dst, false, b.clone())
+			j.hashLater = true
+		}
+		j.file.Size, j.file.StoredSize, j.file.SHA256 = res.size, res.stored, res.sha256
+		return err
+	})
+}
+
+// readStaged opens j's hard link in the staging folder and lets read
+// consume it (to the backup folder or to a store), checking before and
+// after that the link is the inode recorded at the freeze, unchanged: else
+// a *SourceChangedError. The staging folder is this run's own, mode 0700:
+// its names keep pointing at the same inodes.
+func (b *backupRun) readStaged(j *backupJob, read func(in *os.File) error) error {
+	if h := b.opts.hooks; h != nil && h.beforeStaged != nil {
+		if err := h.beforeStaged(j.src, j.staged); err != nil {
+			return err
+		}
+	}
 	in, err := os.Open(j.staged)
 	if err != nil {
 		return err
@@ -170,19 +188,8 @@ func (b *backupRun) copyOneStaged(ctx context.Context, w *fileWorker, j *backupJ
 	if err := checkIdentity(in, &j.file); err != nil {
 		return err
 	}
-	res := copyResult{mode: j.file.Mode}
-	if b.opts.Compress {
-		err = writeNew(j.dst+".zst", res.mode|0o200, func(out *os.File) error { return w.compress(ctx, in, out, &res) })
-	} else {
-		res, err = w.copyFile(ctx, j.staged, j.dst, false, b.clone())
-		j.hashLater = true
-	}
-	if err != nil {
+	if err := read(in); err != nil {
 		return err
 	}
-	if err := checkIdentity(in, &j.file); err != nil {
-		return err
-	}
-	j.file.Size, j.file.StoredSize, j.file.SHA256 = res.size, res.stored, res.sha256
-	return nil
+	return checkIdentity(in, &j.file)
 }

@@ -36,7 +36,7 @@ func newSource(r io.Reader, opts PutOptions) (*source, error) {
 		return nil, errors.New("options Compress and Compressed are exclusive")
 	case opts.Compress:
 		pr, pw := io.Pipe()
-		enc, err := zstd.NewWriter(pw, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		enc, err := getEncoder(pw)
 		if err != nil {
 			return nil, err
 		}
@@ -45,6 +45,9 @@ func newSource(r io.Reader, opts PutOptions) (*source, error) {
 			_, err := io.Copy(enc, io.TeeReader(r, io.MultiWriter(s.sum, &s.size)))
 			if cerr := enc.Close(); err == nil {
 				err = cerr
+			}
+			if err == nil {
+				encoders.Put(enc)
 			}
 			_ = pw.CloseWithError(err) // nil: the reader sees EOF
 			s.done <- err
@@ -122,4 +125,15 @@ func getDecoder(r io.Reader) (*zstd.Decoder, error) {
 		d.Close()
 	}
 	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+}
+
+// encoders keeps zstd encoders between Puts, for the same reason.
+var encoders sync.Pool
+
+func getEncoder(w io.Writer) (*zstd.Encoder, error) {
+	if e, ok := encoders.Get().(*zstd.Encoder); ok {
+		e.Reset(w)
+		return e, nil
+	}
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 }

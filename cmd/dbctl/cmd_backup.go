@@ -24,6 +24,9 @@ command froze, once each); then the staged files are copied (with --compress, co
 to be the one of the freeze, hashed (sha256) and synced, and manifest.json is written last. Without a staging
 folder every file is copied inside the freeze. With --base, unchanged immutable files are hard-linked from an
 earlier backup instead of read again. Distributed and plain tables are skipped and listed.
+DIR may be s3://bucket/prefix: the freeze is the same (the staging folder in --staging-dir, else beside the
+data_dir, else in the temp dir), and after the unfreeze each file is streamed once to the store, manifest.json
+last; a failure deletes every object written.
 SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The server must run on this machine.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
