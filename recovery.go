@@ -142,9 +142,15 @@ func pitrName(name string) (string, error) {
 // guarantees there is no back-quote inside).
 func quoteIdent(name string) string { return "`" + name + "`" }
 
-// validate checks the level and the names a target of that level needs, and
-// that it names nothing more.
-func (t Target) validate() error {
+// Validate checks t as every operation checks it before sending anything:
+// a known level, the names that level needs and no others, and each name a
+// name MatrixOne keeps as given (not empty, no back-tick, no NUL, valid
+// UTF-8, at most 5000 characters; captures 12, 69-71). A database or table
+// target naming an Account is refused: such targets are always in the
+// caller's own account. Errors: ErrInvalidArgument (level, extra or missing
+// names), ErrInvalidIdentifier (a name). Nothing is sent: a CLI or service
+// can check its input with it before asking for a confirmation.
+func (t Target) Validate() error {
 	switch t.Level {
 	case LevelCluster:
 		if t.Account != "" || t.Database != "" || t.Table != "" {

@@ -116,6 +116,11 @@ func TestClassifyRecoveryError(t *testing.T) {
 		{20101, "internal error: input timestamp 2000-01-01 00:00:00 is less than the pitr valid time 2026-11-30 23:38:34", ErrInvalidArgument},
 		{20101, "internal error: input timestamp 2026-12-01 00:38:48 is bigger than now timestamp 2026-11-30 23:38:48", ErrInvalidArgument},
 		{1105, `parsing time "yesterday" as "2006-01-02 15:04:05": cannot parse "yesterday" as "2006"`, ErrInvalidArgument},
+		{1105, `parsing time "2026-11-30 10:00:00 +08:00": extra text: " +08:00"`, ErrInvalidArgument},
+		// 1105 is MatrixOne's generic error: without the recorded text it
+		// is not the caller's argument
+		{1105, "internal error: connection reset by peer", nil},
+		{1105, "txn already aborted", nil},
 		{20101, "internal error: snapshot cap_sn_db is not cluster level snapshot", ErrInvalidArgument},
 		{20101, "internal error: can't restore db from table level snapshot", ErrInvalidArgument},
 		{20101, "internal error: tableName(cap_u) does not match snapshot.tableName(cap_t)", ErrInvalidArgument},
@@ -148,4 +153,52 @@ func TestPermissionDeniedKeepsServerError(t *testing.T) {
 	err := c.Snapshots().Restore(context.Background(), "cap_sn_db", DatabaseTarget("cap_db"), SnapshotRestoreOptions{})
 	assert.True(t, IsPermissionDenied(err))
 	assert.Equal(t, "dbctl: snapshot restore cap_sn_db to database cap_db: permission denied: Error 20101 (HY000): internal error: do not have privilege to execute the statement", err.Error())
+}
+
+// The exported checks are the ones Restore runs: same error, same text,
+// nothing sent (newMock fails the test on any statement); valid input
+// passes both.
+func TestValidateRestoreIsRestoresCheck(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 30, 23, 38, 40, 0, time.UTC)
+	snaps := []struct {
+		name string
+		t    Target
+		opts SnapshotRestoreOptions
+		kind error
+		msg  string
+	}{
+		{"s`", DatabaseTarget("d"), SnapshotRestoreOptions{}, ErrInvalidIdentifier, `dbctl: snapshot restore s` + "`" + ` to database d: invalid identifier: snapshot name "s` + "`" + `" contains a back-tick, which MatrixOne refuses`},
+		{"s", DatabaseTarget("d"), SnapshotRestoreOptions{ToAccount: "acc2"}, ErrInvalidArgument, `dbctl: snapshot restore s to database d: invalid argument: ToAccount "acc2" with a database restore: the server ignores TO ACCOUNT there and restores into the caller's account`},
+		{"s", AccountTarget("acc1"), SnapshotRestoreOptions{ToAccount: "a`"}, ErrInvalidIdentifier, `dbctl: snapshot restore s of account acc1 into account a` + "`" + `: invalid identifier: account name "a` + "`" + `" contains a back-tick, which MatrixOne refuses`},
+		{"s", TableTarget("d", ""), SnapshotRestoreOptions{}, ErrInvalidIdentifier, "dbctl: snapshot restore s to table d.: invalid identifier: empty table name"},
+	}
+	for _, tc := range snaps {
+		err := ValidateSnapshotRestore(tc.name, tc.t, tc.opts)
+		assert.ErrorIs(t, err, tc.kind)
+		assert.EqualError(t, err, tc.msg)
+		c, _ := newMock(t)
+		assert.Equal(t, err, c.Snapshots().Restore(ctx, tc.name, tc.t, tc.opts))
+	}
+	pitrs := []struct {
+		name string
+		at   time.Time
+		t    Target
+		kind error
+		msg  string
+	}{
+		{ReservedPITRName, at, ClusterTarget(), ErrInvalidIdentifier, `dbctl: pitr restore sys_mo_catalog_pitr to cluster: invalid identifier: PITR name "sys_mo_catalog_pitr" is the server's internal PITR on mo_catalog`},
+		{"p", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), DatabaseTarget("d"), ErrInvalidArgument, "dbctl: pitr restore p to database d: invalid argument: restore time 3000-01-01T00:00:00Z is outside what MatrixOne can represent (1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z)"},
+		{"p", at, Target{Level: "db"}, ErrInvalidArgument, `dbctl: pitr restore p to level db: invalid argument: unknown level "db" (want cluster, account, database or table)`},
+	}
+	for _, tc := range pitrs {
+		err := ValidatePITRRestore(tc.name, tc.at, tc.t)
+		assert.ErrorIs(t, err, tc.kind)
+		assert.EqualError(t, err, tc.msg)
+		c, _ := newMock(t)
+		assert.Equal(t, err, c.PITRs().Restore(ctx, tc.name, tc.at, tc.t))
+	}
+	assert.NoError(t, ValidateSnapshotRestore("S", AccountTarget("acc1"), SnapshotRestoreOptions{ToAccount: "acc2"}))
+	assert.NoError(t, ValidatePITRRestore("P", at, TableTarget("d", "t")))
+	assert.NoError(t, AccountTarget("").Validate())
 }

@@ -48,7 +48,7 @@ func (p *PITRs) RecoveryWindow(ctx context.Context, t Target) ([]RecoveryWindow,
 	if t.Level == LevelCluster {
 		return nil, opErr(op, ErrInvalidArgument, "SHOW RECOVERY_WINDOW has no cluster form", nil)
 	}
-	if err := t.validate(); err != nil {
+	if err := t.Validate(); err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
 	stmt := "show recovery_window for " + t.forClause(false)

@@ -167,29 +167,27 @@ dropped), --table its rows, --account ACC every database of the account (your ow
 duration before now (-15m); it is sent in the server's own zone. Asks for confirmation; without a terminal,
 --yes is required.`,
 		Args: exactArgs(1, "a PITR NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// the target, the time and the confirmation come before connecting
+		RunE: a.restoreRun(&yes, func(name string) (restorePlan, error) {
 			t, err := tf.target(true)
 			if err != nil {
-				return err
+				return restorePlan{}, err
 			}
 			if at == "" {
-				return usagef("pitr restore needs --at TIME")
+				return restorePlan{}, usagef("pitr restore needs --at TIME")
 			}
 			when, err := parseAt(at, time.Now())
 			if err != nil {
-				return err
+				return restorePlan{}, err
 			}
-			if err := a.confirmRestore(yes, "pitr restore "+args[0]+" at "+when.UTC().Format(time.RFC3339Nano), t); err != nil {
-				return err
+			if err := dbctl.ValidatePITRRestore(name, when, t); err != nil {
+				return restorePlan{}, err
 			}
-			return a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
-				if err := c.PITRs().Restore(ctx, args[0], when, t); err != nil {
-					return err
-				}
-				return a.printDone("restored", "pitr", strings.ToLower(args[0]), t.String()+" at "+when.UTC().Format(time.RFC3339Nano))
-			})(cmd, args)
-		},
+			stamp := " at " + when.UTC().Format(time.RFC3339Nano)
+			return restorePlan{what: "pitr restore " + name + stamp, replaced: t, kind: "pitr", target: t.String() + stamp,
+				run: func(ctx context.Context, c *dbctl.Client, name string) error {
+					return c.PITRs().Restore(ctx, name, when, t)
+				}}, nil
+		}),
 	}
 	tf.add(cmd)
 	cmd.Flags().StringVar(&at, "at", "", "the time to restore to")

@@ -113,22 +113,26 @@ func (a *app) snapshotRestoreCmd() *cobra.Command {
 --table replaces the table's rows, --account ACC every database of the account (--to-account B: into account B,
 sys only), --cluster EVERY ACCOUNT of the cluster. Asks for confirmation; without a terminal, --yes is required.`,
 		Args: exactArgs(1, "a snapshot NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// the target and the confirmation come before connecting
+		RunE: a.restoreRun(&yes, func(name string) (restorePlan, error) {
 			t, err := tf.target(true)
 			if err != nil {
-				return err
+				return restorePlan{}, err
 			}
-			if err := a.confirmRestore(yes, "snapshot restore "+args[0], t); err != nil {
-				return err
+			opts := dbctl.SnapshotRestoreOptions{ToAccount: toAccount}
+			if err := dbctl.ValidateSnapshotRestore(name, t, opts); err != nil {
+				return restorePlan{}, err
 			}
-			return a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
-				if err := c.Snapshots().Restore(ctx, args[0], t, dbctl.SnapshotRestoreOptions{ToAccount: toAccount}); err != nil {
-					return err
-				}
-				return a.printDone("restored", "snapshot", strings.ToLower(args[0]), t.String())
-			})(cmd, args)
-		},
+			p := restorePlan{what: "snapshot restore " + name, replaced: t, kind: "snapshot", target: t.String()}
+			if toAccount != "" { // the snapshot of t goes into another account: that one is replaced
+				p.replaced = dbctl.AccountTarget(toAccount)
+				p.target = "into " + p.replaced.String() + " (snapshot of " + t.String() + ")"
+				p.what += " " + p.target
+			}
+			p.run = func(ctx context.Context, c *dbctl.Client, name string) error {
+				return c.Snapshots().Restore(ctx, name, t, opts)
+			}
+			return p, nil
+		}),
 	}
 	tf.add(cmd)
 	cmd.Flags().StringVar(&toAccount, "to-account", "", "restore an account snapshot into this account (sys only; refused for database and table restores)")
