@@ -161,42 +161,38 @@ func TestPermissionDeniedKeepsServerError(t *testing.T) {
 func TestValidateRestoreIsRestoresCheck(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 11, 30, 23, 38, 40, 0, time.UTC)
-	snaps := []struct {
-		name string
-		t    Target
-		opts SnapshotRestoreOptions
+	snap := func(name string, tg Target, opts SnapshotRestoreOptions) (func() error, func(*Client) error) {
+		return func() error { return ValidateSnapshotRestore(name, tg, opts) },
+			func(c *Client) error { return c.Snapshots().Restore(ctx, name, tg, opts) }
+	}
+	pitr := func(name string, at time.Time, tg Target) (func() error, func(*Client) error) {
+		return func() error { return ValidatePITRRestore(name, at, tg) },
+			func(c *Client) error { return c.PITRs().Restore(ctx, name, at, tg) }
+	}
+	type check struct {
+		validate func() error
+		restore  func(*Client) error
+	}
+	of := func(v func() error, r func(*Client) error) check { return check{v, r} }
+	cases := []struct {
+		call check
 		kind error
 		msg  string
 	}{
-		{"s`", DatabaseTarget("d"), SnapshotRestoreOptions{}, ErrInvalidIdentifier, `dbctl: snapshot restore s` + "`" + ` to database d: invalid identifier: snapshot name "s` + "`" + `" contains a back-tick, which MatrixOne refuses`},
-		{"s", DatabaseTarget("d"), SnapshotRestoreOptions{ToAccount: "acc2"}, ErrInvalidArgument, `dbctl: snapshot restore s to database d: invalid argument: ToAccount "acc2" with a database restore: the server ignores TO ACCOUNT there and restores into the caller's account`},
-		{"s", AccountTarget("acc1"), SnapshotRestoreOptions{ToAccount: "a`"}, ErrInvalidIdentifier, `dbctl: snapshot restore s of account acc1 into account a` + "`" + `: invalid identifier: account name "a` + "`" + `" contains a back-tick, which MatrixOne refuses`},
-		{"s", TableTarget("d", ""), SnapshotRestoreOptions{}, ErrInvalidIdentifier, "dbctl: snapshot restore s to table d.: invalid identifier: empty table name"},
+		{of(snap("s`", DatabaseTarget("d"), SnapshotRestoreOptions{})), ErrInvalidIdentifier, `dbctl: snapshot restore s` + "`" + ` to database d: invalid identifier: snapshot name "s` + "`" + `" contains a back-tick, which MatrixOne refuses`},
+		{of(snap("s", DatabaseTarget("d"), SnapshotRestoreOptions{ToAccount: "acc2"})), ErrInvalidArgument, `dbctl: snapshot restore s to database d: invalid argument: ToAccount "acc2" with a database restore: the server ignores TO ACCOUNT there and restores into the caller's account`},
+		{of(snap("s", AccountTarget("acc1"), SnapshotRestoreOptions{ToAccount: "a`"})), ErrInvalidIdentifier, `dbctl: snapshot restore s of account acc1 into account a` + "`" + `: invalid identifier: account name "a` + "`" + `" contains a back-tick, which MatrixOne refuses`},
+		{of(snap("s", TableTarget("d", ""), SnapshotRestoreOptions{})), ErrInvalidIdentifier, "dbctl: snapshot restore s to table d.: invalid identifier: empty table name"},
+		{of(pitr(ReservedPITRName, at, ClusterTarget())), ErrInvalidIdentifier, `dbctl: pitr restore sys_mo_catalog_pitr to cluster: invalid identifier: PITR name "sys_mo_catalog_pitr" is the server's internal PITR on mo_catalog`},
+		{of(pitr("p", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), DatabaseTarget("d"))), ErrInvalidArgument, "dbctl: pitr restore p to database d: invalid argument: restore time 3000-01-01T00:00:00Z is outside what MatrixOne can represent (1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z)"},
+		{of(pitr("p", at, Target{Level: "db"})), ErrInvalidArgument, `dbctl: pitr restore p to level db: invalid argument: unknown level "db" (want cluster, account, database or table)`},
 	}
-	for _, tc := range snaps {
-		err := ValidateSnapshotRestore(tc.name, tc.t, tc.opts)
+	for _, tc := range cases {
+		err := tc.call.validate()
 		assert.ErrorIs(t, err, tc.kind)
 		assert.EqualError(t, err, tc.msg)
 		c, _ := newMock(t)
-		assert.Equal(t, err, c.Snapshots().Restore(ctx, tc.name, tc.t, tc.opts))
-	}
-	pitrs := []struct {
-		name string
-		at   time.Time
-		t    Target
-		kind error
-		msg  string
-	}{
-		{ReservedPITRName, at, ClusterTarget(), ErrInvalidIdentifier, `dbctl: pitr restore sys_mo_catalog_pitr to cluster: invalid identifier: PITR name "sys_mo_catalog_pitr" is the server's internal PITR on mo_catalog`},
-		{"p", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), DatabaseTarget("d"), ErrInvalidArgument, "dbctl: pitr restore p to database d: invalid argument: restore time 3000-01-01T00:00:00Z is outside what MatrixOne can represent (1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z)"},
-		{"p", at, Target{Level: "db"}, ErrInvalidArgument, `dbctl: pitr restore p to level db: invalid argument: unknown level "db" (want cluster, account, database or table)`},
-	}
-	for _, tc := range pitrs {
-		err := ValidatePITRRestore(tc.name, tc.at, tc.t)
-		assert.ErrorIs(t, err, tc.kind)
-		assert.EqualError(t, err, tc.msg)
-		c, _ := newMock(t)
-		assert.Equal(t, err, c.PITRs().Restore(ctx, tc.name, tc.at, tc.t))
+		assert.Equal(t, err, tc.call.restore(c))
 	}
 	assert.NoError(t, ValidateSnapshotRestore("S", AccountTarget("acc1"), SnapshotRestoreOptions{ToAccount: "acc2"}))
 	assert.NoError(t, ValidatePITRRestore("P", at, TableTarget("d", "t")))

@@ -95,6 +95,64 @@ func (a *app) printDone(verb, kind, name, target string) error {
 	return nil
 }
 
+// recoveryObjects prints one kind of recovery object (snapshots, PITRs)
+// and builds the commands that are the same for every kind: list and drop.
+type recoveryObjects[T any] struct {
+	kind  string                 // "snapshot", "pitr"; the JSON key of one, kind+"s" of a list
+	what  string                 // the NAME argument: "a snapshot NAME"
+	doc   func(T) any            // the JSON document of one
+	table func(a *app, list []T) // the table of a list
+	drop  func(context.Context, *dbctl.Client, string) error
+	list  func(context.Context, *dbctl.Client) ([]T, error)
+}
+
+// print prints list: under kind+"s" with --json (one=false), or under kind
+// as one object (one=true), else as a table.
+func (o recoveryObjects[T]) print(a *app, list []T, one bool) {
+	switch {
+	case a.json && one:
+		a.printJSON(map[string]any{o.kind: o.doc(list[0])})
+	case a.json:
+		out := []any{}
+		for _, v := range list {
+			out = append(out, o.doc(v))
+		}
+		a.printJSON(map[string]any{o.kind + "s": out})
+	default:
+		o.table(a, list)
+	}
+}
+
+func (o recoveryObjects[T]) listCmd(a *app, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: short,
+		Args:  noArgs,
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, _ []string) error {
+			list, err := o.list(ctx, c)
+			if err != nil {
+				return err
+			}
+			o.print(a, list, false)
+			return nil
+		}),
+	}
+}
+
+func (o recoveryObjects[T]) dropCmd(a *app, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "drop NAME",
+		Short: short,
+		Args:  exactArgs(1, o.what),
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+			if err := o.drop(ctx, c, args[0]); err != nil {
+				return err
+			}
+			return a.printDone("dropped", o.kind, strings.ToLower(args[0]), "")
+		}),
+	}
+}
+
 // restorePlan is a restore checked and described before anything is asked
 // or sent: what runs, what it replaces, and how it is reported.
 type restorePlan struct {
