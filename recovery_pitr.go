@@ -233,6 +233,8 @@ func (p *PITRs) Drop(ctx context.Context, name string) error {
 // ErrInvalidArgument (the server's message says which), a missing PITR
 // ErrPITRNotFound, a tenant naming another account ErrPermissionDenied.
 // Nothing is replaced when an error is returned by the server's checks.
+// ValidatePITRRestore runs the checks made before sending, without a
+// connection (e.g. before a confirmation).
 func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target) error {
 	op := pitrRestoreOp(name, t)
 	if err := ValidatePITRRestore(name, at, t); err != nil {

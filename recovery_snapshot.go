@@ -143,7 +143,8 @@ func (s *Snapshots) Drop(ctx context.Context, name string) error {
 // account) is ErrSnapshotNotFound; a snapshot of the wrong level or object
 // ErrInvalidArgument; a tenant restoring the cluster, sys or into another
 // account ErrPermissionDenied. Nothing is replaced when an error is
-// returned by the server's checks.
+// returned by the server's checks. ValidateSnapshotRestore runs the checks
+// made before sending, without a connection (e.g. before a confirmation).
 func (s *Snapshots) Restore(ctx context.Context, name string, t Target, opts SnapshotRestoreOptions) error {
 	op := snapshotRestoreOp(name, t, opts)
 	if err := ValidateSnapshotRestore(name, t, opts); err != nil {
