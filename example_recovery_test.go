@@ -2,6 +2,7 @@ package dbctl_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -262,12 +263,57 @@ func ExamplePITRs_Restore() {
 	printOrders(c)
 	// before the PITR began: refused by the server, nothing changed
 	err := c.PITRs().Restore(ctx, "shop_pitr", at.Add(-24*time.Hour), dbctl.DatabaseTarget("shop"))
-	fmt.Println(dbctl.IsPITRNotFound(err), err != nil)
+	fmt.Println(errors.Is(err, dbctl.ErrInvalidArgument))
+	printOrders(c)
 	// Output:
 	//   1 mug
 	//   2 tea
 	//   3 jam
-	// false true
+	// true
+	//   1 mug
+	//   2 tea
+	//   3 jam
+}
+
+func ExampleTarget_Validate() {
+	for _, t := range []dbctl.Target{dbctl.DatabaseTarget("shop"), dbctl.DatabaseTarget("sh`op"), dbctl.TableTarget("shop", ""),
+		{Level: dbctl.LevelDatabase, Account: "acc1", Database: "shop"}} {
+		fmt.Println(t.Validate())
+	}
+	// Output:
+	// <nil>
+	// dbctl: invalid identifier: database name "sh`op" contains a back-tick, which MatrixOne refuses
+	// dbctl: invalid identifier: empty table name
+	// dbctl: invalid argument: a database target is always in the caller's own account; Account must be empty (got "acc1")
+}
+
+func ExampleValidateSnapshotRestore() {
+	// checked without a connection, e.g. before asking for a confirmation
+	fmt.Println(dbctl.ValidateSnapshotRestore("nightly", dbctl.AccountTarget("acc1"), dbctl.SnapshotRestoreOptions{ToAccount: "acc2"}))
+	err := dbctl.ValidateSnapshotRestore("nightly", dbctl.DatabaseTarget("shop"), dbctl.SnapshotRestoreOptions{ToAccount: "acc2"})
+	fmt.Println(errors.Is(err, dbctl.ErrInvalidArgument))
+	fmt.Println(err)
+	err = dbctl.ValidateSnapshotRestore("night`ly", dbctl.DatabaseTarget("shop"), dbctl.SnapshotRestoreOptions{})
+	fmt.Println(errors.Is(err, dbctl.ErrInvalidIdentifier))
+	// Output:
+	// <nil>
+	// true
+	// dbctl: snapshot restore nightly to database shop: invalid argument: ToAccount "acc2" with a database restore: the server ignores TO ACCOUNT there and restores into the caller's account
+	// true
+}
+
+func ExampleValidatePITRRestore() {
+	at := time.Date(2026, 11, 30, 23, 38, 40, 0, time.UTC)
+	fmt.Println(dbctl.ValidatePITRRestore("shop_pitr", at, dbctl.DatabaseTarget("shop")))
+	// MatrixOne keeps nanoseconds since 1970 in an int64: 3000 does not fit
+	err := dbctl.ValidatePITRRestore("shop_pitr", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), dbctl.DatabaseTarget("shop"))
+	fmt.Println(errors.Is(err, dbctl.ErrInvalidArgument))
+	err = dbctl.ValidatePITRRestore(dbctl.ReservedPITRName, at, dbctl.ClusterTarget())
+	fmt.Println(errors.Is(err, dbctl.ErrInvalidIdentifier))
+	// Output:
+	// <nil>
+	// true
+	// true
 }
 
 func ExamplePITRs_RecoveryWindow() {

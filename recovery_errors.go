@@ -62,7 +62,11 @@ func classifyRecoveryError(err error) error {
 	switch {
 	case me.Number == 1062: // 73: a name cut to 64 characters collided
 		return ErrAlreadyExists
-	case me.Number == 1105: // 267-271, 274: the timestamp did not parse
+	case me.Number == 1105 && strings.HasPrefix(msg, `parsing time "`):
+		// 267-271, 274: the restore timestamp did not parse. MatrixOne
+		// sends 1105 (ER_UNKNOWN_ERROR) for any error without a number of
+		// its own, so only the recorded texts are classified; any other
+		// 1105 keeps Kind nil.
 		return ErrInvalidArgument
 	case me.Number == 1049: // 160
 		return ErrTableNotFound

@@ -115,7 +115,7 @@ func (p *PITRs) Create(ctx context.Context, name string, t Target, r Range) (*PI
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
-	if err := t.validate(); err != nil {
+	if err := t.Validate(); err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
 	if r, err = r.validate(); err != nil {
@@ -233,20 +233,17 @@ func (p *PITRs) Drop(ctx context.Context, name string) error {
 // ErrInvalidArgument (the server's message says which), a missing PITR
 // ErrPITRNotFound, a tenant naming another account ErrPermissionDenied.
 // Nothing is replaced when an error is returned by the server's checks.
+// ValidatePITRRestore runs the checks made before sending, without a
+// connection (e.g. before a confirmation).
 func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target) error {
-	op := "pitr restore " + name + " to " + t.String()
-	n, err := pitrName(name)
-	if err != nil {
-		return opErr(op, nil, "", err)
+	op := pitrRestoreOp(name, t)
+	if err := ValidatePITRRestore(name, at, t); err != nil {
+		return err
 	}
-	if err := t.validate(); err != nil {
-		return opErr(op, nil, "", err)
-	}
-	if _, err := formatRestoreTime(at, time.UTC); err != nil {
-		return opErr(op, nil, "", err)
-	}
+	n := strings.ToLower(name)
 	own := false
 	if t.Level == LevelAccount {
+		var err error
 		if own, _, err = p.c.resolveOwnAccount(ctx, op, t); err != nil {
 			return err
 		}
@@ -279,6 +276,32 @@ func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target
 		}
 		return nil
 	})
+}
+
+func pitrRestoreOp(name string, t Target) string {
+	return "pitr restore " + name + " to " + t.String()
+}
+
+// ValidatePITRRestore checks the arguments of PITRs.Restore as Restore
+// checks them, without connecting: the PITR name (no back-tick, not the
+// reserved ReservedPITRName), the target (Target.Validate) and the time,
+// which must not be zero and must fit MatrixOne's nanosecond timestamps
+// (1677-09-21 to 2262-04-11 UTC; capture 265: 2999 wrapped to 1829). It
+// returns the error Restore would return (an *OpError of kind
+// ErrInvalidIdentifier or ErrInvalidArgument), or nil. Whether the time is
+// inside the PITR's window is the server's to say, at Restore.
+func ValidatePITRRestore(name string, at time.Time, t Target) error {
+	op := pitrRestoreOp(name, t)
+	if _, err := pitrName(name); err != nil {
+		return opErr(op, nil, "", err)
+	}
+	if err := t.Validate(); err != nil {
+		return opErr(op, nil, "", err)
+	}
+	if _, err := formatRestoreTime(at, time.UTC); err != nil {
+		return opErr(op, nil, "", err)
+	}
+	return nil
 }
 
 func (p *PITRs) get(ctx context.Context, op string, conn *sql.Conn, name string) (*PITR, error) {

@@ -116,6 +116,11 @@ func TestClassifyRecoveryError(t *testing.T) {
 		{20101, "internal error: input timestamp 2000-01-01 00:00:00 is less than the pitr valid time 2026-11-30 23:38:34", ErrInvalidArgument},
 		{20101, "internal error: input timestamp 2026-12-01 00:38:48 is bigger than now timestamp 2026-11-30 23:38:48", ErrInvalidArgument},
 		{1105, `parsing time "yesterday" as "2006-01-02 15:04:05": cannot parse "yesterday" as "2006"`, ErrInvalidArgument},
+		{1105, `parsing time "2026-11-30 10:00:00 +08:00": extra text: " +08:00"`, ErrInvalidArgument},
+		// 1105 is MatrixOne's generic error: without the recorded text it
+		// is not the caller's argument
+		{1105, "internal error: connection reset by peer", nil},
+		{1105, "txn already aborted", nil},
 		{20101, "internal error: snapshot cap_sn_db is not cluster level snapshot", ErrInvalidArgument},
 		{20101, "internal error: can't restore db from table level snapshot", ErrInvalidArgument},
 		{20101, "internal error: tableName(cap_u) does not match snapshot.tableName(cap_t)", ErrInvalidArgument},
@@ -148,4 +153,48 @@ func TestPermissionDeniedKeepsServerError(t *testing.T) {
 	err := c.Snapshots().Restore(context.Background(), "cap_sn_db", DatabaseTarget("cap_db"), SnapshotRestoreOptions{})
 	assert.True(t, IsPermissionDenied(err))
 	assert.Equal(t, "dbctl: snapshot restore cap_sn_db to database cap_db: permission denied: Error 20101 (HY000): internal error: do not have privilege to execute the statement", err.Error())
+}
+
+// The exported checks are the ones Restore runs: same error, same text,
+// nothing sent (newMock fails the test on any statement); valid input
+// passes both.
+func TestValidateRestoreIsRestoresCheck(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 30, 23, 38, 40, 0, time.UTC)
+	snap := func(name string, tg Target, opts SnapshotRestoreOptions) (func() error, func(*Client) error) {
+		return func() error { return ValidateSnapshotRestore(name, tg, opts) },
+			func(c *Client) error { return c.Snapshots().Restore(ctx, name, tg, opts) }
+	}
+	pitr := func(name string, at time.Time, tg Target) (func() error, func(*Client) error) {
+		return func() error { return ValidatePITRRestore(name, at, tg) },
+			func(c *Client) error { return c.PITRs().Restore(ctx, name, at, tg) }
+	}
+	type check struct {
+		validate func() error
+		restore  func(*Client) error
+	}
+	of := func(v func() error, r func(*Client) error) check { return check{v, r} }
+	cases := []struct {
+		call check
+		kind error
+		msg  string
+	}{
+		{of(snap("s`", DatabaseTarget("d"), SnapshotRestoreOptions{})), ErrInvalidIdentifier, `dbctl: snapshot restore s` + "`" + ` to database d: invalid identifier: snapshot name "s` + "`" + `" contains a back-tick, which MatrixOne refuses`},
+		{of(snap("s", DatabaseTarget("d"), SnapshotRestoreOptions{ToAccount: "acc2"})), ErrInvalidArgument, `dbctl: snapshot restore s to database d: invalid argument: ToAccount "acc2" with a database restore: the server ignores TO ACCOUNT there and restores into the caller's account`},
+		{of(snap("s", AccountTarget("acc1"), SnapshotRestoreOptions{ToAccount: "a`"})), ErrInvalidIdentifier, `dbctl: snapshot restore s of account acc1 into account a` + "`" + `: invalid identifier: account name "a` + "`" + `" contains a back-tick, which MatrixOne refuses`},
+		{of(snap("s", TableTarget("d", ""), SnapshotRestoreOptions{})), ErrInvalidIdentifier, "dbctl: snapshot restore s to table d.: invalid identifier: empty table name"},
+		{of(pitr(ReservedPITRName, at, ClusterTarget())), ErrInvalidIdentifier, `dbctl: pitr restore sys_mo_catalog_pitr to cluster: invalid identifier: PITR name "sys_mo_catalog_pitr" is the server's internal PITR on mo_catalog`},
+		{of(pitr("p", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), DatabaseTarget("d"))), ErrInvalidArgument, "dbctl: pitr restore p to database d: invalid argument: restore time 3000-01-01T00:00:00Z is outside what MatrixOne can represent (1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z)"},
+		{of(pitr("p", at, Target{Level: "db"})), ErrInvalidArgument, `dbctl: pitr restore p to level db: invalid argument: unknown level "db" (want cluster, account, database or table)`},
+	}
+	for _, tc := range cases {
+		err := tc.call.validate()
+		assert.ErrorIs(t, err, tc.kind)
+		assert.EqualError(t, err, tc.msg)
+		c, _ := newMock(t)
+		assert.Equal(t, err, tc.call.restore(c))
+	}
+	assert.NoError(t, ValidateSnapshotRestore("S", AccountTarget("acc1"), SnapshotRestoreOptions{ToAccount: "acc2"}))
+	assert.NoError(t, ValidatePITRRestore("P", at, TableTarget("d", "t")))
+	assert.NoError(t, AccountTarget("").Validate())
 }

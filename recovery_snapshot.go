@@ -53,7 +53,7 @@ func (s *Snapshots) Create(ctx context.Context, name string, t Target) (*Snapsho
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
-	if err := t.validate(); err != nil {
+	if err := t.Validate(); err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
 	stmt := "create snapshot " + quoteIdent(n) + " for " + t.forClause(false)
@@ -143,24 +143,14 @@ func (s *Snapshots) Drop(ctx context.Context, name string) error {
 // account) is ErrSnapshotNotFound; a snapshot of the wrong level or object
 // ErrInvalidArgument; a tenant restoring the cluster, sys or into another
 // account ErrPermissionDenied. Nothing is replaced when an error is
-// returned by the server's checks.
+// returned by the server's checks. ValidateSnapshotRestore runs the checks
+// made before sending, without a connection (e.g. before a confirmation).
 func (s *Snapshots) Restore(ctx context.Context, name string, t Target, opts SnapshotRestoreOptions) error {
-	op := "snapshot restore " + name + " to " + t.String()
-	n, err := snapshotName(name)
-	if err != nil {
-		return opErr(op, nil, "", err)
+	op := snapshotRestoreOp(name, t, opts)
+	if err := ValidateSnapshotRestore(name, t, opts); err != nil {
+		return err
 	}
-	if err := t.validate(); err != nil {
-		return opErr(op, nil, "", err)
-	}
-	if opts.ToAccount != "" {
-		if t.Level != LevelAccount {
-			return opErr(op, ErrInvalidArgument, fmt.Sprintf("ToAccount %q with a %s restore: the server ignores TO ACCOUNT there and restores into the caller's account", opts.ToAccount, t.Level), nil)
-		}
-		if err := validateRecoveryIdent("account", opts.ToAccount, maxRecoveryIdent); err != nil {
-			return opErr(op, nil, "", err)
-		}
-	}
+	n := strings.ToLower(name)
 	snap := " {snapshot = " + quoteIdent(n) + "}"
 	var stmt string
 	switch t.Level {
@@ -190,6 +180,43 @@ func (s *Snapshots) Restore(ctx context.Context, name string, t Target, opts Sna
 		}
 		return nil
 	})
+}
+
+// snapshotRestoreOp names a restore in errors: "snapshot restore s to
+// database shop", "snapshot restore s of account acc1 into account acc2".
+func snapshotRestoreOp(name string, t Target, opts SnapshotRestoreOptions) string {
+	if opts.ToAccount != "" && t.Level == LevelAccount {
+		return "snapshot restore " + name + " of " + t.String() + " into account " + opts.ToAccount
+	}
+	return "snapshot restore " + name + " to " + t.String()
+}
+
+// ValidateSnapshotRestore checks the arguments of Snapshots.Restore as
+// Restore checks them, without connecting: the snapshot name (at most 64
+// characters, no back-tick), the target (Target.Validate), and
+// opts.ToAccount, which only an account restore takes (the server ignores
+// TO ACCOUNT on the other levels and restores into the caller's account,
+// matrixone-recovery.md §6.2; captures 139, 159-160, 190). It returns the
+// error Restore would return (an *OpError of kind ErrInvalidIdentifier or
+// ErrInvalidArgument), or nil. Whether the snapshot exists and fits the
+// target is the server's to say, at Restore.
+func ValidateSnapshotRestore(name string, t Target, opts SnapshotRestoreOptions) error {
+	op := snapshotRestoreOp(name, t, opts)
+	if _, err := snapshotName(name); err != nil {
+		return opErr(op, nil, "", err)
+	}
+	if err := t.Validate(); err != nil {
+		return opErr(op, nil, "", err)
+	}
+	if opts.ToAccount != "" {
+		if t.Level != LevelAccount {
+			return opErr(op, ErrInvalidArgument, fmt.Sprintf("ToAccount %q with a %s restore: the server ignores TO ACCOUNT there and restores into the caller's account", opts.ToAccount, t.Level), nil)
+		}
+		if err := validateRecoveryIdent("account", opts.ToAccount, maxRecoveryIdent); err != nil {
+			return opErr(op, nil, "", err)
+		}
+	}
+	return nil
 }
 
 func (s *Snapshots) get(ctx context.Context, op string, conn *sql.Conn, name string) (*Snapshot, error) {

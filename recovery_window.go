@@ -24,14 +24,28 @@ type RecoveryWindow struct {
 
 // WindowSnapshot is a snapshot entry of a recovery window.
 type WindowSnapshot struct {
-	Name      string
+	// Name is the snapshot's name as the server stores it (lower-cased).
+	Name string
+	// Timestamp is the snapshot time to the nanosecond, in UTC. The server
+	// sends it as Go's time.Time.String() with its numeric offset
+	// ("2026-11-30 23:38:31.679045024 +0000 UTC", capture 244), which is
+	// read by that offset, so the server's zone does not matter.
 	Timestamp time.Time
 }
 
 // WindowPITR is a PITR entry of a recovery window: any time from Start to
 // End can be restored.
 type WindowPITR struct {
-	Name       string
+	// Name is the PITR's name as the server stores it (lower-cased).
+	Name string
+	// Start is the earliest time the PITR restores to: the later of now
+	// minus the PITR's range and its last change (creation or ALTER)
+	// (MatrixOne pkg/frontend/show_recovery_window.go,
+	// getStartTimeOfRecoveryWindow). End is the server's clock when the
+	// statement ran (getEndTimeOfRecoveryWindow). The server sends both as
+	// wall clocks of its process's zone with 0-9 fraction digits and no
+	// zone (capture 244); they are returned in that zone (found once per
+	// Client, or WithMatrixOneTimeZone), to the nanosecond the server sent.
 	Start, End time.Time
 }
 
@@ -48,7 +62,7 @@ func (p *PITRs) RecoveryWindow(ctx context.Context, t Target) ([]RecoveryWindow,
 	if t.Level == LevelCluster {
 		return nil, opErr(op, ErrInvalidArgument, "SHOW RECOVERY_WINDOW has no cluster form", nil)
 	}
-	if err := t.validate(); err != nil {
+	if err := t.Validate(); err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
 	stmt := "show recovery_window for " + t.forClause(false)
@@ -132,8 +146,11 @@ func (w *RecoveryWindow) add(e map[string]string, loc *time.Location) error {
 		}
 		w.Snapshots = append(w.Snapshots, WindowSnapshot{Name: e["source_name"], Timestamp: ts.UTC()})
 	case "pitr":
-		// Start and end carry no zone: the server's (capture 244 shows
-		// them equal to the UTC creation time on a UTC server).
+		// Start and end carry no zone: they are wall clocks of the server
+		// process's zone. MatrixOne pkg/frontend/show_recovery_window.go
+		// renders the start with .Local() (getStartTimeOfRecoveryWindow)
+		// and the end from time.Now() (getEndTimeOfRecoveryWindow); capture
+		// 244 shows them equal to the UTC creation time on a UTC server.
 		var se [2]time.Time
 		for i, k := range []string{"start_time", "end_time"} {
 			wc, err := parseWallClock(e[k])

@@ -238,15 +238,11 @@ func tableEnv(t *moTable, row []mysqlwire.Value) rowEnv {
 	return env
 }
 
-// deleteRows: DELETE FROM [db.]t [WHERE expr] (rec 97, 107, 150).
-func (m *moSession) deleteRows(p *parser) (*mysqlwire.Result, *mysqlwire.Error) {
-	if e := expect(p, "FROM"); e != nil {
-		return nil, e
-	}
-	dbName, name, err := m.qualifiedName(p)
-	if err != nil {
-		return nil, err.(*mysqlwire.Error)
-	}
+// withMatchedRows ends a DELETE or UPDATE: an optional WHERE expr and the
+// end of the statement, then, holding s.mu, the table dbName.name and which
+// of its rows the WHERE selects (all without a WHERE) go to change.
+func (m *moSession) withMatchedRows(p *parser, dbName, name string,
+	change func(t *moTable, hit []bool) (*mysqlwire.Result, *mysqlwire.Error)) (*mysqlwire.Result, *mysqlwire.Error) {
 	var where *whereExpr
 	if p.accept("WHERE") {
 		w, e := parseWhere(p)
@@ -264,22 +260,36 @@ func (m *moSession) deleteRows(p *parser) (*mysqlwire.Result, *mysqlwire.Error) 
 	if e != nil {
 		return nil, e
 	}
-	kept := t.data[:0:0]
-	n := 0
-	for _, row := range t.data {
-		hit, e := where.eval(tableEnv(t, row))
-		if e != nil {
+	hit := make([]bool, len(t.data))
+	for i, row := range t.data {
+		if hit[i], e = where.eval(tableEnv(t, row)); e != nil {
 			return nil, e
 		}
-		if hit {
-			n++
-			continue
-		}
-		kept = append(kept, row)
 	}
-	t.data = kept
-	t.rows = len(kept)
-	return &mysqlwire.Result{AffectedRows: uint64(n)}, nil
+	return change(t, hit)
+}
+
+// deleteRows: DELETE FROM [db.]t [WHERE expr] (rec 97, 107, 150).
+func (m *moSession) deleteRows(p *parser) (*mysqlwire.Result, *mysqlwire.Error) {
+	if e := expect(p, "FROM"); e != nil {
+		return nil, e
+	}
+	dbName, name, err := m.qualifiedName(p)
+	if err != nil {
+		return nil, err.(*mysqlwire.Error)
+	}
+	return m.withMatchedRows(p, dbName, name, func(t *moTable, hit []bool) (*mysqlwire.Result, *mysqlwire.Error) {
+		kept := t.data[:0:0]
+		for i, row := range t.data {
+			if !hit[i] {
+				kept = append(kept, row)
+			}
+		}
+		n := len(t.data) - len(kept)
+		t.data = kept
+		t.rows = len(kept)
+		return &mysqlwire.Result{AffectedRows: uint64(n)}, nil
+	})
 }
 
 // updateRows: UPDATE [db.]t SET col = literal[, ...] [WHERE expr] (rec 98).
@@ -309,47 +319,28 @@ func (m *moSession) updateRows(p *parser) (*mysqlwire.Result, *mysqlwire.Error) 
 			break
 		}
 	}
-	var where *whereExpr
-	if p.accept("WHERE") {
-		w, e := parseWhere(p)
-		if e != nil {
-			return nil, e
-		}
-		where = w
-	}
-	if e := end(p); e != nil {
-		return nil, e
-	}
-	m.s.mu.Lock()
-	defer m.s.mu.Unlock()
-	t, e := m.table(dbName, name)
-	if e != nil {
-		return nil, e
-	}
-	n := 0
-	data := make([][]mysqlwire.Value, len(t.data))
-	for i, row := range t.data {
-		data[i] = row
-		hit, e := where.eval(tableEnv(t, row))
-		if e != nil {
-			return nil, e
-		}
-		if !hit {
-			continue
-		}
-		nr := append([]mysqlwire.Value(nil), row...)
-		for c, v := range set {
-			ci := colIndex(t.cols, c)
-			if ci < 0 {
-				return nil, moErr(20301, "invalid input: column %s does not exist", c)
+	return m.withMatchedRows(p, dbName, name, func(t *moTable, hit []bool) (*mysqlwire.Result, *mysqlwire.Error) {
+		n := 0
+		data := make([][]mysqlwire.Value, len(t.data))
+		for i, row := range t.data {
+			data[i] = row
+			if !hit[i] {
+				continue
 			}
-			nr[ci] = v
+			nr := append([]mysqlwire.Value(nil), row...)
+			for c, v := range set {
+				ci := colIndex(t.cols, c)
+				if ci < 0 {
+					return nil, moErr(20301, "invalid input: column %s does not exist", c)
+				}
+				nr[ci] = v
+			}
+			data[i] = nr
+			n++
 		}
-		data[i] = nr
-		n++
-	}
-	t.data = data
-	return &mysqlwire.Result{AffectedRows: uint64(n)}, nil
+		t.data = data
+		return &mysqlwire.Result{AffectedRows: uint64(n)}, nil
+	})
 }
 
 // numeric reports whether s is a number, and its value.

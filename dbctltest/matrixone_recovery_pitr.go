@@ -252,12 +252,14 @@ func (s *MatrixOne) HasReservedPITR() bool {
 	return false
 }
 
-// pitrValidFrom is the earliest time a PITR restores to: its last change,
-// or now minus its range when that is later (source
-// pkg/frontend/show_recovery_window.go, getStartTimeOfRecoveryWindow; rec
-// 264 shows the creation time for a new PITR).
+// pitrValidFrom is the earliest time a PITR restores to:
+// max(now - range, modified_time) (MatrixOne
+// pkg/frontend/show_recovery_window.go, getStartTimeOfRecoveryWindow: the
+// range is taken from now in UTC by addTimeSpan, "h" as hours, "d", "mo"
+// and "y" by AddDate; rec 264 shows the creation time for a new PITR). now
+// is the emulated clock, in UTC (tick).
 func (s *MatrixOne) pitrValidFrom(pt *moPITR, now time.Time) time.Time {
-	n := int(pt.length)
+	n, now := int(pt.length), now.UTC()
 	var from time.Time
 	switch pt.unit {
 	case "h":

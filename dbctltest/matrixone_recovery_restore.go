@@ -58,39 +58,23 @@ func parseRestore(p *parser) (restoreStmt, *mysqlwire.Error) {
 		}
 		r.level, r.account = "account", lower(a)
 		if p.accept("DATABASE") {
-			d, e := ident(p)
-			if e != nil {
+			if e := parseRestoreDB(p, &r); e != nil {
 				return r, e
 			}
-			r.level, r.db = "database", lower(d)
-			if p.accept("TABLE") {
-				t, e := ident(p)
-				if e != nil {
-					return r, e
-				}
-				r.level, r.table = "table", lower(t)
-			}
-			return r, parseFromPITR(p, &r)
+			return r, parseTableFromPITR(p, &r)
 		}
 	case p.accept("DATABASE"):
-		d, e := ident(p)
-		if e != nil {
+		if e := parseRestoreDB(p, &r); e != nil {
 			return r, e
 		}
-		r.level, r.db = "database", lower(d)
 		if p.acceptPunct('.') {
 			d2, e := ident(p)
 			if e != nil {
 				return r, e
 			}
 			r.account, r.db, r.hasQuals = r.db, lower(d2), true
-		} else if p.accept("TABLE") {
-			t, e := ident(p)
-			if e != nil {
-				return r, e
-			}
-			r.level, r.table = "table", lower(t)
-			return r, parseFromPITR(p, &r)
+		} else if p.peek().is("TABLE") {
+			return r, parseTableFromPITR(p, &r)
 		}
 	case p.accept("TABLE"):
 		parts := []string{}
@@ -149,6 +133,29 @@ func parseRestore(p *parser) (restoreStmt, *mysqlwire.Error) {
 		return r, errHere(p)
 	}
 	return r, parseFromPITR(p, &r)
+}
+
+// parseRestoreDB reads the database name after DATABASE.
+func parseRestoreDB(p *parser, r *restoreStmt) *mysqlwire.Error {
+	d, e := ident(p)
+	if e != nil {
+		return e
+	}
+	r.level, r.db = "database", strings.ToLower(d)
+	return nil
+}
+
+// parseTableFromPITR reads what follows DATABASE db in a PITR restore:
+// [TABLE t] FROM PITR ...
+func parseTableFromPITR(p *parser, r *restoreStmt) *mysqlwire.Error {
+	if p.accept("TABLE") {
+		t, e := ident(p)
+		if e != nil {
+			return e
+		}
+		r.level, r.table = "table", strings.ToLower(t)
+	}
+	return parseFromPITR(p, r)
 }
 
 // parseFromPITR reads FROM PITR name 'ts' [[AS] src]: the time must be a

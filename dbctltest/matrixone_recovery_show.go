@@ -118,6 +118,12 @@ func (m *moSession) recoveryWindow(p *parser) (*mysqlwire.Result, *mysqlwire.Err
 				if (pt.level == "database" && pt.db != dbName) || (pt.level == "table" && (pt.db != dbName || pt.table != tbl)) || pt.level == "cluster" {
 					continue
 				}
+				// start and end are wall clocks of the server process's zone:
+				// MatrixOne pkg/frontend/show_recovery_window.go renders the
+				// start with .Local() (getStartTimeOfRecoveryWindow) and the end
+				// as time.Now() (getEndTimeOfRecoveryWindow); the fraction
+				// digits are v4.2.0's (capture 244; the stored source prints
+				// whole seconds).
 				entries = append(entries, "{'start_time':'"+m.s.pitrValidFrom(pt, now).In(loc).Format("2006-01-02 15:04:05.999999999")+
 					"', 'end_time':'"+now.In(loc).Format("2006-01-02 15:04:05.999999999")+"', 'source':'pitr', 'source_name':'"+pt.name+"'}")
 			}

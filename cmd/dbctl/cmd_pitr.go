@@ -13,7 +13,8 @@ import (
 
 func (a *app) pitrCmd() *cobra.Command {
 	return group("pitr", "MatrixOne point-in-time recovery: create, list, alter, drop, restore",
-		a.pitrCreateCmd(), a.pitrListCmd(), a.pitrAlterCmd(), a.pitrDropCmd(), a.pitrRestoreCmd())
+		a.pitrCreateCmd(), pitrs.listCmd(a, "List the session account's PITRs, newest first (times in the server's zone)"),
+		a.pitrAlterCmd(), pitrs.dropCmd(a, "Drop a PITR (never the server's own sys_mo_catalog_pitr)"), a.pitrRestoreCmd())
 }
 
 type pitrJSON struct {
@@ -28,17 +29,22 @@ type pitrJSON struct {
 	Unit     string `json:"range_unit"`
 }
 
-func pitrDoc(p dbctl.PITR) pitrJSON {
-	return pitrJSON{p.Name, p.Created.Format(time.RFC3339), p.Modified.Format(time.RFC3339), string(p.Level),
-		p.Account, p.Database, p.Table, p.Range.N, string(p.Range.Unit)}
-}
-
-func (a *app) printPITRs(list []dbctl.PITR) {
-	rows := make([][]string, len(list))
-	for i, p := range list {
-		rows[i] = []string{p.Name, p.Created.Format(time.RFC3339), p.Modified.Format(time.RFC3339), string(p.Level), p.Account, p.Database, p.Table, p.Range.String()}
-	}
-	a.printTable([]string{"NAME", "CREATED", "MODIFIED", "LEVEL", "ACCOUNT", "DATABASE", "TABLE", "RANGE"}, rows)
+var pitrs = recoveryObjects[dbctl.PITR]{
+	kind: "pitr",
+	what: "a PITR NAME",
+	doc: func(p dbctl.PITR) any {
+		return pitrJSON{p.Name, p.Created.Format(time.RFC3339), p.Modified.Format(time.RFC3339), string(p.Level),
+			p.Account, p.Database, p.Table, p.Range.N, string(p.Range.Unit)}
+	},
+	table: func(a *app, list []dbctl.PITR) {
+		rows := make([][]string, len(list))
+		for i, p := range list {
+			rows[i] = []string{p.Name, p.Created.Format(time.RFC3339), p.Modified.Format(time.RFC3339), string(p.Level), p.Account, p.Database, p.Table, p.Range.String()}
+		}
+		a.printTable([]string{"NAME", "CREATED", "MODIFIED", "LEVEL", "ACCOUNT", "DATABASE", "TABLE", "RANGE"}, rows)
+	},
+	list: func(ctx context.Context, c *dbctl.Client) ([]dbctl.PITR, error) { return c.PITRs().List(ctx) },
+	drop: func(ctx context.Context, c *dbctl.Client, name string) error { return c.PITRs().Drop(ctx, name) },
 }
 
 func (a *app) pitrCreateCmd() *cobra.Command {
@@ -47,7 +53,7 @@ func (a *app) pitrCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create NAME --range N{h|d|mo|y} [--cluster | --account ACC | --database DB [--table T]]",
 		Short: "Start a PITR (default: on the session's own account)",
-		Args:  exactArgs(1, "a PITR NAME"),
+		Args:  exactArgs(1, pitrs.what),
 		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
 			t, err := tf.target(false)
 			if err != nil {
@@ -61,42 +67,13 @@ func (a *app) pitrCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.json {
-				a.printJSON(map[string]any{"pitr": pitrDoc(*p)})
-				return nil
-			}
-			a.printPITRs([]dbctl.PITR{*p})
+			pitrs.print(a, []dbctl.PITR{*p}, true)
 			return nil
 		}),
 	}
 	tf.add(cmd)
-	cmd.Flags().StringVar(&rng, "range", "", "how far back: N and a unit h, d, mo or y (1-100), e.g. 7d")
-	_ = cmd.MarkFlagRequired("range")
+	addRangeFlag(cmd, &rng, "how far back: N and a unit h, d, mo or y (1-100), e.g. 7d")
 	return cmd
-}
-
-func (a *app) pitrListCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the session account's PITRs, newest first (times in the server's zone)",
-		Args:  noArgs,
-		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, _ []string) error {
-			list, err := c.PITRs().List(ctx)
-			if err != nil {
-				return err
-			}
-			if a.json {
-				out := []pitrJSON{}
-				for _, p := range list {
-					out = append(out, pitrDoc(p))
-				}
-				a.printJSON(map[string]any{"pitrs": out})
-				return nil
-			}
-			a.printPITRs(list)
-			return nil
-		}),
-	}
 }
 
 func (a *app) pitrAlterCmd() *cobra.Command {
@@ -104,7 +81,7 @@ func (a *app) pitrAlterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "alter NAME --range N{h|d|mo|y}",
 		Short: "Change a PITR's range",
-		Args:  exactArgs(1, "a PITR NAME"),
+		Args:  exactArgs(1, pitrs.what),
 		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
 			r, err := dbctl.ParseRange(rng)
 			if err != nil {
@@ -116,23 +93,14 @@ func (a *app) pitrAlterCmd() *cobra.Command {
 			return a.printDone("altered", "pitr", strings.ToLower(args[0]), "range "+r.String())
 		}),
 	}
-	cmd.Flags().StringVar(&rng, "range", "", "new range: N and a unit h, d, mo or y (1-100)")
-	_ = cmd.MarkFlagRequired("range")
+	addRangeFlag(cmd, &rng, "new range: N and a unit h, d, mo or y (1-100)")
 	return cmd
 }
 
-func (a *app) pitrDropCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "drop NAME",
-		Short: "Drop a PITR (never the server's own sys_mo_catalog_pitr)",
-		Args:  exactArgs(1, "a PITR NAME"),
-		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
-			if err := c.PITRs().Drop(ctx, args[0]); err != nil {
-				return err
-			}
-			return a.printDone("dropped", "pitr", strings.ToLower(args[0]), "")
-		}),
-	}
+// addRangeFlag adds the required --range of pitr create and alter.
+func addRangeFlag(cmd *cobra.Command, rng *string, usage string) {
+	cmd.Flags().StringVar(rng, "range", "", usage)
+	_ = cmd.MarkFlagRequired("range")
 }
 
 // parseAt reads --at: RFC 3339 (with its zone), "YYYY-MM-DD HH:MM:SS[.f]"
@@ -166,30 +134,28 @@ dropped), --table its rows, --account ACC every database of the account (your ow
 --cluster EVERY ACCOUNT of the cluster. --at is RFC 3339 with a zone, "YYYY-MM-DD HH:MM:SS[.f]" in UTC, or a
 duration before now (-15m); it is sent in the server's own zone. Asks for confirmation; without a terminal,
 --yes is required.`,
-		Args: exactArgs(1, "a PITR NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// the target, the time and the confirmation come before connecting
+		Args: exactArgs(1, pitrs.what),
+		RunE: a.restoreRun(&yes, func(name string) (restorePlan, error) {
 			t, err := tf.target(true)
 			if err != nil {
-				return err
+				return restorePlan{}, err
 			}
 			if at == "" {
-				return usagef("pitr restore needs --at TIME")
+				return restorePlan{}, usagef("pitr restore needs --at TIME")
 			}
 			when, err := parseAt(at, time.Now())
 			if err != nil {
-				return err
+				return restorePlan{}, err
 			}
-			if err := a.confirmRestore(yes, "pitr restore "+args[0]+" at "+when.UTC().Format(time.RFC3339Nano), t); err != nil {
-				return err
+			if err := dbctl.ValidatePITRRestore(name, when, t); err != nil {
+				return restorePlan{}, err
 			}
-			return a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
-				if err := c.PITRs().Restore(ctx, args[0], when, t); err != nil {
-					return err
-				}
-				return a.printDone("restored", "pitr", strings.ToLower(args[0]), t.String()+" at "+when.UTC().Format(time.RFC3339Nano))
-			})(cmd, args)
-		},
+			stamp := " at " + when.UTC().Format(time.RFC3339Nano)
+			return restorePlan{what: "pitr restore " + name + stamp, replaced: t, kind: "pitr", target: t.String() + stamp,
+				run: func(ctx context.Context, c *dbctl.Client, name string) error {
+					return c.PITRs().Restore(ctx, name, when, t)
+				}}, nil
+		}),
 	}
 	tf.add(cmd)
 	cmd.Flags().StringVar(&at, "at", "", "the time to restore to")

@@ -95,20 +95,114 @@ func (a *app) printDone(verb, kind, name, target string) error {
 	return nil
 }
 
+// recoveryObjects prints one kind of recovery object (snapshots, PITRs)
+// and builds the commands that are the same for every kind: list and drop.
+type recoveryObjects[T any] struct {
+	kind  string                 // "snapshot", "pitr"; the JSON key of one, kind+"s" of a list
+	what  string                 // the NAME argument: "a snapshot NAME"
+	doc   func(T) any            // the JSON document of one
+	table func(a *app, list []T) // the table of a list
+	drop  func(context.Context, *dbctl.Client, string) error
+	list  func(context.Context, *dbctl.Client) ([]T, error)
+}
+
+// print prints list: under kind+"s" with --json (one=false), or under kind
+// as one object (one=true), else as a table.
+func (o recoveryObjects[T]) print(a *app, list []T, one bool) {
+	switch {
+	case a.json && one:
+		a.printJSON(map[string]any{o.kind: o.doc(list[0])})
+	case a.json:
+		out := []any{}
+		for _, v := range list {
+			out = append(out, o.doc(v))
+		}
+		a.printJSON(map[string]any{o.kind + "s": out})
+	default:
+		o.table(a, list)
+	}
+}
+
+func (o recoveryObjects[T]) listCmd(a *app, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: short,
+		Args:  noArgs,
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, _ []string) error {
+			list, err := o.list(ctx, c)
+			if err != nil {
+				return err
+			}
+			o.print(a, list, false)
+			return nil
+		}),
+	}
+}
+
+func (o recoveryObjects[T]) dropCmd(a *app, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "drop NAME",
+		Short: short,
+		Args:  exactArgs(1, o.what),
+		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+			if err := o.drop(ctx, c, args[0]); err != nil {
+				return err
+			}
+			return a.printDone("dropped", o.kind, strings.ToLower(args[0]), "")
+		}),
+	}
+}
+
+// restorePlan is a restore checked and described before anything is asked
+// or sent: what runs, what it replaces, and how it is reported.
+type restorePlan struct {
+	// what names the restore in the prompt and the refusals
+	// ("snapshot restore snap1 into account acc2").
+	what string
+	// replaced says whose data is replaced ("account acc2").
+	replaced dbctl.Target
+	// kind and target are the result line's: "Restored KIND NAME -> TARGET".
+	kind, target string
+	run          func(ctx context.Context, c *dbctl.Client, name string) error
+}
+
+// restoreRun is the RunE of a restore command: plan checks the input
+// (flags and the SDK's own validation, no connection), then the restore is
+// confirmed, then it connects and runs. A bad input is therefore reported
+// as itself, never as a missing --yes.
+func (a *app) restoreRun(yes *bool, plan func(name string) (restorePlan, error)) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		p, err := plan(args[0])
+		if err != nil {
+			return err
+		}
+		if err := a.confirmRestore(*yes, p.what, p.replaced); err != nil {
+			return err
+		}
+		return a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
+			if err := p.run(ctx, c, args[0]); err != nil {
+				return err
+			}
+			return a.printDone("restored", p.kind, strings.ToLower(args[0]), p.target)
+		})(cmd, args)
+	}
+}
+
 // confirmRestore asks before a restore: --yes, or an answer "yes" on a
 // terminal. Without a terminal and without --yes it refuses (exit 2).
-func (a *app) confirmRestore(yes bool, what string, t dbctl.Target) error {
+// replaced is what the restore replaces.
+func (a *app) confirmRestore(yes bool, what string, replaced dbctl.Target) error {
 	if yes {
 		return nil
 	}
-	replaced := "the data of " + t.String()
-	if t.Level == dbctl.LevelCluster {
-		replaced = "the data of EVERY ACCOUNT of the cluster"
+	data := "the data of " + replaced.String()
+	if replaced.Level == dbctl.LevelCluster {
+		data = "the data of EVERY ACCOUNT of the cluster"
 	}
 	if !stdinIsTerminal() {
-		return usagef("%s replaces %s and stdin is not a terminal to confirm it: pass --yes", what, replaced)
+		return usagef("%s replaces %s and stdin is not a terminal to confirm it: pass --yes", what, data)
 	}
-	fmt.Fprintf(a.stderr, "%s replaces %s. Type yes to go on: ", what, replaced)
+	fmt.Fprintf(a.stderr, "%s replaces %s. Type yes to go on: ", what, data)
 	line, _ := bufio.NewReader(stdin).ReadString('\n')
 	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
 		return fmt.Errorf("%s: not confirmed, nothing was sent", what)

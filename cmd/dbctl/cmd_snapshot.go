@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/dbctl/dbctl"
@@ -13,7 +12,8 @@ import (
 
 func (a *app) snapshotCmd() *cobra.Command {
 	return group("snapshot", "MatrixOne snapshots: create, list, drop, restore",
-		a.snapshotCreateCmd(), a.snapshotListCmd(), a.snapshotDropCmd(), a.snapshotRestoreCmd())
+		a.snapshotCreateCmd(), snapshots.listCmd(a, "List the session account's snapshots, newest first"),
+		snapshots.dropCmd(a, "Drop a snapshot"), a.snapshotRestoreCmd())
 }
 
 type snapshotJSON struct {
@@ -25,16 +25,21 @@ type snapshotJSON struct {
 	Table     string `json:"table"`
 }
 
-func snapshotDoc(s dbctl.Snapshot) snapshotJSON {
-	return snapshotJSON{s.Name, s.Timestamp.UTC().Format(time.RFC3339Nano), string(s.Level), s.Account, s.Database, s.Table}
-}
-
-func (a *app) printSnapshots(list []dbctl.Snapshot) {
-	rows := make([][]string, len(list))
-	for i, s := range list {
-		rows[i] = []string{s.Name, s.Timestamp.UTC().Format("2006-01-02 15:04:05.000000000 MST"), string(s.Level), s.Account, s.Database, s.Table}
-	}
-	a.printTable([]string{"NAME", "TIMESTAMP", "LEVEL", "ACCOUNT", "DATABASE", "TABLE"}, rows)
+var snapshots = recoveryObjects[dbctl.Snapshot]{
+	kind: "snapshot",
+	what: "a snapshot NAME",
+	doc: func(s dbctl.Snapshot) any {
+		return snapshotJSON{s.Name, s.Timestamp.UTC().Format(time.RFC3339Nano), string(s.Level), s.Account, s.Database, s.Table}
+	},
+	table: func(a *app, list []dbctl.Snapshot) {
+		rows := make([][]string, len(list))
+		for i, s := range list {
+			rows[i] = []string{s.Name, s.Timestamp.UTC().Format("2006-01-02 15:04:05.000000000 MST"), string(s.Level), s.Account, s.Database, s.Table}
+		}
+		a.printTable([]string{"NAME", "TIMESTAMP", "LEVEL", "ACCOUNT", "DATABASE", "TABLE"}, rows)
+	},
+	list: func(ctx context.Context, c *dbctl.Client) ([]dbctl.Snapshot, error) { return c.Snapshots().List(ctx) },
+	drop: func(ctx context.Context, c *dbctl.Client, name string) error { return c.Snapshots().Drop(ctx, name) },
 }
 
 func (a *app) snapshotCreateCmd() *cobra.Command {
@@ -42,7 +47,7 @@ func (a *app) snapshotCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create NAME [--cluster | --account ACC | --database DB [--table T]]",
 		Short: "Take a snapshot (default: of the session's own account)",
-		Args:  exactArgs(1, "a snapshot NAME"),
+		Args:  exactArgs(1, snapshots.what),
 		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
 			t, err := tf.target(false)
 			if err != nil {
@@ -52,54 +57,12 @@ func (a *app) snapshotCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.json {
-				a.printJSON(map[string]any{"snapshot": snapshotDoc(*s)})
-				return nil
-			}
-			a.printSnapshots([]dbctl.Snapshot{*s})
+			snapshots.print(a, []dbctl.Snapshot{*s}, true)
 			return nil
 		}),
 	}
 	tf.add(cmd)
 	return cmd
-}
-
-func (a *app) snapshotListCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List the session account's snapshots, newest first",
-		Args:  noArgs,
-		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, _ []string) error {
-			list, err := c.Snapshots().List(ctx)
-			if err != nil {
-				return err
-			}
-			if a.json {
-				out := []snapshotJSON{}
-				for _, s := range list {
-					out = append(out, snapshotDoc(s))
-				}
-				a.printJSON(map[string]any{"snapshots": out})
-				return nil
-			}
-			a.printSnapshots(list)
-			return nil
-		}),
-	}
-}
-
-func (a *app) snapshotDropCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "drop NAME",
-		Short: "Drop a snapshot",
-		Args:  exactArgs(1, "a snapshot NAME"),
-		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
-			if err := c.Snapshots().Drop(ctx, args[0]); err != nil {
-				return err
-			}
-			return a.printDone("dropped", "snapshot", strings.ToLower(args[0]), "")
-		}),
-	}
 }
 
 func (a *app) snapshotRestoreCmd() *cobra.Command {
@@ -112,23 +75,27 @@ func (a *app) snapshotRestoreCmd() *cobra.Command {
 		Long: `Restore replaces data: --database DB replaces the whole database (tables made since are dropped),
 --table replaces the table's rows, --account ACC every database of the account (--to-account B: into account B,
 sys only), --cluster EVERY ACCOUNT of the cluster. Asks for confirmation; without a terminal, --yes is required.`,
-		Args: exactArgs(1, "a snapshot NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// the target and the confirmation come before connecting
+		Args: exactArgs(1, snapshots.what),
+		RunE: a.restoreRun(&yes, func(name string) (restorePlan, error) {
 			t, err := tf.target(true)
 			if err != nil {
-				return err
+				return restorePlan{}, err
 			}
-			if err := a.confirmRestore(yes, "snapshot restore "+args[0], t); err != nil {
-				return err
+			opts := dbctl.SnapshotRestoreOptions{ToAccount: toAccount}
+			if err := dbctl.ValidateSnapshotRestore(name, t, opts); err != nil {
+				return restorePlan{}, err
 			}
-			return a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
-				if err := c.Snapshots().Restore(ctx, args[0], t, dbctl.SnapshotRestoreOptions{ToAccount: toAccount}); err != nil {
-					return err
-				}
-				return a.printDone("restored", "snapshot", strings.ToLower(args[0]), t.String())
-			})(cmd, args)
-		},
+			p := restorePlan{what: "snapshot restore " + name, replaced: t, kind: "snapshot", target: t.String()}
+			if toAccount != "" { // the snapshot of t goes into another account: that one is replaced
+				p.replaced = dbctl.AccountTarget(toAccount)
+				p.target = "into " + p.replaced.String() + " (snapshot of " + t.String() + ")"
+				p.what += " " + p.target
+			}
+			p.run = func(ctx context.Context, c *dbctl.Client, name string) error {
+				return c.Snapshots().Restore(ctx, name, t, opts)
+			}
+			return p, nil
+		}),
 	}
 	tf.add(cmd)
 	cmd.Flags().StringVar(&toAccount, "to-account", "", "restore an account snapshot into this account (sys only; refused for database and table restores)")

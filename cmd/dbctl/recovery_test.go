@@ -78,11 +78,15 @@ func TestSnapshotCommands(t *testing.T) {
 
 	_, err = db.Exec("delete from shop.orders where id = 1")
 	require.NoError(t, err)
-	// no terminal, no --yes: refused before connecting, nothing restored
+	// no terminal, no --yes: refused, nothing restored
 	r = dbctlRun(t, mo(s, "snapshot", "restore", "before", "--database", "shop")...)
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "replaces the data of database shop and stdin is not a terminal to confirm it: pass --yes")
 	assert.Equal(t, []string{"2=tea"}, orders(t, db))
+	// ... and before connecting: the same against an address nothing listens on
+	r = dbctlRun(t, "--dsn", unreachableDSN, "matrixone", "snapshot", "restore", "before", "--database", "shop")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "replaces the data of database shop and stdin is not a terminal to confirm it: pass --yes")
 	// no target: refused
 	r = dbctlRun(t, mo(s, "snapshot", "restore", "before", "--yes")...)
 	assert.Equal(t, 2, r.code)
@@ -191,12 +195,21 @@ func TestRestoreConfirmationOnATerminal(t *testing.T) {
 	_, err := db.Exec("delete from shop.orders")
 	require.NoError(t, err)
 
+	// "no" to a restore that would succeed (the "yes" below shows it does)
 	stdin = strings.NewReader("no\n")
 	out.Reset()
 	errb.Reset()
+	assert.Equal(t, 1, run(context.Background(), mo(s, "snapshot", "restore", "snap", "--database", "shop"), &out, &errb))
+	assert.Contains(t, errb.String(), "replaces the data of database shop. Type yes to go on:")
+	assert.Contains(t, errb.String(), "not confirmed, nothing was sent")
+	assert.Empty(t, orders(t, db))
+	assert.Empty(t, out.String())
+
+	// the cluster prompt says what a cluster restore replaces (answered no)
+	stdin = strings.NewReader("\n")
+	errb.Reset()
 	assert.Equal(t, 1, run(context.Background(), mo(s, "snapshot", "restore", "snap", "--cluster"), &out, &errb))
 	assert.Contains(t, errb.String(), "replaces the data of EVERY ACCOUNT of the cluster. Type yes to go on:")
-	assert.Contains(t, errb.String(), "not confirmed, nothing was sent")
 	assert.Empty(t, orders(t, db))
 
 	stdin = strings.NewReader("yes\n")
@@ -204,6 +217,84 @@ func TestRestoreConfirmationOnATerminal(t *testing.T) {
 	assert.Equal(t, 0, run(context.Background(), mo(s, "snapshot", "restore", "snap", "--database", "shop"), &out, &errb), errb.String())
 	assert.Contains(t, errb.String(), "replaces the data of database shop. Type yes to go on:")
 	assert.Equal(t, []string{"1=mug", "2=tea"}, orders(t, db))
+}
+
+// unreachableDSN is an address nothing listens on: a command that gets
+// past its checks fails to connect (exit 1) there.
+const unreachableDSN = "root:x@tcp(127.0.0.1:1)/"
+
+// A restore of an account snapshot into another account names the account
+// that is replaced (acc2) in the refusal, the prompt and the result line.
+func TestSnapshotRestoreToAccountNamesTheReplacedAccount(t *testing.T) {
+	s := dbctltest.NewMatrixOne(t)
+	require.NoError(t, s.CreateAccount("acc1", "admin", "111"))
+	require.NoError(t, s.CreateAccount("acc2", "admin", "111"))
+	require.NoError(t, seed(s.DSNFor("acc1", "admin", "111"), []string{"create database d1", "create table d1.t (id int)", "insert into d1.t values (7)"}))
+	r := dbctlRun(t, mo(s, "snapshot", "create", "snap1", "--account", "acc1")...)
+	require.Equal(t, 0, r.code, r.stderr)
+
+	restore := []string{"snapshot", "restore", "snap1", "--account", "acc1", "--to-account", "acc2"}
+	r = dbctlRun(t, mo(s, restore...)...)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "snapshot restore snap1 into account acc2 (snapshot of account acc1) replaces the data of account acc2 and stdin is not a terminal")
+	assert.NotContains(t, r.stderr, "replaces the data of account acc1")
+
+	oldIn, oldTerm := stdin, stdinIsTerminal
+	t.Cleanup(func() { stdin, stdinIsTerminal = oldIn, oldTerm })
+	stdinIsTerminal = func() bool { return true }
+	stdin = strings.NewReader("no\n")
+	var out, errb bytes.Buffer
+	assert.Equal(t, 1, run(context.Background(), mo(s, restore...), &out, &errb))
+	assert.Contains(t, errb.String(), "replaces the data of account acc2. Type yes to go on:")
+
+	r = dbctlRun(t, mo(s, append(restore, "--yes")...)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "Restored snapshot snap1 -> into account acc2 (snapshot of account acc1)\n", r.stdout)
+	acc2, err := sql.Open("mysql", s.DSNFor("acc2", "admin", "111"))
+	require.NoError(t, err)
+	defer acc2.Close()
+	var id int
+	require.NoError(t, acc2.QueryRow("select * from d1.t order by id").Scan(&id), "acc2 holds acc1's data")
+	assert.Equal(t, 7, id)
+
+	r = dbctlRun(t, moJSON(s, append(restore, "--yes")...)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "into account acc2 (snapshot of account acc1)", jsonOf(t, r)["restored"].(map[string]any)["target"])
+}
+
+// A restore whose input is wrong says so, never "pass --yes": the input is
+// checked before the confirmation and before connecting (the DSN is one
+// nothing listens on, so a command that got that far would exit 1).
+func TestRestoreValidatesBeforeConfirming(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"back-tick in a snapshot name", []string{"snapshot", "restore", "a`b", "--database", "shop"}, `snapshot name "a` + "`" + `b" contains a back-tick`},
+		{"snapshot name over 64", []string{"snapshot", "restore", strings.Repeat("s", 65), "--database", "shop"}, "the server keeps only 64"},
+		{"to-account with a database", []string{"snapshot", "restore", "snap1", "--database", "shop", "--to-account", "acc2"}, "the server ignores TO ACCOUNT"},
+		{"back-tick in --to-account", []string{"snapshot", "restore", "snap1", "--account", "acc1", "--to-account", "a`"}, "account name"},
+		{"back-tick in a database", []string{"snapshot", "restore", "snap1", "--database", "sh`op"}, "database name"},
+		{"restore time past 2262", []string{"pitr", "restore", "p1", "--at", "3000-01-01T00:00:00Z", "--database", "shop"}, "outside what MatrixOne can represent"},
+		{"reserved PITR name", []string{"pitr", "restore", "sys_mo_catalog_pitr", "--at", "-1m", "--cluster"}, "the server's internal PITR"},
+		{"back-tick in a PITR name", []string{"pitr", "restore", "p`1", "--at", "-1m", "--database", "shop"}, "contains a back-tick"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dbctlRun(t, append([]string{"--dsn", unreachableDSN, "matrixone"}, tc.args...)...)
+			assert.Equal(t, 2, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tc.want)
+			assert.NotContains(t, r.stderr, "pass --yes")
+		})
+	}
+	// the same input that is valid gets as far as the confirmation
+	r := dbctlRun(t, "--dsn", unreachableDSN, "matrixone", "pitr", "restore", "p1", "--at", "2026-01-01T00:00:00Z", "--database", "shop")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "pass --yes")
+	// and, confirmed, to connecting
+	r = dbctlRun(t, "--dsn", unreachableDSN, "matrixone", "pitr", "restore", "p1", "--at", "2026-01-01T00:00:00Z", "--database", "shop", "--yes")
+	assert.Equal(t, 1, r.code, r.stderr)
 }
 
 func TestParseAt(t *testing.T) {
