@@ -109,20 +109,27 @@ func (c *Client) conn(ctx context.Context, op string) (*sql.Conn, error) {
 }
 
 // dsnErrorText is the DSN parser's message, or a fixed text when that
-// message quotes part of the DSN's credentials: the driver names the
-// "network" of a DSN without '@' ("root:pw/db" gives "default addr for
-// network 'root:pw' unknown"). Nothing of a DSN is ever masked in place:
-// messages that could hold it are withheld whole.
+// message could quote any part of the DSN's password: the driver names the
+// "network" of a malformed DSN ("root:pw/db" gives "default addr for
+// network 'root:pw' unknown", and "root:s3cr/et@tcp(h:1)" quotes
+// "root:s3cr"). A message holding any min(3, len) characters of the
+// password in a row is withheld whole; nothing of a DSN is ever masked in
+// place.
 func dsnErrorText(dsn string, err error) string {
 	msg := err.Error()
 	creds := dsn
 	if i := strings.LastIndex(dsn, "@"); i >= 0 {
 		creds = dsn[:i]
-	} else if i := strings.Index(dsn, "/"); i >= 0 {
-		creds = dsn[:i]
 	}
-	if _, pw, ok := strings.Cut(creds, ":"); ok && pw != "" && strings.Contains(msg, pw) {
-		return "malformed DSN (the parser's message is withheld: it quotes the credentials); want user:password@tcp(host:port)/"
+	_, pw, ok := strings.Cut(creds, ":")
+	if !ok || pw == "" {
+		return msg
+	}
+	n := min(3, len(pw))
+	for i := 0; i+n <= len(pw); i++ {
+		if strings.Contains(msg, pw[i:i+n]) {
+			return "malformed DSN (the parser's message is withheld: it may quote the credentials); want user:password@tcp(host:port)/"
+		}
 	}
 	return msg
 }
