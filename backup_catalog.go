@@ -42,9 +42,15 @@ type BackupInfo struct {
 // "s3://bucket/prefix"): each sub-folder or sub-prefix holding a
 // manifest.json, oldest first (by Started, then Name). Sub-folders without
 // a manifest (unfinished or foreign) are left out. The store is configured
-// from the environment (see RemoteOptions).
+// from the environment (see RemoteOptions); ListBackupsWith takes options.
 func ListBackups(ctx context.Context, location string) ([]BackupInfo, error) {
 	return listBackups(ctx, location, RemoteOptions{})
+}
+
+// ListBackupsWith is ListBackups with the options of an s3:// location
+// (endpoint, credentials, ...; ignored for a folder).
+func ListBackupsWith(ctx context.Context, location string, remote RemoteOptions) ([]BackupInfo, error) {
+	return listBackups(ctx, location, remote)
 }
 
 func listBackups(ctx context.Context, location string, opts RemoteOptions) ([]BackupInfo, error) {

@@ -377,3 +377,31 @@ func TestS3BackupRemovesKilledRunsStagingBesideDataDir(t *testing.T) {
 	noBackupFoldersLeft(t, beside, os.TempDir())
 	cleanupStore(t, openDirect(t, srv, loc))
 }
+
+// ListBackupsWith and ImportTableWith use the options they are given, not
+// only the environment: with AWS_ENDPOINT_URL pointing nowhere, the
+// endpoint in RemoteOptions is the one used.
+func TestS3OptionsReachListAndImport(t *testing.T) {
+	srv := s3test.Require(t)
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	m := f.c.Manticore()
+	root := srv.Location(t)
+	remote := RemoteOptions{Endpoint: srv.Endpoint}
+	_, err := m.Backup(ctx, root+"/bk", BackupOptions{Remote: remote})
+	require.NoError(t, err)
+
+	_, err = ListBackups(ctx, root)
+	require.Error(t, err, "the environment's endpoint answers nothing")
+	list, err := ListBackupsWith(ctx, root, remote)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "bk", list[0].Name)
+
+	require.Error(t, m.ImportTable(ctx, root+"/bk", "b", "b_env"))
+	require.NoError(t, m.ImportTableWith(ctx, root+"/bk", "b", "b_opts", remote))
+	var n int
+	require.NoError(t, f.c.DB().QueryRow("SELECT COUNT(*) FROM b_opts").Scan(&n))
+	assert.Positive(t, n)
+}

@@ -282,13 +282,13 @@ func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOp
 // downloaded into a temporary folder under os.TempDir() (readable by the
 // server, which must run on this machine), checked, imported by the local
 // code, and the folder removed.
-func (m *Manticore) importRemote(ctx context.Context, location, table, as string) error {
+func (m *Manticore) importRemote(ctx context.Context, location, table, as string, remote RemoteOptions) error {
 	op := "manticore import table " + table + " from " + location
 	src, err := oneManticoreTable(table)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
-	st, err := backupstore.Open(ctx, location, RemoteOptions{})
+	st, err := backupstore.Open(ctx, location, remote)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}

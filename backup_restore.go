@@ -356,8 +356,14 @@ func keepTables(path string, man *Manifest) error {
 // paths (same machine, or the backup on a shared mount). dir may be
 // "s3://bucket/prefix": the table's files are downloaded and verified first.
 func (m *Manticore) ImportTable(ctx context.Context, dir, table, as string) (err error) {
+	return m.ImportTableWith(ctx, dir, table, as, RemoteOptions{})
+}
+
+// ImportTableWith is ImportTable with the options of an s3:// dir
+// (endpoint, credentials, ...; ignored for a folder).
+func (m *Manticore) ImportTableWith(ctx context.Context, dir, table, as string, remote RemoteOptions) (err error) {
 	if IsRemoteLocation(dir) {
-		return m.importRemote(ctx, dir, table, as)
+		return m.importRemote(ctx, dir, table, as, remote)
 	}
 	if as == "" {
 		as = table

@@ -12,7 +12,8 @@ import (
 )
 
 // The remote examples use local folders as locations; an
-// "s3://bucket/prefix" location works the same way (see README-s3.md).
+// "s3://bucket/prefix" location works the same way (see the README section
+// "Backups in S3-compatible object storage").
 
 func ExampleIsRemoteLocation() {
 	fmt.Println(dbctl.IsRemoteLocation("s3://backups/manticore/2026-12-01"))
@@ -106,4 +107,30 @@ func ExamplePruneBackups() {
 	// deleted a
 	// deleted b
 	// left: c
+}
+
+// ListBackupsWith and ImportTableWith take the options of an s3:// location
+// in code, for programs that do not configure S3 through the environment.
+func ExampleManticore_ImportTableWith() {
+	srv, c, tmp, dir := backedUpExample()
+	defer srv.Close()
+	defer os.RemoveAll(tmp)
+	ctx := context.Background()
+	remote := dbctl.RemoteOptions{} // e.g. Endpoint: "https://minio.example.net:9000"
+	list, err := dbctl.ListBackupsWith(ctx, filepath.Dir(dir), remote)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(list), "backup(s)")
+	if err := c.Manticore().ImportTableWith(ctx, dir, "products", "products_old", remote); err != nil {
+		log.Fatal(err)
+	}
+	var n int
+	if err := c.DB().QueryRow("SELECT COUNT(*) FROM products_old").Scan(&n); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(n, "rows imported")
+	// Output:
+	// 1 backup(s)
+	// 2 rows imported
 }
