@@ -143,6 +143,10 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 		return nil, opErr(op, nil, "create temporary directory", err)
 	}
 	defer b.tmpLock.Close()
+	if err := b.claimStore(ctx); err != nil {
+		_ = os.RemoveAll(b.tmp)
+		return nil, err
+	}
 	return b.run(ctx, selected)
 }
 

@@ -1,7 +1,9 @@
 package dbctl
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +45,62 @@ func (b *backupRun) openStore(ctx context.Context, location string) error {
 	}
 	b.store = st
 	b.undo = &uploadUndo{st: st}
+	return nil
+}
+
+// claimName is the object a backup to a store writes first, with a
+// conditional write (PutOptions.NoOverwrite), and deletes last: a second
+// backup to the same prefix meanwhile finds it and is refused before it
+// freezes anything, instead of both writing the same keys and both
+// "succeeding" with a backup that does not verify. A killed run leaves it
+// behind (with its objects and no manifest): the next backup there is
+// refused until it is removed.
+const claimName = ".dbctl-writing"
+
+// claimStore takes the prefix of a backup to a store (nothing for a local
+// backup): ErrBackupExists when another backup holds it. The claim is
+// recorded in undo, so a failed backup deletes it with its objects.
+func (b *backupRun) claimStore(ctx context.Context) error {
+	if b.store == nil {
+		return nil
+	}
+	return claimPrefix(ctx, b.op, b.store, b.undo, map[string]any{"backup_id": b.man.ID, "pid": os.Getpid(), "started": b.started.UTC()})
+}
+
+func claimPrefix(ctx context.Context, op string, st backupstore.Store, undo *uploadUndo, who map[string]any) error {
+	if host, err := os.Hostname(); err == nil {
+		who["host"] = host
+	}
+	data, err := json.Marshal(who)
+	if err != nil {
+		return opErr(op, nil, "claim", err)
+	}
+	_, err = st.Put(ctx, claimName, bytes.NewReader(data), backupstore.PutOptions{NoOverwrite: true})
+	if errors.Is(err, backupstore.ErrExists) {
+		return opErr(op, ErrBackupExists, "another backup is writing to "+st.Location()+" (or a killed one left "+claimName+
+			" there, with its partial objects: remove them once no backup runs there)", err)
+	}
+	if err != nil {
+		return opErr(op, nil, "claim "+st.Location(), err)
+	}
+	undo.started(claimName)
+	return nil
+}
+
+// putManifest writes manifest.json last, only if no other writer put one
+// (a conditional write), then drops the claim. A manifest found there is
+// another backup's: it is left alone and the upload fails.
+func putManifest(ctx context.Context, op string, st backupstore.Store, undo *uploadUndo, r io.Reader) error {
+	undo.started(manifestName)
+	if _, err := st.Put(ctx, manifestName, r, backupstore.PutOptions{NoOverwrite: true}); err != nil {
+		if errors.Is(err, backupstore.ErrExists) {
+			undo.notMine(manifestName)
+			return opErr(op, ErrBackupExists, st.Location()+" got a "+manifestName+" from another writer during this backup", err)
+		}
+		return opErr(op, nil, "upload manifest", err)
+	}
+	// the backup is complete; a claim left behind only blocks the prefix
+	_ = st.Delete(context.WithoutCancel(ctx), claimName)
 	return nil
 }
 
@@ -132,6 +190,9 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 			panic(p)
 		}
 	}()
+	if err := claimPrefix(ctx, op, st, undo, map[string]any{"upload_of": dir, "backup_id": man.ID, "pid": os.Getpid()}); err != nil {
+		return err
+	}
 	var discard atomic.Int64
 	err = runWorkers(ctx, len(man.Files), conc, &discard, func(ctx context.Context, _ *fileWorker, i int) error {
 		f := man.Files[i]
@@ -159,11 +220,7 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 		return opErr(op, ErrBackupInvalid, "", err)
 	}
 	defer in.Close()
-	undo.started(manifestName)
-	if _, err := st.Put(ctx, manifestName, in, backupstore.PutOptions{}); err != nil {
-		return opErr(op, nil, "upload manifest", err)
-	}
-	return nil
+	return putManifest(ctx, op, st, undo, in)
 }
 
 // putError is the error of a Put of a stored file: ErrBackupCorrupt with a
@@ -210,6 +267,7 @@ type uploadUndo struct {
 	mu            sync.Mutex
 	written       []string // keys whose Put started
 	manifestTried bool
+	others        map[string]bool // keys another writer holds (notMine)
 }
 
 // started records key before its Put: a request cancelled on the client
@@ -222,6 +280,20 @@ func (u *uploadUndo) started(key string) {
 		return
 	}
 	u.written = append(u.written, key)
+}
+
+// notMine forgets key: its Put found another writer's object there, which
+// the cleanup must leave alone (stragglers included).
+func (u *uploadUndo) notMine(key string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if key == manifestName {
+		u.manifestTried = false
+	}
+	if u.others == nil {
+		u.others = map[string]bool{}
+	}
+	u.others[key] = true
 }
 
 // run deletes what the upload wrote: the manifest first (its answer may
@@ -246,7 +318,11 @@ func (u *uploadUndo) run(ctx context.Context) error {
 		err = u.st.Delete(cctx, u.written...)
 	}
 	if err == nil && u.mine != nil {
-		err = deleteStragglers(cctx, u.st, u.mine())
+		mine := u.mine()
+		for k := range u.others {
+			delete(mine, k)
+		}
+		err = deleteStragglers(cctx, u.st, mine)
 	}
 	return err
 }

@@ -59,9 +59,8 @@ func (b *backupRun) upload(ctx context.Context) error {
 	if p := b.reports.stop(); p != nil {
 		panic(p)
 	}
-	b.undo.started(manifestName)
-	if _, err := b.store.Put(ctx, manifestName, bytes.NewReader(data), backupstore.PutOptions{}); err != nil {
-		return opErr(b.op, nil, "upload manifest", err)
+	if err := putManifest(ctx, b.op, b.store, b.undo, bytes.NewReader(data)); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(b.tmp); err != nil {
 		b.m.c.opts.logger.WarnContext(ctx, "dbctl: could not remove the backup's temporary folder", "dir", b.tmp, "error", err)

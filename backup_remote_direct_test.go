@@ -405,3 +405,45 @@ func TestS3OptionsReachListAndImport(t *testing.T) {
 	require.NoError(t, f.c.DB().QueryRow("SELECT COUNT(*) FROM b_opts").Scan(&n))
 	assert.Positive(t, n)
 }
+
+// Two backups to one prefix: the claim (.dbctl-writing, a conditional
+// write) refuses the second before it freezes anything; a manifest another
+// writer put meanwhile is left alone and fails the backup, whose own
+// objects are deleted. A completed backup leaves no claim.
+func TestS3BackupClaimsItsPrefix(t *testing.T) {
+	srv := s3Env(t)
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	m := f.c.Manticore()
+	before := f.counters(t)
+
+	loc := srv.Location(t) + "/bk"
+	st := openDirect(t, srv, loc)
+	_, err := st.Put(ctx, claimName, strings.NewReader(`{"pid":1}`), backupstore.PutOptions{})
+	require.NoError(t, err)
+	_, err = m.Backup(ctx, loc, BackupOptions{})
+	require.ErrorIs(t, err, ErrBackupExists)
+	assert.Contains(t, err.Error(), "another backup is writing to")
+	assert.Equal(t, before, f.counters(t), "refused before anything was frozen")
+	assert.Equal(t, []string{claimName}, listKeys(t, st, ""), "the other writer's claim is left alone")
+
+	require.NoError(t, st.Delete(ctx, claimName))
+	_, err = m.Backup(ctx, loc, BackupOptions{})
+	require.NoError(t, err)
+	assert.NotContains(t, listKeys(t, st, ""), claimName, "a finished backup drops its claim")
+	_, err = VerifyBackup(ctx, loc)
+	require.NoError(t, err)
+
+	// a writer that ignores claims puts a manifest during the upload
+	loc2 := srv.Location(t) + "/bk2"
+	st2 := openDirect(t, srv, loc2)
+	foreign := `{"format_version":1,"tool":"other"}`
+	_, err = m.Backup(ctx, loc2, BackupOptions{hooks: &backupHooks{beforeManifest: func() error {
+		_, err := st2.Put(context.Background(), manifestName, strings.NewReader(foreign), backupstore.PutOptions{NoOverwrite: true})
+		return err
+	}}})
+	require.ErrorIs(t, err, ErrBackupExists)
+	assert.Contains(t, err.Error(), "got a manifest.json from another writer")
+	assert.Equal(t, []string{manifestName}, listKeys(t, st2, ""), "only the other writer's manifest is left")
+	assert.Equal(t, before, f.counters(t))
+}

@@ -11,6 +11,9 @@ import (
 var (
 	// ErrNotFound: the object (or local file) does not exist.
 	ErrNotFound = errors.New("dbctl: backupstore: object not found")
+	// ErrExists: a Put with NoOverwrite found the key taken (S3: 412
+	// PreconditionFailed).
+	ErrExists = errors.New("dbctl: backupstore: object exists")
 	// ErrBucketNotFound: the S3 bucket does not exist.
 	ErrBucketNotFound = errors.New("dbctl: backupstore: bucket not found")
 	// ErrAccessDenied: the server refused the credentials (unknown access

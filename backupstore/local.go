@@ -91,7 +91,18 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts PutOption
 	if err := f.Close(); err != nil {
 		return res, err
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if opts.NoOverwrite {
+		// a hard link fails if p exists: the atomic "create if absent"
+		if err := os.Link(tmp, p); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				err = &Error{Op: "put", Key: key, Kind: ErrExists, Err: err}
+			}
+			return res, err
+		}
+		if err := os.Remove(tmp); err != nil {
+			return res, err
+		}
+	} else if err := os.Rename(tmp, p); err != nil {
 		return res, err
 	}
 	return res, syncDir(filepath.Dir(p))

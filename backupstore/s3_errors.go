@@ -48,6 +48,8 @@ func codeKind(code string, status int) error {
 		return ErrNotFound
 	case "NoSuchBucket":
 		return ErrBucketNotFound
+	case "PreconditionFailed", "ConditionalRequestConflict":
+		return ErrExists
 	case "BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch":
 		return ErrCorrupt
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "ExpiredToken",
@@ -57,6 +59,8 @@ func codeKind(code string, status int) error {
 	switch status {
 	case 404:
 		return ErrNotFound
+	case 412:
+		return ErrExists
 	case 401, 403:
 		return ErrAccessDenied
 	}

@@ -102,18 +102,18 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) 
 		checksum, payload := bodySum(buf[:n])
 		_, err = s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(k),
 			Body: bytes.NewReader(buf[:n]), ContentLength: aws.Int64(int64(n)),
-			ChecksumSHA256: aws.String(checksum)}, payload)
+			ChecksumSHA256: aws.String(checksum), IfNoneMatch: ifNoneMatch(opts)}, payload)
 		return res, err
 	}
 	if rerr != nil {
 		s.release(buf)
 		return res, rerr
 	}
-	return s.multipart(ctx, k, in, src, buf, partSize)
+	return s.multipart(ctx, k, in, src, buf, partSize, opts)
 }
 
 // multipart uploads first (a full part) and the rest of in.
-func (s *S3) multipart(ctx context.Context, k string, in io.Reader, src *source, first []byte, partSize int64) (res PutResult, err error) {
+func (s *S3) multipart(ctx context.Context, k string, in io.Reader, src *source, first []byte, partSize int64, opts PutOptions) (res PutResult, err error) {
 	// Not cancelled with ctx: a create cancelled on the client may still
 	// succeed on the server, leaving an upload whose id we never learn.
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
@@ -182,7 +182,8 @@ func (s *S3) multipart(ctx context.Context, k string, in io.Reader, src *source,
 	if fail == nil {
 		if res, fail = src.finish(); fail == nil {
 			_, fail = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(s.bucket),
-				Key: aws.String(k), UploadId: id, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts.sorted()}})
+				Key: aws.String(k), UploadId: id, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts.sorted()},
+				IfNoneMatch: ifNoneMatch(opts)})
 		}
 	}
 	if fail != nil {
@@ -215,4 +216,12 @@ func (p *partList) sorted() []types.CompletedPart {
 	out := append([]types.CompletedPart(nil), p.parts...)
 	sort.Slice(out, func(i, j int) bool { return aws.ToInt32(out[i].PartNumber) < aws.ToInt32(out[j].PartNumber) })
 	return out
+}
+
+// ifNoneMatch is the conditional-write header of PutOptions.NoOverwrite.
+func ifNoneMatch(opts PutOptions) *string {
+	if opts.NoOverwrite {
+		return aws.String("*")
+	}
+	return nil
 }

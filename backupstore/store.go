@@ -59,6 +59,12 @@ type PutOptions struct {
 	// raises the part size when the parts would otherwise exceed the
 	// 10,000 parts a multipart upload may have.
 	SizeHint int64
+	// NoOverwrite fails with ErrExists when the key already exists, checked
+	// atomically by the store: S3's conditional write (If-None-Match: *, on
+	// PutObject and CompleteMultipartUpload; AWS S3, MinIO and SeaweedFS
+	// honour it, a server that ignores it overwrites), a hard link for a
+	// folder.
+	NoOverwrite bool
 }
 
 // PutResult describes a stored object.

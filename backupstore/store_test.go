@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"testing"
 
@@ -163,6 +164,32 @@ func TestStoreRejects(t *testing.T) {
 			assert.ErrorIs(t, err, ErrCorrupt)
 			_, err = s.Stat(ctx, "k.zst")
 			assert.ErrorIs(t, err, ErrNotFound, "a failed Put leaves no object")
+		})
+	}
+}
+
+// NoOverwrite creates a key only if it is absent, atomically (S3's
+// If-None-Match: *; a hard link for a folder), small and multipart alike.
+func TestStorePutNoOverwrite(t *testing.T) {
+	ctx := context.Background()
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, size := range []int{3, 6 << 20} {
+				key := fmt.Sprintf("claim-%d", size)
+				first := bytes.Repeat([]byte("a"), size)
+				_, err := s.Put(ctx, key, bytes.NewReader(first), PutOptions{NoOverwrite: true})
+				require.NoError(t, err)
+				_, err = s.Put(ctx, key, bytes.NewReader(bytes.Repeat([]byte("b"), size)), PutOptions{NoOverwrite: true})
+				require.ErrorIs(t, err, ErrExists)
+				rc, err := s.Get(ctx, key)
+				require.NoError(t, err)
+				got, err := io.ReadAll(rc)
+				rc.Close()
+				require.NoError(t, err)
+				assert.True(t, bytes.Equal(first, got), "the first writer's bytes stay")
+				_, err = s.Put(ctx, key, bytes.NewReader([]byte("c")), PutOptions{})
+				require.NoError(t, err, "without NoOverwrite the key is replaced")
+			}
 		})
 	}
 }
