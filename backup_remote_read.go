@@ -265,11 +265,11 @@ func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOp
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return opErr(op, nil, "", err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".dbctl-download-")
+	tmp, done, err := markedTempDir(filepath.Dir(abs), "."+filepath.Base(abs)+".dbctl-download", map[string]any{"restore_of": location})
 	if err != nil {
 		return opErr(op, nil, "download directory", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	if _, err := download(ctx, op, st, tmp, nil, opts.Progress); err != nil {
 		return err
 	}
@@ -292,11 +292,11 @@ func (m *Manticore) importRemote(ctx context.Context, location, table, as string
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
-	tmp, err := os.MkdirTemp("", ".dbctl-import-")
+	tmp, done, err := markedTempDir("", ".dbctl-import", map[string]any{"import_of": location})
 	if err != nil {
 		return opErr(op, nil, "download directory", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer done()
 	// searchd reads the files itself and may run as another user.
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return opErr(op, nil, "download directory", err)

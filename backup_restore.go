@@ -399,11 +399,11 @@ func (m *Manticore) ImportTableWith(ctx context.Context, dir, table, as string, 
 	}
 	prefix := filepath.Join(abs, "data", src, src)
 	if man.Compression == "zstd" {
-		stage, err := os.MkdirTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".dbctl-import-")
+		stage, done, err := markedTempDir(filepath.Dir(abs), "."+filepath.Base(abs)+".dbctl-import", map[string]any{"import_of": abs})
 		if err != nil {
 			return opErr(op, nil, "staging directory", err)
 		}
-		defer os.RemoveAll(stage)
+		defer done()
 		if err := os.Mkdir(filepath.Join(stage, src), 0o755); err != nil {
 			return opErr(op, nil, "staging directory", err)
 		}

@@ -1,0 +1,36 @@
+package dbctl
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A download or import folder left by a killed process (its marker no
+// longer locked) is removed by the next one in the same place; a live
+// one's is not, and done removes the folder.
+func TestMarkedTempDirRemovesKilledLeftovers(t *testing.T) {
+	parent := t.TempDir()
+	killed, err := os.MkdirTemp(parent, ".data.dbctl-download"+partialInfix)
+	require.NoError(t, err)
+	f, err := lockMarker(killed, map[string]any{"pid": 1})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(killed, "big"), make([]byte, 1<<20), 0o600))
+	f.Close() // the process died: its lock is gone
+
+	live, doneLive, err := markedTempDir(parent, ".data.dbctl-download", map[string]any{})
+	require.NoError(t, err)
+	assert.NoDirExists(t, killed, "the killed run's copy is removed")
+	assert.FileExists(t, filepath.Join(live, stagingMarker))
+
+	other, doneOther, err := markedTempDir(parent, ".data.dbctl-import", map[string]any{})
+	require.NoError(t, err)
+	assert.DirExists(t, live, "a running one's folder is left alone")
+	doneOther()
+	assert.NoDirExists(t, other)
+	doneLive()
+	assert.NoDirExists(t, live)
+}
