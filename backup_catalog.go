@@ -3,6 +3,7 @@ package dbctl
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -55,6 +56,13 @@ func ListBackupsWith(ctx context.Context, location string, remote RemoteOptions)
 
 func listBackups(ctx context.Context, location string, opts RemoteOptions) ([]BackupInfo, error) {
 	op := "list backups " + location
+	if !IsRemoteLocation(location) {
+		// a folder that does not exist is a typo, not an empty list (as a
+		// missing bucket is an error)
+		if _, err := os.Stat(location); err != nil {
+			return nil, opErr(op, nil, "", err)
+		}
+	}
 	st, err := backupstore.Open(ctx, location, opts)
 	if err != nil {
 		return nil, opErr(op, nil, "", err)

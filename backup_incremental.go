@@ -25,6 +25,9 @@ func (b *backupRun) readBase(ctx context.Context) error {
 	if b.opts.Base == "" {
 		return nil
 	}
+	if IsRemoteLocation(b.opts.Base) {
+		return opErr(b.op, ErrInvalidArgument, "Base must be a local backup folder, not "+quoteForMessage(b.opts.Base), nil)
+	}
 	dir, err := filepath.Abs(b.opts.Base)
 	if err != nil {
 		return opErr(b.op, ErrInvalidArgument, "base", err)

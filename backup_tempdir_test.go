@@ -34,3 +34,17 @@ func TestMarkedTempDirRemovesKilledLeftovers(t *testing.T) {
 	doneLive()
 	assert.NoDirExists(t, live)
 }
+
+// A Base that is not a local folder is refused before anything is frozen;
+// listing a folder that does not exist is an error, not an empty list.
+func TestBaseMustBeLocalAndListNeedsTheFolder(t *testing.T) {
+	f := newBackupFixture(t)
+	before := f.counters(t)
+	_, err := f.c.Manticore().Backup(t.Context(), filepath.Join(t.TempDir(), "bk"), BackupOptions{Base: "s3://bucket/prefix/base"})
+	require.ErrorIs(t, err, ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "Base must be a local backup folder")
+	assert.Equal(t, before, f.counters(t))
+
+	_, err = ListBackups(t.Context(), filepath.Join(t.TempDir(), "typo"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}

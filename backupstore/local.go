@@ -16,8 +16,8 @@ type Local struct {
 	root string
 }
 
-// OpenLocal returns the store rooted at dir (made absolute; created with
-// its parents when absent).
+// OpenLocal returns the store rooted at dir (made absolute). The folder is
+// not created here: the first Put creates it with its parents.
 func OpenLocal(dir string) (*Local, error) {
 	if dir == "" {
 		return nil, &Error{Op: "open", Kind: ErrInvalidLocation, Err: errors.New("empty folder path")}

@@ -119,7 +119,7 @@ const (
 
 // Open returns the store for location: "s3://bucket[/prefix]" is an S3
 // store (credentials, region and endpoint from the environment as the AWS
-// SDK reads them), anything else a local folder (created when absent). For
+// SDK reads them), anything else a local folder (created by the first Put). For
 // S3 the bucket is checked (HeadBucket): ErrBucketNotFound,
 // ErrAccessDenied.
 func Open(ctx context.Context, location string, opts Options) (Store, error) {
