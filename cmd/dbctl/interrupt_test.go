@@ -136,26 +136,34 @@ func TestKilledBackupsStagingRemovedByTheNext(t *testing.T) {
 // frozen (issue 9 C).
 func TestInterruptDuringFreeze(t *testing.T) {
 	s := newServers(t)
-	s.mt.Delay("^FREEZE", 1500*time.Millisecond)
+	release := s.mt.Hold("^FREEZE")
+	defer release()
 	target := filepath.Join(t.TempDir(), "bk")
 	cmd := exec.Command(binary, s.m("backup", "--dir", target)...)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	require.NoError(t, cmd.Start())
-	time.Sleep(500 * time.Millisecond)
+	deadline := time.Now().Add(20 * time.Second)
+	for s.mt.Held() == 0 { // the FREEZE has reached the server and waits there
+		require.True(t, time.Now().Before(deadline), "the backup never sent FREEZE")
+		time.Sleep(time.Millisecond)
+	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	// the signal is handled at once; the command must still be waiting for
+	// its FREEZE (not abandon it), so let the server run it only now
+	time.Sleep(200 * time.Millisecond)
+	release()
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 1, ee.ExitCode(), errb.String())
 	assert.Contains(t, errb.String(), "interrupted")
-	assert.NotContains(t, errb.String(), "STILL FROZEN")
-	s.mt.Delay("^FREEZE", 0)
-	time.Sleep(time.Second)
+	assert.Contains(t, errb.String(), "verified with SHOW LOCKS: no table is left frozen by this command")
+	assert.Contains(t, errb.String(), "cancelled while FREEZE ran; released", "the FREEZE was waited for, not abandoned")
 	for _, table := range []string{"products", "alerts"} {
 		n, ok := s.mt.Locked(table)
 		require.True(t, ok, table)
-		assert.Equal(t, 0, n, table)
+		assert.Equal(t, 0, n, table, "unfrozen when the command exits, not later")
 	}
 	assert.NoDirExists(t, target)
 }
