@@ -100,7 +100,9 @@ func (f *faults) hold(match string) (release func()) {
 // returns the first matching injected failure (used once). The sleep ends
 // early only when the server closes (ctx): a client that closes its
 // connection meanwhile does not cut it, and the statement then runs, as
-// searchd completes a statement whose client has gone (issue 9 §2.C).
+// searchd completes a statement whose client has gone (manticore.md §4:
+// "a killed mysql client's / a Go context-cancelled UPDATE was still applied
+// after UNFREEZE"; the same for FREEZE is issue 9 §2.C, seen on 29.2.2).
 func (f *faults) before(ctx context.Context, sql string) error {
 	f.mu.Lock()
 	var wait time.Duration
