@@ -30,8 +30,9 @@ func colFor(name, typ string) mysqlwire.Column {
 	return varchar(name)
 }
 
-// createTableCols: CREATE TABLE [IF NOT EXISTS] [db.]t (col type ..., ...)
-// with the checks and messages of the base emulation's createTable.
+// createTableCols: CREATE TABLE [IF NOT EXISTS] [db.]t (col type ..., ...),
+// keeping the columns for the rows and their history (the only CREATE
+// TABLE of the emulator; the error texts are those of matrixone.jsonl).
 func (m *moSession) createTableCols(p *parser) (*mysqlwire.Result, *mysqlwire.Error) {
 	ifNot := p.acceptSeq("IF", "NOT", "EXISTS")
 	dbName, name, err := m.qualifiedName(p)

@@ -26,9 +26,7 @@ func (m *moSession) exec(ctx context.Context, q mysqlwire.Query) (*mysqlwire.Res
 		switch {
 		case p.accept("DATABASE"):
 			return m.createDatabase(p)
-		case p.accept("TABLE"):
-			return m.createTable(p)
-		}
+		} // CREATE TABLE: createTableCols (recExec)
 	case kw.is("DROP"):
 		switch {
 		case p.accept("DATABASE"):
@@ -111,32 +109,6 @@ func (m *moSession) dropDatabase(p *parser) (*mysqlwire.Result, error) {
 	if m.db == name {
 		m.db = ""
 	}
-	return &mysqlwire.Result{}, nil
-}
-
-func (m *moSession) createTable(p *parser) (*mysqlwire.Result, error) {
-	ifNot := p.acceptSeq("IF", "NOT", "EXISTS")
-	dbName, name, err := m.qualifiedName(p)
-	if err != nil {
-		return nil, err
-	}
-	if !p.peek().isPunct('(') {
-		return nil, moSyntaxErr(p, p.peek())
-	}
-	m.s.mu.Lock()
-	defer m.s.mu.Unlock()
-	db := m.account.dbs[dbName]
-	if db == nil {
-		return nil, moErr(1049, "Unknown database '%s'", dbName)
-	}
-	if db.tables[name] != nil {
-		if ifNot {
-			return &mysqlwire.Result{}, nil
-		}
-		return nil, moErr(1050, "table %s already exists", name)
-	}
-	m.s.nextRelID++
-	db.tables[name] = &moTable{name: name, relID: m.s.nextRelID}
 	return &mysqlwire.Result{}, nil
 }
 
