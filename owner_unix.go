@@ -30,12 +30,16 @@ func ownerOf(path string) (owner, error) {
 	}
 }
 
+// canGive reports whether files are to be handed to o: only as root, and
+// only to a user other than root.
+func (o owner) canGive() bool { return os.Geteuid() == 0 && (o.uid != 0 || o.gid != 0) }
+
 // giveTo hands paths to o when this process runs as root and o is another
 // user: a searchd running as its own user must be able to lock and rewrite
 // restored files and read backups it imports (issue 9 D). As any other
 // user, chown to someone else is not allowed and nothing is done.
 func giveTo(o owner, paths []string) error {
-	if os.Geteuid() != 0 || (o.uid == 0 && o.gid == 0) {
+	if !o.canGive() {
 		return nil
 	}
 	for _, p := range paths {
@@ -48,7 +52,7 @@ func giveTo(o owner, paths []string) error {
 
 // giveTreeTo hands root and everything under it to o (see giveTo).
 func giveTreeTo(o owner, root string) error {
-	if os.Geteuid() != 0 || (o.uid == 0 && o.gid == 0) {
+	if !o.canGive() {
 		return nil
 	}
 	return filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
