@@ -100,7 +100,9 @@ func putManifest(ctx context.Context, op string, st backupstore.Store, undo *upl
 		return opErr(op, nil, "upload manifest", err)
 	}
 	// the backup is complete; a claim left behind only blocks the prefix
-	_ = st.Delete(context.WithoutCancel(ctx), claimName)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_ = st.Delete(cctx, claimName)
 	return nil
 }
 
