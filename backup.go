@@ -34,11 +34,14 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // (ManifestFile.Identity).
 //
 // Staged (the default where possible, see StagingDir; Manifest.Staging
-// "staged"): inside the freeze the immutable disk-chunk files (see
-// immutableSuffixes) are hard-linked into a staging folder and the mutable
-// ones read into memory (up to stageMemory, beyond it copied); after the
-// unfreeze the links are copied (cloned where the file system can, else by
-// the kernel) or compressed, hashed (sha256) and synced, and removed. Each
+// "staged"): the staging folder is made, and the memory for the mutable
+// files allocated and touched, before the FREEZE (when SHOW SETTINGS gave
+// the data_dir); inside the freeze the immutable disk-chunk files (see
+// immutableSuffixes) are hard-linked into the staging folder and the
+// mutable ones read into that memory (up to stageMemory, beyond it
+// copied); after the unfreeze the links are copied (cloned where the file
+// system can, else by the kernel) or compressed, hashed (sha256) and
+// synced, and removed. Each
 // file is checked to be the very file of the freeze before and after its
 // bytes are read (else ErrSourceChanged, naming it). The freeze window then
 // does not grow with the immutable bytes.
@@ -49,8 +52,9 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // synced; compressed, in one pass inside the freeze, or from clones or (with
 // CompressAfterUnfreeze) kernel copies after it.
 //
-// With Base, unchanged immutable files are hard-linked from an earlier
-// backup instead (see BackupOptions.Base).
+// With Base, unchanged immutable files, and mutable ones whose bytes are
+// unchanged, are hard-linked from an earlier backup instead (see
+// BackupOptions.Base). With NoSync nothing is fsynced.
 //
 // The tables are unfrozen as soon as the copies (or links) are made:
 // exactly the tables Backup froze, once each, also on error, cancellation,
@@ -172,7 +176,9 @@ type backupRun struct {
 	reports *reporter
 
 	stagingMode atomic.Value // string: Manifest.Staging once decided
+	staged      bool         // chooseStaging ran (before the freeze when the data_dir was known)
 	staging     *stagingDir  // nil: no staging
+	arena       *memArena    // memory for the mutable files, touched before the freeze; nil: none
 	memBudget   atomic.Int64 // bytes of mutable files still allowed in memory (see stageMemory)
 	base        *baseBackup  // nil: a full backup
 	tmpLock     *os.File     // the locked marker of tmp
@@ -244,6 +250,9 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 		}
 	}()
 
+	if err := b.beforeFreeze(ctx, names); err != nil {
+		return nil, err
+	}
 	c, err := b.m.c.conn(ctx, b.op)
 	if err != nil {
 		return nil, err

@@ -13,8 +13,8 @@ import (
 	"github.com/dbctl/dbctl/internal/benchdata"
 )
 
-// BenchmarkBackup compares Backup (staged and not, plain and compressed,
-// incremental on an unchanged base) with the floors: FREEZE+UNFREEZE alone
+// BenchmarkBackup compares Backup (staged and not, synced and not, plain and
+// compressed, incremental on an unchanged base) with the floors: FREEZE+UNFREEZE alone
 // (the least a freeze window can be) and FREEZE, a kernel copy of the same
 // files, UNFREEZE. The data is built once per run on the embedded server:
 // DBCTL_BENCH_ROWS documents (default 50,000, about 60 MB of table files;
@@ -102,6 +102,7 @@ func BenchmarkBackup(b *testing.B) {
 		opts BackupOptions
 	}{
 		{"backup-staged", BackupOptions{}},
+		{"backup-staged-nosync", BackupOptions{NoSync: true}},
 		{"backup-nostaging", BackupOptions{NoStaging: true}},
 		{"backup-compress-staged", BackupOptions{Compress: true}},
 		{"backup-compress-nostaging-after-unfreeze", BackupOptions{Compress: true, NoStaging: true, CompressAfterUnfreeze: true}},

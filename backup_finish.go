@@ -86,6 +86,9 @@ func (b *backupRun) afterUnfreezeOn(ctx context.Context, phase string, conc int,
 // synced: hashing is CPU work on the page cache, fsync waits on the disk, so
 // the two overlap. The first error stops both.
 func (b *backupRun) hashAndSync(parent context.Context) error {
+	if b.opts.NoSync {
+		return b.hashCopies(parent)
+	}
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	synced := make(chan error, 1)
@@ -218,17 +221,22 @@ func (b *backupRun) finish() error {
 	if err := os.WriteFile(mp, data, 0o644); err != nil {
 		return opErr(b.op, nil, "write manifest", err)
 	}
-	if err := syncFile(mp); err != nil {
-		return opErr(b.op, nil, "sync manifest", err)
-	}
-	if err := syncDir(b.tmp); err != nil {
-		return opErr(b.op, nil, "sync", err)
+	if !b.opts.NoSync {
+		if err := syncFile(mp); err != nil {
+			return opErr(b.op, nil, "sync manifest", err)
+		}
+		if err := syncDir(b.tmp); err != nil {
+			return opErr(b.op, nil, "sync", err)
+		}
 	}
 	if err := b.giveToDataDirOwner(); err != nil {
 		return err
 	}
 	if err := os.Rename(b.tmp, b.target); err != nil {
 		return opErr(b.op, ErrBackupExists, "rename into place", err)
+	}
+	if b.opts.NoSync {
+		return nil
 	}
 	if err := syncDir(filepath.Dir(b.target)); err != nil {
 		return opErr(b.op, nil, "sync", err)

@@ -18,7 +18,9 @@ type baseBackup struct {
 // than this backup is not reused (its files would have to be recompressed:
 // they are copied from the server instead), and neither is a file of it
 // without a recorded identity or whose stored file is missing or of another
-// size than its record (its bytes are read from the server instead). A base
+// size than its record (its bytes are read from the server instead).
+// Immutable files are reused by identity (reuse), mutable ones by the
+// bytes read at this freeze (sameAsBase). A base
 // file changed without changing its size is reused as it is: VerifyBackup
 // of the new backup then names it (the damage is shared, never hidden).
 func (b *backupRun) readBase(ctx context.Context) error {
@@ -43,7 +45,7 @@ func (b *backupRun) readBase(ctx context.Context) error {
 	}
 	base := &baseBackup{dir: dir, man: man, files: map[string]ManifestFile{}}
 	for _, f := range man.Files {
-		if f.Identity == nil || !isImmutable(f.Path) {
+		if f.Identity == nil {
 			continue
 		}
 		if fi, err := os.Lstat(man.storedPath(dir, f)); err != nil || !fi.Mode().IsRegular() || fi.Size() != f.StoredSize {
@@ -67,11 +69,32 @@ func (b *backupRun) reuse(j *backupJob) {
 	if !ok || *bf.Identity != *j.file.Identity {
 		return
 	}
+	b.takeFromBase(j, bf)
+}
+
+// takeFromBase makes j a file linked from the base's record bf after the
+// unfreeze (linkFromBase), with bf's sizes and hash.
+func (b *backupRun) takeFromBase(j *backupJob, bf ManifestFile) {
 	j.fromBase = b.base.man.storedPath(b.base.dir, bf)
 	j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.file.FromBase = bf.Size, bf.StoredSize, bf.SHA256, bf.Mode, true
 	if b.man.Base == nil {
 		b.man.Base = &ManifestBase{ID: b.base.man.ID, Location: b.base.dir}
 	}
+}
+
+// sameAsBase says, for a mutable file read into memory inside the freeze
+// (its bytes and their sha256), whether the base holds the same bytes under
+// the same name: then it is linked from the base instead of written. Its
+// identity is not enough: searchd changes .spa, .spb, .spm and .sphi in
+// place (through a shared mapping, whose writes need not move the mtime),
+// so only the bytes read at this freeze tell. An UPDATE of one table thus
+// writes only the files it changed.
+func (b *backupRun) sameAsBase(j *backupJob, size int64, sum string) (ManifestFile, bool) {
+	if b.base == nil {
+		return ManifestFile{}, false
+	}
+	bf, ok := b.base.files[j.file.Path]
+	return bf, ok && bf.Size == size && bf.SHA256 == sum
 }
 
 // linkFromBase puts the reused files in place, after the unfreeze: a hard

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,9 +23,10 @@ func fromBase(man *Manifest) map[string]bool {
 	return out
 }
 
-// An incremental backup links the unchanged immutable files from its base,
-// reads everything else from the server, and stays complete on its own:
-// verified, restored, and still whole after the base is removed.
+// An incremental backup links from its base the unchanged immutable files
+// and the mutable files whose bytes at this freeze are the base's, writes
+// the rest, and stays complete on its own: verified, restored, and still
+// whole after the base is removed.
 func TestBackupIncremental(t *testing.T) {
 	for _, compress := range []bool{false, true} {
 		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
@@ -38,7 +40,8 @@ func TestBackupIncremental(t *testing.T) {
 			require.NoError(t, err)
 			assert.Nil(t, full.Base)
 
-			// nothing changed: every immutable file comes from the base
+			// nothing changed: every file comes from the base (the
+			// immutable ones by identity, the others by their bytes)
 			inc1 := filepath.Join(parent, "inc1")
 			man, err := m.Backup(ctx, inc1, BackupOptions{Compress: compress, Base: base})
 			require.NoError(t, err)
@@ -47,7 +50,7 @@ func TestBackupIncremental(t *testing.T) {
 			assert.Equal(t, base, man.Base.Location)
 			assert.NotEqual(t, full.ID, man.ID)
 			reused := fromBase(man)
-			assert.ElementsMatch(t, immutableFiles(full), keys(reused))
+			assert.ElementsMatch(t, allFiles(full), keys(reused))
 			fullFiles := map[string]ManifestFile{}
 			for _, mf := range full.Files {
 				fullFiles[mf.Path] = mf
@@ -60,8 +63,9 @@ func TestBackupIncremental(t *testing.T) {
 			}
 
 			// new data: FLUSH RAMCHUNK makes a new chunk (read from the
-			// server), UPDATE changes attributes (mutable: always copied),
-			// the old chunks still come from the base
+			// server), UPDATE changes attributes in place (written: their
+			// bytes differ from the base's), the old chunks and a's old
+			// attribute rows still come from the base
 			for _, q := range []string{"INSERT INTO a(id,title,gid,price) VALUES (7,'seven',70,7.5)", "FLUSH RAMCHUNK a",
 				"UPDATE b SET tag='changed' WHERE id=1", "FLUSH ATTRIBUTES"} {
 				_, err := f.c.DB().Exec(q)
@@ -73,6 +77,7 @@ func TestBackupIncremental(t *testing.T) {
 			require.NoError(t, err)
 			reused2 := fromBase(man2)
 			assert.True(t, reused2["data/a/a.0.spd"] && reused2["data/b/b.0.spds"], "old chunks reused")
+			assert.True(t, reused2["data/a/a.0.spa"] && reused2["state/manticore.json"], "unchanged mutable files reused")
 			fresh := 0
 			for _, mf := range man2.Files {
 				if mf.Path == "data/a/a.2.spd" || mf.Path == "data/b/b.0.spb" || mf.Path == "data/a/a.meta" {
@@ -92,6 +97,14 @@ func TestBackupIncremental(t *testing.T) {
 			assert.Equal(t, want, rowCountsOf(t, restored))
 		})
 	}
+}
+
+func allFiles(man *Manifest) []string {
+	var out []string
+	for _, mf := range man.Files {
+		out = append(out, mf.Path)
+	}
+	return out
 }
 
 func keys(m map[string]bool) []string {
@@ -159,4 +172,54 @@ func TestBackupIncrementalBaseMismatch(t *testing.T) {
 	noPartialLeft(t, filepath.Join(parent, "x"))
 	assert.Equal(t, before, f.counters(t))
 	assert.False(t, errors.Is(err, ErrBackupExists))
+}
+
+// Mutable files are read at every freeze (searchd changes them in place)
+// and linked from the base only when their bytes are the base's: after an
+// UPDATE of one table only the files it changed are written. A base copy
+// damaged without changing its size is still linked (its record matches
+// the server's bytes) and VerifyBackup of the new backup names it.
+func TestBackupIncrementalMutableFiles(t *testing.T) {
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	m := f.c.Manticore()
+	parent := t.TempDir()
+	base := filepath.Join(parent, "full")
+	full, err := m.Backup(ctx, base, BackupOptions{})
+	require.NoError(t, err)
+	baseFiles := map[string]ManifestFile{}
+	for _, mf := range full.Files {
+		baseFiles[mf.Path] = mf
+	}
+	for _, q := range []string{"UPDATE a SET gid=77 WHERE id=1", "FLUSH ATTRIBUTES"} {
+		_, err := f.c.DB().Exec(q)
+		require.NoError(t, err, q)
+	}
+	flip := filepath.Join(base, "data", "b", "b.0.spa")
+	data, err := os.ReadFile(flip)
+	require.NoError(t, err)
+	data[0] ^= 0x01
+	require.NoError(t, os.WriteFile(flip, data, 0o644))
+
+	inc := filepath.Join(parent, "inc")
+	man, err := m.Backup(ctx, inc, BackupOptions{Base: base})
+	require.NoError(t, err)
+	var written []string
+	for _, mf := range man.Files {
+		if !mf.FromBase {
+			written = append(written, mf.Path)
+			assert.NotEqual(t, baseFiles[mf.Path].SHA256, mf.SHA256, "%s written: its bytes changed", mf.Path)
+			continue
+		}
+		assert.True(t, sameInode(t, full.storedPath(base, baseFiles[mf.Path]), man.storedPath(inc, mf)), mf.Path)
+	}
+	assert.Contains(t, written, "data/a/a.0.spa", "the UPDATE rewrote chunk 0's attribute rows")
+	for _, p := range written {
+		assert.True(t, strings.HasPrefix(p, "data/a/"), "only the updated table's files are written, not %s", p)
+	}
+	_, err = VerifyBackup(ctx, inc)
+	require.ErrorIs(t, err, ErrBackupCorrupt)
+	var fe *BackupFileError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "data/b/b.0.spa", fe.Path, "shared damage is reported, never hidden")
 }

@@ -131,12 +131,15 @@ type ManifestFile struct {
 	// FREEZE), for the record.
 	Source string `json:"source,omitempty"`
 	// Identity is the source's device, inode, size and mtime at the
-	// freeze: an incremental backup reuses a base's file only when its
-	// source still has the same identity.
+	// freeze: an incremental backup reuses a base's immutable file only
+	// when its source still has the same identity.
 	Identity *FileIdentity `json:"identity,omitempty"`
 	// FromBase says the bytes were linked (or reflinked, or copied) from
-	// the base backup's file instead of read from the server; Size and
-	// SHA256 are the base's record, checked by VerifyBackup like any other.
+	// the base backup's file instead of written from the server's: an
+	// immutable file whose source identity matched the base's record (not
+	// read at all), or a mutable one whose bytes read at this freeze had
+	// the base's size and sha256. Size and SHA256 are the base's record,
+	// checked by VerifyBackup like any other.
 	FromBase bool `json:"from_base,omitempty"`
 }
 

@@ -46,14 +46,20 @@ type BackupOptions struct {
 	// file whose name, immutable suffix and source identity (device, inode,
 	// size, mtime at the freeze) match the base's record is hard-linked
 	// from the base (cloned or copied across file systems) instead of read
-	// from the server, and its hash is reused (ManifestFile.FromBase).
-	// Every backup stays complete on its own: removing the base breaks
-	// nothing. A base compressed otherwise is not reused.
+	// from the server, and its hash is reused (ManifestFile.FromBase). A
+	// mutable file (attribute rows, dead-row map, .meta, ...) is still read
+	// inside the freeze, searchd changing it in place, but when its bytes
+	// have the base's size and sha256 it is linked from the base instead
+	// of written: after an UPDATE of one table only the files the UPDATE
+	// changed are written. Every backup stays complete on its own:
+	// removing the base breaks nothing. A base compressed otherwise is not
+	// reused.
 	Base string
 	// StagingDir is where the immutable disk-chunk files are hard-linked
 	// inside the freeze when dir's parent is not on the data_dir's file
 	// system; it must be on the data_dir's file system (else the backup
-	// fails with ErrInvalidArgument, after the freeze). Unset, such a
+	// fails with ErrInvalidArgument: before the FREEZE when SHOW SETTINGS
+	// gave the data_dir, else after the freeze). Unset, such a
 	// backup copies every file inside the freeze. Manifest.Staging says
 	// which was done.
 	//
@@ -74,6 +80,15 @@ type BackupOptions struct {
 	// NoStaging copies every file inside the freeze (the way before
 	// staging existed), even where hard links are possible.
 	NoStaging bool
+	// NoSync skips the fsyncs: of every file written, of the directories
+	// and of manifest.json. Backup then returns as soon as the bytes are in
+	// the page cache, as cp does, and a crash of the machine soon after may
+	// leave a backup whose manifest lists files whose bytes were lost
+	// (VerifyBackup tells). For a backup that is verified or shipped
+	// elsewhere at once, or on storage that is itself synced; like
+	// pg_basebackup --no-sync. Ignored for an s3:// dir. Default: every
+	// file, directory and the manifest are synced before Backup returns.
+	NoSync bool
 
 	hooks *backupHooks // fault injection for this package's tests
 }

@@ -222,13 +222,17 @@ func (b *backupRun) stagingPlaces(dataDir string) []stagingPlace {
 	return append(out, stagingPlace{dir: os.TempDir()})
 }
 
-// chooseStaging decides, inside the freeze, where immutable files are
-// hard-linked: in the first of stagingPlaces that is on the data_dir's
+// chooseStaging decides, once (before the freeze when SHOW SETTINGS gave
+// the data_dir, else inside it), where immutable files are hard-linked: in the first of stagingPlaces that is on the data_dir's
 // file system (same st_dev) and takes a hard link from the data_dir (a
 // bind mount or protected_hardlinks may refuse it), else nowhere: every
 // file is then copied inside the freeze (logged, and said in
 // Manifest.Staging).
 func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
+	if b.staged {
+		return nil // before the freeze (beforeFreeze)
+	}
+	b.staged = true
 	b.setStaging(StagingCopiedInFreeze)
 	if b.opts.NoStaging {
 		return nil

@@ -22,7 +22,7 @@ func (b *backupRun) readToMemory(j *backupJob) error {
 	if err := checkIdentity(f, &j.file); err != nil {
 		return err
 	}
-	buf := make([]byte, j.size+1) // one more: a longer file is seen
+	buf := b.arena.take(j.size + 1) // one more: a longer file is seen
 	n, err := io.ReadFull(f, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("copy %s: %w", j.src, err)
@@ -38,12 +38,22 @@ func (b *backupRun) readToMemory(j *backupJob) error {
 }
 
 // writeMemory writes a file read by readToMemory, after the unfreeze:
-// hashed from memory, compressed when the backup is.
+// hashed from memory, compressed when the backup is; or, when the base
+// holds the same bytes (sameAsBase), marks it to be linked from the base.
 func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob) error {
 	if err := b.beforeHash(j.dst); err != nil {
 		return err
 	}
 	res := copyResult{mode: j.file.Mode}
+	if b.base != nil {
+		w.sum.Reset()
+		w.sum.Write(j.mem)
+		if bf, ok := b.sameAsBase(j, int64(len(j.mem)), hex.EncodeToString(w.sum.Sum(nil))); ok {
+			b.takeFromBase(j, bf)
+			j.mem = nil
+			return nil
+		}
+	}
 	var err error
 	if b.opts.Compress {
 		err = writeNew(j.dst+".zst", res.mode|0o200, func(out *os.File) error {
@@ -77,7 +87,7 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 	// Each file written is synced at once by the syncer while the next
 	// ones are copied: fsync waits on the disk, copying and hashing on the
 	// CPU.
-	syncer := b.startSyncer()
+	syncer := b.startSyncer() // nil with NoSync
 	err := b.afterUnfreeze(ctx, "copy", func(j *backupJob) bool { return j.staged != "" || j.mem != nil },
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
 			if j.mem != nil {
@@ -85,9 +95,12 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 				if err := b.writeMemory(ctx, w, j); err != nil {
 					return err
 				}
+				if j.fromBase != "" {
+					return nil // the base holds the same bytes: linked by linkFromBase
+				}
 				b.files.Add(1)
 				b.bytes.Add(n)
-				syncer.ch <- j
+				syncer.add(j)
 				return nil
 			}
 			if err := b.copyOneStaged(ctx, w, j); err != nil {
@@ -105,7 +118,7 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 			}
 			b.files.Add(1)
 			b.bytes.Add(j.file.Size)
-			syncer.ch <- j
+			syncer.add(j)
 			return os.Remove(j.staged)
 		})
 	if serr := syncer.stop(); err == nil && serr != nil {
@@ -129,6 +142,9 @@ type syncer struct {
 }
 
 func (b *backupRun) startSyncer() *syncer {
+	if b.opts.NoSync {
+		return nil
+	}
 	s := &syncer{ch: make(chan *backupJob, len(b.jobs))} // never blocks a sender
 	for g := 0; g < syncConcurrency; g++ {
 		s.wg.Add(1)
@@ -146,8 +162,19 @@ func (b *backupRun) startSyncer() *syncer {
 	return s
 }
 
-// stop waits for the handed files to be synced and returns the first error.
+// add hands j to the syncer; nil-safe (NoSync).
+func (s *syncer) add(j *backupJob) {
+	if s != nil {
+		s.ch <- j
+	}
+}
+
+// stop waits for the handed files to be synced and returns the first
+// error; nil-safe.
 func (s *syncer) stop() error {
+	if s == nil {
+		return nil
+	}
 	close(s.ch)
 	s.wg.Wait()
 	return s.err

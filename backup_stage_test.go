@@ -342,7 +342,10 @@ func TestBackupStagingOnOtherFileSystem(t *testing.T) {
 		require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{}))
 		assert.Equal(t, want, rowCountsOf(t, restored))
 	})
-	t.Run("StagingDir on another file system: refused, nothing left frozen", func(t *testing.T) {
+	t.Run("StagingDir on another file system: refused before the FREEZE", func(t *testing.T) {
+		// SHOW SETTINGS gave the data_dir: the staging folder is chosen
+		// before the FREEZE, which is then never sent
+		f.srv.FailNext("FREEZE `", 1064, "a FREEZE was sent")
 		dir := filepath.Join(t.TempDir(), "bk3")
 		h := &backupHooks{dev: func(p string) (uint64, error) {
 			if strings.HasPrefix(p, filepath.Dir(dir)) || strings.HasPrefix(p, other) {
@@ -355,6 +358,8 @@ func TestBackupStagingOnOtherFileSystem(t *testing.T) {
 		assert.Contains(t, err.Error(), "not on the file system of the data_dir")
 		noPartialLeft(t, dir)
 		noStagingLeft(t, other)
+		_, err = f.c.Manticore().Freeze(ctx, "a")
+		require.ErrorContains(t, err, "a FREEZE was sent", "the backup's FREEZE would have used the injected failure")
 	})
 	assert.Equal(t, before, f.counters(t))
 }

@@ -26,9 +26,11 @@ import (
 	"hash"
 	"io"
 	"log"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"syscall"
 	"time"
@@ -41,12 +43,15 @@ import (
 // Variant names the ratios look up.
 const (
 	nFreeze    = "floor: FREEZE, UNFREEZE"
+	nMutable   = "floor: FREEZE, read mutable files, UNFREEZE"
 	nNoStage   = "dbctl Backup NoStaging"
 	nFloor     = "floor: FREEZE, copy, UNFREEZE"
 	nFloorSync = "floor: FREEZE, copy, sync, UNFREEZE"
 	nBackup    = "dbctl Backup (staged; sha256, fsync, manifest)"
+	nNoSync    = "dbctl Backup NoSync (staged; sha256, manifest)"
 	nCompress  = "dbctl Backup Compress (zstd, staged)"
 	nCPUZstd   = "CPU floor: read + sha256 + zstd, no output"
+	nCPUHash   = "CPU floor: read + sha256, no output"
 )
 
 type result struct {
@@ -102,10 +107,14 @@ func main() {
 		run  func(dir string) (result, error)
 	}{
 		{nFreeze, func(string) (result, error) { return freezeOnly(ctx, m, names) }},
+		{nMutable, func(string) (result, error) { return mutableFloor(ctx, m, names, paths) }},
 		{nFloor, func(dir string) (result, error) { return floor(ctx, m, names, dir, false) }},
 		{nFloorSync, func(dir string) (result, error) { return floor(ctx, m, names, dir, true) }},
 		{nBackup, func(dir string) (result, error) {
 			return backup(ctx, m, dir, dbctl.BackupOptions{})
+		}},
+		{nNoSync, func(dir string) (result, error) {
+			return backup(ctx, m, dir, dbctl.BackupOptions{NoSync: true})
 		}},
 		{nNoStage, func(dir string) (result, error) {
 			return backup(ctx, m, dir, dbctl.BackupOptions{NoStaging: true})
@@ -116,7 +125,7 @@ func main() {
 		{"dbctl Backup Compress, NoStaging, CompressAfterUnfreeze", func(dir string) (result, error) {
 			return backup(ctx, m, dir, dbctl.BackupOptions{Compress: true, NoStaging: true, CompressAfterUnfreeze: true})
 		}},
-		{"CPU floor: read + sha256, no output", func(string) (result, error) { return cpuFloor(paths, false) }},
+		{nCPUHash, func(string) (result, error) { return cpuFloor(paths, false) }},
 		{nCPUZstd, func(string) (result, error) { return cpuFloor(paths, true) }},
 	}
 	if *only != "" {
@@ -135,24 +144,19 @@ func main() {
 	fmt.Printf("data: %s, tables %v\n\n", *data, names)
 	fmt.Printf("%-56s %10s %10s %10s %9s\n", "variant", "wall", "frozen", "MB/s", "runs")
 	// Interleaved, as the peer measurement was: each iteration runs every
-	// variant once, starting one further along each time, so that no
-	// variant always follows the same one (deleting the previous output
-	// costs the next run disk time on a file system mounted with discard).
+	// variant once, in an order shuffled anew (seeded: the same each
+	// time), so that no variant always follows the same one (deleting the
+	// previous output costs the next run disk and journal time on a file
+	// system mounted with discard; a rotation kept each variant behind the
+	// same neighbour).
 	all := make([][]result, len(variants))
+	rng := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < *runs; i++ {
-		for n := range variants {
-			k := (i + n) % len(variants)
+		for _, k := range rng.Perm(len(variants)) {
 			v := variants[k]
 			dir := filepath.Join(*out, fmt.Sprintf("run-%d", i))
 			_ = os.RemoveAll(dir)
-			syscall.Sync()
-			time.Sleep(*pause)
-			// warm cache, as in the peer measurement: read every source
-			// file once (this machine reclaims idle page cache).
-			if err := warm(*data); err != nil {
-				log.Fatal(err)
-			}
-			if err := prefault(*out, 2*total); err != nil {
+			if err := prepare(*data, *out, total, *pause); err != nil {
 				log.Fatal(err)
 			}
 			r, err := v.run(dir)
@@ -174,7 +178,7 @@ func main() {
 	}
 	fmt.Printf("\nbytes per run: %d (%.3f GiB)\n", total, float64(total)/(1<<30))
 	if *incremental {
-		if err := incrementals(ctx, c, m, *out, *runs, total, *pause); err != nil {
+		if err := incrementals(ctx, c, m, *data, *out, *runs, total, *pause); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -185,15 +189,31 @@ func main() {
 	fz, okFZ := medians[nFreeze]
 	ns, okNS := medians[nNoStage]
 	cz, okCZ := medians[nCPUZstd]
-	if !okCP || !okCPS || !okB || !okBC || !okFZ || !okNS || !okCZ {
+	nsy, okNSY := medians[nNoSync]
+	mf, okMF := medians[nMutable]
+	ch, okCH := medians[nCPUHash]
+	if !okCP || !okCPS || !okB || !okBC || !okFZ || !okNS || !okCZ || !okNSY || !okMF || !okCH {
 		return // -only left out a variant the ratios need
 	}
 	fmt.Printf("\nstaged freeze window %.3fs = %.2fx FREEZE+UNFREEZE alone (%.3fs; target <= 3x: %s); without staging %.3fs\n",
 		b.frozen.Seconds(), b.frozen.Seconds()/fz.wall.Seconds(), fz.wall.Seconds(), verdict(b.frozen.Seconds() <= 3*fz.wall.Seconds()), ns.frozen.Seconds())
+	fmt.Printf("  the mutable files' bytes must be read inside the freeze: FREEZE, read them (%d bytes), UNFREEZE alone took %.3fs = %.2fx FREEZE+UNFREEZE; the staged window is %.2fx that floor\n",
+		mf.bytes, mf.wall.Seconds(), mf.wall.Seconds()/fz.wall.Seconds(), b.frozen.Seconds()/mf.wall.Seconds())
 	fmt.Printf("staged Backup wall = %.2fx floor copy (target <= 1.2x: %s); compressed: freeze %.3fs, wall = %.2fx CPU floor zstd (target <= 1.15x: %s)\n",
 		b.wall.Seconds()/cp.wall.Seconds(), verdict(b.wall.Seconds() <= 1.2*cp.wall.Seconds()),
 		bc.frozen.Seconds(), bc.wall.Seconds()/cz.wall.Seconds(), verdict(bc.wall.Seconds() <= 1.15*cz.wall.Seconds()))
-	fmt.Printf("Backup / floor copy: %.2fx wall; Backup / floor copy+sync: %.2fx wall\n", b.wall.Seconds()/cp.wall.Seconds(), b.wall.Seconds()/cps.wall.Seconds())
+	fmt.Printf("Backup / floor copy: %.2fx wall; Backup / floor copy+sync: %.2fx wall (like for like: target <= 1.2x: %s)\n",
+		b.wall.Seconds()/cp.wall.Seconds(), b.wall.Seconds()/cps.wall.Seconds(), verdict(b.wall.Seconds() <= 1.2*cps.wall.Seconds()))
+	fmt.Printf("Backup NoSync / floor copy (neither syncs): %.2fx wall (target <= 1.2x: %s), frozen %.3fs\n",
+		nsy.wall.Seconds()/cp.wall.Seconds(), verdict(nsy.wall.Seconds() <= 1.2*cp.wall.Seconds()), nsy.frozen.Seconds())
+	// A checksummed copy does the floor copy's work (one CPU: the kernel
+	// copy) and the CPU floor's (every CPU: read + sha256); on n CPUs it
+	// cannot take less than their sum spread over all of them.
+	n := float64(runtime.NumCPU())
+	bound := (cp.wall.Seconds() + n*ch.wall.Seconds()) / n
+	fmt.Printf("copy + sha256 bound on %d CPUs: (%.3fs + %d x %.3fs) / %d = %.3fs = %.2fx the floor copy; Backup NoSync = %.2fx that bound, Backup = %.2fx\n",
+		runtime.NumCPU(), cp.wall.Seconds(), runtime.NumCPU(), ch.wall.Seconds(), runtime.NumCPU(), bound, bound/cp.wall.Seconds(),
+		nsy.wall.Seconds()/bound, b.wall.Seconds()/bound)
 	// The targets are for the peer machine, whose floors were cp
 	// 0.36 s and cp + sync 0.66 s for 1.141 GB: total <= 0.95 s is 1.44x
 	// the cp + sync floor, frozen <= 0.65 s is 1.81x the cp floor. The same
@@ -253,6 +273,30 @@ func listed(ctx context.Context, m *dbctl.Manticore, names []string) ([]string, 
 	return paths, n, m.Unfreeze(ctx, names...)
 }
 
+// prepare puts the machine in the same state before every run: no
+// writeback of the last run in this one (sync), the pause, the source files
+// in the page cache (as in the peer measurement: this machine reclaims idle
+// page cache) and recently used free pages for the run's memory and writes
+// (see prefault).
+func prepare(data, out string, total int64, pause time.Duration) error {
+	syscall.Sync()
+	time.Sleep(pause)
+	if err := warm(data); err != nil {
+		return err
+	}
+	return prefault(out, 2*total)
+}
+
+// immutable says whether a manifest path is a disk-chunk file searchd
+// never changes in place (dbctl's immutableSuffixes).
+func immutable(path string) bool {
+	switch filepath.Ext(path) {
+	case ".spd", ".spp", ".spi", ".spe", ".sph", ".spds", ".spt":
+		return true
+	}
+	return false
+}
+
 func verdict(ok bool) string {
 	if ok {
 		return "met"
@@ -277,12 +321,13 @@ func backup(ctx context.Context, m *dbctl.Manticore, dir string, opts dbctl.Back
 // -runs on the unchanged server, then -runs after an UPDATE of the first
 // table's document 1 (with FLUSH ATTRIBUTES), printing what each read
 // from the server against the total.
-func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, out string, runs int, total int64, pause time.Duration) error {
+func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, data, out string, runs int, total int64, pause time.Duration) error {
 	base := filepath.Join(out, "inc-base")
 	_ = os.RemoveAll(base)
 	defer os.RemoveAll(base)
-	syscall.Sync()
-	time.Sleep(pause)
+	if err := prepare(data, out, total, pause); err != nil {
+		return err
+	}
 	start := time.Now()
 	full, err := m.Backup(ctx, base, dbctl.BackupOptions{})
 	if err != nil {
@@ -292,34 +337,41 @@ func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, out 
 	fmt.Printf("\nincremental (base: a full backup, %.3fs, frozen %.3fs)\n", fullWall.Seconds(), full.FreezeWindow.Seconds())
 	one := func(name string) error {
 		var rs []result
-		var read int64
+		var read, written int64
 		var byTable map[string]int64
 		for i := 0; i < runs; i++ {
 			dir := filepath.Join(out, fmt.Sprintf("inc-%d", i))
 			_ = os.RemoveAll(dir)
-			syscall.Sync() // as before every variant: no writeback of the last run in this one
-			time.Sleep(pause)
+			if err := prepare(data, out, total, pause); err != nil { // as before every variant
+				return err
+			}
 			start := time.Now()
 			man, err := m.Backup(ctx, dir, dbctl.BackupOptions{Base: base})
 			if err != nil {
 				return err
 			}
 			rs = append(rs, result{wall: time.Since(start), frozen: man.FreezeWindow})
-			read, byTable = 0, map[string]int64{}
+			read, written, byTable = 0, 0, map[string]int64{}
 			for _, f := range man.Files {
-				if !f.FromBase {
+				// read from the server: what was not linked by identity
+				// (mutable files are always read inside the freeze, and
+				// linked from the base when their bytes are the base's)
+				if !f.FromBase || !immutable(f.Path) {
 					read += f.Size
-					byTable[f.Table] += f.Size
+				}
+				if !f.FromBase {
+					written += f.Size
+					byTable[f.Path] += f.Size
 				}
 			}
 			_ = os.RemoveAll(dir)
 		}
 		sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
 		med := rs[len(rs)/2]
-		fmt.Printf("%-40s wall %.3fs (%.3fx the full backup; target <= 0.2 s and <= 0.1x: %s), frozen %.3fs, read from the server %d of %d bytes (%.2f%%); by table: %v\n",
+		fmt.Printf("%-40s wall %.3fs (%.3fx the full backup; target <= 0.2 s and <= 0.1x: %s), frozen %.3fs, read inside the freeze %d of %d bytes (%.2f%%), copied (written) %d bytes (%.4f%%): %v\n",
 			name, med.wall.Seconds(), med.wall.Seconds()/fullWall.Seconds(),
 			verdict(med.wall.Seconds() <= 0.2 && med.wall.Seconds() <= 0.1*fullWall.Seconds()),
-			med.frozen.Seconds(), read, total, 100*float64(read)/float64(total), byTable)
+			med.frozen.Seconds(), read, total, 100*float64(read)/float64(total), written, 100*float64(written)/float64(total), byTable)
 		return nil
 	}
 	if err := one("nothing changed"); err != nil {
@@ -331,7 +383,9 @@ func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, out 
 	}
 	first := tables[0].Name
 	// bench/gendata numbers each table's documents from 1
-	for _, q := range []string{"UPDATE " + first + " SET gid=4242 WHERE id=1", "FLUSH ATTRIBUTES"} {
+	// a value the document cannot have yet: the attribute bytes change
+	gid := time.Now().UnixNano()%1_000_000_000 + 1_000_000
+	for _, q := range []string{fmt.Sprintf("UPDATE %s SET gid=%d WHERE id=1", first, gid), "FLUSH ATTRIBUTES"} {
 		if _, err := c.DB().ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}

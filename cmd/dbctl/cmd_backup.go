@@ -21,9 +21,10 @@ func (a *app) backupCmd() *cobra.Command {
 the immutable disk-chunk files are hard-linked into a staging folder (beside DIR when it is on the data_dir's
 file system, else in --staging-dir) and only the others are copied; the tables are unfrozen (exactly those this
 command froze, once each); then the staged files are copied (with --compress, compressed), every file is checked
-to be the one of the freeze, hashed (sha256) and synced, and manifest.json is written last. Without a staging
-folder every file is copied inside the freeze. With --base, unchanged immutable files are hard-linked from an
-earlier backup instead of read again. Distributed and plain tables are skipped and listed.
+to be the one of the freeze, hashed (sha256) and synced (not with --no-sync), and manifest.json is written last.
+Without a staging folder every file is copied inside the freeze. With --base, unchanged immutable files are
+hard-linked from an earlier backup instead of read again, and so are the mutable files whose bytes read at this
+freeze are the earlier backup's: only what changed is written. Distributed and plain tables are skipped and listed.
 DIR may be s3://bucket/prefix: the freeze is the same (the staging folder in --staging-dir, else beside the
 data_dir, else in the temp dir), and after the unfreeze each file is streamed once to the store, manifest.json
 last; a failure deletes every object written.
@@ -68,9 +69,10 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 		"with --compress: copy inside the freeze, compress after it (short freeze; needs the uncompressed size in free space for a while)")
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "copy workers (default: one per CPU)")
 	f.BoolVar(&opts.NoReflink, "no-reflink", false, "always copy bytes, never clone files (FICLONE)")
-	f.StringVar(&opts.Base, "base", "", "earlier backup DIR of the same server: unchanged immutable files are hard-linked from it (incremental)")
+	f.StringVar(&opts.Base, "base", "", "earlier backup DIR of the same server: unchanged files are hard-linked from it (incremental)")
 	f.StringVar(&opts.StagingDir, "staging-dir", "", "staging folder on the data_dir's file system, for a DIR on another file system or an s3:// DIR")
 	f.BoolVar(&opts.NoStaging, "no-staging", false, "copy every file inside the freeze (no hard links)")
+	f.BoolVar(&opts.NoSync, "no-sync", false, "do not fsync the backup's files (faster; a machine crash soon after can lose bytes the manifest lists)")
 	uploadFlags(f, &opts.Remote)
 	return cmd
 }

@@ -198,6 +198,10 @@ func TestManticoreCommands(t *testing.T) {
 	r = dbctlRun(t, s.m("backup", "--dir", bk+"-nostage", "--no-staging", "--tables", "products")...)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "(copied-inside-freeze)")
+	r = dbctlRun(t, s.m("backup", "--dir", bk+"-nosync", "--no-sync", "--tables", "products")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = dbctlRun(t, s.m("verify", bk+"-nosync")...)
+	require.Equal(t, 0, r.code, r.stderr)
 
 	r = dbctlRun(t, s.m("verify", bk)...)
 	require.Equal(t, 0, r.code, r.stderr)
