@@ -21,7 +21,8 @@ import (
 // the peer measurement's 900,000 make about 1.1 GB, or use bench/gendata and
 // bench/backupbench). b.SetBytes makes go test print MB/s; freeze-ms is the
 // freeze window of each backup. Run it at two sizes to see the staged
-// freeze window stay flat while the floor copy grows. DBCTL_BENCH_DATA names
+// freeze window follow only the mutable bytes while the floor copy grows with
+// all of them. DBCTL_BENCH_DATA names
 // a data_dir made by bench/gendata to use instead.
 //
 //	DBCTL_BENCH_ROWS=100000 go test -run '^$' -bench Backup -benchtime 3x .

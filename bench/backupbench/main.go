@@ -167,14 +167,22 @@ func main() {
 			_ = os.RemoveAll(dir)
 		}
 	}
+	// medians by wall time; minFrozen is each variant's shortest freeze
+	// window, the least noisy figure of a few milliseconds on a shared VM
 	medians := map[string]result{}
+	minFrozen := map[string]time.Duration{}
 	for k, v := range variants {
 		rs := all[k]
 		sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
 		med := rs[len(rs)/2]
 		medians[v.name] = med
-		fmt.Printf("%-56s %9.3fs %9.3fs %10.0f %4d (min %.3fs, max %.3fs)\n", v.name, med.wall.Seconds(), med.frozen.Seconds(),
-			float64(med.bytes)/med.wall.Seconds()/1e6, len(rs), rs[0].wall.Seconds(), rs[len(rs)-1].wall.Seconds())
+		mf := rs[0].frozen
+		for _, r := range rs {
+			mf = min(mf, r.frozen)
+		}
+		minFrozen[v.name] = mf
+		fmt.Printf("%-56s %9.3fs %9.3fs %10.0f %4d (wall min %.3fs max %.3fs; frozen min %.4fs)\n", v.name, med.wall.Seconds(), med.frozen.Seconds(),
+			float64(med.bytes)/med.wall.Seconds()/1e6, len(rs), rs[0].wall.Seconds(), rs[len(rs)-1].wall.Seconds(), mf.Seconds())
 	}
 	fmt.Printf("\nbytes per run: %d (%.3f GiB)\n", total, float64(total)/(1<<30))
 	if *incremental {
@@ -197,6 +205,10 @@ func main() {
 	}
 	fmt.Printf("\nstaged freeze window %.3fs = %.2fx FREEZE+UNFREEZE alone (%.3fs; target <= 3x: %s); without staging %.3fs\n",
 		b.frozen.Seconds(), b.frozen.Seconds()/fz.wall.Seconds(), fz.wall.Seconds(), verdict(b.frozen.Seconds() <= 3*fz.wall.Seconds()), ns.frozen.Seconds())
+	fmt.Printf("  by the shortest of each: staged %.4fs, FREEZE+UNFREEZE %.4fs, FREEZE+read mutable+UNFREEZE %.4fs: %.2fx and %.2fx (target <= 3x FREEZE+UNFREEZE: %s)\n",
+		minFrozen[nBackup].Seconds(), minFrozen[nFreeze].Seconds(), minFrozen[nMutable].Seconds(),
+		minFrozen[nBackup].Seconds()/minFrozen[nFreeze].Seconds(), minFrozen[nBackup].Seconds()/minFrozen[nMutable].Seconds(),
+		verdict(minFrozen[nBackup] <= 3*minFrozen[nFreeze]))
 	fmt.Printf("  the mutable files' bytes must be read inside the freeze: FREEZE, read them (%d bytes), UNFREEZE alone took %.3fs = %.2fx FREEZE+UNFREEZE; the staged window is %.2fx that floor\n",
 		mf.bytes, mf.wall.Seconds(), mf.wall.Seconds()/fz.wall.Seconds(), b.frozen.Seconds()/mf.wall.Seconds())
 	fmt.Printf("staged Backup wall = %.2fx floor copy (target <= 1.2x: %s); compressed: freeze %.3fs, wall = %.2fx CPU floor zstd (target <= 1.15x: %s)\n",
@@ -368,8 +380,8 @@ func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, data
 		}
 		sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
 		med := rs[len(rs)/2]
-		fmt.Printf("%-40s wall %.3fs (%.3fx the full backup; target <= 0.2 s and <= 0.1x: %s), frozen %.3fs, read inside the freeze %d of %d bytes (%.2f%%), copied (written) %d bytes (%.4f%%): %v\n",
-			name, med.wall.Seconds(), med.wall.Seconds()/fullWall.Seconds(),
+		fmt.Printf("%-40s wall %.3fs, min %.3fs (median %.3fx the full backup; target <= 0.2 s and <= 0.1x: %s), frozen %.3fs, read inside the freeze %d of %d bytes (%.2f%%), copied (written) %d bytes (%.4f%%): %v\n",
+			name, med.wall.Seconds(), rs[0].wall.Seconds(), med.wall.Seconds()/fullWall.Seconds(),
 			verdict(med.wall.Seconds() <= 0.2 && med.wall.Seconds() <= 0.1*fullWall.Seconds()),
 			med.frozen.Seconds(), read, total, 100*float64(read)/float64(total), written, 100*float64(written)/float64(total), byTable)
 		return nil
