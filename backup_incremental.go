@@ -20,9 +20,9 @@ type baseBackup struct {
 // without a recorded identity or whose stored file is missing or of another
 // size than its record (its bytes are read from the server instead).
 // Immutable files are reused by identity (reuse), mutable ones by the
-// bytes read at this freeze (sameAsBase). A base
-// file changed without changing its size is reused as it is: VerifyBackup
-// of the new backup then names it (the damage is shared, never hidden).
+// bytes read at this freeze (sameAsBase). A base file changed without
+// changing its size is reused as it is: VerifyBackup of the new backup then
+// names it (the damage is shared, never hidden).
 func (b *backupRun) readBase(ctx context.Context) error {
 	if b.opts.Base == "" {
 		return nil

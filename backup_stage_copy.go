@@ -45,14 +45,16 @@ func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob
 		return err
 	}
 	res := copyResult{mode: j.file.Mode}
-	if b.base != nil {
+	sum := ""
+	if b.base != nil || !b.opts.Compress {
 		w.sum.Reset()
 		w.sum.Write(j.mem)
-		if bf, ok := b.sameAsBase(j, int64(len(j.mem)), hex.EncodeToString(w.sum.Sum(nil))); ok {
-			b.takeFromBase(j, bf)
-			j.mem = nil
-			return nil
-		}
+		sum = hex.EncodeToString(w.sum.Sum(nil))
+	}
+	if bf, ok := b.sameAsBase(j, int64(len(j.mem)), sum); ok {
+		b.takeFromBase(j, bf)
+		j.mem = nil
+		return nil
 	}
 	var err error
 	if b.opts.Compress {
@@ -64,9 +66,7 @@ func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob
 			_, err := out.Write(j.mem)
 			return err
 		})
-		w.sum.Reset()
-		w.sum.Write(j.mem)
-		res.size, res.stored, res.sha256 = int64(len(j.mem)), int64(len(j.mem)), hex.EncodeToString(w.sum.Sum(nil))
+		res.size, res.stored, res.sha256 = int64(len(j.mem)), int64(len(j.mem)), sum
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", j.dst, err)
