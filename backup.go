@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -133,6 +134,7 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 	if opts.Compress {
 		b.man.Compression = "zstd"
 	}
+	b.man.NoSync = opts.NoSync && !IsRemoteLocation(dir)
 	if err := b.readBase(ctx); err != nil {
 		return nil, err
 	}
@@ -179,6 +181,7 @@ type backupRun struct {
 	staged      bool         // chooseStaging ran (before the freeze when the data_dir was known)
 	staging     *stagingDir  // nil: no staging
 	arena       *memArena    // memory for the mutable files, touched before the freeze; nil: none
+	baseOnce    sync.Once    // sets man.Base at the first file taken from the base
 	memBudget   atomic.Int64 // bytes of mutable files still allowed in memory (see stageMemory)
 	base        *baseBackup  // nil: a full backup
 	tmpLock     *os.File     // the locked marker of tmp

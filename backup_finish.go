@@ -138,7 +138,7 @@ func (b *backupRun) syncFiles(ctx context.Context) error {
 
 // syncJob syncs one job's file in the backup.
 func (b *backupRun) syncJob(j *backupJob) error {
-	if j.linked {
+	if j.linked && !b.base.man.NoSync {
 		return nil // a hard link to the base's file, synced by the base
 	}
 	p := j.dst

@@ -66,20 +66,19 @@ func (b *backupRun) reuse(j *backupJob) {
 		return
 	}
 	bf, ok := b.base.files[j.file.Path]
-	if !ok || *bf.Identity != *j.file.Identity {
-		return
+	if !ok || *bf.Identity != *j.file.Identity || bf.Mode != j.file.Mode {
+		return // a link cannot carry other permission bits
 	}
 	b.takeFromBase(j, bf)
 }
 
-// takeFromBase makes j a file linked from the base's record bf after the
-// unfreeze (linkFromBase), with bf's sizes and hash.
+// takeFromBase makes j a file of the base's record bf, with bf's sizes and
+// hash: linked after the unfreeze (linkFromBase), or by linkMemory. Safe
+// for concurrent use (linkMemory runs on the copy workers).
 func (b *backupRun) takeFromBase(j *backupJob, bf ManifestFile) {
 	j.fromBase = b.base.man.storedPath(b.base.dir, bf)
 	j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.file.FromBase = bf.Size, bf.StoredSize, bf.SHA256, bf.Mode, true
-	if b.man.Base == nil {
-		b.man.Base = &ManifestBase{ID: b.base.man.ID, Location: b.base.dir}
-	}
+	b.baseOnce.Do(func() { b.man.Base = &ManifestBase{ID: b.base.man.ID, Location: b.base.dir} })
 }
 
 // sameAsBase says, for a mutable file read into memory inside the freeze
@@ -94,7 +93,31 @@ func (b *backupRun) sameAsBase(j *backupJob, size int64, sum string) (ManifestFi
 		return ManifestFile{}, false
 	}
 	bf, ok := b.base.files[j.file.Path]
-	return bf, ok && bf.Size == size && bf.SHA256 == sum
+	return bf, ok && bf.Size == size && bf.SHA256 == sum && bf.Mode == j.file.Mode
+}
+
+// linkMemory links a mutable file read into memory (its bytes' sha256 is
+// sum) from the base when the base's stored copy holds exactly those
+// bytes: its record matches (sameAsBase) and the stored file, re-read now,
+// still hashes to it. A damaged base copy is thus never linked in place of
+// the good bytes at hand, and a base file removed meanwhile, or on another
+// file system, only means the bytes are written instead (false).
+func (b *backupRun) linkMemory(ctx context.Context, w *fileWorker, j *backupJob, sum, dst string) bool {
+	bf, ok := b.sameAsBase(j, int64(len(j.mem)), sum)
+	if !ok {
+		return false
+	}
+	stored := b.base.man.storedPath(b.base.dir, bf)
+	n, got, err := w.hashStored(ctx, stored, b.opts.Compress, nil)
+	if err != nil || n != bf.Size || got != sum {
+		return false
+	}
+	if os.Link(stored, dst) != nil {
+		return false
+	}
+	b.takeFromBase(j, bf)
+	j.linked, j.mem = true, nil
+	return true
 }
 
 // linkFromBase puts the reused files in place, after the unfreeze: a hard
@@ -105,7 +128,7 @@ func (b *backupRun) linkFromBase(ctx context.Context) error {
 	if b.opts.Compress {
 		ext = ".zst"
 	}
-	return b.afterUnfreeze(ctx, "link", func(j *backupJob) bool { return j.fromBase != "" },
+	return b.afterUnfreeze(ctx, "link", func(j *backupJob) bool { return j.fromBase != "" && !j.linked },
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
 			dst := j.dst + ext
 			if err := os.Link(j.fromBase, dst); err == nil {

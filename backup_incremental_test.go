@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -177,8 +178,10 @@ func TestBackupIncrementalBaseMismatch(t *testing.T) {
 // Mutable files are read at every freeze (searchd changes them in place)
 // and linked from the base only when their bytes are the base's: after an
 // UPDATE of one table only the files it changed are written. A base copy
-// damaged without changing its size is still linked (its record matches
-// the server's bytes) and VerifyBackup of the new backup names it.
+// damaged without changing its size is not linked (it is re-read and no
+// longer hashes to its record): the good bytes at hand are written, and the
+// new backup verifies while the base's damage is still reported by its own
+// VerifyBackup.
 func TestBackupIncrementalMutableFiles(t *testing.T) {
 	f := newBackupFixture(t)
 	ctx := context.Background()
@@ -208,18 +211,110 @@ func TestBackupIncrementalMutableFiles(t *testing.T) {
 	for _, mf := range man.Files {
 		if !mf.FromBase {
 			written = append(written, mf.Path)
-			assert.NotEqual(t, baseFiles[mf.Path].SHA256, mf.SHA256, "%s written: its bytes changed", mf.Path)
 			continue
 		}
 		assert.True(t, sameInode(t, full.storedPath(base, baseFiles[mf.Path]), man.storedPath(inc, mf)), mf.Path)
 	}
 	assert.Contains(t, written, "data/a/a.0.spa", "the UPDATE rewrote chunk 0's attribute rows")
+	assert.Contains(t, written, "data/b/b.0.spa", "the damaged base copy is not linked")
 	for _, p := range written {
-		assert.True(t, strings.HasPrefix(p, "data/a/"), "only the updated table's files are written, not %s", p)
+		if p != "data/b/b.0.spa" {
+			assert.True(t, strings.HasPrefix(p, "data/a/"), "only the updated table's files are written, not %s", p)
+			assert.NotEqual(t, baseFiles[p].SHA256, fileOf(man, p).SHA256, "%s written: its bytes changed", p)
+		}
 	}
 	_, err = VerifyBackup(ctx, inc)
-	require.ErrorIs(t, err, ErrBackupCorrupt)
-	var fe *BackupFileError
-	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "data/b/b.0.spa", fe.Path, "shared damage is reported, never hidden")
+	require.NoError(t, err)
+	_, err = VerifyBackup(ctx, base)
+	require.ErrorIs(t, err, ErrBackupCorrupt, "the base's own damage is still reported")
+}
+
+func fileOf(man *Manifest, path string) ManifestFile {
+	for _, mf := range man.Files {
+		if mf.Path == path {
+			return mf
+		}
+	}
+	return ManifestFile{}
+}
+
+// The ways a mutable file is not linked, or linked safely: a base file
+// removed while the backup runs (the bytes at hand are written), other
+// permission bits (a link cannot carry them), only mutable files matching
+// (several copy workers record the base at once: -race), and a NoSync base
+// (the files linked from it are fsynced by the synced backup).
+func TestBackupIncrementalMutableEdges(t *testing.T) {
+	f := newBackupFixture(t)
+	ctx := context.Background()
+	m := f.c.Manticore()
+	parent := t.TempDir()
+	syncs := func() (*backupHooks, func() []string) {
+		var mu sync.Mutex
+		var paths []string
+		return &backupHooks{beforeSync: func(p string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				paths = append(paths, p)
+				return nil
+			}}, func() []string {
+				mu.Lock()
+				defer mu.Unlock()
+				return paths
+			}
+	}
+
+	t.Run("base file removed while the backup runs", func(t *testing.T) {
+		base := filepath.Join(parent, "b1")
+		_, err := m.Backup(ctx, base, BackupOptions{})
+		require.NoError(t, err)
+		var once sync.Once
+		h := &backupHooks{beforeCopy: func(int, string) error {
+			once.Do(func() { require.NoError(t, os.Remove(filepath.Join(base, "data", "b", "b.0.spa"))) })
+			return nil
+		}}
+		inc := filepath.Join(parent, "i1")
+		man, err := m.Backup(ctx, inc, BackupOptions{Base: base, hooks: h})
+		require.NoError(t, err)
+		assert.False(t, fileOf(man, "data/b/b.0.spa").FromBase)
+		_, err = VerifyBackup(ctx, inc)
+		require.NoError(t, err)
+	})
+	t.Run("other permission bits", func(t *testing.T) {
+		base := filepath.Join(parent, "b2")
+		_, err := m.Backup(ctx, base, BackupOptions{})
+		require.NoError(t, err)
+		src := filepath.Join(f.srv.DataDir(), "b", "b.0.spb")
+		require.NoError(t, os.Chmod(src, 0o640))
+		t.Cleanup(func() { _ = os.Chmod(src, 0o644) })
+		man, err := m.Backup(ctx, filepath.Join(parent, "i2"), BackupOptions{Base: base})
+		require.NoError(t, err)
+		mf := fileOf(man, "data/b/b.0.spb")
+		assert.False(t, mf.FromBase)
+		assert.Equal(t, os.FileMode(0o640), mf.Mode)
+	})
+	t.Run("only mutable files match, many workers", func(t *testing.T) {
+		base := filepath.Join(parent, "b3")
+		_, err := m.Backup(ctx, base, BackupOptions{Tables: []string{"pq"}})
+		require.NoError(t, err)
+		for i := 0; i < 3; i++ {
+			man, err := m.Backup(ctx, filepath.Join(parent, fmt.Sprintf("i3-%d", i)), BackupOptions{Tables: []string{"pq"}, Base: base, Concurrency: 8})
+			require.NoError(t, err)
+			require.NotNil(t, man.Base)
+			assert.NotEmpty(t, fromBase(man))
+		}
+	})
+	t.Run("a NoSync base", func(t *testing.T) {
+		base := filepath.Join(parent, "b4")
+		h, synced := syncs()
+		bm, err := m.Backup(ctx, base, BackupOptions{NoSync: true, hooks: h})
+		require.NoError(t, err)
+		assert.True(t, bm.NoSync)
+		assert.Empty(t, synced())
+		h, synced = syncs()
+		man, err := m.Backup(ctx, filepath.Join(parent, "i4"), BackupOptions{Base: base, hooks: h})
+		require.NoError(t, err)
+		assert.False(t, man.NoSync)
+		assert.NotEmpty(t, fromBase(man))
+		assert.Len(t, synced(), len(man.Files), "every file, linked from the unsynced base or not, is fsynced")
+	})
 }

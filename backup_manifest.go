@@ -52,6 +52,10 @@ type Manifest struct {
 	// after the unfreeze) or "copied-inside-freeze" (every file copied
 	// while frozen). Empty in manifests written before it existed.
 	Staging string `json:"staging,omitempty"`
+	// NoSync says the backup was written without fsync
+	// (BackupOptions.NoSync). An incremental backup on it fsyncs the files
+	// it links from it, unless it is NoSync itself.
+	NoSync bool `json:"no_sync,omitempty"`
 	// ServerVersion is the searchd version (SHOW STATUS LIKE 'version').
 	ServerVersion string `json:"server_version"`
 	// DataDir is the server's data_dir the files came from
@@ -136,9 +140,10 @@ type ManifestFile struct {
 	Identity *FileIdentity `json:"identity,omitempty"`
 	// FromBase says the bytes were linked (or reflinked, or copied) from
 	// the base backup's file instead of written from the server's: an
-	// immutable file whose source identity matched the base's record (not
-	// read at all), or a mutable one whose bytes read at this freeze had
-	// the base's size and sha256. Size and SHA256 are the base's record,
+	// immutable file whose source identity and mode matched the base's
+	// record (not read at all), or a mutable one whose bytes read at this
+	// freeze had the base's size, sha256 and mode, the base's copy still
+	// holding them. Size and SHA256 are the base's record,
 	// checked by VerifyBackup like any other.
 	FromBase bool `json:"from_base,omitempty"`
 }

@@ -49,8 +49,9 @@ type BackupOptions struct {
 	// from the server, and its hash is reused (ManifestFile.FromBase). A
 	// mutable file (attribute rows, dead-row map, .meta, ...) is still read
 	// inside the freeze, searchd changing it in place, but when its bytes
-	// have the base's size and sha256 it is linked from the base instead
-	// of written: after an UPDATE of one table only the files the UPDATE
+	// have the base's size and sha256 (and mode), and the base's copy,
+	// re-read, still holds them, it is linked from the base instead of
+	// written: after an UPDATE of one table only the files the UPDATE
 	// changed are written. Every backup stays complete on its own:
 	// removing the base breaks nothing. A base compressed otherwise is not
 	// reused.
@@ -88,6 +89,8 @@ type BackupOptions struct {
 	// elsewhere at once, or on storage that is itself synced; like
 	// pg_basebackup --no-sync. Ignored for an s3:// dir. Default: every
 	// file, directory and the manifest are synced before Backup returns.
+	// Manifest.NoSync records it; a synced backup with such a Base fsyncs
+	// the files it links from it.
 	NoSync bool
 
 	hooks *backupHooks // fault injection for this package's tests

@@ -39,7 +39,7 @@ func (b *backupRun) readToMemory(j *backupJob) error {
 
 // writeMemory writes a file read by readToMemory, after the unfreeze:
 // hashed from memory, compressed when the backup is; or, when the base
-// holds the same bytes (sameAsBase), marks it to be linked from the base.
+// holds the same bytes, links it from the base (linkMemory).
 func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob) error {
 	if err := b.beforeHash(j.dst); err != nil {
 		return err
@@ -51,9 +51,11 @@ func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob
 		w.sum.Write(j.mem)
 		sum = hex.EncodeToString(w.sum.Sum(nil))
 	}
-	if bf, ok := b.sameAsBase(j, int64(len(j.mem)), sum); ok {
-		b.takeFromBase(j, bf)
-		j.mem = nil
+	ext := ""
+	if b.opts.Compress {
+		ext = ".zst"
+	}
+	if b.linkMemory(ctx, w, j, sum, j.dst+ext) {
 		return nil
 	}
 	var err error
@@ -95,12 +97,11 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 				if err := b.writeMemory(ctx, w, j); err != nil {
 					return err
 				}
-				if j.fromBase != "" {
-					return nil // the base holds the same bytes: linked by linkFromBase
-				}
 				b.files.Add(1)
 				b.bytes.Add(n)
-				syncer.add(j)
+				if !j.linked { // a link to the base's copy: see syncJob
+					syncer.add(j)
+				}
 				return nil
 			}
 			if err := b.copyOneStaged(ctx, w, j); err != nil {
