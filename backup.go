@@ -178,7 +178,6 @@ type backupRun struct {
 	reports *reporter
 
 	stagingMode atomic.Value // string: Manifest.Staging once decided
-	staged      bool         // chooseStaging ran (before the freeze when the data_dir was known)
 	staging     *stagingDir  // nil: no staging
 	arena       *memArena    // memory for the mutable files, touched before the freeze; nil: none
 	baseOnce    sync.Once    // sets man.Base at the first file taken from the base

@@ -20,9 +20,10 @@ type baseBackup struct {
 // without a recorded identity or whose stored file is missing or of another
 // size than its record (its bytes are read from the server instead).
 // Immutable files are reused by identity (reuse), mutable ones by the
-// bytes read at this freeze (sameAsBase). A base file changed without
-// changing its size is reused as it is: VerifyBackup of the new backup then
-// names it (the damage is shared, never hidden).
+// bytes read at this freeze (linkMemory). An immutable base file changed
+// without changing its size is reused as it is: VerifyBackup of the new
+// backup then names it (the damage is shared, never hidden); a mutable one
+// is re-read first and, changed, not reused.
 func (b *backupRun) readBase(ctx context.Context) error {
 	if b.opts.Base == "" {
 		return nil
@@ -81,30 +82,22 @@ func (b *backupRun) takeFromBase(j *backupJob, bf ManifestFile) {
 	b.baseOnce.Do(func() { b.man.Base = &ManifestBase{ID: b.base.man.ID, Location: b.base.dir} })
 }
 
-// sameAsBase says, for a mutable file read into memory inside the freeze
-// (its bytes and their sha256), whether the base holds the same bytes under
-// the same name: then it is linked from the base instead of written. Its
-// identity is not enough: searchd changes .spa, .spb, .spm and .sphi in
-// place (through a shared mapping, whose writes need not move the mtime),
-// so only the bytes read at this freeze tell. An UPDATE of one table thus
-// writes only the files it changed.
-func (b *backupRun) sameAsBase(j *backupJob, size int64, sum string) (ManifestFile, bool) {
-	if b.base == nil {
-		return ManifestFile{}, false
-	}
-	bf, ok := b.base.files[j.file.Path]
-	return bf, ok && bf.Size == size && bf.SHA256 == sum && bf.Mode == j.file.Mode
-}
-
 // linkMemory links a mutable file read into memory (its bytes' sha256 is
-// sum) from the base when the base's stored copy holds exactly those
-// bytes: its record matches (sameAsBase) and the stored file, re-read now,
-// still hashes to it. A damaged base copy is thus never linked in place of
-// the good bytes at hand, and a base file removed meanwhile, or on another
+// sum) from the base when the base holds the same bytes under the same
+// name: the base's record has their size, sha256 and mode, and its stored
+// copy, re-read now, still hashes to them. Identity is not enough for these
+// files: searchd changes .spa, .spb, .spm and .sphi in place (through a
+// shared mapping, whose writes need not move the mtime), so only the bytes
+// read at this freeze tell; an UPDATE of one table thus writes only the
+// files it changed. A damaged base copy is never linked in place of the
+// good bytes at hand, and a base file removed meanwhile, or on another
 // file system, only means the bytes are written instead (false).
 func (b *backupRun) linkMemory(ctx context.Context, w *fileWorker, j *backupJob, sum, dst string) bool {
-	bf, ok := b.sameAsBase(j, int64(len(j.mem)), sum)
-	if !ok {
+	if b.base == nil {
+		return false
+	}
+	bf, ok := b.base.files[j.file.Path]
+	if !ok || bf.Size != int64(len(j.mem)) || bf.SHA256 != sum || bf.Mode != j.file.Mode {
 		return false
 	}
 	stored := b.base.man.storedPath(b.base.dir, bf)

@@ -229,10 +229,9 @@ func (b *backupRun) stagingPlaces(dataDir string) []stagingPlace {
 // file is then copied inside the freeze (logged, and said in
 // Manifest.Staging).
 func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
-	if b.staged {
-		return nil // before the freeze (beforeFreeze)
+	if b.man.Staging != "" {
+		return nil // decided before the freeze (beforeFreeze)
 	}
-	b.staged = true
 	b.setStaging(StagingCopiedInFreeze)
 	if b.opts.NoStaging {
 		return nil
