@@ -46,16 +46,11 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts PutOption
 	if err != nil {
 		return res, err
 	}
-	src, err := newSource(r, opts)
+	src, err := putSource(key, r, opts)
 	if err != nil {
-		return res, &Error{Op: "put", Key: key, Kind: ErrInvalidOptions, Err: err}
+		return res, err
 	}
-	defer func() {
-		if err != nil {
-			src.abort(err)
-			err = wrap("put", key, classifyLocal(err), err)
-		}
-	}()
+	defer src.failed(&err, key, classifyLocal)
 	var f *os.File
 	// A concurrent Delete may remove the folder between the two calls.
 	for try := 0; try < 3; try++ {

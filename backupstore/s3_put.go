@@ -74,16 +74,11 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) 
 	if err != nil {
 		return res, err
 	}
-	src, err := newSource(r, opts)
+	src, err := putSource(key, r, opts)
 	if err != nil {
-		return res, &Error{Op: "put", Key: key, Kind: ErrInvalidOptions, Err: err}
+		return res, err
 	}
-	defer func() {
-		if err != nil {
-			src.abort(err)
-			err = wrap("put", key, classifyS3(err), err)
-		}
-	}()
+	defer src.failed(&err, key, classifyS3)
 	partSize := s.partSize
 	if opts.SizeHint > partSize*(maxParts-1) {
 		partSize = (opts.SizeHint + maxParts - 2) / (maxParts - 1)

@@ -96,6 +96,25 @@ func (s *source) finish() (PutResult, error) {
 	return PutResult{Size: s.size.n, SHA256: hex.EncodeToString(s.sum.Sum(nil)), Stored: s.stored.n}, nil
 }
 
+// putSource starts the source of a Put of key; an error is the Put's.
+func putSource(key string, r io.Reader, opts PutOptions) (*source, error) {
+	src, err := newSource(r, opts)
+	if err != nil {
+		return nil, &Error{Op: "put", Key: key, Kind: ErrInvalidOptions, Err: err}
+	}
+	return src, nil
+}
+
+// failed is deferred by a Put with its named error: after a failure it
+// stops the source and makes *errp the Put's error, of the kind classify
+// tells.
+func (s *source) failed(errp *error, key string, classify func(error) error) {
+	if *errp != nil {
+		s.abort(*errp)
+		*errp = wrap("put", key, classify(*errp), *errp)
+	}
+}
+
 // abort stops the encoder or decoder after a failure and waits for it.
 func (s *source) abort(cause error) {
 	if cause == nil {
