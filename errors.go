@@ -75,6 +75,15 @@ var (
 	// ..."). MatrixOne checks privileges before anything else, so nothing
 	// changed.
 	ErrPermissionDenied = errors.New("dbctl: permission denied")
+
+	// ErrOutcomeUnknown: a statement that changes state was sent, and the
+	// caller's context ended (or the connection broke) before its answer
+	// came; the server may still apply it (MatrixOne restores and mo_ctl
+	// flush/checkpoints, Manticore statements blocked by a freeze run to the
+	// end whether or not their client waits). The error also wraps the
+	// context's error (errors.Is(err, context.DeadlineExceeded) holds) and
+	// says what to check.
+	ErrOutcomeUnknown = errors.New("dbctl: outcome unknown: the server may still apply the statement")
 )
 
 // OpError is the error returned by every operation of this package. It

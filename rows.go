@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // querier is what *sql.DB and *sql.Conn have in common.
@@ -26,7 +28,15 @@ type textTable struct {
 
 // query sends one statement (never more than one: Manticore mishandles
 // multi-statement strings) and reads its whole result set.
+//
+// Each statement is two crash points (internal/crashpoint): "sql.send KW"
+// before it is sent and "sql.answer KW" after its answer arrived, where an
+// injected failure looks like an answer lost after the server ran it.
 func (c *Client) query(ctx context.Context, q querier, stmt string) (*textTable, error) {
+	kw := crashpoint.SQL(stmt)
+	if err := crashpoint.Hit("sql.send " + kw); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	rows, err := q.QueryContext(ctx, stmt)
 	if err != nil {
@@ -35,18 +45,28 @@ func (c *Client) query(ctx context.Context, q querier, stmt string) (*textTable,
 	}
 	t, err := readTextTable(rows)
 	c.logStatement(ctx, stmt, start, err)
+	if err == nil {
+		err = crashpoint.Hit("sql.answer " + kw)
+	}
 	return t, err
 }
 
 // exec sends one statement that answers with an OK packet and returns the
-// affected-rows count.
+// affected-rows count. Its crash points are those of query.
 func (c *Client) exec(ctx context.Context, q querier, stmt string) (int64, error) {
+	kw := crashpoint.SQL(stmt)
+	if err := crashpoint.Hit("sql.send " + kw); err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	res, err := q.ExecContext(ctx, stmt)
 	if err == nil {
 		var n int64
 		n, err = res.RowsAffected()
 		c.logStatement(ctx, stmt, start, err)
+		if err == nil {
+			err = crashpoint.Hit("sql.answer " + kw)
+		}
 		return n, err
 	}
 	c.logStatement(ctx, stmt, start, err)

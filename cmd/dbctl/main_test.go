@@ -29,7 +29,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "dbctl")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	// Built with the crash points on (internal/crashpoint): without
+	// DBCTL_CRASHPOINT in its environment it behaves as a release build.
+	build := exec.Command("go", "build", "-tags", "dbctl_crashpoints", "-o", binary, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("build dbctl: " + err.Error())
