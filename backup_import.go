@@ -86,7 +86,11 @@ func (m *Manticore) ImportTableWith(ctx context.Context, dir, table, as string, 
 		}
 		prefix = filepath.Join(stage, src, src)
 	}
-	stmt := "IMPORT TABLE " + quoteManticoreIdent(dst) + " FROM " + QuoteString(prefix)
+	lit, err := QuoteManticoreString(prefix)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	stmt := "IMPORT TABLE " + quoteManticoreIdent(dst) + " FROM " + lit
 	if _, err := m.c.exec(ctx, m.c.db, stmt); err != nil {
 		kind := classifyManticoreError(err)
 		if me, ok := ServerError(err); ok && strings.Contains(me.Message, "already exists") {
