@@ -33,6 +33,8 @@ type mEngine struct {
 	// unserved are tables of manticore.json not served because the user
 	// cannot lock them (WithUser); they stay in manticore.json.
 	unserved map[string]*mTable
+	// blocked counts the statements waiting on a freeze now (Blocked).
+	blocked int
 }
 
 func (e *mEngine) setConf(c serverConf) {
@@ -79,8 +81,14 @@ func (e *mEngine) broadcast() {
 
 // waitFrozen blocks, with e.mu held on entry and exit, while the table is
 // frozen: the way UPDATE, FLUSH RAMCHUNK and writes to disk chunks wait on
-// the real server. There is no timeout, and a client that goes away does not
-// end the wait; only UNFREEZE, DROP or the server's shutdown (ctx) do.
+// the real server, which then applies them (manticore.md §4.3, measured on
+// 29.2.2: "FLUSH RAMCHUNK t blocks until UNFREEZE, then creates a disk
+// chunk"; "client killed / Go context deadline while blocked: server keeps
+// the statement queued and applies it after UNFREEZE"). There is no
+// timeout, and a client that goes away does not end the wait; only
+// UNFREEZE, DROP or the server's shutdown (ctx) do. The caller applies the
+// statement before it releases e.mu, so once Blocked no longer counts it,
+// its effect is visible.
 func (e *mEngine) waitFrozen(ctx context.Context, name string) (*mTable, error) {
 	for {
 		t := e.tables[name]
@@ -88,14 +96,17 @@ func (e *mEngine) waitFrozen(ctx context.Context, name string) (*mTable, error) 
 			return t, nil
 		}
 		ch := e.changed
+		e.blocked++
 		e.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			e.mu.Lock()
+			e.blocked--
 			return nil, mysqlwire.Errorf(1064, "42000", "server shutdown")
 		}
 		e.mu.Lock()
+		e.blocked--
 	}
 }
 
@@ -297,7 +308,10 @@ func (e *mEngine) flushAttributes() (*mysqlwire.Result, error) {
 }
 
 // flushRAMChunk turns the RAM chunk into a new disk chunk; it waits while
-// the table is frozen. A percolate table has no RAM chunk: OK, nothing to do
+// the table is frozen and is applied after the UNFREEZE, also when its
+// client has gone (manticore.md §4.3 and §5.1, measured on 29.2.2: the
+// manual's "will report 'success', but no real saving" is not what searchd
+// does). A percolate table has no RAM chunk: OK, nothing to do
 // (manticore-2.jsonl: "FLUSH RAMCHUNK cap_pq"); a distributed or missing
 // table is refused (manticore-2.jsonl: "FLUSH RAMCHUNK cap_dist",
 // "FLUSH RAMCHUNK cap_nope").

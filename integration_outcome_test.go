@@ -1,0 +1,82 @@
+package dbctl_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dbctl/dbctl"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Issue 18: a Manticore statement blocked by a freeze is applied after the
+// UNFREEZE even when its client has gone (manticore.md §4.3), so the SDK
+// never reports it as failed: the caller's context ending while it is in
+// flight is ErrOutcomeUnknown. Runs unchanged against a real searchd
+// (DBCTL_MANTICORE_DSN): there the caller's deadline ends the wait (a
+// FLUSH RAMCHUNK on a frozen table waits until the UNFREEZE, with no
+// server-side timeout); on the embedded server the test cancels once the
+// server shows the statement blocked (dbctltest Blocked), with no timing.
+func TestIntegrationFlushRAMChunkBlockedByFreeze(t *testing.T) {
+	target := newManticoreTarget(t)
+	c := openClient(t, target.dsn)
+	m := c.Manticore()
+	name := rtTable(t, c) // rows 1, 2 in a disk chunk, row 3 in RAM
+	bg := context.Background()
+	chunks := func() int {
+		t.Helper()
+		st, err := m.TableStatus(bg, name)
+		require.NoError(t, err)
+		n, err := st.DiskChunks()
+		require.NoError(t, err)
+		return n
+	}
+	before := chunks()
+	_, err := m.Freeze(bg, name)
+	require.NoError(t, err)
+	frozen := true
+	defer func() {
+		if frozen {
+			_ = m.Unfreeze(bg, name)
+		}
+	}()
+
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if target.srv != nil {
+		ctx, cancel = context.WithCancel(bg)
+	} else {
+		ctx, cancel = context.WithTimeout(bg, time.Second)
+	}
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.FlushRAMChunk(ctx, name) }()
+	if target.srv != nil {
+		for target.srv.Blocked() == 0 { // the FLUSH waits on the freeze
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}
+	err = <-done
+	require.ErrorIs(t, err, dbctl.ErrOutcomeUnknown)
+	require.ErrorIs(t, err, ctx.Err(), "wraps the caller's context error")
+	assert.Contains(t, err.Error(), "applied when the table is unfrozen")
+	assert.Equal(t, before, chunks(), "nothing flushed while frozen")
+
+	require.NoError(t, m.Unfreeze(bg, name))
+	frozen = false
+	if target.srv != nil {
+		for target.srv.Blocked() != 0 { // applied once it stops waiting
+			time.Sleep(time.Millisecond)
+		}
+		assert.Equal(t, before+1, chunks(), "applied after the UNFREEZE, with its client gone")
+	} else {
+		// a real server applies it on its own schedule after the UNFREEZE
+		require.Eventually(t, func() bool { return chunks() == before+1 }, 30*time.Second, 50*time.Millisecond,
+			"the FLUSH RAMCHUNK is applied after the UNFREEZE, with its client gone")
+	}
+	var n int64
+	require.NoError(t, c.DB().QueryRow("SELECT COUNT(*) FROM "+name).Scan(&n))
+	assert.Equal(t, int64(3), n)
+}
