@@ -80,3 +80,39 @@ func TestIntegrationFlushRAMChunkBlockedByFreeze(t *testing.T) {
 	require.NoError(t, c.DB().QueryRow("SELECT COUNT(*) FROM "+name).Scan(&n))
 	assert.Equal(t, int64(3), n)
 }
+
+// Issue 18: searchd answers OK to an OPTIMIZE of a frozen table and drops
+// it (the chunks never merge, also after the UNFREEZE), and refuses one
+// with sync=1; Optimize refuses both before sending, with ErrTableFrozen,
+// and never reports "queued" for a job that is dropped.
+func TestIntegrationOptimizeFrozenTable(t *testing.T) {
+	target := newManticoreTarget(t)
+	c := openClient(t, target.dsn)
+	m := c.Manticore()
+	bg := context.Background()
+	name := rtTable(t, c)
+	execAll(t, c.DB(), "FLUSH RAMCHUNK "+name) // a second disk chunk
+	chunks := func() int {
+		t.Helper()
+		st, err := m.TableStatus(bg, name)
+		require.NoError(t, err)
+		n, err := st.DiskChunks()
+		require.NoError(t, err)
+		return n
+	}
+	require.Equal(t, 2, chunks())
+	_, err := m.Freeze(bg, name)
+	require.NoError(t, err)
+	for _, opts := range []dbctl.OptimizeOptions{{Cutoff: 1}, {Cutoff: 1, Sync: true}, {}} {
+		err := m.Optimize(bg, name, opts)
+		require.ErrorIs(t, err, dbctl.ErrTableFrozen, "%+v", opts)
+		assert.Contains(t, err.Error(), "not sent")
+	}
+	// what the check prevents: searchd takes the OPTIMIZE and drops it
+	execAll(t, c.DB(), "OPTIMIZE TABLE "+name)
+	require.NoError(t, m.Unfreeze(bg, name))
+	assert.Equal(t, 2, chunks(), "the OPTIMIZE sent while frozen was dropped")
+
+	require.NoError(t, m.Optimize(bg, name, dbctl.OptimizeOptions{Cutoff: 1, Sync: true}))
+	assert.Equal(t, 1, chunks(), "merged once unfrozen")
+}

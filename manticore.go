@@ -211,14 +211,33 @@ type OptimizeOptions struct {
 	Cutoff int
 	// Sync waits for the merge to finish. Without it the server only queues
 	// the job. Even with it, a cancelled ctx closes the connection but the
-	// merge goes on on the server.
+	// merge goes on on the server (ErrOutcomeUnknown).
 	Sync bool
 }
 
-// Optimize merges the disk chunks of an RT table (OPTIMIZE TABLE). With
-// Sync on a frozen table the server refuses: ErrTableFrozen.
+// Optimize merges the disk chunks of an RT table (OPTIMIZE TABLE).
+//
+// A frozen table is refused before anything is sent: ErrTableFrozen when
+// SHOW LOCKS lists a freeze of the table. searchd refuses OPTIMIZE ...
+// sync=1 of a frozen table itself ("Can't optimize frozen table",
+// manticore.md §4.3), but it answers OK to an OPTIMIZE without sync and
+// drops the job: the disk chunks never merge, also after the UNFREEZE
+// (issue 18, on 29.2.2; src/sphinxrt.cpp RtIndex_c::StartOptimize starts
+// nothing while the table holds a freeze lock, and RtIndex_c::Optimize
+// returns at once while MergeCanRun is false, which the FREEZE's
+// StopOptimize makes it). A FREEZE taken by someone else between the SHOW
+// LOCKS and the OPTIMIZE still drops the job: the check narrows the window,
+// it cannot close it. Read locks (LOCK TABLES ... READ) are not checked.
+//
+// Without Sync, success means the job was queued, not that the chunks were
+// merged. Once the statement was sent, a ctx that ends first gives
+// ErrOutcomeUnknown: a queued job or a synchronous merge runs on.
 func (m *Manticore) Optimize(ctx context.Context, table string, opts OptimizeOptions) error {
 	op := "manticore optimize " + table
+	name, err := oneManticoreTable(table)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
 	if opts.Cutoff < 0 {
 		return opErr(op, ErrInvalidArgument, fmt.Sprintf("cutoff %d is negative", opts.Cutoff), nil)
 	}
@@ -233,20 +252,23 @@ func (m *Manticore) Optimize(ctx context.Context, table string, opts OptimizeOpt
 	if len(parts) > 0 {
 		suffix = " OPTION " + strings.Join(parts, ", ")
 	}
-	return m.tableStatement(ctx, op, "OPTIMIZE TABLE ", table, suffix)
-}
-
-// tableStatement validates one table name and sends prefix + `name` + suffix
-// as a statement answered by an OK packet.
-func (m *Manticore) tableStatement(ctx context.Context, op, prefix, table, suffix string) error {
-	name, err := oneManticoreTable(table)
+	locks, err := m.Locks(ctx)
 	if err != nil {
-		return opErr(op, nil, "", err)
+		return opErr(op, nil, "not sent: could not check for a freeze", err)
 	}
-	if _, err := m.c.exec(ctx, m.c.db, prefix+quoteManticoreIdent(name)+suffix); err != nil {
-		return manticoreErr(op, err)
+	for _, l := range locks {
+		if l.Name == name && l.LockType == "freeze" && l.Count > 0 {
+			return opErr(op, ErrTableFrozen, fmt.Sprintf("not sent: SHOW LOCKS lists a freeze of %s (%s); searchd would refuse OPTIMIZE ... sync=1 "+
+				"and accept and then drop an OPTIMIZE without it (the chunks would never merge); run it after the UNFREEZE", name, l.AdditionalInfo), nil)
+		}
 	}
-	return nil
+	pending := "OPTIMIZE was sent and its answer did not come; searchd may have queued it"
+	if opts.Sync {
+		pending = "OPTIMIZE ... sync=1 was sent and its answer did not come; searchd goes on merging without its client"
+	}
+	_, err = m.execOutcome(ctx, op, "OPTIMIZE TABLE "+quoteManticoreIdent(name)+suffix,
+		pending+" (SHOW TABLE "+name+" STATUS LIKE 'optimizing' and 'disk_chunks' tell)")
+	return err
 }
 
 func oneManticoreTable(table string) (string, error) {

@@ -394,9 +394,17 @@ func (e *mEngine) optimize(name string, cutoff int, sync bool) error {
 	}
 	if t.locked > 0 {
 		if sync {
+			// manticore.md §4.3: "OPTIMIZE TABLE f2 OPTION sync=1" while frozen
 			return mErr("Can't optimize frozen table")
 		}
-		return nil // queued; compaction is off while frozen
+		// searchd answers OK (manticore.md §4.3: "OPTIMIZE TABLE f2" while
+		// frozen) and drops the job: the chunks never merge, also after the
+		// UNFREEZE (issue 18, seen on 29.2.2; src/sphinxrt.cpp
+		// RtIndex_c::StartOptimize starts nothing while the table holds a
+		// freeze lock, and RtIndex_c::Optimize returns at once while
+		// MergeCanRun is false, which LockFileState's StopOptimize makes
+		// it). Nothing is queued here either.
+		return nil
 	}
 	t.counters["optimize"]++
 	target := optimizeTarget(cutoff)
