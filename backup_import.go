@@ -2,20 +2,28 @@ package dbctl
 
 import (
 	"context"
-	"os"
+	"errors"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 )
 
 // ImportTable brings one table of a backup into the running server as a new
 // table: IMPORT TABLE <as> FROM '<path>' (as empty means the table's own
-// name). The table's files are verified first. An uncompressed backup is
-// imported straight from its directory; a compressed one is first
-// decompressed into a temporary directory beside the backup, removed
-// afterwards. The server reads the files itself, so it must see the same
-// paths (same machine, or the backup on a shared mount). dir may be
+// name). The table's files are verified first. searchd reads the files
+// itself, so it must see the same paths (same machine, or the backup on a
+// shared mount), and it cannot import from a path with a dot in a folder
+// name (golden/manticore-3.jsonl): an uncompressed backup whose path has no
+// dot is imported straight from its folder; otherwise (a dated folder such
+// as bk.2026.12.06, a hidden folder, a compressed backup) the table is
+// staged in a folder without a dot, in the server's data_dir when it is on
+// this machine, else beside the backup, else in the temporary folder
+// (stageImport), and the folder is removed afterwards. dir may be
 // "s3://bucket/prefix": the table's files are downloaded and verified first.
+//
+// Once the IMPORT TABLE was sent, a ctx that ends first gives
+// ErrOutcomeUnknown: searchd goes on copying without its client, and the
+// table may still appear (SHOW TABLES tells); the staging folder is then
+// left for searchd and removed by the next import.
 func (m *Manticore) ImportTable(ctx context.Context, dir, table, as string) (err error) {
 	return m.ImportTableWith(ctx, dir, table, as, RemoteOptions{})
 }
@@ -58,45 +66,25 @@ func (m *Manticore) ImportTableWith(ctx context.Context, dir, table, as string, 
 	if err := verifyFiles(ctx, op, abs, man, files, 0, nil); err != nil {
 		return err
 	}
-	prefix := filepath.Join(abs, "data", src, src)
-	if man.Compression == "zstd" {
-		stage, done, err := markedTempDir(filepath.Dir(abs), "."+filepath.Base(abs)+".dbctl-import", map[string]any{"import_of": abs})
-		if err != nil {
-			return opErr(op, nil, "staging directory", err)
-		}
-		defer done()
-		if err := os.Mkdir(filepath.Join(stage, src), 0o755); err != nil {
-			return opErr(op, nil, "staging directory", err)
-		}
-		w := newFileWorker(new(atomic.Int64))
-		defer w.close()
-		for _, f := range files {
-			if err := writeVerified(ctx, w, man.storedPath(abs, f), filepath.Join(stage, src, filepath.Base(f.Path)), true, f); err != nil {
-				return opErr(op, nil, "stage "+f.Path, err)
-			}
-		}
-		// searchd reads the staged files itself: give them to the owner of
-		// the backup (Backup gives it to the data_dir's owner).
-		own, err := ownerOf(abs)
-		if err == nil {
-			err = giveTreeTo(own, stage)
-		}
-		if err != nil {
-			return opErr(op, nil, "give the staging directory to the backup's owner", err)
-		}
-		prefix = filepath.Join(stage, src, src)
+	st, err := m.stageImport(ctx, op, abs, man, src, files)
+	if err != nil {
+		return err
 	}
-	lit, err := QuoteManticoreString(prefix)
+	keep := false // for an IMPORT that searchd may still run
+	defer func() {
+		if rerr := st.release(keep); rerr != nil {
+			m.c.opts.logger.WarnContext(ctx, "dbctl: could not remove the import staging folder (the next import removes it)", "path", st.dir, "error", rerr)
+		}
+	}()
+	lit, err := QuoteManticoreString(st.prefix)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
-	stmt := "IMPORT TABLE " + quoteManticoreIdent(dst) + " FROM " + lit
-	if _, err := m.c.exec(ctx, m.c.db, stmt); err != nil {
-		kind := classifyManticoreError(err)
-		if me, ok := ServerError(err); ok && strings.Contains(me.Message, "already exists") {
-			kind = ErrTableExists
-		}
-		return opErr(op, kind, "", err)
+	_, err = m.execOutcome(ctx, op, "IMPORT TABLE "+quoteManticoreIdent(dst)+" FROM "+lit,
+		"IMPORT TABLE was sent and its answer did not come; searchd goes on copying without its client, so the table may still appear (SHOW TABLES LIKE '"+dst+"')")
+	keep = errors.Is(err, ErrOutcomeUnknown)
+	if me, ok := ServerError(err); ok && strings.Contains(me.Message, "already exists") {
+		return opErr(op, ErrTableExists, "", me)
 	}
-	return nil
+	return err
 }
