@@ -406,6 +406,9 @@ func (e *mEngine) optimize(name string, cutoff int, sync bool) error {
 		// it). Nothing is queued here either.
 		return nil
 	}
+	if t.foreign {
+		return foreignErr(t)
+	}
 	t.counters["optimize"]++
 	target := optimizeTarget(cutoff)
 	// Merge the two smallest chunks until at most target remain, and drop
