@@ -40,15 +40,16 @@ func (s *importStage) release(keep bool) error {
 	if s.dir == "" || s.lock == nil {
 		return nil
 	}
-	var err error
-	if !keep {
-		if err = crashpoint.Hit("import.stage-remove"); err == nil {
-			err = os.RemoveAll(s.dir)
-		}
-	}
-	s.lock.Close()
+	lock := s.lock
 	s.lock = nil
-	return err
+	defer lock.Close() // also on a panic: a folder left behind is then the next import's to remove
+	if keep {
+		return nil
+	}
+	if err := crashpoint.Hit("import.stage-remove"); err != nil {
+		return err
+	}
+	return os.RemoveAll(s.dir)
 }
 
 // stageImport returns what searchd reads table src of the local backup at
