@@ -72,6 +72,7 @@ func TestImportCrashCampaign(t *testing.T) {
 				require.ErrorIs(t, err, ErrOutcomeUnknown)
 			default:
 				require.ErrorIs(t, err, crashpoint.ErrInjected)
+				assert.NotErrorIs(t, err, ErrOutcomeUnknown, "failed before IMPORT TABLE was sent")
 			}
 			check(t, as)
 		})

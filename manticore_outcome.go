@@ -46,11 +46,12 @@ func (m *Manticore) execOutcome(ctx context.Context, op, stmt, pending string) (
 // outcomeErr classifies the failure of a statement that was sent (see
 // execOutcome).
 func outcomeErr(ctx context.Context, op string, err error, pending string) error {
+	var ns *notSentError
 	switch {
 	case isServerError(err):
 		return manticoreErr(op, err)
-	case errors.Is(err, driver.ErrBadConn):
-		// go-sql-driver returns it only when nothing was written
+	case errors.Is(err, driver.ErrBadConn), errors.As(err, &ns):
+		// go-sql-driver returns ErrBadConn only when nothing was written
 		return opErr(op, nil, "not sent", err)
 	}
 	cause := err
