@@ -78,15 +78,25 @@ func isRealMeta(b []byte) bool {
 }
 
 // loadRealTable reads a table whose .meta (b) searchd wrote, and its
-// .settings when there is one. Attribute types it does not know fail the
-// load, naming the raw value.
+// .settings when there is one.
 func (s *store) loadRealTable(name string, b []byte) (*mTable, error) {
+	settings, err := os.ReadFile(s.path(name, "settings"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("dbctltest: table %s: %w", name, err)
+	}
+	return parseRealTable(name, b, settings)
+}
+
+// parseRealTable builds a foreign table from searchd's .meta and .settings
+// (empty: none). Attribute types it does not know fail, naming the raw
+// value.
+func parseRealTable(name string, meta, settings []byte) (*mTable, error) {
 	var m realMeta
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := json.Unmarshal(meta, &m); err != nil {
 		return nil, fmt.Errorf("dbctltest: table %s: searchd's .meta: %w", name, err)
 	}
 	if m.Schema == nil {
-		return nil, fmt.Errorf("dbctltest: table %s: searchd's .meta has no schema: %.200s", name, b)
+		return nil, fmt.Errorf("dbctltest: table %s: searchd's .meta has no schema: %.200s", name, meta)
 	}
 	t := &mTable{Name: name, Type: "rt", TID: m.TID, tidSaved: m.TID, counters: map[string]int{},
 		foreign: true, foreignDocs: m.TotalDocuments, Settings: map[string]string{}}
@@ -109,10 +119,6 @@ func (s *store) loadRealTable(name string, b []byte) (*mTable, error) {
 		if id >= t.NextChunk {
 			t.NextChunk = id + 1
 		}
-	}
-	settings, err := os.ReadFile(s.path(name, "settings"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("dbctltest: table %s: %w", name, err)
 	}
 	if len(bytes.TrimSpace(settings)) > 0 {
 		var kv map[string]any
