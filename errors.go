@@ -197,16 +197,6 @@ func quoteForMessage(s string) string {
 	return strconv.Quote(s)
 }
 
-// ErrServerRunning: RestoreBackup found the target data_dir held by a
-// running searchd (its binlog/binlog.lock, or a <table>/<table>.lock,
-// locked). Restoring under a live daemon corrupts both: it rewrites
-// manticore.json and the tables' files on its own schedule. Stop searchd
-// first.
-var ErrServerRunning = errors.New("dbctl: searchd is running on the data_dir")
-
-// IsServerRunning reports whether err is (or wraps) ErrServerRunning.
-func IsServerRunning(err error) bool { return errors.Is(err, ErrServerRunning) }
-
 // ErrFreezeOutcomeUnknown: the answer of a FREEZE was lost (the connection
 // broke, or it ran longer than the release timeout) and, watching the
 // counters for the release timeout, Freeze saw no sign that it ran. If

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -8,11 +8,12 @@ import (
 	"sort"
 	"time"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
 )
 
-// BackupInfo describes one backup of a catalog (ListBackups).
-type BackupInfo struct {
+// Info describes one backup of a catalog (List).
+type Info struct {
 	// Name is the sub-folder (sub-prefix) under the listed location;
 	// Location is where the backup is (a folder path or s3://...).
 	Name     string `json:"name"`
@@ -39,24 +40,24 @@ type BackupInfo struct {
 	Problem string `json:"problem,omitempty"`
 }
 
-// ListBackups lists the backups directly under location (a folder or
+// ListOptions configure List.
+type ListOptions struct {
+	// Store configures an s3:// location (endpoint, credentials, ...; see
+	// backupstore.Options); ignored for a folder.
+	Store backupstore.Options
+}
+
+// List lists the backups directly under location (a folder or
 // "s3://bucket/prefix"): each sub-folder or sub-prefix holding a
 // manifest.json, oldest first (by Started, then Name). Sub-folders without
-// a manifest (unfinished or foreign) are left out. The store is configured
-// from the environment (see RemoteOptions); ListBackupsWith takes options.
-func ListBackups(ctx context.Context, location string) ([]BackupInfo, error) {
-	return listBackups(ctx, location, RemoteOptions{})
+// a manifest (unfinished or foreign) are left out.
+func List(ctx context.Context, location string, opts ListOptions) ([]Info, error) {
+	return listBackups(ctx, location, opts.Store)
 }
 
-// ListBackupsWith is ListBackups with the options of an s3:// location
-// (endpoint, credentials, ...; ignored for a folder).
-func ListBackupsWith(ctx context.Context, location string, remote RemoteOptions) ([]BackupInfo, error) {
-	return listBackups(ctx, location, remote)
-}
-
-func listBackups(ctx context.Context, location string, opts RemoteOptions) ([]BackupInfo, error) {
+func listBackups(ctx context.Context, location string, opts backupstore.Options) ([]Info, error) {
 	op := "list backups " + location
-	if !IsRemoteLocation(location) {
+	if !backupstore.IsRemote(location) {
 		// a folder that does not exist is a typo, not an empty list (as a
 		// missing bucket is an error)
 		if _, err := os.Stat(location); err != nil {
@@ -71,7 +72,7 @@ func listBackups(ctx context.Context, location string, opts RemoteOptions) ([]Ba
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
-	out := []BackupInfo{}
+	out := []Info{}
 	for _, name := range names {
 		key := name + "/" + manifestName
 		if _, err := st.Stat(ctx, key); errors.Is(err, backupstore.ErrNotFound) || errors.Is(err, backupstore.ErrInvalidKey) {
@@ -79,14 +80,14 @@ func listBackups(ctx context.Context, location string, opts RemoteOptions) ([]Ba
 		} else if err != nil {
 			return nil, opErr(op, nil, "", err)
 		}
-		info := BackupInfo{Name: name, Location: joinLocation(st.Location(), name)}
+		info := Info{Name: name, Location: joinLocation(st.Location(), name)}
 		sub, err := backupstore.Open(ctx, info.Location, opts)
 		if err != nil {
 			return nil, opErr(op, nil, "", err)
 		}
 		man, _, err := readStoreManifest(ctx, sub)
 		if err != nil {
-			if errors.Is(err, ErrBackupInvalid) {
+			if errors.Is(err, ErrInvalid) {
 				info.Problem = err.Error()
 				out = append(out, info)
 				continue
@@ -106,13 +107,13 @@ func listBackups(ctx context.Context, location string, opts RemoteOptions) ([]Ba
 }
 
 func joinLocation(root, name string) string {
-	if IsRemoteLocation(root) {
+	if backupstore.IsRemote(root) {
 		return root + "/" + name
 	}
 	return filepath.Join(root, name)
 }
 
-func fillInfo(info *BackupInfo, man *Manifest) {
+func fillInfo(info *Info, man *Manifest) {
 	info.ID, info.Started, info.Finished, info.FreezeWindow = man.ID, man.Started, man.Finished, man.FreezeWindow
 	info.Compression, info.Partial, info.Base, info.Incremental = man.Compression, man.Partial, man.Base, man.Base != nil
 	info.Files = len(man.Files)
@@ -126,7 +127,7 @@ func fillInfo(info *BackupInfo, man *Manifest) {
 	}
 }
 
-// PruneOptions configure PruneBackups. At least one of KeepLast and
+// PruneOptions configure Prune. At least one of KeepLast and
 // KeepWithin must be set.
 type PruneOptions struct {
 	// KeepLast keeps the newest KeepLast backups (by Started).
@@ -136,26 +137,26 @@ type PruneOptions struct {
 	KeepWithin time.Duration
 	// DryRun deletes nothing and returns what would be deleted.
 	DryRun bool
-	// Remote configures an s3:// location.
-	Remote RemoteOptions
+	// Store configures an s3:// location (see backupstore.Options).
+	Store backupstore.Options
 	// now is the clock of this package's tests.
 	now func() time.Time
 }
 
-// PruneBackups deletes the backups under location (as ListBackups lists
+// Prune deletes the backups under location (as List lists
 // them) that neither KeepLast nor KeepWithin keeps, and returns them,
 // oldest first. A backup that a kept incremental backup names as its Base
 // (Manifest.Base.ID), directly or through other bases, is kept; so is a
 // backup whose manifest cannot be read. Each deletion removes the
 // manifest.json first, so an interrupted prune leaves a folder or prefix
 // that no longer looks like a backup, never a damaged backup that looks
-// complete. KeepLast and KeepWithin both unset is ErrInvalidArgument.
-func PruneBackups(ctx context.Context, location string, opts PruneOptions) ([]BackupInfo, error) {
+// complete. KeepLast and KeepWithin both unset is dbctl.ErrInvalidArgument.
+func Prune(ctx context.Context, location string, opts PruneOptions) ([]Info, error) {
 	op := "prune backups " + location
 	if opts.KeepLast < 0 || opts.KeepWithin < 0 || (opts.KeepLast == 0 && opts.KeepWithin == 0) {
-		return nil, opErr(op, ErrInvalidArgument, "set KeepLast (>0) or KeepWithin (>0): pruning would delete every backup", nil)
+		return nil, opErr(op, dbctl.ErrInvalidArgument, "set KeepLast (>0) or KeepWithin (>0): pruning would delete every backup", nil)
 	}
-	all, err := listBackups(ctx, location, opts.Remote)
+	all, err := listBackups(ctx, location, opts.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +193,7 @@ func PruneBackups(ctx context.Context, location string, opts PruneOptions) ([]Ba
 			}
 		}
 	}
-	gone := []BackupInfo{}
+	gone := []Info{}
 	for _, b := range all {
 		if !keep[b.Name] {
 			gone = append(gone, b)
@@ -201,7 +202,7 @@ func PruneBackups(ctx context.Context, location string, opts PruneOptions) ([]Ba
 	if opts.DryRun {
 		return gone, nil
 	}
-	st, err := backupstore.Open(ctx, location, opts.Remote)
+	st, err := backupstore.Open(ctx, location, opts.Store)
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}

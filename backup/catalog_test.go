@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
 	"github.com/dbctl/dbctl/internal/s3test"
 	"github.com/stretchr/testify/assert"
@@ -44,7 +45,7 @@ func putBackup(t *testing.T, st backupstore.Store, name, id, base string, d int)
 	require.NoError(t, err)
 }
 
-func names(infos []BackupInfo) []string {
+func names(infos []Info) []string {
 	out := []string{}
 	for _, in := range infos {
 		out = append(out, in.Name)
@@ -56,7 +57,7 @@ func TestPruneKeepsBasesOfKeptIncrementals(t *testing.T) {
 	ctx := context.Background()
 	for _, loc := range catalogLocations(t) {
 		t.Run(filepath.Base(loc), func(t *testing.T) {
-			st, err := backupstore.Open(ctx, loc, RemoteOptions{})
+			st, err := backupstore.Open(ctx, loc, backupstore.Options{})
 			require.NoError(t, err)
 			// full-1 <- inc-2 <- inc-4 (chain); full-3 alone; full-5 newest
 			putBackup(t, st, "full-1", "id1", "", 1)
@@ -69,7 +70,7 @@ func TestPruneKeepsBasesOfKeptIncrementals(t *testing.T) {
 			_, err = st.Put(ctx, "unfinished/data/t/t.meta", bytes.NewReader([]byte("x")), backupstore.PutOptions{})
 			require.NoError(t, err)
 
-			list, err := ListBackups(ctx, loc)
+			list, err := List(ctx, loc, ListOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, []string{"broken", "full-1", "inc-2", "full-3", "inc-4", "full-5"}, names(list))
 			assert.NotEmpty(t, list[0].Problem)
@@ -92,19 +93,19 @@ func TestPruneKeepsBasesOfKeptIncrementals(t *testing.T) {
 			for _, tc := range tests {
 				tc.opts.DryRun = true
 				tc.opts.now = func() time.Time { return day0.AddDate(0, 0, 5).Add(time.Hour) }
-				got, err := PruneBackups(ctx, loc, tc.opts)
+				got, err := Prune(ctx, loc, tc.opts)
 				require.NoError(t, err)
 				assert.Equal(t, tc.want, names(got), "%+v", tc.opts)
 			}
-			_, err = PruneBackups(ctx, loc, PruneOptions{})
-			assert.ErrorIs(t, err, ErrInvalidArgument)
-			_, err = PruneBackups(ctx, loc, PruneOptions{KeepLast: -1, KeepWithin: time.Hour})
-			assert.ErrorIs(t, err, ErrInvalidArgument)
+			_, err = Prune(ctx, loc, PruneOptions{})
+			assert.ErrorIs(t, err, dbctl.ErrInvalidArgument)
+			_, err = Prune(ctx, loc, PruneOptions{KeepLast: -1, KeepWithin: time.Hour})
+			assert.ErrorIs(t, err, dbctl.ErrInvalidArgument)
 
-			got, err := PruneBackups(ctx, loc, PruneOptions{KeepLast: 2})
+			got, err := Prune(ctx, loc, PruneOptions{KeepLast: 2})
 			require.NoError(t, err)
 			assert.Equal(t, []string{"full-3"}, names(got))
-			list, err = ListBackups(ctx, loc)
+			list, err = List(ctx, loc, ListOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, []string{"broken", "full-1", "inc-2", "inc-4", "full-5"}, names(list))
 			objs, err := st.List(ctx, "full-3/")

@@ -1,8 +1,10 @@
-package dbctl
+package backup
 
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/dbctl/dbctl"
 )
 
 // planConfig adds searchd's config file (SHOW SETTINGS configuration_file)
@@ -15,7 +17,7 @@ func (b *backupRun) planConfig() error {
 	}
 	src := b.settings.ConfigurationFile
 	if !filepath.IsAbs(src) {
-		return opErr(b.op, ErrUnexpectedResult, "SHOW SETTINGS gave a relative configuration_file: "+quoteForMessage(src), nil)
+		return opErr(b.op, dbctl.ErrUnexpectedResult, "SHOW SETTINGS gave a relative configuration_file: "+quoteForMessage(src), nil)
 	}
 	if _, err := os.Stat(src); err != nil {
 		return opErr(b.op, nil, "the server's config file (SHOW SETTINGS configuration_file)", err)

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
 )
 
@@ -26,11 +26,14 @@ const syncConcurrency = 8
 // daemon's SQL state (UDFs, plugins).
 var stateFiles = []string{"manticore.json", "state.sql"}
 
-// Backup writes a consistent, checksummed copy of the selected tables to
-// dir, which must not exist yet. The server must run on this machine (the
-// files FREEZE lists are read directly).
+// Create writes a consistent, checksummed copy of the selected tables of the
+// server m speaks to, to location: a folder, which must not exist yet, or
+// "s3://bucket/prefix" (see below). The server must run on this machine
+// (the files FREEZE lists are read directly).
 //
-// All selected tables are frozen in one statement, FLUSH ATTRIBUTES runs,
+// All selected tables are frozen in one statement through
+// m.WithFrozen, which releases exactly what it froze; inside it FLUSH
+// ATTRIBUTES runs (m.FlushAttributes),
 // and each listed file's identity (device, inode, size, mtime) is recorded
 // (ManifestFile.Identity).
 //
@@ -55,7 +58,7 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 //
 // With Base, unchanged immutable files, and mutable ones whose bytes are
 // unchanged, are hard-linked from an earlier backup instead (see
-// BackupOptions.Base). With NoSync nothing is fsynced.
+// CreateOptions.Base). With NoSync nothing is fsynced.
 //
 // The tables are unfrozen as soon as the copies (or links) are made:
 // exactly the tables Backup froze, once each, also on error, cancellation,
@@ -67,9 +70,9 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // with the same StagingDir) removes them.
 //
 // manticore.json and state.sql of the data_dir are copied too (state/), so
-// RestoreBackup can rebuild a complete data_dir, and so is searchd's config
+// Restore can rebuild a complete data_dir, and so is searchd's config
 // file (config/, as manticore-backup keeps it), found with SHOW SETTINGS;
-// the manifest records its path and the data_dir. RestoreBackup does not
+// the manifest records its path and the data_dir. Restore does not
 // write the config file anywhere: it is kept for the operator.
 //
 // When this process runs as root and the data_dir belongs to another user
@@ -82,14 +85,18 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // each file is streamed once from its hard link or from memory to the
 // store, with manifest.json last; no local copy of the backup is made
 // (backup_remote.go, backup_remote_direct.go).
-func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) (man *Manifest, err error) {
+func Create(ctx context.Context, m *dbctl.Manticore, location string, opts CreateOptions) (man *Manifest, err error) {
+	dir := location
 	op := "manticore backup " + dir
 	b := &backupRun{m: m, op: op, opts: opts, started: time.Now()}
+	// Orphaned freezes: the one place where freezes left by a killed run are
+	// looked for and released, before this run selects or freezes anything.
+	// (Nothing to call yet: the freeze journal is another change.)
 	// tmp is the backup's local folder: the backup itself, renamed to dir
 	// at the end; for a store, where files copied inside the freeze wait
 	// for their upload (see upload).
 	tmpParent, tmpName := "", ""
-	if IsRemoteLocation(dir) {
+	if backupstore.IsRemote(dir) {
 		if err := b.openStore(ctx, dir); err != nil {
 			return nil, err
 		}
@@ -100,16 +107,16 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 	} else {
 		target, err := filepath.Abs(dir)
 		if err != nil {
-			return nil, opErr(op, ErrInvalidArgument, "", err)
+			return nil, opErr(op, dbctl.ErrInvalidArgument, "", err)
 		}
 		if _, err := os.Lstat(target); err == nil {
-			return nil, opErr(op, ErrBackupExists, target, nil)
+			return nil, opErr(op, ErrExists, target, nil)
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return nil, opErr(op, nil, "", err)
 		}
 		b.target, tmpParent, tmpName = target, filepath.Dir(target), filepath.Base(target)
 	}
-	selected, skipped, err := m.selectTables(ctx, op, opts.Tables)
+	selected, skipped, err := selectTables(ctx, m, op, opts.Tables)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +141,7 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 	if opts.Compress {
 		b.man.Compression = "zstd"
 	}
-	b.man.NoSync = opts.NoSync && !IsRemoteLocation(dir)
+	b.man.NoSync = opts.NoSync && !backupstore.IsRemote(dir)
 	if err := b.readBase(ctx); err != nil {
 		return nil, err
 	}
@@ -157,15 +164,15 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 }
 
 type backupRun struct {
-	m       *Manticore
+	m       *dbctl.Manticore
 	op      string
-	opts    BackupOptions
+	opts    CreateOptions
 	tmp     string
 	target  string
 	started time.Time
 	man     *Manifest
 	// settings is SHOW SETTINGS, nil when the server refused it.
-	settings *ServerSettings
+	settings *dbctl.ServerSettings
 
 	jobs    []backupJob
 	phase   atomic.Value // string
@@ -217,29 +224,12 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	}
 	sort.Strings(names)
 
-	// holding says whether the tables are ours to release: only after
-	// freezeOn succeeded (on failure it released what it froze itself), and
-	// only once.
-	var holding bool
-	var conn = (*sqlConn)(nil)
-	release := func() error {
-		if !holding {
-			conn.close()
-			return nil
-		}
-		holding = false
-		rerr := b.m.release(ctx, conn.get(), names)
-		b.thawed.Store(time.Now().UnixNano())
-		conn.close()
-		return rerr
-	}
 	defer func() {
 		p := recover()
 		if rp := b.reports.stop(); p == nil {
 			p = rp
 		}
 		if p != nil || err != nil {
-			err = errors.Join(err, release())
 			if uerr := b.undo.run(ctx); uerr != nil {
 				err = errors.Join(err, opErr(b.op, nil, "delete the partial upload", uerr))
 			}
@@ -255,33 +245,18 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	if err := b.beforeFreeze(ctx, names); err != nil {
 		return nil, err
 	}
-	c, err := b.m.c.conn(ctx, b.op)
-	if err != nil {
-		return nil, err
-	}
-	conn = &sqlConn{c: c}
+	// The freeze window: WithFrozen freezes the tables in one statement and
+	// releases exactly what it froze, once, also when the callback fails or
+	// panics or ctx ends; the copy after the unfreeze goes on below.
 	b.frozen.Store(time.Now().UnixNano())
-	files, err := b.m.freezeOn(ctx, c, "manticore freeze "+strings.Join(names, ", "), names)
+	var inside error
+	err = b.m.WithFrozen(ctx, names, func(ctx context.Context, files []dbctl.FrozenFile) error {
+		inside = b.insideFreeze(ctx, files, selected)
+		return inside
+	})
+	b.thawed.Store(time.Now().UnixNano())
 	if err != nil {
-		return nil, opErr(b.op, nil, "", err)
-	}
-	holding = true
-	if _, err := b.m.c.query(ctx, c, "FLUSH ATTRIBUTES"); err != nil {
-		return nil, manticoreErr(b.op+": flush attributes", err)
-	}
-	dataDir, err := b.plan(files, selected)
-	if err != nil {
-		return nil, err
-	}
-	b.man.DataDir = dataDir
-	if err := b.chooseStaging(ctx, dataDir); err != nil {
-		return nil, err
-	}
-	if err := b.copyAll(ctx); err != nil {
-		return nil, err
-	}
-	if err := release(); err != nil {
-		return nil, opErr(b.op, nil, "", err)
+		return nil, unwrapCallback(b.op, err, inside)
 	}
 	b.man.FreezeWindow = time.Duration(b.thawed.Load() - b.frozen.Load())
 	if b.store != nil {
@@ -314,6 +289,51 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	return b.man, nil
 }
 
+// insideFreeze is what Create does while the tables are frozen: FLUSH
+// ATTRIBUTES (so the attribute files hold every UPDATE), the plan of the
+// files FREEZE listed, the staging decision, and the hard links or copies.
+func (b *backupRun) insideFreeze(ctx context.Context, files []dbctl.FrozenFile, selected map[string]string) error {
+	if _, err := b.m.FlushAttributes(ctx); err != nil {
+		return opErr(b.op, nil, "", err)
+	}
+	dataDir, err := b.plan(files, selected)
+	if err != nil {
+		return err
+	}
+	b.man.DataDir = dataDir
+	if err := b.chooseStaging(ctx, dataDir); err != nil {
+		return err
+	}
+	return b.copyAll(ctx)
+}
+
+// unwrapCallback returns the error of WithFrozen with the callback's own
+// error (inside) in place of WithFrozen's "callback" wrapping of it, so the
+// message names this backup once; a release failure WithFrozen joined stays.
+// Any other error (the FREEZE failed) is wrapped in op.
+func unwrapCallback(op string, err, inside error) error {
+	if inside == nil {
+		return opErr(op, nil, "", err)
+	}
+	var unwrap func(e error) error
+	unwrap = func(e error) error {
+		if oe, ok := e.(*dbctl.OpError); ok && oe.Err == inside {
+			return inside
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			if _, isOp := e.(*dbctl.OpError); !isOp {
+				var out []error
+				for _, x := range j.Unwrap() {
+					out = append(out, unwrap(x))
+				}
+				return errors.Join(out...)
+			}
+		}
+		return e
+	}
+	return unwrap(err)
+}
+
 // newBackupID returns 128 random bits in hex (Manifest.ID).
 func newBackupID() (string, error) {
 	var b [16]byte
@@ -342,8 +362,8 @@ func (b *backupRun) concurrency() int {
 	return runtime.NumCPU()
 }
 
-func (b *backupRun) snapshot() BackupProgress {
-	p := BackupProgress{
+func (b *backupRun) snapshot() Progress {
+	p := Progress{
 		Phase: b.phase.Load().(string), Files: int(b.files.Load()), FilesTotal: len(b.jobs),
 		Bytes: b.bytes.Load(), BytesTotal: b.total, Elapsed: time.Since(b.started),
 	}

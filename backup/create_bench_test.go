@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/dbctltest"
 	"github.com/dbctl/dbctl/internal/benchdata"
 )
@@ -48,7 +49,7 @@ func BenchmarkBackup(b *testing.B) {
 	}
 	out := b.TempDir()
 	base := filepath.Join(out, "base")
-	if _, err := m.Backup(ctx, base, BackupOptions{}); err != nil {
+	if _, err := Create(ctx, m, base, CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	run := func(b *testing.B, fn func(dir string) (frozenMS float64)) {
@@ -100,19 +101,19 @@ func BenchmarkBackup(b *testing.B) {
 	})
 	for _, v := range []struct {
 		name string
-		opts BackupOptions
+		opts CreateOptions
 	}{
-		{"backup-staged", BackupOptions{}},
-		{"backup-staged-nosync", BackupOptions{NoSync: true}},
-		{"backup-nostaging", BackupOptions{NoStaging: true}},
-		{"backup-compress-staged", BackupOptions{Compress: true}},
-		{"backup-compress-nostaging-after-unfreeze", BackupOptions{Compress: true, NoStaging: true, CompressAfterUnfreeze: true}},
-		{"backup-incremental-unchanged", BackupOptions{Base: base}},
+		{"backup-staged", CreateOptions{}},
+		{"backup-staged-nosync", CreateOptions{NoSync: true}},
+		{"backup-nostaging", CreateOptions{NoStaging: true}},
+		{"backup-compress-staged", CreateOptions{Compress: true}},
+		{"backup-compress-nostaging-after-unfreeze", CreateOptions{Compress: true, NoStaging: true, CompressAfterUnfreeze: true}},
+		{"backup-incremental-unchanged", CreateOptions{Base: base}},
 	} {
 		opts := v.opts
 		b.Run(v.name, func(b *testing.B) {
 			run(b, func(dir string) float64 {
-				man, err := m.Backup(ctx, dir, opts)
+				man, err := Create(ctx, m, dir, opts)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -126,14 +127,14 @@ var benchNames = []string{"bench_a", "bench_b", "bench_c"}
 
 // benchServer starts a server on the benchmark data: the data_dir named by
 // DBCTL_BENCH_DATA, or one built here (removed when the benchmark ends).
-func benchServer(b *testing.B) (*Client, []string) {
+func benchServer(b *testing.B) (*dbctl.Client, []string) {
 	dir := os.Getenv("DBCTL_BENCH_DATA")
 	if dir == "" {
 		dir = b.TempDir()
 		buildBenchData(b, dir)
 	}
 	srv := dbctltest.NewManticore(b, dbctltest.WithDataDir(dir))
-	c, err := Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func buildBenchData(b *testing.B, dir string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/dbctltest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -27,12 +28,12 @@ import (
 // table (pq) and a distributed table (d).
 type backupFixture struct {
 	srv *dbctltest.Manticore
-	c   *Client
+	c   *dbctl.Client
 }
 
 func newBackupFixture(t *testing.T) *backupFixture {
 	srv := dbctltest.NewManticore(t)
-	c, err := Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN())
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	for _, q := range []string{
@@ -113,16 +114,16 @@ func TestBackupVerifyRestoreRoundTrip(t *testing.T) {
 			var reports atomic.Int64
 			var last atomic.Value
 			dir := filepath.Join(t.TempDir(), "backup-1")
-			man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: compress, Concurrency: 2,
-				Progress: func(p BackupProgress) { reports.Add(1); last.Store(p) }})
+			man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Compress: compress, Concurrency: 2,
+				Progress: func(p Progress) { reports.Add(1); last.Store(p) }})
 			require.NoError(t, err)
 			assert.Equal(t, before, f.counters(t), "counters back to their values")
 			assert.Greater(t, reports.Load(), int64(0))
-			lp := last.Load().(BackupProgress)
+			lp := last.Load().(Progress)
 			assert.Equal(t, "manifest", lp.Phase)
 			assert.Equal(t, lp.FilesTotal, lp.Files)
 
-			assert.Equal(t, []string{"a", "b", "pq"}, tableNames(man))
+			assert.Equal(t, []string{"a", "b", "pq"}, tableNamesOf(man))
 			require.Len(t, man.Skipped, 1)
 			assert.Equal(t, "d", man.Skipped[0].Name)
 			assert.Equal(t, "distributed", man.Skipped[0].Type)
@@ -145,7 +146,7 @@ func TestBackupVerifyRestoreRoundTrip(t *testing.T) {
 				assert.NoError(t, err)
 			}
 
-			_, err = VerifyBackup(ctx, dir)
+			_, err = Verify(ctx, dir, VerifyOptions{})
 			require.NoError(t, err)
 
 			// corrupt one byte of one file: verification names it
@@ -155,27 +156,27 @@ func TestBackupVerifyRestoreRoundTrip(t *testing.T) {
 			bad := append([]byte(nil), orig...)
 			bad[len(bad)/2] ^= 0x01
 			require.NoError(t, os.WriteFile(victim, bad, 0o644))
-			_, err = VerifyBackup(ctx, dir)
-			require.ErrorIs(t, err, ErrBackupCorrupt)
-			var fe *BackupFileError
+			_, err = Verify(ctx, dir, VerifyOptions{})
+			require.ErrorIs(t, err, ErrCorrupt)
+			var fe *FileError
 			require.ErrorAs(t, err, &fe)
 			assert.Equal(t, "data/a/a.0.spd", fe.Path)
 			assert.Contains(t, err.Error(), "data/a/a.0.spd")
 			assert.Contains(t, err.Error(), "1 of ")
 
 			restored := t.TempDir()
-			err = RestoreBackup(ctx, dir, restored, RestoreOptions{})
-			require.ErrorIs(t, err, ErrBackupCorrupt, "nothing restored from a corrupt backup")
+			err = Restore(ctx, dir, restored, RestoreOptions{})
+			require.ErrorIs(t, err, ErrCorrupt, "nothing restored from a corrupt backup")
 			empty, _ := dirIsEmpty(restored)
 			assert.True(t, empty)
 
 			require.NoError(t, os.WriteFile(victim, orig, 0o644))
-			require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{}))
+			require.NoError(t, Restore(ctx, dir, restored, RestoreOptions{}))
 			fi, err := os.Stat(filepath.Join(restored, "a", "a.settings"))
 			require.NoError(t, err)
 			assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm(), "modes restored")
-			assert.ErrorIs(t, RestoreBackup(ctx, dir, restored, RestoreOptions{}), ErrDataDirNotEmpty)
-			require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{Overwrite: true}))
+			assert.ErrorIs(t, Restore(ctx, dir, restored, RestoreOptions{}), ErrDataDirNotEmpty)
+			require.NoError(t, Restore(ctx, dir, restored, RestoreOptions{Overwrite: true}))
 
 			// a server started on the restored data_dir has the same tables and rows
 			srv2 := dbctltest.NewManticore(t, dbctltest.WithDataDir(restored))
@@ -189,7 +190,7 @@ func TestBackupVerifyRestoreRoundTrip(t *testing.T) {
 	}
 }
 
-func tableNames(m *Manifest) []string {
+func tableNamesOf(m *Manifest) []string {
 	var out []string
 	for _, t := range m.Tables {
 		out = append(out, t.Name)
@@ -203,21 +204,21 @@ func TestBackupRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
 	m := f.c.Manticore()
 	existing := t.TempDir()
-	_, err := m.Backup(ctx, existing, BackupOptions{})
-	assert.ErrorIs(t, err, ErrBackupExists)
+	_, err := Create(ctx, m, existing, CreateOptions{})
+	assert.ErrorIs(t, err, ErrExists)
 
 	target := filepath.Join(t.TempDir(), "bk")
-	_, err = m.Backup(ctx, target, BackupOptions{Tables: []string{"a", "nope"}})
-	assert.ErrorIs(t, err, ErrTableNotFound)
+	_, err = Create(ctx, m, target, CreateOptions{Tables: []string{"a", "nope"}})
+	assert.ErrorIs(t, err, dbctl.ErrTableNotFound)
 	assert.Contains(t, err.Error(), "nope")
-	_, err = m.Backup(ctx, target, BackupOptions{Tables: []string{"a-b"}})
-	assert.ErrorIs(t, err, ErrInvalidIdentifier)
-	_, err = m.Backup(ctx, target, BackupOptions{Tables: []string{"d"}})
-	assert.ErrorIs(t, err, ErrNoTables)
+	_, err = Create(ctx, m, target, CreateOptions{Tables: []string{"a-b"}})
+	assert.ErrorIs(t, err, dbctl.ErrInvalidIdentifier)
+	_, err = Create(ctx, m, target, CreateOptions{Tables: []string{"d"}})
+	assert.ErrorIs(t, err, dbctl.ErrNoTables)
 	noPartialLeft(t, target)
 	assert.Equal(t, map[string]int{"a": 0, "b": 0, "pq": 0}, f.counters(t))
 
-	_, err = m.Backup(ctx, filepath.Join(t.TempDir(), "no", "such", "parent"), BackupOptions{})
+	_, err = Create(ctx, m, filepath.Join(t.TempDir(), "no", "such", "parent"), CreateOptions{})
 	assert.Error(t, err)
 }
 
@@ -225,13 +226,13 @@ func TestBackupPartialRestoresOnlyItsTables(t *testing.T) {
 	f := newBackupFixture(t)
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "bk")
-	man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Tables: []string{"A", "d"}})
+	man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Tables: []string{"A", "d"}})
 	require.NoError(t, err)
 	assert.True(t, man.Partial)
-	assert.Equal(t, []string{"a"}, tableNames(man))
+	assert.Equal(t, []string{"a"}, tableNamesOf(man))
 	require.Len(t, man.Skipped, 1)
 	restored := t.TempDir()
-	require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{}))
+	require.NoError(t, Restore(ctx, dir, restored, RestoreOptions{}))
 	srv2 := dbctltest.NewManticore(t, dbctltest.WithDataDir(restored))
 	db2, err := sql.Open("mysql", srv2.DSN())
 	require.NoError(t, err)
@@ -245,16 +246,16 @@ func TestBackupFaultMatrix(t *testing.T) {
 	boom := errors.New("injected")
 	tests := []struct {
 		name    string
-		arrange func(f *backupFixture, o *BackupOptions, cancel context.CancelFunc)
+		arrange func(f *backupFixture, o *CreateOptions, cancel context.CancelFunc)
 		want    string
 	}{
-		{"freeze", func(f *backupFixture, _ *BackupOptions, _ context.CancelFunc) {
+		{"freeze", func(f *backupFixture, _ *CreateOptions, _ context.CancelFunc) {
 			f.srv.FailNext("FREEZE `", 1064, "injected freeze failure")
 		}, "injected freeze failure"},
-		{"flush attributes", func(f *backupFixture, _ *BackupOptions, _ context.CancelFunc) {
+		{"flush attributes", func(f *backupFixture, _ *CreateOptions, _ context.CancelFunc) {
 			f.srv.FailNext("FLUSH ATTRIBUTES", 1064, "injected flush failure")
 		}, "injected flush failure"},
-		{"copy of the first file", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+		{"copy of the first file", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
 			o.hooks = &backupHooks{beforeCopy: func(i int, _ string) error {
 				if i == 0 {
 					return boom
@@ -262,7 +263,7 @@ func TestBackupFaultMatrix(t *testing.T) {
 				return nil
 			}}
 		}, "injected"},
-		{"copy of the last file", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+		{"copy of the last file", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
 			var n atomic.Int64
 			o.hooks = &backupHooks{beforeCopy: func(int, string) error {
 				if n.Add(1) == 10 {
@@ -271,7 +272,7 @@ func TestBackupFaultMatrix(t *testing.T) {
 				return nil
 			}}
 		}, "injected"},
-		{"hash of a copy after the unfreeze (uncompressed: copied by the kernel)", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+		{"hash of a copy after the unfreeze (uncompressed: copied by the kernel)", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
 			o.hooks = &backupHooks{beforeHash: func(p string) error {
 				if strings.HasSuffix(p, ".meta") {
 					return boom
@@ -282,7 +283,7 @@ func TestBackupFaultMatrix(t *testing.T) {
 				o.hooks.beforeCopy = func(int, string) error { return boom }
 			}
 		}, "injected"},
-		{"compress or hash of a clone after the unfreeze", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+		{"compress or hash of a clone after the unfreeze", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
 			o.hooks = &backupHooks{
 				clone: func(dst, src *os.File) error { _, err := io.Copy(dst, src); return err },
 				beforeHash: func(p string) error {
@@ -293,7 +294,7 @@ func TestBackupFaultMatrix(t *testing.T) {
 				},
 			}
 		}, "injected"},
-		{"fsync", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+		{"fsync", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
 			o.hooks = &backupHooks{beforeSync: func(p string) error {
 				if strings.HasSuffix(p, ".meta") || strings.HasSuffix(p, ".meta.zst") {
 					return boom
@@ -301,10 +302,10 @@ func TestBackupFaultMatrix(t *testing.T) {
 				return nil
 			}}
 		}, "injected"},
-		{"manifest write", func(_ *backupFixture, o *BackupOptions, _ context.CancelFunc) {
+		{"manifest write", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
 			o.hooks = &backupHooks{beforeManifest: func() error { return boom }}
 		}, "injected"},
-		{"context cancelled during the copy", func(_ *backupFixture, o *BackupOptions, cancel context.CancelFunc) {
+		{"context cancelled during the copy", func(_ *backupFixture, o *CreateOptions, cancel context.CancelFunc) {
 			o.hooks = &backupHooks{beforeCopy: func(i int, _ string) error {
 				if i == 3 {
 					cancel()
@@ -312,8 +313,8 @@ func TestBackupFaultMatrix(t *testing.T) {
 				return nil
 			}}
 		}, "context canceled"},
-		{"UNFREEZE refused every time", func(f *backupFixture, _ *BackupOptions, _ context.CancelFunc) {
-			for i := 0; i < releaseAttempts; i++ {
+		{"UNFREEZE refused every time", func(f *backupFixture, _ *CreateOptions, _ context.CancelFunc) {
+			for i := 0; i < 5; i++ { // dbctl's release sends at most 5 UNFREEZEs
 				f.srv.FailNext("UNFREEZE", 1064, "injected unfreeze failure")
 			}
 		}, "gave up after 5 attempts; still frozen by this call: a, b, pq"},
@@ -328,10 +329,10 @@ func TestBackupFaultMatrix(t *testing.T) {
 				before := f.counters(t)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				opts := BackupOptions{Compress: compress, Concurrency: 2, NoStaging: v.noStaging}
+				opts := CreateOptions{Compress: compress, Concurrency: 2, NoStaging: v.noStaging}
 				tc.arrange(f, &opts, cancel)
 				target := filepath.Join(t.TempDir(), "bk")
-				man, err := f.c.Manticore().Backup(ctx, target, opts)
+				man, err := Create(ctx, f.c.Manticore(), target, opts)
 				require.Error(t, err)
 				assert.Nil(t, man)
 				assert.Contains(t, err.Error(), tc.want)
@@ -355,12 +356,12 @@ func TestBackupFaultMatrix(t *testing.T) {
 func TestBackupSurvivesTransientFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		arrange func(f *backupFixture, o *BackupOptions)
+		arrange func(f *backupFixture, o *CreateOptions)
 	}{
-		{"UNFREEZE refused once", func(f *backupFixture, _ *BackupOptions) {
+		{"UNFREEZE refused once", func(f *backupFixture, _ *CreateOptions) {
 			f.srv.FailNext("UNFREEZE", 1064, "injected")
 		}},
-		{"connections dropped during the copy", func(f *backupFixture, o *BackupOptions) {
+		{"connections dropped during the copy", func(f *backupFixture, o *CreateOptions) {
 			o.hooks = &backupHooks{beforeCopy: func(i int, _ string) error {
 				if i == 2 {
 					f.srv.DropConnections()
@@ -372,13 +373,13 @@ func TestBackupSurvivesTransientFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newBackupFixture(t)
 			before := f.counters(t)
-			opts := BackupOptions{Concurrency: 1}
+			opts := CreateOptions{Concurrency: 1}
 			tc.arrange(f, &opts)
 			dir := filepath.Join(t.TempDir(), "bk")
-			_, err := f.c.Manticore().Backup(context.Background(), dir, opts)
+			_, err := Create(context.Background(), f.c.Manticore(), dir, opts)
 			require.NoError(t, err)
 			assert.Equal(t, before, f.counters(t))
-			_, err = VerifyBackup(context.Background(), dir)
+			_, err = Verify(context.Background(), dir, VerifyOptions{})
 			require.NoError(t, err)
 		})
 	}
@@ -397,7 +398,7 @@ func TestBackupHashesKernelCopiesAfterUnfreeze(t *testing.T) {
 func testBackupHashesKernelCopiesAfterUnfreeze(t *testing.T, failedClone bool) {
 	f := newBackupFixture(t)
 	var hashed, hashedWhileFrozen atomic.Int64
-	opts := BackupOptions{NoReflink: !failedClone, hooks: &backupHooks{beforeHash: func(string) error {
+	opts := CreateOptions{NoReflink: !failedClone, hooks: &backupHooks{beforeHash: func(string) error {
 		if n, _ := f.srv.Locked("a"); n > 0 {
 			hashedWhileFrozen.Add(1)
 		}
@@ -411,7 +412,7 @@ func testBackupHashesKernelCopiesAfterUnfreeze(t *testing.T, failedClone bool) {
 		}
 	}
 	dir := filepath.Join(t.TempDir(), "bk")
-	man, err := f.c.Manticore().Backup(context.Background(), dir, opts)
+	man, err := Create(context.Background(), f.c.Manticore(), dir, opts)
 	require.NoError(t, err)
 	assert.Equal(t, int64(len(man.Files)), hashed.Load(), "every copy is hashed")
 	assert.Zero(t, hashedWhileFrozen.Load(), "after the unfreeze")
@@ -422,7 +423,7 @@ func testBackupHashesKernelCopiesAfterUnfreeze(t *testing.T, failedClone bool) {
 		assert.Equal(t, hex.EncodeToString(sum[:]), mf.SHA256, mf.Path)
 		assert.Equal(t, int64(len(src)), mf.Size, mf.Path)
 	}
-	_, err = VerifyBackup(context.Background(), dir)
+	_, err = Verify(context.Background(), dir, VerifyOptions{})
 	require.NoError(t, err)
 }
 
@@ -433,7 +434,7 @@ func testBackupHashesKernelCopiesAfterUnfreeze(t *testing.T, failedClone bool) {
 func TestBackupClonesThenHashesAfterUnfreeze(t *testing.T) {
 	f := newBackupFixture(t)
 	var clonedWhileFrozen, clones atomic.Int64
-	opts := BackupOptions{NoStaging: true, hooks: &backupHooks{clone: func(dst, src *os.File) error {
+	opts := CreateOptions{NoStaging: true, hooks: &backupHooks{clone: func(dst, src *os.File) error {
 		if n, _ := f.srv.Locked("a"); n > 0 {
 			clonedWhileFrozen.Add(1)
 		}
@@ -442,11 +443,11 @@ func TestBackupClonesThenHashesAfterUnfreeze(t *testing.T) {
 		return err
 	}}}
 	dir := filepath.Join(t.TempDir(), "bk")
-	man, err := f.c.Manticore().Backup(context.Background(), dir, opts)
+	man, err := Create(context.Background(), f.c.Manticore(), dir, opts)
 	require.NoError(t, err)
 	assert.Equal(t, int64(len(man.Files)), clones.Load())
 	assert.Equal(t, clones.Load(), clonedWhileFrozen.Load(), "clones are made inside the freeze")
-	_, err = VerifyBackup(context.Background(), dir)
+	_, err = Verify(context.Background(), dir, VerifyOptions{})
 	require.NoError(t, err, "hashes computed after the unfreeze match the files")
 	for _, mf := range man.Files {
 		assert.Len(t, mf.SHA256, 64)
@@ -474,7 +475,7 @@ func TestBackupCompressesAfterUnfreeze(t *testing.T) {
 			f := newBackupFixture(t)
 			before := f.counters(t)
 			var clones, compressedLater, compressedWhileFrozen atomic.Int64
-			opts := BackupOptions{Compress: true, Concurrency: 1, NoReflink: tc.noReflink, CompressAfterUnfreeze: tc.afterUnfreeze, NoStaging: true,
+			opts := CreateOptions{Compress: true, Concurrency: 1, NoReflink: tc.noReflink, CompressAfterUnfreeze: tc.afterUnfreeze, NoStaging: true,
 				hooks: &backupHooks{clone: func(dst, src *os.File) error {
 					clones.Add(1)
 					if n, _ := f.srv.Locked("a"); n == 0 {
@@ -494,7 +495,7 @@ func TestBackupCompressesAfterUnfreeze(t *testing.T) {
 					return nil
 				}}}
 			dir := filepath.Join(t.TempDir(), "bkz")
-			man, err := f.c.Manticore().Backup(context.Background(), dir, opts)
+			man, err := Create(context.Background(), f.c.Manticore(), dir, opts)
 			require.NoError(t, err)
 			assert.Equal(t, before, f.counters(t))
 			assert.Equal(t, int64(tc.wantClones(len(man.Files))), clones.Load(), "clones tried")
@@ -516,7 +517,7 @@ func TestBackupCompressesAfterUnfreeze(t *testing.T) {
 				assert.False(t, strings.HasSuffix(p, stageSuffix), "staged copy left behind: %s", p)
 				return nil
 			})
-			_, err = VerifyBackup(context.Background(), dir)
+			_, err = Verify(context.Background(), dir, VerifyOptions{})
 			require.NoError(t, err)
 		})
 	}
@@ -527,8 +528,8 @@ func TestBackupPanicInProgress(t *testing.T) {
 	before := f.counters(t)
 	target := filepath.Join(t.TempDir(), "bk")
 	assert.PanicsWithValue(t, "progress boom", func() {
-		_, _ = f.c.Manticore().Backup(context.Background(), target, BackupOptions{
-			Progress: func(BackupProgress) { panic("progress boom") },
+		_, _ = Create(context.Background(), f.c.Manticore(), target, CreateOptions{
+			Progress: func(Progress) { panic("progress boom") },
 		})
 	})
 	noPartialLeft(t, target)

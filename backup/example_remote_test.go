@@ -1,4 +1,4 @@
-package dbctl_test
+package backup_test
 
 import (
 	"context"
@@ -8,22 +8,23 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backup"
+	"github.com/dbctl/dbctl/backupstore"
 )
 
 // The remote examples use local folders as locations; an
 // "s3://bucket/prefix" location works the same way (see the README section
 // "Backups in S3-compatible object storage").
 
-func ExampleIsRemoteLocation() {
-	fmt.Println(dbctl.IsRemoteLocation("s3://backups/manticore/2026-12-01"))
-	fmt.Println(dbctl.IsRemoteLocation("/var/backups/manticore/2026-12-01"))
+func Example_remoteLocation() {
+	fmt.Println(backupstore.IsRemote("s3://backups/manticore/2026-12-01"))
+	fmt.Println(backupstore.IsRemote("/var/backups/manticore/2026-12-01"))
 	// Output:
 	// true
 	// false
 }
 
-func ExampleUploadBackup() {
+func ExampleUpload() {
 	srv, _, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
@@ -31,10 +32,10 @@ func ExampleUploadBackup() {
 	// The target may be "s3://bucket/prefix"; credentials and endpoint come
 	// from the environment (AWS_ACCESS_KEY_ID, AWS_REGION, AWS_ENDPOINT_URL...).
 	target := filepath.Join(tmp, "offsite", "backup-1")
-	if err := dbctl.UploadBackup(ctx, dir, target, dbctl.RemoteOptions{}); err != nil {
+	if err := backup.Upload(ctx, dir, target, backup.UploadOptions{Store: backupstore.Options{}}); err != nil {
 		log.Fatal(err)
 	}
-	man, err := dbctl.VerifyBackup(ctx, target)
+	man, err := backup.Verify(ctx, target, backup.VerifyOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,11 +44,11 @@ func ExampleUploadBackup() {
 	// uploaded and verified: 1 table(s)
 }
 
-func ExampleReadManifestAt() {
+func ExampleReadOptions() {
 	srv, _, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
-	man, err := dbctl.ReadManifestAt(context.Background(), dir, dbctl.RemoteOptions{})
+	man, err := backup.ReadManifest(context.Background(), dir, backup.ReadOptions{Store: backupstore.Options{}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -56,17 +57,17 @@ func ExampleReadManifestAt() {
 	// products rt
 }
 
-func ExampleListBackups() {
+func ExampleList() {
 	srv, c, tmp := backupExampleServer()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
 	for _, name := range []string{"2026-11-30", "2026-12-01"} {
-		if _, err := c.Manticore().Backup(ctx, filepath.Join(tmp, name), dbctl.BackupOptions{}); err != nil {
+		if _, err := backup.Create(ctx, c.Manticore(), filepath.Join(tmp, name), backup.CreateOptions{}); err != nil {
 			log.Fatal(err)
 		}
 	}
-	list, err := dbctl.ListBackups(ctx, tmp)
+	list, err := backup.List(ctx, tmp, backup.ListOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -78,29 +79,29 @@ func ExampleListBackups() {
 	// 2026-12-01 [products] false
 }
 
-func ExamplePruneBackups() {
+func ExamplePrune() {
 	srv, c, tmp := backupExampleServer()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
 	for _, name := range []string{"a", "b", "c"} {
-		if _, err := c.Manticore().Backup(ctx, filepath.Join(tmp, name), dbctl.BackupOptions{}); err != nil {
+		if _, err := backup.Create(ctx, c.Manticore(), filepath.Join(tmp, name), backup.CreateOptions{}); err != nil {
 			log.Fatal(err)
 		}
 	}
-	gone, err := dbctl.PruneBackups(ctx, tmp, dbctl.PruneOptions{KeepLast: 1, DryRun: true})
+	gone, err := backup.Prune(ctx, tmp, backup.PruneOptions{KeepLast: 1, DryRun: true})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("would delete:", len(gone))
-	gone, err = dbctl.PruneBackups(ctx, tmp, dbctl.PruneOptions{KeepLast: 1, KeepWithin: time.Nanosecond})
+	gone, err = backup.Prune(ctx, tmp, backup.PruneOptions{KeepLast: 1, KeepWithin: time.Nanosecond})
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, b := range gone {
 		fmt.Println("deleted", b.Name)
 	}
-	left, _ := dbctl.ListBackups(ctx, tmp)
+	left, _ := backup.List(ctx, tmp, backup.ListOptions{})
 	fmt.Println("left:", left[0].Name)
 	// Output:
 	// would delete: 2
@@ -111,18 +112,18 @@ func ExamplePruneBackups() {
 
 // ListBackupsWith and ImportTableWith take the options of an s3:// location
 // in code, for programs that do not configure S3 through the environment.
-func ExampleManticore_ImportTableWith() {
+func ExampleImportOptions() {
 	srv, c, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
-	remote := dbctl.RemoteOptions{} // e.g. Endpoint: "https://minio.example.net:9000"
-	list, err := dbctl.ListBackupsWith(ctx, filepath.Dir(dir), remote)
+	remote := backupstore.Options{} // e.g. Endpoint: "https://minio.example.net:9000"
+	list, err := backup.List(ctx, filepath.Dir(dir), backup.ListOptions{Store: remote})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(len(list), "backup(s)")
-	if err := c.Manticore().ImportTableWith(ctx, dir, "products", "products_old", remote); err != nil {
+	if err := backup.Import(ctx, c.Manticore(), dir, "products", backup.ImportOptions{As: "products_old", Store: remote}); err != nil {
 		log.Fatal(err)
 	}
 	var n int

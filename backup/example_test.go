@@ -1,4 +1,4 @@
-package dbctl_test
+package backup_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backup"
 	"github.com/dbctl/dbctl/dbctltest"
 )
 
@@ -45,19 +46,19 @@ func backupExampleServer() (*dbctltest.Manticore, *dbctl.Client, string) {
 func backedUpExample() (srv *dbctltest.Manticore, c *dbctl.Client, tmp, dir string) {
 	srv, c, tmp = backupExampleServer()
 	dir = filepath.Join(tmp, "backup-1")
-	if _, err := c.Manticore().Backup(context.Background(), dir, dbctl.BackupOptions{}); err != nil {
+	if _, err := backup.Create(context.Background(), c.Manticore(), dir, backup.CreateOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	return srv, c, tmp, dir
 }
 
-func ExampleManticore_Backup() {
+func ExampleCreate() {
 	srv, c, tmp := backupExampleServer()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
 
-	man, err := c.Manticore().Backup(ctx, filepath.Join(tmp, "backup-1"), dbctl.BackupOptions{Compress: true})
+	man, err := backup.Create(ctx, c.Manticore(), filepath.Join(tmp, "backup-1"), backup.CreateOptions{Compress: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -77,48 +78,48 @@ func ExampleManticore_Backup() {
 
 // With CompressAfterUnfreeze a compressed backup keeps the tables frozen
 // only while the files are copied, not while they are compressed.
-func ExampleBackupOptions_compressAfterUnfreeze() {
+func ExampleCreateOptions_compressAfterUnfreeze() {
 	srv, c, tmp := backupExampleServer()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
 
-	opts := dbctl.BackupOptions{Compress: true, CompressAfterUnfreeze: true}
-	man, err := c.Manticore().Backup(ctx, filepath.Join(tmp, "backup-1"), opts)
+	opts := backup.CreateOptions{Compress: true, CompressAfterUnfreeze: true}
+	man, err := backup.Create(ctx, c.Manticore(), filepath.Join(tmp, "backup-1"), opts)
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = dbctl.VerifyBackup(ctx, filepath.Join(tmp, "backup-1"))
+	_, err = backup.Verify(ctx, filepath.Join(tmp, "backup-1"), backup.VerifyOptions{})
 	fmt.Println(man.Compression, err)
 	// Output:
 	// zstd <nil>
 }
 
-func ExampleVerifyBackup() {
+func ExampleVerify() {
 	srv, _, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
-	_, err := dbctl.VerifyBackup(ctx, dir)
+	_, err := backup.Verify(ctx, dir, backup.VerifyOptions{})
 	fmt.Println(err)
 
 	_ = os.Truncate(filepath.Join(dir, "data", "products", "products.meta"), 10)
-	_, err = dbctl.VerifyBackup(ctx, dir)
-	var fe *dbctl.BackupFileError
+	_, err = backup.Verify(ctx, dir, backup.VerifyOptions{})
+	var fe *backup.FileError
 	fmt.Println(errors.As(err, &fe), fe.Path, fe.Problem[:9])
 	// Output:
 	// <nil>
 	// true data/products/products.meta truncated
 }
 
-func ExampleRestoreBackup() {
+func ExampleRestore() {
 	srv, _, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
 	// Offline: restore into an empty data_dir, then start searchd on it.
 	dataDir := filepath.Join(tmp, "restored")
-	if err := dbctl.RestoreBackup(ctx, dir, dataDir, dbctl.RestoreOptions{}); err != nil {
+	if err := backup.Restore(ctx, dir, dataDir, backup.RestoreOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	restored, err := dbctltest.StartManticore(dbctltest.WithDataDir(dataDir))
@@ -134,13 +135,13 @@ func ExampleRestoreBackup() {
 	// Output: rows: 2
 }
 
-func ExampleManticore_ImportTable() {
+func ExampleImport() {
 	srv, c, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
 	// Online: bring a table of the backup back under a new name.
-	if err := c.Manticore().ImportTable(ctx, dir, "products", "products_restored"); err != nil {
+	if err := backup.Import(ctx, c.Manticore(), dir, "products", backup.ImportOptions{As: "products_restored"}); err != nil {
 		log.Fatal(err)
 	}
 	var count int
@@ -153,7 +154,7 @@ func ExampleReadManifest() {
 	srv, _, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
-	man, err := dbctl.ReadManifest(dir)
+	man, err := backup.ReadManifest(context.Background(), dir, backup.ReadOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -168,14 +169,14 @@ func ExampleReadManifest() {
 	// state/state.sql 64
 }
 
-func ExampleVerifyBackupWith() {
+func ExampleVerifyOptions() {
 	srv, _, tmp, dir := backedUpExample()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
-	var last dbctl.BackupProgress
-	man, err := dbctl.VerifyBackupWith(context.Background(), dir, dbctl.VerifyOptions{
+	var last backup.Progress
+	man, err := backup.Verify(context.Background(), dir, backup.VerifyOptions{
 		Concurrency: 1,
-		Progress:    func(p dbctl.BackupProgress) { last = p },
+		Progress:    func(p backup.Progress) { last = p },
 	})
 	fmt.Println(err, last.Phase, last.Files == len(man.Files))
 	// Output: <nil> verify true
@@ -186,7 +187,7 @@ func ExampleVerifyBackupWith() {
 // base's; it writes only what changed (here the attribute rows, histograms
 // and meta an UPDATE rewrote) and stays complete on its own when the base
 // is removed.
-func ExampleBackupOptions_base() {
+func ExampleCreateOptions_base() {
 	srv, c, tmp := backupExampleServer()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
@@ -196,7 +197,7 @@ func ExampleBackupOptions_base() {
 		log.Fatal(err)
 	}
 	full := filepath.Join(tmp, "full")
-	if _, err := m.Backup(ctx, full, dbctl.BackupOptions{}); err != nil {
+	if _, err := backup.Create(ctx, m, full, backup.CreateOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	// an attribute update rewrites the chunk's attribute rows in place
@@ -206,7 +207,7 @@ func ExampleBackupOptions_base() {
 		}
 	}
 	inc := filepath.Join(tmp, "incremental")
-	man, err := m.Backup(ctx, inc, dbctl.BackupOptions{Base: full})
+	man, err := backup.Create(ctx, m, inc, backup.CreateOptions{Base: full})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func ExampleBackupOptions_base() {
 	fmt.Println("staging:", man.Staging)
 	fmt.Println("linked from the base:", linked)
 	_ = os.RemoveAll(full)
-	_, err = dbctl.VerifyBackup(ctx, inc)
+	_, err = backup.Verify(ctx, inc, backup.VerifyOptions{})
 	fmt.Println("verify without the base:", err)
 	// Output:
 	// written: data/products/products.0.spa
@@ -234,16 +235,16 @@ func ExampleBackupOptions_base() {
 
 // NoSync skips the fsyncs, as cp does: for a backup that is verified or
 // shipped elsewhere at once. VerifyBackup re-reads every file.
-func ExampleBackupOptions_noSync() {
+func ExampleCreateOptions_noSync() {
 	srv, c, tmp := backupExampleServer()
 	defer srv.Close()
 	defer os.RemoveAll(tmp)
 	ctx := context.Background()
 	dir := filepath.Join(tmp, "unsynced")
-	if _, err := c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{NoSync: true}); err != nil {
+	if _, err := backup.Create(ctx, c.Manticore(), dir, backup.CreateOptions{NoSync: true}); err != nil {
 		log.Fatal(err)
 	}
-	man, err := dbctl.VerifyBackup(ctx, dir)
+	man, err := backup.Verify(ctx, dir, backup.VerifyOptions{})
 	fmt.Println(err, man.Staging)
 	// Output: <nil> staged
 }
@@ -262,18 +263,32 @@ func ExampleSourceChangedError() {
 	}
 	ctx := context.Background()
 	dir := filepath.Join(tmp, "full")
-	if _, err := c.Manticore().Backup(ctx, dir, dbctl.BackupOptions{}); err != nil {
+	if _, err := backup.Create(ctx, c.Manticore(), dir, backup.CreateOptions{}); err != nil {
 		log.Fatal(err)
 	}
-	man, _ := dbctl.ReadManifest(dir)
+	man, _ := backup.ReadManifest(context.Background(), dir, backup.ReadOptions{})
 	for _, f := range man.Files {
 		if f.Path == "data/products/products.0.spd" {
 			fmt.Println("identity recorded:", f.Identity != nil && f.Identity.Size > 0)
 		}
 	}
-	err := &dbctl.SourceChangedError{Path: "data/products/products.0.spd"}
-	fmt.Println(errors.Is(err, dbctl.ErrSourceChanged))
+	err := &backup.SourceChangedError{Path: "data/products/products.0.spd"}
+	fmt.Println(errors.Is(err, backup.ErrSourceChanged))
 	// Output:
 	// identity recorded: true
+	// true
+}
+
+// Restore refuses a data_dir whose tables a running searchd holds,
+// whatever the options, before it reads or writes anything.
+func ExampleRestore_serverRunning() {
+	srv, c, tmp, dir := backedUpExample()
+	defer srv.Close()
+	defer os.RemoveAll(tmp)
+	defer c.Close()
+
+	err := backup.Restore(context.Background(), dir, srv.DataDir(), backup.RestoreOptions{Overwrite: true})
+	fmt.Println(errors.Is(err, backup.ErrServerRunning))
+	// Output:
 	// true
 }

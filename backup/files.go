@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -233,7 +233,7 @@ func (b *backupRun) finish() error {
 		return err
 	}
 	if err := os.Rename(b.tmp, b.target); err != nil {
-		return opErr(b.op, ErrBackupExists, "rename into place", err)
+		return opErr(b.op, ErrExists, "rename into place", err)
 	}
 	if b.opts.NoSync {
 		return nil

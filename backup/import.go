@@ -1,48 +1,58 @@
-package dbctl
+package backup
 
 import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
+
+	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backupstore"
 )
 
-// ImportTable brings one table of a backup into the running server as a new
-// table: IMPORT TABLE <as> FROM '<path>' (as empty means the table's own
-// name). The table's files are verified first. An uncompressed backup is
-// imported straight from its directory; a compressed one is first
-// decompressed into a temporary directory beside the backup, removed
-// afterwards. The server reads the files itself, so it must see the same
-// paths (same machine, or the backup on a shared mount). dir may be
-// "s3://bucket/prefix": the table's files are downloaded and verified first.
-func (m *Manticore) ImportTable(ctx context.Context, dir, table, as string) (err error) {
-	return m.ImportTableWith(ctx, dir, table, as, RemoteOptions{})
+// ImportOptions configure Import.
+type ImportOptions struct {
+	// As names the new table; empty means the table's own name.
+	As string
+	// Store configures an s3:// location (see backupstore.Options).
+	Store backupstore.Options
 }
 
-// ImportTableWith is ImportTable with the options of an s3:// dir
-// (endpoint, credentials, ...; ignored for a folder).
-func (m *Manticore) ImportTableWith(ctx context.Context, dir, table, as string, remote RemoteOptions) (err error) {
-	if IsRemoteLocation(dir) {
-		return m.importRemote(ctx, dir, table, as, remote)
+// Import brings one table of the backup at location into the running server
+// m speaks to as a new table (opts.As, else its own name): the table's files
+// are verified first, then m.ImportTable sends IMPORT TABLE <as> FROM
+// '<path>'. An uncompressed backup is imported straight from its
+// directory; a compressed one is first decompressed into a temporary
+// directory beside the backup, removed afterwards. The server reads the
+// files itself, so it must see the same paths (same machine, or the backup
+// on a shared mount). location may be "s3://bucket/prefix": the table's
+// files are downloaded and verified first.
+//
+// Errors: a table the backup does not hold is dbctl.ErrTableNotFound; a
+// table of that name on the server dbctl.ErrTableExists (from
+// m.ImportTable); damaged files ErrCorrupt; a bad manifest ErrInvalid.
+func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opts ImportOptions) (err error) {
+	dir, as := location, opts.As
+	if backupstore.IsRemote(dir) {
+		return importRemote(ctx, m, dir, table, as, opts.Store)
 	}
 	if as == "" {
 		as = table
 	}
 	op := "manticore import table " + table + " as " + as + " from " + dir
-	src, err := oneManticoreTable(table)
+	src, err := oneTable(table)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
-	dst, err := oneManticoreTable(as)
+	dst, err := oneTable(as)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return opErr(op, ErrInvalidArgument, "", err)
+		return opErr(op, dbctl.ErrInvalidArgument, "", err)
 	}
-	man, err := ReadManifest(abs)
+	man, err := readManifest(abs)
 	if err != nil {
 		return err
 	}
@@ -53,7 +63,7 @@ func (m *Manticore) ImportTableWith(ctx context.Context, dir, table, as string, 
 		}
 	}
 	if len(files) == 0 {
-		return opErr(op, ErrTableNotFound, "the backup has no table "+src, nil)
+		return opErr(op, dbctl.ErrTableNotFound, "the backup has no table "+src, nil)
 	}
 	if err := verifyFiles(ctx, op, abs, man, files, 0, nil); err != nil {
 		return err
@@ -86,13 +96,5 @@ func (m *Manticore) ImportTableWith(ctx context.Context, dir, table, as string, 
 		}
 		prefix = filepath.Join(stage, src, src)
 	}
-	stmt := "IMPORT TABLE " + quoteManticoreIdent(dst) + " FROM " + QuoteString(prefix)
-	if _, err := m.c.exec(ctx, m.c.db, stmt); err != nil {
-		kind := classifyManticoreError(err)
-		if me, ok := ServerError(err); ok && strings.Contains(me.Message, "already exists") {
-			kind = ErrTableExists
-		}
-		return opErr(op, kind, "", err)
-	}
-	return nil
+	return m.ImportTable(ctx, dst, prefix)
 }

@@ -1,10 +1,13 @@
-package dbctl
+package backup
 
 import (
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backupstore"
 )
 
 // baseBackup is the earlier backup an incremental backup reuses files of.
@@ -21,26 +24,26 @@ type baseBackup struct {
 // size than its record (its bytes are read from the server instead).
 // Immutable files are reused by identity (reuse), mutable ones by the
 // bytes read at this freeze (linkMemory). An immutable base file changed
-// without changing its size is reused as it is: VerifyBackup of the new
+// without changing its size is reused as it is: Verify of the new
 // backup then names it (the damage is shared, never hidden); a mutable one
 // is re-read first and, changed, not reused.
 func (b *backupRun) readBase(ctx context.Context) error {
 	if b.opts.Base == "" {
 		return nil
 	}
-	if IsRemoteLocation(b.opts.Base) {
-		return opErr(b.op, ErrInvalidArgument, "Base must be a local backup folder, not "+quoteForMessage(b.opts.Base), nil)
+	if backupstore.IsRemote(b.opts.Base) {
+		return opErr(b.op, dbctl.ErrInvalidArgument, "Base must be a local backup folder, not "+quoteForMessage(b.opts.Base), nil)
 	}
 	dir, err := filepath.Abs(b.opts.Base)
 	if err != nil {
-		return opErr(b.op, ErrInvalidArgument, "base", err)
+		return opErr(b.op, dbctl.ErrInvalidArgument, "base", err)
 	}
-	man, err := ReadManifest(dir)
+	man, err := readManifest(dir)
 	if err != nil {
 		return opErr(b.op, nil, "base "+dir, err)
 	}
 	if man.Compression != b.man.Compression {
-		b.m.c.opts.logger.WarnContext(ctx, "dbctl: the base backup is compressed otherwise; no file of it is reused",
+		b.m.Logger().WarnContext(ctx, "dbctl: the base backup is compressed otherwise; no file of it is reused",
 			"base", dir, "base_compression", man.Compression, "compression", b.man.Compression)
 		return nil
 	}

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -37,14 +37,14 @@ func TestBackupIncremental(t *testing.T) {
 			m := f.c.Manticore()
 			parent := t.TempDir()
 			base := filepath.Join(parent, "full")
-			full, err := m.Backup(ctx, base, BackupOptions{Compress: compress})
+			full, err := Create(ctx, m, base, CreateOptions{Compress: compress})
 			require.NoError(t, err)
 			assert.Nil(t, full.Base)
 
 			// nothing changed: every file comes from the base (the
 			// immutable ones by identity, the others by their bytes)
 			inc1 := filepath.Join(parent, "inc1")
-			man, err := m.Backup(ctx, inc1, BackupOptions{Compress: compress, Base: base})
+			man, err := Create(ctx, m, inc1, CreateOptions{Compress: compress, Base: base})
 			require.NoError(t, err)
 			require.NotNil(t, man.Base)
 			assert.Equal(t, full.ID, man.Base.ID)
@@ -74,7 +74,7 @@ func TestBackupIncremental(t *testing.T) {
 			}
 			want := rowCounts(t, f.c.DB())
 			inc2 := filepath.Join(parent, "inc2")
-			man2, err := m.Backup(ctx, inc2, BackupOptions{Compress: compress, Base: inc1})
+			man2, err := Create(ctx, m, inc2, CreateOptions{Compress: compress, Base: inc1})
 			require.NoError(t, err)
 			reused2 := fromBase(man2)
 			assert.True(t, reused2["data/a/a.0.spd"] && reused2["data/b/b.0.spds"], "old chunks reused")
@@ -91,10 +91,10 @@ func TestBackupIncremental(t *testing.T) {
 			// the bases removed: the incremental backup is whole
 			require.NoError(t, os.RemoveAll(base))
 			require.NoError(t, os.RemoveAll(inc1))
-			_, err = VerifyBackup(ctx, inc2)
+			_, err = Verify(ctx, inc2, VerifyOptions{})
 			require.NoError(t, err)
 			restored := t.TempDir()
-			require.NoError(t, RestoreBackup(ctx, inc2, restored, RestoreOptions{}))
+			require.NoError(t, Restore(ctx, inc2, restored, RestoreOptions{}))
 			assert.Equal(t, want, rowCountsOf(t, restored))
 		})
 	}
@@ -126,7 +126,7 @@ func TestBackupIncrementalDamagedBase(t *testing.T) {
 	parent := t.TempDir()
 	base := filepath.Join(parent, "full")
 	before := f.counters(t)
-	_, err := m.Backup(ctx, base, BackupOptions{})
+	_, err := Create(ctx, m, base, CreateOptions{})
 	require.NoError(t, err)
 	flip := filepath.Join(base, "data", "a", "a.0.spd")
 	b, err := os.ReadFile(flip)
@@ -136,19 +136,19 @@ func TestBackupIncrementalDamagedBase(t *testing.T) {
 	require.NoError(t, os.Truncate(filepath.Join(base, "data", "a", "a.0.spp"), 1))
 
 	inc := filepath.Join(parent, "inc")
-	man, err := m.Backup(ctx, inc, BackupOptions{Base: base})
+	man, err := Create(ctx, m, inc, CreateOptions{Base: base})
 	require.NoError(t, err)
 	reused := fromBase(man)
 	assert.True(t, reused["data/a/a.0.spd"], "same size: reused")
 	assert.False(t, reused["data/a/a.0.spp"], "wrong size: read from the server")
-	_, err = VerifyBackup(ctx, inc)
-	require.ErrorIs(t, err, ErrBackupCorrupt)
-	var fe *BackupFileError
+	_, err = Verify(ctx, inc, VerifyOptions{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	var fe *FileError
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "data/a/a.0.spd", fe.Path)
 	assert.Contains(t, err.Error(), "1 of ", "only the shared file is bad")
-	_, err = VerifyBackup(ctx, base)
-	require.ErrorIs(t, err, ErrBackupCorrupt, "the base says so too")
+	_, err = Verify(ctx, base, VerifyOptions{})
+	require.ErrorIs(t, err, ErrCorrupt, "the base says so too")
 	assert.Equal(t, before, f.counters(t))
 }
 
@@ -160,19 +160,19 @@ func TestBackupIncrementalBaseMismatch(t *testing.T) {
 	m := f.c.Manticore()
 	parent := t.TempDir()
 	plain := filepath.Join(parent, "plain")
-	_, err := m.Backup(ctx, plain, BackupOptions{})
+	_, err := Create(ctx, m, plain, CreateOptions{})
 	require.NoError(t, err)
-	man, err := m.Backup(ctx, filepath.Join(parent, "z"), BackupOptions{Compress: true, Base: plain})
+	man, err := Create(ctx, m, filepath.Join(parent, "z"), CreateOptions{Compress: true, Base: plain})
 	require.NoError(t, err)
 	assert.Nil(t, man.Base)
 	assert.Empty(t, fromBase(man))
 
 	before := f.counters(t)
-	_, err = m.Backup(ctx, filepath.Join(parent, "x"), BackupOptions{Base: filepath.Join(parent, "nope")})
-	require.ErrorIs(t, err, ErrBackupInvalid)
+	_, err = Create(ctx, m, filepath.Join(parent, "x"), CreateOptions{Base: filepath.Join(parent, "nope")})
+	require.ErrorIs(t, err, ErrInvalid)
 	noPartialLeft(t, filepath.Join(parent, "x"))
 	assert.Equal(t, before, f.counters(t))
-	assert.False(t, errors.Is(err, ErrBackupExists))
+	assert.False(t, errors.Is(err, ErrExists))
 }
 
 // Mutable files are read at every freeze (searchd changes them in place)
@@ -188,7 +188,7 @@ func TestBackupIncrementalMutableFiles(t *testing.T) {
 	m := f.c.Manticore()
 	parent := t.TempDir()
 	base := filepath.Join(parent, "full")
-	full, err := m.Backup(ctx, base, BackupOptions{})
+	full, err := Create(ctx, m, base, CreateOptions{})
 	require.NoError(t, err)
 	baseFiles := map[string]ManifestFile{}
 	for _, mf := range full.Files {
@@ -205,7 +205,7 @@ func TestBackupIncrementalMutableFiles(t *testing.T) {
 	require.NoError(t, os.WriteFile(flip, data, 0o644))
 
 	inc := filepath.Join(parent, "inc")
-	man, err := m.Backup(ctx, inc, BackupOptions{Base: base})
+	man, err := Create(ctx, m, inc, CreateOptions{Base: base})
 	require.NoError(t, err)
 	var written []string
 	for _, mf := range man.Files {
@@ -223,10 +223,10 @@ func TestBackupIncrementalMutableFiles(t *testing.T) {
 			assert.NotEqual(t, baseFiles[p].SHA256, fileOf(man, p).SHA256, "%s written: its bytes changed", p)
 		}
 	}
-	_, err = VerifyBackup(ctx, inc)
+	_, err = Verify(ctx, inc, VerifyOptions{})
 	require.NoError(t, err)
-	_, err = VerifyBackup(ctx, base)
-	require.ErrorIs(t, err, ErrBackupCorrupt, "the base's own damage is still reported")
+	_, err = Verify(ctx, base, VerifyOptions{})
+	require.ErrorIs(t, err, ErrCorrupt, "the base's own damage is still reported")
 }
 
 func fileOf(man *Manifest, path string) ManifestFile {
@@ -265,7 +265,7 @@ func TestBackupIncrementalMutableEdges(t *testing.T) {
 
 	t.Run("base file removed while the backup runs", func(t *testing.T) {
 		base := filepath.Join(parent, "b1")
-		_, err := m.Backup(ctx, base, BackupOptions{})
+		_, err := Create(ctx, m, base, CreateOptions{})
 		require.NoError(t, err)
 		var once sync.Once
 		h := &backupHooks{beforeCopy: func(int, string) error {
@@ -273,20 +273,20 @@ func TestBackupIncrementalMutableEdges(t *testing.T) {
 			return nil
 		}}
 		inc := filepath.Join(parent, "i1")
-		man, err := m.Backup(ctx, inc, BackupOptions{Base: base, hooks: h})
+		man, err := Create(ctx, m, inc, CreateOptions{Base: base, hooks: h})
 		require.NoError(t, err)
 		assert.False(t, fileOf(man, "data/b/b.0.spa").FromBase)
-		_, err = VerifyBackup(ctx, inc)
+		_, err = Verify(ctx, inc, VerifyOptions{})
 		require.NoError(t, err)
 	})
 	t.Run("other permission bits", func(t *testing.T) {
 		base := filepath.Join(parent, "b2")
-		_, err := m.Backup(ctx, base, BackupOptions{})
+		_, err := Create(ctx, m, base, CreateOptions{})
 		require.NoError(t, err)
 		src := filepath.Join(f.srv.DataDir(), "b", "b.0.spb")
 		require.NoError(t, os.Chmod(src, 0o640))
 		t.Cleanup(func() { _ = os.Chmod(src, 0o644) })
-		man, err := m.Backup(ctx, filepath.Join(parent, "i2"), BackupOptions{Base: base})
+		man, err := Create(ctx, m, filepath.Join(parent, "i2"), CreateOptions{Base: base})
 		require.NoError(t, err)
 		mf := fileOf(man, "data/b/b.0.spb")
 		assert.False(t, mf.FromBase)
@@ -294,10 +294,10 @@ func TestBackupIncrementalMutableEdges(t *testing.T) {
 	})
 	t.Run("only mutable files match, many workers", func(t *testing.T) {
 		base := filepath.Join(parent, "b3")
-		_, err := m.Backup(ctx, base, BackupOptions{Tables: []string{"pq"}})
+		_, err := Create(ctx, m, base, CreateOptions{Tables: []string{"pq"}})
 		require.NoError(t, err)
 		for i := 0; i < 3; i++ {
-			man, err := m.Backup(ctx, filepath.Join(parent, fmt.Sprintf("i3-%d", i)), BackupOptions{Tables: []string{"pq"}, Base: base, Concurrency: 8})
+			man, err := Create(ctx, m, filepath.Join(parent, fmt.Sprintf("i3-%d", i)), CreateOptions{Tables: []string{"pq"}, Base: base, Concurrency: 8})
 			require.NoError(t, err)
 			require.NotNil(t, man.Base)
 			assert.NotEmpty(t, fromBase(man))
@@ -306,12 +306,12 @@ func TestBackupIncrementalMutableEdges(t *testing.T) {
 	t.Run("a NoSync base", func(t *testing.T) {
 		base := filepath.Join(parent, "b4")
 		h, synced := syncs()
-		bm, err := m.Backup(ctx, base, BackupOptions{NoSync: true, hooks: h})
+		bm, err := Create(ctx, m, base, CreateOptions{NoSync: true, hooks: h})
 		require.NoError(t, err)
 		assert.True(t, bm.NoSync)
 		assert.Empty(t, synced())
 		h, synced = syncs()
-		man, err := m.Backup(ctx, filepath.Join(parent, "i4"), BackupOptions{Base: base, hooks: h})
+		man, err := Create(ctx, m, filepath.Join(parent, "i4"), CreateOptions{Base: base, hooks: h})
 		require.NoError(t, err)
 		assert.False(t, man.NoSync)
 		assert.NotEmpty(t, fromBase(man))

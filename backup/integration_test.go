@@ -1,11 +1,12 @@
-package dbctl_test
+package backup_test
 
 import (
 	"context"
 	"os"
 	"testing"
 
-	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backup"
+	"github.com/dbctl/dbctl/internal/itest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,31 +16,31 @@ import (
 // files, so it runs only with DBCTL_MANTICORE_LOCAL=1 (searchd on this
 // machine, its files readable).
 func TestIntegrationManticoreStagedIncrementalBackup(t *testing.T) {
-	target := newManticoreTarget(t)
-	if target.srv == nil && os.Getenv("DBCTL_MANTICORE_LOCAL") != "1" {
+	target := itest.NewManticoreTarget(t)
+	if target.Srv == nil && os.Getenv("DBCTL_MANTICORE_LOCAL") != "1" {
 		t.Skip("backup reads the data_dir: set DBCTL_MANTICORE_LOCAL=1 when searchd runs on this machine")
 	}
-	c := openClient(t, target.dsn)
+	c := itest.OpenClient(t, target.DSN)
 	ctx := context.Background()
-	name := uniqueName("dbctl_it_bk_")
-	execAll(t, c.DB(),
+	name := itest.UniqueName("dbctl_it_bk_")
+	itest.ExecAll(t, c.DB(),
 		"CREATE TABLE "+name+"(title text, gid int)",
 		"INSERT INTO "+name+"(id,title,gid) VALUES (1,'one',1),(2,'two',2)",
 		"FLUSH RAMCHUNK "+name)
 	t.Cleanup(func() { _, _ = c.DB().Exec("DROP TABLE IF EXISTS " + name) })
 	m := c.Manticore()
 	dir := t.TempDir()
-	full, err := m.Backup(ctx, dir+"/full", dbctl.BackupOptions{Tables: []string{name}})
+	full, err := backup.Create(ctx, m, dir+"/full", backup.CreateOptions{Tables: []string{name}})
 	require.NoError(t, err)
-	inc, err := m.Backup(ctx, dir+"/inc", dbctl.BackupOptions{Tables: []string{name}, Base: dir + "/full"})
+	inc, err := backup.Create(ctx, m, dir+"/inc", backup.CreateOptions{Tables: []string{name}, Base: dir + "/full"})
 	require.NoError(t, err)
-	if target.srv != nil {
-		assert.Equal(t, dbctl.StagingStaged, full.Staging)
+	if target.Srv != nil {
+		assert.Equal(t, backup.StagingStaged, full.Staging)
 		require.NotNil(t, inc.Base)
 		assert.Equal(t, full.ID, inc.Base.ID)
 	}
 	require.NoError(t, os.RemoveAll(dir+"/full"))
-	_, err = dbctl.VerifyBackup(ctx, dir+"/inc")
+	_, err = backup.Verify(ctx, dir+"/inc", backup.VerifyOptions{})
 	require.NoError(t, err)
 	n, err := m.LockedCount(ctx, name)
 	require.NoError(t, err)

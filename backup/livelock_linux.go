@@ -1,6 +1,6 @@
 //go:build linux
 
-package dbctl
+package backup
 
 import (
 	"bufio"

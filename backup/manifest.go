@@ -1,8 +1,7 @@
-package dbctl
+package backup
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dbctl/dbctl"
 )
 
 // ManifestFormatVersion is the manifest.json format this package writes and
@@ -20,23 +21,6 @@ const ManifestFormatVersion = 1
 // backup.
 const manifestName = "manifest.json"
 
-// Sentinels of the backup workflow (see also ErrTableNotFound, ErrNoTables).
-var (
-	// ErrBackupExists: the target of Backup already exists; backups are never
-	// overwritten.
-	ErrBackupExists = errors.New("dbctl: backup already exists")
-	// ErrBackupInvalid: the backup's manifest is missing, unreadable, of an
-	// unknown format, or names a path outside the backup.
-	ErrBackupInvalid = errors.New("dbctl: invalid backup")
-	// ErrBackupCorrupt: a file of the backup is missing, truncated, or does
-	// not have the checksum the manifest records. The error joins one
-	// *BackupFileError per bad file.
-	ErrBackupCorrupt = errors.New("dbctl: corrupt backup")
-	// ErrDataDirNotEmpty: RestoreBackup refuses a data_dir with files in it
-	// unless RestoreOptions.Overwrite is set.
-	ErrDataDirNotEmpty = errors.New("dbctl: data_dir is not empty")
-)
-
 // Manifest describes a finished backup; it is written to manifest.json
 // last, after every file is on disk and synced.
 type Manifest struct {
@@ -45,7 +29,7 @@ type Manifest struct {
 	// ID is a random 128-bit hex identifier made when the backup started.
 	ID string `json:"id"`
 	// Base names the earlier backup an incremental backup reused files
-	// from (BackupOptions.Base); nil for a full backup.
+	// from (CreateOptions.Base); nil for a full backup.
 	Base *ManifestBase `json:"base,omitempty"`
 	// Staging says how the freeze window was spent: "staged" (immutable
 	// files hard-linked into a staging folder, the others copied, then read
@@ -53,7 +37,7 @@ type Manifest struct {
 	// while frozen). Empty in manifests written before it existed.
 	Staging string `json:"staging,omitempty"`
 	// NoSync says the backup was written without fsync
-	// (BackupOptions.NoSync). An incremental backup on it fsyncs the files
+	// (CreateOptions.NoSync). An incremental backup on it fsyncs the files
 	// it links from it, unless it is NoSync itself.
 	NoSync bool `json:"no_sync,omitempty"`
 	// ServerVersion is the searchd version (SHOW STATUS LIKE 'version').
@@ -89,7 +73,7 @@ type ManifestBase struct {
 	Location string `json:"location"`
 }
 
-// Staging values of Manifest.Staging and BackupProgress.Staging.
+// Staging values of Manifest.Staging and Progress.Staging.
 const (
 	StagingStaged         = "staged"
 	StagingCopiedInFreeze = "copied-inside-freeze"
@@ -126,7 +110,7 @@ type ManifestFile struct {
 	// compressed.
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
-	// Mode is the original permission bits, restored by RestoreBackup.
+	// Mode is the original permission bits, restored by Restore.
 	Mode fs.FileMode `json:"mode"`
 	// StoredSize is the size of the file in the backup (compressed size for
 	// compressed backups).
@@ -144,7 +128,7 @@ type ManifestFile struct {
 	// record (not read at all), or a mutable one whose bytes read at this
 	// freeze had the base's size, sha256 and mode, the base's copy still
 	// holding them. Size and SHA256 are the base's record,
-	// checked by VerifyBackup like any other.
+	// checked by Verify like any other.
 	FromBase bool `json:"from_base,omitempty"`
 }
 
@@ -157,45 +141,21 @@ func (m *Manifest) storedPath(dir string, f ManifestFile) string {
 	return p
 }
 
-// BackupFileError reports one bad file of a backup.
-type BackupFileError struct {
-	// Path is the file's manifest path.
-	Path string
-	// Problem says what is wrong: "missing", "truncated", "too long",
-	// "checksum mismatch", "unreadable".
-	Problem string
-	Err     error
-}
-
-// Error implements error.
-func (e *BackupFileError) Error() string {
-	s := "dbctl: backup file " + e.Path + ": " + e.Problem
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-// Unwrap returns the underlying error, if any.
-func (e *BackupFileError) Unwrap() error { return e.Err }
-
-// ReadManifest reads and checks dir/manifest.json: known format, every path
-// relative and inside the backup, table files under their table's
-// directory. It does not read the files (VerifyBackup does).
-func ReadManifest(dir string) (*Manifest, error) {
+// readManifest reads and checks dir/manifest.json (see ReadManifest).
+func readManifest(dir string) (*Manifest, error) {
 	const op = "read backup manifest"
 	b, err := os.ReadFile(filepath.Join(dir, manifestName))
 	if err != nil {
-		return nil, opErr(op, ErrBackupInvalid, dir, err)
+		return nil, opErr(op, ErrInvalid, dir, err)
 	}
 	var m Manifest
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return nil, opErr(op, ErrBackupInvalid, "manifest.json does not decode", err)
+		return nil, opErr(op, ErrInvalid, "manifest.json does not decode", err)
 	}
 	if err := m.validate(); err != nil {
-		return nil, opErr(op, ErrBackupInvalid, err.Error(), nil)
+		return nil, opErr(op, ErrInvalid, err.Error(), nil)
 	}
 	return &m, nil
 }
@@ -211,7 +171,7 @@ func (m *Manifest) validate() error {
 	}
 	tables := map[string]bool{}
 	for _, t := range m.Tables {
-		if err := ValidateManticoreTable(t.Name); err != nil || t.Name != strings.ToLower(t.Name) {
+		if err := dbctl.ValidateManticoreTable(t.Name); err != nil || t.Name != strings.ToLower(t.Name) {
 			return fmt.Errorf("bad table name %q", t.Name)
 		}
 		tables[t.Name] = true

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dbctl/dbctl"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,29 +24,29 @@ func TestImportTable(t *testing.T) {
 			ctx := context.Background()
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "bk")
-			_, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: compress})
+			_, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Compress: compress})
 			require.NoError(t, err)
 			m := f.c.Manticore()
-			require.NoError(t, m.ImportTable(ctx, dir, "a", "a_copy"))
+			require.NoError(t, Import(ctx, m, dir, "a", ImportOptions{As: "a_copy"}))
 			var n string
 			require.NoError(t, f.c.DB().QueryRow("SELECT COUNT(*) FROM a_copy").Scan(&n))
 			assert.Equal(t, "4", n)
-			assert.ErrorIs(t, m.ImportTable(ctx, dir, "a", "a_copy"), ErrTableExists)
-			assert.ErrorIs(t, m.ImportTable(ctx, dir, "nope", "x"), ErrTableNotFound)
-			assert.ErrorIs(t, m.ImportTable(ctx, dir, "a", "bad-name"), ErrInvalidIdentifier)
+			assert.ErrorIs(t, Import(ctx, m, dir, "a", ImportOptions{As: "a_copy"}), dbctl.ErrTableExists)
+			assert.ErrorIs(t, Import(ctx, m, dir, "nope", ImportOptions{As: "x"}), dbctl.ErrTableNotFound)
+			assert.ErrorIs(t, Import(ctx, m, dir, "a", ImportOptions{As: "bad-name"}), dbctl.ErrInvalidIdentifier)
 			entries, _ := os.ReadDir(parent)
 			assert.Len(t, entries, 1, "staging directory removed")
 
 			// a corrupt file: verified first, nothing imported
-			man, err := ReadManifest(dir)
+			man, err := readManifest(dir)
 			require.NoError(t, err)
 			for _, mf := range man.Files {
 				if mf.Path == "data/b/b.meta" {
 					require.NoError(t, os.Truncate(man.storedPath(dir, mf), 3))
 				}
 			}
-			err = m.ImportTable(ctx, dir, "b", "b_copy")
-			require.ErrorIs(t, err, ErrBackupCorrupt)
+			err = Import(ctx, m, dir, "b", ImportOptions{As: "b_copy"})
+			require.ErrorIs(t, err, ErrCorrupt)
 			tables, _ := m.Tables(ctx)
 			for _, tb := range tables {
 				assert.NotEqual(t, "b_copy", tb.Name)
@@ -58,7 +59,7 @@ func TestManifestRejectsTricks(t *testing.T) {
 	f := newBackupFixture(t)
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "bk")
-	_, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{})
+	_, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{})
 	require.NoError(t, err)
 	good, err := os.ReadFile(filepath.Join(dir, manifestName))
 	require.NoError(t, err)
@@ -91,17 +92,17 @@ func TestManifestRejectsTricks(t *testing.T) {
 	}
 	for name, edit := range cases {
 		rewrite(edit)
-		_, err := VerifyBackup(ctx, dir)
-		assert.ErrorIs(t, err, ErrBackupInvalid, name)
-		assert.ErrorIs(t, RestoreBackup(ctx, dir, t.TempDir(), RestoreOptions{}), ErrBackupInvalid, name)
-		assert.ErrorIs(t, f.c.Manticore().ImportTable(ctx, dir, "a", "x"), ErrBackupInvalid, name)
+		_, err := Verify(ctx, dir, VerifyOptions{})
+		assert.ErrorIs(t, err, ErrInvalid, name)
+		assert.ErrorIs(t, Restore(ctx, dir, t.TempDir(), RestoreOptions{}), ErrInvalid, name)
+		assert.ErrorIs(t, Import(ctx, f.c.Manticore(), dir, "a", ImportOptions{As: "x"}), ErrInvalid, name)
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, manifestName), []byte("{not json"), 0o644))
-	_, err = VerifyBackup(ctx, dir)
-	assert.ErrorIs(t, err, ErrBackupInvalid)
+	_, err = Verify(ctx, dir, VerifyOptions{})
+	assert.ErrorIs(t, err, ErrInvalid)
 	require.NoError(t, os.Remove(filepath.Join(dir, manifestName)))
-	_, err = VerifyBackup(ctx, dir)
-	assert.ErrorIs(t, err, ErrBackupInvalid)
+	_, err = Verify(ctx, dir, VerifyOptions{})
+	assert.ErrorIs(t, err, ErrInvalid)
 
 	// missing and over-long files
 	require.NoError(t, os.WriteFile(filepath.Join(dir, manifestName), good, 0o644))
@@ -110,8 +111,8 @@ func TestManifestRejectsTricks(t *testing.T) {
 	require.NoError(t, err)
 	_, _ = f2.WriteString("extra")
 	f2.Close()
-	_, err = VerifyBackup(ctx, dir)
-	require.ErrorIs(t, err, ErrBackupCorrupt)
+	_, err = Verify(ctx, dir, VerifyOptions{})
+	require.ErrorIs(t, err, ErrCorrupt)
 	assert.Contains(t, err.Error(), "data/a/a.meta: missing")
 	assert.Contains(t, err.Error(), "data/b/b.meta: too long")
 }
@@ -120,30 +121,30 @@ func TestVerifyAndRestoreProgress(t *testing.T) {
 	f := newBackupFixture(t)
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "bk")
-	man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: true})
+	man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Compress: true})
 	require.NoError(t, err)
 
 	var last atomic.Value
-	_, err = VerifyBackupWith(ctx, dir, VerifyOptions{Concurrency: 1, Progress: func(p BackupProgress) { last.Store(p) }})
+	_, err = Verify(ctx, dir, VerifyOptions{Concurrency: 1, Progress: func(p Progress) { last.Store(p) }})
 	require.NoError(t, err)
-	p := last.Load().(BackupProgress)
+	p := last.Load().(Progress)
 	assert.Equal(t, "verify", p.Phase)
 	assert.Equal(t, len(man.Files), p.Files)
 	assert.Equal(t, p.BytesTotal, p.Bytes)
 
 	var phases sync.Map
 	restored := t.TempDir()
-	require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{Progress: func(p BackupProgress) { phases.Store(p.Phase, p) }}))
+	require.NoError(t, Restore(ctx, dir, restored, RestoreOptions{Progress: func(p Progress) { phases.Store(p.Phase, p) }}))
 	_, sawVerify := phases.Load("verify")
 	r, sawRestore := phases.Load("restore")
 	assert.True(t, sawVerify && sawRestore)
-	assert.Equal(t, len(man.Files)-1, r.(BackupProgress).Files, "every file but config/manticore.conf, which is not restored")
+	assert.Equal(t, len(man.Files)-1, r.(Progress).Files, "every file but config/manticore.conf, which is not restored")
 	assert.NoFileExists(t, filepath.Join(restored, "manticore.conf"))
 
 	// a panic in Progress during the restore: what was written is removed
 	target := t.TempDir()
 	assert.PanicsWithValue(t, "restore boom", func() {
-		_ = RestoreBackup(ctx, dir, target, RestoreOptions{Progress: func(p BackupProgress) {
+		_ = Restore(ctx, dir, target, RestoreOptions{Progress: func(p Progress) {
 			if p.Phase == "restore" {
 				panic("restore boom")
 			}
@@ -163,7 +164,7 @@ func TestVerifyAndRestoreProgress(t *testing.T) {
 }
 
 // Backup keeps searchd's config file under config/ and records where it and
-// the data_dir are, as SHOW SETTINGS says (manticore-2.jsonl); RestoreBackup
+// the data_dir are, as SHOW SETTINGS says (manticore-2.jsonl); Restore
 // does not write it into the data_dir.
 func TestBackupKeepsConfigFile(t *testing.T) {
 	f := newBackupFixture(t)
@@ -172,7 +173,7 @@ func TestBackupKeepsConfigFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, settings.ConfigurationFile)
 	dir := filepath.Join(t.TempDir(), "bk")
-	man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: true})
+	man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Compress: true})
 	require.NoError(t, err)
 	assert.Equal(t, settings.ConfigurationFile, man.ConfigFile)
 	assert.Equal(t, settings.DataDir, man.DataDir)
@@ -187,7 +188,7 @@ func TestBackupKeepsConfigFile(t *testing.T) {
 	require.NotNil(t, kept)
 	assert.Equal(t, int64(len(want)), kept.Size)
 	assert.Equal(t, sha256Hex(want), kept.SHA256)
-	again, err := ReadManifest(dir)
+	again, err := readManifest(dir)
 	require.NoError(t, err)
 	assert.Equal(t, man.ConfigFile, again.ConfigFile)
 }

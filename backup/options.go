@@ -1,12 +1,14 @@
-package dbctl
+package backup
 
 import (
 	"os"
 	"time"
+
+	"github.com/dbctl/dbctl/backupstore"
 )
 
-// BackupOptions configure Backup.
-type BackupOptions struct {
+// CreateOptions configure Backup.
+type CreateOptions struct {
 	// Tables to back up; empty means every table of SHOW TABLES. Tables
 	// that cannot be frozen (distributed, plain) are skipped and listed in
 	// Manifest.Skipped, never silently.
@@ -20,14 +22,14 @@ type BackupOptions struct {
 	Compress bool
 	// Concurrency is the number of copy workers; 0 means one per CPU. For
 	// an s3:// dir it is also how many files are uploaded at once after
-	// the unfreeze; 0 there means the larger of Remote.Concurrency
+	// the unfreeze; 0 there means the larger of Store.Concurrency
 	// (default 4) and the number of CPUs.
 	Concurrency int
 	// Progress, when set, is called from one goroutine, at most ~10 times a
 	// second and once more at the end. A panic in it cancels the backup,
 	// which cleans up (unfreezes, removes its partial output) and then
 	// re-panics in the caller's goroutine.
-	Progress func(BackupProgress)
+	Progress func(Progress)
 	// CompressAfterUnfreeze, with Compress, for backups that cannot stage
 	// (NoStaging, or no staging folder on the data_dir's file system):
 	// copies the files inside the freeze (by the kernel: copy_file_range)
@@ -59,7 +61,7 @@ type BackupOptions struct {
 	// StagingDir is where the immutable disk-chunk files are hard-linked
 	// inside the freeze when dir's parent is not on the data_dir's file
 	// system; it must be on the data_dir's file system (else the backup
-	// fails with ErrInvalidArgument: before the FREEZE when SHOW SETTINGS
+	// fails with dbctl.ErrInvalidArgument: before the FREEZE when SHOW SETTINGS
 	// gave the data_dir, else after the freeze). Unset, such a
 	// backup copies every file inside the freeze. Manifest.Staging says
 	// which was done.
@@ -75,9 +77,9 @@ type BackupOptions struct {
 	// folder in StagingDir, else the temp dir, and uploaded from there: it
 	// then needs up to the backup's size in free space.
 	StagingDir string
-	// Remote configures an s3:// dir (part size, upload concurrency;
+	// Store configures an s3:// location (part size, upload concurrency;
 	// credentials and endpoint come from the environment: backup_remote.go).
-	Remote RemoteOptions
+	Store backupstore.Options
 	// NoStaging copies every file inside the freeze (the way before
 	// staging existed), even where hard links are possible.
 	NoStaging bool
@@ -85,7 +87,7 @@ type BackupOptions struct {
 	// and of manifest.json. Backup then returns as soon as the bytes are in
 	// the page cache, as cp does, and a crash of the machine soon after may
 	// leave a backup whose manifest lists files whose bytes were lost
-	// (VerifyBackup tells). For a backup that is verified or shipped
+	// (Verify tells). For a backup that is verified or shipped
 	// elsewhere at once, or on storage that is itself synced; like
 	// pg_basebackup --no-sync. Ignored for an s3:// dir. Default: every
 	// file, directory and the manifest are synced before Backup returns.
@@ -96,8 +98,8 @@ type BackupOptions struct {
 	hooks *backupHooks // fault injection for this package's tests
 }
 
-// BackupProgress is a snapshot of a running Backup.
-type BackupProgress struct {
+// Progress is a snapshot of a running Backup.
+type Progress struct {
 	// Phase is "freeze", "stage" (inside the freeze: hard links of the
 	// immutable files, copies of the others), "copy" (without staging:
 	// inside the freeze; with staging: after it, from the hard links),

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package dbctl
+package backup
 
 type owner struct{ uid, gid int }
 

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/dbctl/dbctl"
 )
 
 // selectTables resolves the tables to back up against SHOW TABLES.
-func (m *Manticore) selectTables(ctx context.Context, op string, want []string) (map[string]string, []SkippedTable, error) {
+func selectTables(ctx context.Context, m *dbctl.Manticore, op string, want []string) (map[string]string, []SkippedTable, error) {
 	all, err := m.Tables(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -24,7 +26,7 @@ func (m *Manticore) selectTables(ctx context.Context, op string, want []string) 
 			names = append(names, t.Name)
 		}
 	} else {
-		if names, err = canonicalManticoreTables(want); err != nil {
+		if names, err = tableNames(want); err != nil {
 			return nil, nil, opErr(op, nil, "", err)
 		}
 		var missing []string
@@ -34,7 +36,7 @@ func (m *Manticore) selectTables(ctx context.Context, op string, want []string) 
 			}
 		}
 		if len(missing) > 0 {
-			return nil, nil, opErr(op, ErrTableNotFound, strings.Join(missing, ", "), nil)
+			return nil, nil, opErr(op, dbctl.ErrTableNotFound, strings.Join(missing, ", "), nil)
 		}
 	}
 	selected := map[string]string{}
@@ -50,14 +52,14 @@ func (m *Manticore) selectTables(ctx context.Context, op string, want []string) 
 		}
 	}
 	if len(selected) == 0 {
-		return nil, nil, opErr(op, ErrNoTables, "no RT or percolate table among the selected ones", nil)
+		return nil, nil, opErr(op, dbctl.ErrNoTables, "no RT or percolate table among the selected ones", nil)
 	}
 	return selected, skipped, nil
 }
 
 // plan maps every listed file to its place in the backup and adds the
 // data_dir's state files.
-func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string, error) {
+func (b *backupRun) plan(files []dbctl.FrozenFile, selected map[string]string) (string, error) {
 	tables := map[string]*ManifestTable{}
 	dataDir := ""
 	for _, f := range files {
@@ -66,7 +68,7 @@ func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string
 			src = f.File
 		}
 		if !filepath.IsAbs(src) {
-			return "", opErr(b.op, ErrUnexpectedResult, "FREEZE listed a relative path: "+quoteForMessage(src), nil)
+			return "", opErr(b.op, dbctl.ErrUnexpectedResult, "FREEZE listed a relative path: "+quoteForMessage(src), nil)
 		}
 		base := filepath.Base(src)
 		if filepath.Base(filepath.Dir(src)) == f.Table && dataDir == "" {
@@ -84,7 +86,7 @@ func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string
 		dataDir = filepath.Clean(b.settings.DataDir)
 	}
 	if dataDir == "" {
-		return "", opErr(b.op, ErrUnexpectedResult, "cannot tell the data_dir from the FREEZE file list", nil)
+		return "", opErr(b.op, dbctl.ErrUnexpectedResult, "cannot tell the data_dir from the FREEZE file list", nil)
 	}
 	if err := b.planConfig(); err != nil {
 		return "", err
@@ -119,4 +121,37 @@ func (b *backupRun) plan(files []FrozenFile, selected map[string]string) (string
 		return "", opErr(b.op, nil, "create directories", err)
 	}
 	return dataDir, nil
+}
+
+// tableNames validates every name, lower-cases it (Manticore stores and
+// reports table names in lower case) and drops repeats, keeping the first
+// occurrence's order, as the dbctl.Manticore manager does with the names of
+// a FREEZE; zero names is dbctl.ErrNoTables.
+func tableNames(tables []string) ([]string, error) {
+	if len(tables) == 0 {
+		return nil, dbctl.ErrNoTables
+	}
+	out := make([]string, 0, len(tables))
+	seen := make(map[string]struct{}, len(tables))
+	for _, t := range tables {
+		lt, err := oneTable(t)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := seen[lt]; dup {
+			continue
+		}
+		seen[lt] = struct{}{}
+		out = append(out, lt)
+	}
+	return out, nil
+}
+
+// oneTable validates a Manticore table name (dbctl.ValidateManticoreTable:
+// dbctl.ErrInvalidIdentifier) and lower-cases it.
+func oneTable(name string) (string, error) {
+	if err := dbctl.ValidateManticoreTable(name); err != nil {
+		return "", err
+	}
+	return strings.ToLower(name), nil
 }

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -74,7 +74,7 @@ func TestBackupNoSync(t *testing.T) {
 			return nil
 		}}
 		dir := filepath.Join(t.TempDir(), "bk")
-		man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{NoSync: noSync, hooks: h})
+		man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{NoSync: noSync, hooks: h})
 		require.NoError(t, err)
 		assert.Equal(t, StagingStaged, man.Staging)
 		if noSync {
@@ -82,7 +82,7 @@ func TestBackupNoSync(t *testing.T) {
 		} else {
 			assert.Equal(t, len(man.Files), synced)
 		}
-		_, err = VerifyBackup(ctx, dir)
+		_, err = Verify(ctx, dir, VerifyOptions{})
 		require.NoError(t, err)
 	}
 }

@@ -1,8 +1,7 @@
-package dbctl
+package backup
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"sync"
 	"time"
@@ -17,8 +16,8 @@ var errProgressPanicked = errors.New("dbctl: Progress callback panicked")
 
 // reporter calls the user's Progress from one goroutine.
 type reporter struct {
-	fn       func(BackupProgress)
-	snap     func() BackupProgress
+	fn       func(Progress)
+	snap     func() Progress
 	cancel   context.CancelCauseFunc
 	stopOnce sync.Once
 	stopCh   chan struct{}
@@ -26,7 +25,7 @@ type reporter struct {
 	panicVal any
 }
 
-func startReporter(fn func(BackupProgress), snap func() BackupProgress, cancel context.CancelCauseFunc) *reporter {
+func startReporter(fn func(Progress), snap func() Progress, cancel context.CancelCauseFunc) *reporter {
 	r := &reporter{fn: fn, snap: snap, cancel: cancel, stopCh: make(chan struct{}), done: make(chan struct{})}
 	if fn == nil {
 		close(r.done)
@@ -63,24 +62,4 @@ func (r *reporter) stop() any {
 	r.stopOnce.Do(func() { close(r.stopCh) })
 	<-r.done
 	return r.panicVal
-}
-
-// sqlConn is a connection that may be closed early; nil-safe.
-type sqlConn struct {
-	c      *sql.Conn
-	closed bool
-}
-
-func (s *sqlConn) get() *sql.Conn {
-	if s == nil || s.closed {
-		return nil
-	}
-	return s.c
-}
-
-func (s *sqlConn) close() {
-	if s != nil && !s.closed {
-		s.closed = true
-		_ = s.c.Close()
-	}
 }

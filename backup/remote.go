@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"bytes"
@@ -16,27 +16,15 @@ import (
 	"github.com/dbctl/dbctl/backupstore"
 )
 
-// RemoteOptions configure the object store of an "s3://bucket/prefix"
-// location: part size and concurrency of multipart uploads, and overrides
-// of what the AWS SDK reads from the environment (AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL,
-// AWS_PROFILE, the shared config and credentials files, SSO, web identity,
-// container and instance roles). See backupstore.Options.
-type RemoteOptions = backupstore.Options
-
-// IsRemoteLocation reports whether a backup location is an object store
-// ("s3://bucket/prefix") rather than a local folder.
-func IsRemoteLocation(location string) bool { return backupstore.IsRemote(location) }
-
 // cleanupTimeout bounds the deletes that undo a failed upload when the
 // caller's context is already cancelled.
 const cleanupTimeout = time.Minute
 
 // openStore opens the store of an s3:// Backup and checks its prefix
-// before anything is frozen: a manifest there is ErrBackupExists; a
+// before anything is frozen: a manifest there is ErrExists; a
 // missing bucket or refused credentials the store's error.
 func (b *backupRun) openStore(ctx context.Context, location string) error {
-	st, err := backupstore.Open(ctx, location, b.opts.Remote)
+	st, err := backupstore.Open(ctx, location, b.opts.Store)
 	if err != nil {
 		return opErr(b.op, nil, "", err)
 	}
@@ -58,7 +46,7 @@ func (b *backupRun) openStore(ctx context.Context, location string) error {
 const claimName = ".dbctl-writing"
 
 // claimStore takes the prefix of a backup to a store (nothing for a local
-// backup): ErrBackupExists when another backup holds it. The claim is
+// backup): ErrExists when another backup holds it. The claim is
 // recorded in undo, so a failed backup deletes it with its objects.
 func (b *backupRun) claimStore(ctx context.Context) error {
 	if b.store == nil {
@@ -77,7 +65,7 @@ func claimPrefix(ctx context.Context, op string, st backupstore.Store, undo *upl
 	}
 	_, err = st.Put(ctx, claimName, bytes.NewReader(data), backupstore.PutOptions{NoOverwrite: true})
 	if errors.Is(err, backupstore.ErrExists) {
-		return opErr(op, ErrBackupExists, "another backup is writing to "+st.Location()+" (or a killed one left "+claimName+
+		return opErr(op, ErrExists, "another backup is writing to "+st.Location()+" (or a killed one left "+claimName+
 			" there, with its partial objects: remove them once no backup runs there)", err)
 	}
 	if err != nil {
@@ -95,7 +83,7 @@ func putManifest(ctx context.Context, op string, st backupstore.Store, undo *upl
 	if _, err := st.Put(ctx, manifestName, r, backupstore.PutOptions{NoOverwrite: true}); err != nil {
 		if errors.Is(err, backupstore.ErrExists) {
 			undo.notMine(manifestName)
-			return opErr(op, ErrBackupExists, st.Location()+" got a "+manifestName+" from another writer during this backup", err)
+			return opErr(op, ErrExists, st.Location()+" got a "+manifestName+" from another writer during this backup", err)
 		}
 		return opErr(op, nil, "upload manifest", err)
 	}
@@ -114,42 +102,49 @@ func (b *backupRun) targetName() string {
 	return b.target
 }
 
-// refuseExisting fails with ErrBackupExists when the store already holds a
+// refuseExisting fails with ErrExists when the store already holds a
 // manifest.
 func refuseExisting(ctx context.Context, op string, st backupstore.Store) error {
 	_, err := st.Stat(ctx, manifestName)
 	switch {
 	case err == nil:
-		return opErr(op, ErrBackupExists, st.Location()+" already holds "+manifestName, nil)
+		return opErr(op, ErrExists, st.Location()+" already holds "+manifestName, nil)
 	case !errors.Is(err, backupstore.ErrNotFound):
 		return opErr(op, nil, "", err)
 	}
 	return nil
 }
 
-// UploadBackup copies the finished local backup in dir to location (an
+// UploadOptions configure Upload.
+type UploadOptions struct {
+	// Store configures an s3:// location (part size, upload concurrency,
+	// endpoint, credentials: see backupstore.Options).
+	Store backupstore.Options
+}
+
+// Upload copies the finished local backup in dir to location (an
 // object store or another folder), which must not hold a manifest yet.
 // Each file is streamed once: its stored bytes are uploaded while the sha256
 // of the original bytes is computed in the same pass (decompressing a
 // compressed backup's files on the side) and checked against the manifest
-// (a mismatch is ErrBackupCorrupt with a *BackupFileError). manifest.json
+// (a mismatch is ErrCorrupt with a *FileError). manifest.json
 // is uploaded last. On any failure, cancellation included, the multipart
 // upload in flight is aborted and every object written is deleted, so the
 // location never holds a backup that looks complete but is not.
-func UploadBackup(ctx context.Context, dir, location string, opts RemoteOptions) error {
+func Upload(ctx context.Context, dir, location string, opts UploadOptions) error {
 	op := "upload backup " + dir + " to " + location
-	man, err := ReadManifest(dir)
+	man, err := readManifest(dir)
 	if err != nil {
 		return err
 	}
-	st, err := backupstore.Open(ctx, location, opts)
+	st, err := backupstore.Open(ctx, location, opts.Store)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
 	if err := refuseExisting(ctx, op, st); err != nil {
 		return err
 	}
-	return uploadBackupDir(ctx, op, st, dir, man, opts.Concurrency, nil)
+	return uploadBackupDir(ctx, op, st, dir, man, opts.Store.Concurrency, nil)
 }
 
 // storedKey is the object key of a manifest file ("data/t/t.0.spa", with
@@ -165,7 +160,7 @@ func (m *Manifest) storedKey(f ManifestFile) string {
 // manifest (man, as read from dir/manifest.json) to st: the files on conc
 // workers (0: DefaultConcurrency; the store bounds the part buffers
 // itself), then manifest.json. On failure it deletes what it wrote.
-func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir string, man *Manifest, conc int, progress func(BackupProgress)) (err error) {
+func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir string, man *Manifest, conc int, progress func(Progress)) (err error) {
 	if conc <= 0 {
 		conc = backupstore.DefaultConcurrency
 	}
@@ -201,7 +196,7 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 		key := man.storedKey(f)
 		in, err := os.Open(man.storedPath(dir, f))
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err})
+			return fmt.Errorf("%w: %w", ErrCorrupt, &FileError{Path: f.Path, Problem: "unreadable", Err: err})
 		}
 		defer in.Close()
 		undo.started(key)
@@ -219,28 +214,28 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 	tr.phase.Store("manifest")
 	in, err := os.Open(filepath.Join(dir, manifestName))
 	if err != nil {
-		return opErr(op, ErrBackupInvalid, "", err)
+		return opErr(op, ErrInvalid, "", err)
 	}
 	defer in.Close()
 	return putManifest(ctx, op, st, undo, in)
 }
 
-// putError is the error of a Put of a stored file: ErrBackupCorrupt with a
-// *BackupFileError when its bytes were bad (not zstd, or the server's
+// putError is the error of a Put of a stored file: ErrCorrupt with a
+// *FileError when its bytes were bad (not zstd, or the server's
 // checksum failed).
 func putError(f ManifestFile, err error) error {
 	if errors.Is(err, backupstore.ErrCorrupt) {
-		return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path, Problem: "damaged (not zstd, or the server's checksum failed)", Err: err})
+		return fmt.Errorf("%w: %w", ErrCorrupt, &FileError{Path: f.Path, Problem: "damaged (not zstd, or the server's checksum failed)", Err: err})
 	}
 	return err
 }
 
 // checkPut compares what a Put of a stored file read (size and sha256 of
-// the original bytes) with the file's record: ErrBackupCorrupt with a
-// *BackupFileError when they differ.
+// the original bytes) with the file's record: ErrCorrupt with a
+// *FileError when they differ.
 func checkPut(f ManifestFile, res backupstore.PutResult) error {
 	if res.Size != f.Size || res.SHA256 != f.SHA256 {
-		return fmt.Errorf("%w: %w", ErrBackupCorrupt, &BackupFileError{Path: f.Path,
+		return fmt.Errorf("%w: %w", ErrCorrupt, &FileError{Path: f.Path,
 			Problem: fmt.Sprintf("changed before upload: %d bytes sha256 %s, recorded %d bytes %s", res.Size, res.SHA256, f.Size, f.SHA256)})
 	}
 	return nil

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func BenchmarkBackupS3(b *testing.B) {
 	if err := m.Unfreeze(ctx, names...); err != nil {
 		b.Fatal(err)
 	}
-	remote := RemoteOptions{Endpoint: srv.Endpoint}
+	remote := backupstore.Options{Endpoint: srv.Endpoint}
 	root := srv.Location(b)
 	out := b.TempDir()
 	for _, v := range []struct {
@@ -63,7 +63,7 @@ func BenchmarkBackupS3(b *testing.B) {
 					loc = root + "/" + v.name + "-" + strconv.Itoa(i)
 				}
 				stop := sampleHeap(&peak)
-				man, err := m.Backup(ctx, loc, BackupOptions{Compress: v.compress, Remote: remote, StagingDir: out})
+				man, err := Create(ctx, m, loc, CreateOptions{Compress: v.compress, Store: remote, StagingDir: out})
 				stop()
 				if err != nil {
 					b.Fatal(err)

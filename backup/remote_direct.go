@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ import (
 //     uncompressed copy of a compressed backup (compressed now), or a
 //     compressed one (decompressed on the side and checked against the
 //     hash taken inside the freeze);
-//   - a file reused from a local base backup (BackupOptions.Base) from the
+//   - a file reused from a local base backup (CreateOptions.Base) from the
 //     base's stored file, checked against the base's record.
 //
 // manifest.json, built from the Put results, is uploaded last. On any
@@ -63,7 +63,7 @@ func (b *backupRun) upload(ctx context.Context) error {
 		return err
 	}
 	if err := os.RemoveAll(b.tmp); err != nil {
-		b.m.c.opts.logger.WarnContext(ctx, "dbctl: could not remove the backup's temporary folder", "dir", b.tmp, "error", err)
+		b.m.Logger().WarnContext(ctx, "dbctl: could not remove the backup's temporary folder", "dir", b.tmp, "error", err)
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func (b *backupRun) uploadConcurrency() int {
 	if b.opts.Concurrency > 0 {
 		return b.opts.Concurrency
 	}
-	n := b.opts.Remote.Concurrency
+	n := b.opts.Store.Concurrency
 	if n <= 0 {
 		n = backupstore.DefaultConcurrency
 	}
@@ -119,7 +119,7 @@ func (b *backupRun) uploadJob(ctx context.Context, _ *fileWorker, j *backupJob) 
 // uploadCopy uploads a job whose bytes are in a local file: a copy made
 // inside the freeze, or the base's stored file. A file whose hash is known
 // already (compressed inside the freeze, or from the base) must upload to
-// the same size and hash (else ErrBackupCorrupt with a *BackupFileError).
+// the same size and hash (else ErrCorrupt with a *FileError).
 func (b *backupRun) uploadCopy(j *backupJob, put func(io.Reader) (backupstore.PutResult, error), opts *backupstore.PutOptions) error {
 	path, known := j.dst, j.file.SHA256 != ""
 	switch {

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -115,7 +115,7 @@ func TestS3BackupUploadsFromStaging(t *testing.T) {
 			beside := filepath.Dir(f.srv.DataDir())
 			require.Equal(t, tmp, beside)
 			watch := []string{tmp, beside}
-			opts := BackupOptions{Compress: v.compress, Remote: RemoteOptions{PartSize: backupstore.MinPartSize, Concurrency: 2}}
+			opts := CreateOptions{Compress: v.compress, Store: backupstore.Options{PartSize: backupstore.MinPartSize, Concurrency: 2}}
 			wantPlace := beside
 			if v.stagingDir {
 				opts.StagingDir = t.TempDir()
@@ -138,7 +138,7 @@ func TestS3BackupUploadsFromStaging(t *testing.T) {
 			}}
 			before := f.counters(t)
 			loc := srv.Location(t)
-			man, err := f.c.Manticore().Backup(context.Background(), loc, opts)
+			man, err := Create(context.Background(), f.c.Manticore(), loc, opts)
 			require.NoError(t, err)
 			assert.Equal(t, before, f.counters(t))
 			assert.Equal(t, StagingStaged, man.Staging, "the freeze window of a local staged backup")
@@ -150,7 +150,7 @@ func TestS3BackupUploadsFromStaging(t *testing.T) {
 
 			st := openDirect(t, srv, loc)
 			assert.Len(t, listKeys(t, st, ""), len(man.Files)+1)
-			got, err := VerifyBackupWith(context.Background(), loc, VerifyOptions{})
+			got, err := Verify(context.Background(), loc, VerifyOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, man.Files, got.Files, "the manifest uploaded is the one returned")
 			for _, mf := range man.Files {
@@ -161,7 +161,7 @@ func TestS3BackupUploadsFromStaging(t *testing.T) {
 				}
 			}
 			restored := t.TempDir()
-			require.NoError(t, RestoreBackup(context.Background(), loc, restored, RestoreOptions{}))
+			require.NoError(t, Restore(context.Background(), loc, restored, RestoreOptions{}))
 			assert.Equal(t, rowCounts(t, f.c.DB()), rowCountsOf(t, restored))
 			cleanupStore(t, st)
 		})
@@ -191,8 +191,8 @@ func TestS3BackupSourceChanged(t *testing.T) {
 				}
 				var once atomic.Bool
 				staging := t.TempDir()
-				opts := BackupOptions{Compress: compress, StagingDir: staging, Concurrency: 1,
-					Remote: RemoteOptions{Endpoint: srv.Endpoint, PartSize: backupstore.MinPartSize, Concurrency: 2}}
+				opts := CreateOptions{Compress: compress, StagingDir: staging, Concurrency: 1,
+					Store: backupstore.Options{Endpoint: srv.Endpoint, PartSize: backupstore.MinPartSize, Concurrency: 2}}
 				if when == "before the upload" {
 					opts.hooks = &backupHooks{beforeStaged: func(src, _ string) error {
 						if src == victim && once.CompareAndSwap(false, true) {
@@ -209,11 +209,11 @@ func TestS3BackupSourceChanged(t *testing.T) {
 						}
 						return 0, ""
 					})
-					opts.Remote.Endpoint = p.Endpoint
+					opts.Store.Endpoint = p.Endpoint
 				}
 				before := f.counters(t)
 				loc := srv.Location(t)
-				man, err := f.c.Manticore().Backup(context.Background(), loc, opts)
+				man, err := Create(context.Background(), f.c.Manticore(), loc, opts)
 				require.True(t, once.Load(), "the change ran")
 				require.ErrorIs(t, err, ErrSourceChanged)
 				assert.Nil(t, man)
@@ -243,7 +243,7 @@ func TestS3BackupCancelledMidUpload(t *testing.T) {
 	staging := t.TempDir()
 	var calls atomic.Int64
 	var written []string
-	opts := BackupOptions{StagingDir: staging, Concurrency: 1, Remote: RemoteOptions{PartSize: backupstore.MinPartSize},
+	opts := CreateOptions{StagingDir: staging, Concurrency: 1, Store: backupstore.Options{PartSize: backupstore.MinPartSize},
 		hooks: &backupHooks{beforeStaged: func(_, _ string) error {
 			if calls.Add(1) == 3 { // in a worker: assert, never FailNow
 				objs, err := st.List(context.Background(), "")
@@ -255,7 +255,7 @@ func TestS3BackupCancelledMidUpload(t *testing.T) {
 			}
 			return nil
 		}}}
-	man, err := f.c.Manticore().Backup(ctx, loc, opts)
+	man, err := Create(ctx, f.c.Manticore(), loc, opts)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Nil(t, man)
 	assert.NotEmpty(t, written, "objects were written before the cancel")
@@ -279,7 +279,7 @@ func TestS3BackupFallsBackWithoutStaging(t *testing.T) {
 			tmp := isolatedTempDir(t)
 			f := newBackupFixture(t)
 			dataDir := filepath.Clean(f.srv.DataDir())
-			opts := BackupOptions{Compress: v.compress, hooks: &backupHooks{dev: func(p string) (uint64, error) {
+			opts := CreateOptions{Compress: v.compress, hooks: &backupHooks{dev: func(p string) (uint64, error) {
 				if filepath.Clean(p) == dataDir {
 					return 1, nil
 				}
@@ -291,11 +291,11 @@ func TestS3BackupFallsBackWithoutStaging(t *testing.T) {
 				watch = append(watch, opts.StagingDir)
 			}
 			loc := srv.Location(t)
-			man, err := f.c.Manticore().Backup(context.Background(), loc, opts)
+			man, err := Create(context.Background(), f.c.Manticore(), loc, opts)
 			require.NoError(t, err)
 			assert.Equal(t, StagingCopiedInFreeze, man.Staging)
 			noBackupFoldersLeft(t, watch...)
-			_, err = VerifyBackupWith(context.Background(), loc, VerifyOptions{})
+			_, err = Verify(context.Background(), loc, VerifyOptions{})
 			require.NoError(t, err)
 			cleanupStore(t, openDirect(t, srv, loc))
 		})
@@ -312,10 +312,10 @@ func TestS3BackupIncrementalFromLocalBase(t *testing.T) {
 			f := newBackupFixture(t)
 			ctx := context.Background()
 			base := filepath.Join(t.TempDir(), "base")
-			_, err := f.c.Manticore().Backup(ctx, base, BackupOptions{Compress: compress})
+			_, err := Create(ctx, f.c.Manticore(), base, CreateOptions{Compress: compress})
 			require.NoError(t, err)
 			loc := srv.Location(t)
-			man, err := f.c.Manticore().Backup(ctx, loc, BackupOptions{Compress: compress, Base: base})
+			man, err := Create(ctx, f.c.Manticore(), loc, CreateOptions{Compress: compress, Base: base})
 			require.NoError(t, err)
 			require.NotNil(t, man.Base)
 			reused := 0
@@ -325,7 +325,7 @@ func TestS3BackupIncrementalFromLocalBase(t *testing.T) {
 				}
 			}
 			assert.Equal(t, len(immutableFiles(man)), reused)
-			_, err = VerifyBackupWith(ctx, loc, VerifyOptions{})
+			_, err = Verify(ctx, loc, VerifyOptions{})
 			require.NoError(t, err)
 			cleanupStore(t, openDirect(t, srv, loc))
 		})
@@ -342,8 +342,8 @@ func TestS3BackupPanicInProgress(t *testing.T) {
 	loc := srv.Location(t)
 	var uploaded atomic.Int64
 	assert.PanicsWithValue(t, "progress boom", func() {
-		_, _ = f.c.Manticore().Backup(context.Background(), loc, BackupOptions{StagingDir: staging,
-			Progress: func(p BackupProgress) {
+		_, _ = Create(context.Background(), f.c.Manticore(), loc, CreateOptions{StagingDir: staging,
+			Progress: func(p Progress) {
 				if p.Phase == "manifest" {
 					uploaded.Store(int64(p.Files))
 					panic("progress boom")
@@ -369,7 +369,7 @@ func TestS3BackupRemovesKilledRunsStagingBesideDataDir(t *testing.T) {
 	require.NoError(t, os.Link(filepath.Join(f.srv.DataDir(), "a", "a.0.spd"), filepath.Join(killed.path, "0-a.0.spd")))
 	require.NoError(t, killed.lock.Close()) // the process died: the kernel dropped its lock
 	loc := srv.Location(t)
-	man, err := f.c.Manticore().Backup(context.Background(), loc, BackupOptions{})
+	man, err := Create(context.Background(), f.c.Manticore(), loc, CreateOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, StagingStaged, man.Staging)
 	_, err = os.Stat(killed.path)
@@ -380,7 +380,7 @@ func TestS3BackupRemovesKilledRunsStagingBesideDataDir(t *testing.T) {
 
 // ListBackupsWith and ImportTableWith use the options they are given, not
 // only the environment: with AWS_ENDPOINT_URL pointing nowhere, the
-// endpoint in RemoteOptions is the one used.
+// endpoint in backupstore.Options is the one used.
 func TestS3OptionsReachListAndImport(t *testing.T) {
 	srv := s3test.Require(t)
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
@@ -388,19 +388,19 @@ func TestS3OptionsReachListAndImport(t *testing.T) {
 	ctx := context.Background()
 	m := f.c.Manticore()
 	root := srv.Location(t)
-	remote := RemoteOptions{Endpoint: srv.Endpoint}
-	_, err := m.Backup(ctx, root+"/bk", BackupOptions{Remote: remote})
+	remote := backupstore.Options{Endpoint: srv.Endpoint}
+	_, err := Create(ctx, m, root+"/bk", CreateOptions{Store: remote})
 	require.NoError(t, err)
 
-	_, err = ListBackups(ctx, root)
+	_, err = List(ctx, root, ListOptions{})
 	require.Error(t, err, "the environment's endpoint answers nothing")
-	list, err := ListBackupsWith(ctx, root, remote)
+	list, err := List(ctx, root, ListOptions{Store: remote})
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, "bk", list[0].Name)
 
-	require.Error(t, m.ImportTable(ctx, root+"/bk", "b", "b_env"))
-	require.NoError(t, m.ImportTableWith(ctx, root+"/bk", "b", "b_opts", remote))
+	require.Error(t, Import(ctx, m, root+"/bk", "b", ImportOptions{As: "b_env"}))
+	require.NoError(t, Import(ctx, m, root+"/bk", "b", ImportOptions{As: "b_opts", Store: remote}))
 	var n int
 	require.NoError(t, f.c.DB().QueryRow("SELECT COUNT(*) FROM b_opts").Scan(&n))
 	assert.Positive(t, n)
@@ -421,28 +421,28 @@ func TestS3BackupClaimsItsPrefix(t *testing.T) {
 	st := openDirect(t, srv, loc)
 	_, err := st.Put(ctx, claimName, strings.NewReader(`{"pid":1}`), backupstore.PutOptions{})
 	require.NoError(t, err)
-	_, err = m.Backup(ctx, loc, BackupOptions{})
-	require.ErrorIs(t, err, ErrBackupExists)
+	_, err = Create(ctx, m, loc, CreateOptions{})
+	require.ErrorIs(t, err, ErrExists)
 	assert.Contains(t, err.Error(), "another backup is writing to")
 	assert.Equal(t, before, f.counters(t), "refused before anything was frozen")
 	assert.Equal(t, []string{claimName}, listKeys(t, st, ""), "the other writer's claim is left alone")
 
 	require.NoError(t, st.Delete(ctx, claimName))
-	_, err = m.Backup(ctx, loc, BackupOptions{})
+	_, err = Create(ctx, m, loc, CreateOptions{})
 	require.NoError(t, err)
 	assert.NotContains(t, listKeys(t, st, ""), claimName, "a finished backup drops its claim")
-	_, err = VerifyBackup(ctx, loc)
+	_, err = Verify(ctx, loc, VerifyOptions{})
 	require.NoError(t, err)
 
 	// a writer that ignores claims puts a manifest during the upload
 	loc2 := srv.Location(t) + "/bk2"
 	st2 := openDirect(t, srv, loc2)
 	foreign := `{"format_version":1,"tool":"other"}`
-	_, err = m.Backup(ctx, loc2, BackupOptions{hooks: &backupHooks{beforeManifest: func() error {
+	_, err = Create(ctx, m, loc2, CreateOptions{hooks: &backupHooks{beforeManifest: func() error {
 		_, err := st2.Put(context.Background(), manifestName, strings.NewReader(foreign), backupstore.PutOptions{NoOverwrite: true})
 		return err
 	}}})
-	require.ErrorIs(t, err, ErrBackupExists)
+	require.ErrorIs(t, err, ErrExists)
 	assert.Contains(t, err.Error(), "got a manifest.json from another writer")
 	assert.Equal(t, []string{manifestName}, listKeys(t, st2, ""), "only the other writer's manifest is left")
 	assert.Equal(t, before, f.counters(t))

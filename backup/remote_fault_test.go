@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aws/smithy-go"
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
 	"github.com/dbctl/dbctl/internal/s3test"
 	"github.com/stretchr/testify/assert"
@@ -34,44 +35,44 @@ func TestS3BackupFaultMatrix(t *testing.T) {
 		name string
 		// arrange sets the endpoint (and may change the location); cancel
 		// cancels the backup's context.
-		arrange func(t *testing.T, o *BackupOptions, loc *string, cancel context.CancelFunc)
+		arrange func(t *testing.T, o *CreateOptions, loc *string, cancel context.CancelFunc)
 		check   func(t *testing.T, err error)
 		// early: refused before anything is frozen
 		early bool
 	}{
-		{"connection cut mid-part", func(t *testing.T, o *BackupOptions, _ *string, _ context.CancelFunc) {
-			o.Remote.Endpoint = s3test.NewCutProxy(t, srv.Endpoint, 1<<20).Endpoint
+		{"connection cut mid-part", func(t *testing.T, o *CreateOptions, _ *string, _ context.CancelFunc) {
+			o.Store.Endpoint = s3test.NewCutProxy(t, srv.Endpoint, 1<<20).Endpoint
 		}, func(t *testing.T, err error) {
 			assert.ErrorIs(t, err, backupstore.ErrNetwork)
 		}, false},
-		{"a part upload fails", func(t *testing.T, o *BackupOptions, _ *string, _ context.CancelFunc) {
+		{"a part upload fails", func(t *testing.T, o *CreateOptions, _ *string, _ context.CancelFunc) {
 			p := s3test.NewFaultProxy(t, srv.Endpoint)
 			p.SetFail(failPart(2, http.StatusInternalServerError, "InternalError"))
-			o.Remote.Endpoint = p.Endpoint
+			o.Store.Endpoint = p.Endpoint
 		}, func(t *testing.T, err error) {
 			var ae smithy.APIError
 			require.ErrorAs(t, err, &ae)
 			assert.Equal(t, "InternalError", ae.ErrorCode())
 		}, false},
-		{"the server refuses the credentials", func(t *testing.T, o *BackupOptions, _ *string, _ context.CancelFunc) {
+		{"the server refuses the credentials", func(t *testing.T, o *CreateOptions, _ *string, _ context.CancelFunc) {
 			t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
 		}, func(t *testing.T, err error) {
 			assert.ErrorIs(t, err, backupstore.ErrAccessDenied)
 			assert.NotContains(t, err.Error(), "wrong-secret")
 		}, true},
-		{"the server refuses a part's credentials", func(t *testing.T, o *BackupOptions, _ *string, _ context.CancelFunc) {
+		{"the server refuses a part's credentials", func(t *testing.T, o *CreateOptions, _ *string, _ context.CancelFunc) {
 			p := s3test.NewFaultProxy(t, srv.Endpoint)
 			p.SetFail(failPart(2, http.StatusForbidden, "SignatureDoesNotMatch"))
-			o.Remote.Endpoint = p.Endpoint
+			o.Store.Endpoint = p.Endpoint
 		}, func(t *testing.T, err error) {
 			assert.ErrorIs(t, err, backupstore.ErrAccessDenied)
 		}, false},
-		{"the bucket does not exist", func(t *testing.T, _ *BackupOptions, loc *string, _ context.CancelFunc) {
+		{"the bucket does not exist", func(t *testing.T, _ *CreateOptions, loc *string, _ context.CancelFunc) {
 			*loc = "s3://dbctl-no-such-bucket/bk"
 		}, func(t *testing.T, err error) {
 			assert.ErrorIs(t, err, backupstore.ErrBucketNotFound)
 		}, true},
-		{"the context is cancelled during the upload", func(t *testing.T, o *BackupOptions, _ *string, cancel context.CancelFunc) {
+		{"the context is cancelled during the upload", func(t *testing.T, o *CreateOptions, _ *string, cancel context.CancelFunc) {
 			p := s3test.NewFaultProxy(t, srv.Endpoint)
 			p.SetFail(func(r *http.Request) (int, string) {
 				if s3test.IsUploadPart(r) {
@@ -79,7 +80,7 @@ func TestS3BackupFaultMatrix(t *testing.T) {
 				}
 				return 0, ""
 			})
-			o.Remote.Endpoint = p.Endpoint
+			o.Store.Endpoint = p.Endpoint
 		}, func(t *testing.T, err error) {
 			assert.ErrorIs(t, err, context.Canceled)
 		}, false},
@@ -92,20 +93,20 @@ func TestS3BackupFaultMatrix(t *testing.T) {
 			defer cancel()
 			loc := srv.Location(t)
 			staging := t.TempDir()
-			opts := BackupOptions{StagingDir: staging, Remote: RemoteOptions{Endpoint: srv.Endpoint,
+			opts := CreateOptions{StagingDir: staging, Store: backupstore.Options{Endpoint: srv.Endpoint,
 				PartSize: backupstore.MinPartSize, Concurrency: 2, MaxAttempts: 2}}
 			tc.arrange(t, &opts, &loc, cancel)
 			if tc.early {
 				f.srv.FailNext("FREEZE `", 1064, "FREEZE was sent")
 			}
-			man, err := f.c.Manticore().Backup(ctx, loc, opts)
+			man, err := Create(ctx, f.c.Manticore(), loc, opts)
 			require.Error(t, err)
 			assert.Nil(t, man)
 			tc.check(t, err)
 			if tc.early {
 				assert.NotContains(t, err.Error(), "FREEZE was sent")
 			}
-			var oe *OpError
+			var oe *dbctl.OpError
 			assert.ErrorAs(t, err, &oe)
 			assert.Regexp(t, `^dbctl: `, err.Error())
 
@@ -128,7 +129,7 @@ func TestS3VerifyStoreDownIsNotCorruption(t *testing.T) {
 	f := newBackupFixture(t)
 	ctx := context.Background()
 	loc := srv.Location(t)
-	_, err := f.c.Manticore().Backup(ctx, loc, BackupOptions{})
+	_, err := Create(ctx, f.c.Manticore(), loc, CreateOptions{})
 	require.NoError(t, err)
 	p := s3test.NewFaultProxy(t, srv.Endpoint)
 	p.SetFail(func(r *http.Request) (int, string) {
@@ -137,9 +138,9 @@ func TestS3VerifyStoreDownIsNotCorruption(t *testing.T) {
 		}
 		return 0, ""
 	})
-	_, err = VerifyBackupWith(ctx, loc, VerifyOptions{Remote: RemoteOptions{Endpoint: p.Endpoint}})
+	_, err = Verify(ctx, loc, VerifyOptions{Store: backupstore.Options{Endpoint: p.Endpoint}})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, backupstore.ErrAccessDenied)
-	assert.NotErrorIs(t, err, ErrBackupCorrupt)
+	assert.NotErrorIs(t, err, ErrCorrupt)
 	cleanupStore(t, openDirect(t, srv, loc))
 }

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"bytes"
@@ -13,20 +13,30 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
 )
 
 // maxManifestSize bounds what is read of a remote manifest.json.
 const maxManifestSize = 64 << 20
 
-// ReadManifestAt is ReadManifest for any location: a folder, or an
-// "s3://bucket/prefix" whose manifest.json is fetched (opts configure the
-// store; the zero value reads the environment).
-func ReadManifestAt(ctx context.Context, location string, opts RemoteOptions) (*Manifest, error) {
-	if !IsRemoteLocation(location) {
-		return ReadManifest(location)
+// ReadOptions configure ReadManifest.
+type ReadOptions struct {
+	// Store configures an s3:// location (see backupstore.Options); the
+	// zero value reads the environment.
+	Store backupstore.Options
+}
+
+// ReadManifest reads and checks the manifest.json of the backup at
+// location, a folder or an "s3://bucket/prefix" (fetched): known format,
+// every path relative and inside the backup, table files under their
+// table's directory. It does not read the files (Verify does). Errors:
+// ErrInvalid for a missing or bad manifest.
+func ReadManifest(ctx context.Context, location string, opts ReadOptions) (*Manifest, error) {
+	if !backupstore.IsRemote(location) {
+		return readManifest(location)
 	}
-	st, err := backupstore.Open(ctx, location, opts)
+	st, err := backupstore.Open(ctx, location, opts.Store)
 	if err != nil {
 		return nil, opErr("read backup manifest", nil, "", err)
 	}
@@ -42,7 +52,7 @@ func readStoreManifest(ctx context.Context, st backupstore.Store) (*Manifest, []
 	if err != nil {
 		kind := error(nil)
 		if errors.Is(err, backupstore.ErrNotFound) {
-			kind = ErrBackupInvalid
+			kind = ErrInvalid
 		}
 		return nil, nil, opErr(op, kind, st.Location(), err)
 	}
@@ -53,7 +63,7 @@ func readStoreManifest(ctx context.Context, st backupstore.Store) (*Manifest, []
 	}
 	man, err := decodeManifest(b)
 	if err != nil {
-		return nil, nil, opErr(op, ErrBackupInvalid, err.Error(), nil)
+		return nil, nil, opErr(op, ErrInvalid, err.Error(), nil)
 	}
 	return man, b, nil
 }
@@ -72,13 +82,13 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	return &m, nil
 }
 
-// verifyRemote is VerifyBackupWith for an object store: every object is
+// verifyRemote is Verify for an object store: every object is
 // streamed once (decompressed on the way for a compressed backup) and its
 // size and sha256 compared with the manifest; each bad one is reported
-// (ErrBackupCorrupt joining one *BackupFileError per object).
+// (ErrCorrupt joining one *FileError per object).
 func verifyRemote(ctx context.Context, location string, opts VerifyOptions) (*Manifest, error) {
 	op := "verify backup " + location
-	st, err := backupstore.Open(ctx, location, opts.Remote)
+	st, err := backupstore.Open(ctx, location, opts.Store)
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
@@ -117,23 +127,23 @@ func verifyRemote(ctx context.Context, location string, opts VerifyOptions) (*Ma
 		}
 	}
 	if len(errs) > 0 {
-		return man, opErr(op, ErrBackupCorrupt, fmt.Sprintf("%d of %d files bad", len(errs), len(man.Files)), errors.Join(errs...))
+		return man, opErr(op, ErrCorrupt, fmt.Sprintf("%d of %d files bad", len(errs), len(man.Files)), errors.Join(errs...))
 	}
 	return man, nil
 }
 
 // checkObject streams one object and compares it with the manifest: a bad
-// object is a *BackupFileError; a store that cannot be reached or refuses
+// object is a *FileError; a store that cannot be reached or refuses
 // the credentials is fatal (not reported as a bad file per object).
 func checkObject(ctx context.Context, w *fileWorker, st backupstore.Store, man *Manifest, f ManifestFile) (bad, fatal error) {
 	rc, err := st.Get(ctx, man.storedKey(f))
 	switch {
 	case errors.Is(err, backupstore.ErrNotFound):
-		return &BackupFileError{Path: f.Path, Problem: "missing"}, nil
+		return &FileError{Path: f.Path, Problem: "missing"}, nil
 	case storeDown(err):
 		return nil, err
 	case err != nil:
-		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
+		return &FileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
 	}
 	defer rc.Close()
 	n, sum, err := w.hashReader(ctx, rc, man.Compression == "zstd", nil)
@@ -143,13 +153,13 @@ func checkObject(ctx context.Context, w *fileWorker, st backupstore.Store, man *
 	case storeDown(err):
 		return nil, err
 	case err != nil:
-		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
+		return &FileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
 	case n < f.Size:
-		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}, nil
+		return &FileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}, nil
 	case n > f.Size:
-		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}, nil
+		return &FileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}, nil
 	case sum != f.SHA256:
-		return &BackupFileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}, nil
+		return &FileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}, nil
 	}
 	return nil, nil
 }
@@ -163,7 +173,7 @@ func storeDown(err error) bool {
 // download fetches the manifest and the stored objects of files (all when
 // nil) from st into dir, laid out as a local backup, each written while
 // its original bytes are hashed and checked against the manifest.
-func download(ctx context.Context, op string, st backupstore.Store, dir string, files func(ManifestFile) bool, progress func(BackupProgress)) (*Manifest, error) {
+func download(ctx context.Context, op string, st backupstore.Store, dir string, files func(ManifestFile) bool, progress func(Progress)) (*Manifest, error) {
 	man, raw, err := readStoreManifest(ctx, st)
 	if err != nil {
 		return nil, err
@@ -188,7 +198,7 @@ func download(ctx context.Context, op string, st backupstore.Store, dir string, 
 		rc, err := st.Get(ctx, man.storedKey(f))
 		if err != nil {
 			if errors.Is(err, backupstore.ErrNotFound) {
-				bad[i] = &BackupFileError{Path: f.Path, Problem: "missing"}
+				bad[i] = &FileError{Path: f.Path, Problem: "missing"}
 				return nil
 			}
 			return err
@@ -209,9 +219,9 @@ func download(ctx context.Context, op string, st backupstore.Store, dir string, 
 			case err != nil && (errors.As(err, &se) || errors.As(err, &pe) || ctx.Err() != nil):
 				return err // the store or the disk failed, not the object
 			case err != nil:
-				bad[i] = &BackupFileError{Path: f.Path, Problem: "does not decompress", Err: err}
+				bad[i] = &FileError{Path: f.Path, Problem: "does not decompress", Err: err}
 			case n != f.Size || sum != f.SHA256:
-				bad[i] = &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("checksum mismatch: %d bytes sha256 %s, want %d bytes %s", n, sum, f.Size, f.SHA256)}
+				bad[i] = &FileError{Path: f.Path, Problem: fmt.Sprintf("checksum mismatch: %d bytes sha256 %s, want %d bytes %s", n, sum, f.Size, f.SHA256)}
 			}
 			return out.Sync()
 		}); err != nil {
@@ -233,7 +243,7 @@ func download(ctx context.Context, op string, st backupstore.Store, dir string, 
 		}
 	}
 	if len(errs) > 0 {
-		return man, opErr(op, ErrBackupCorrupt, fmt.Sprintf("%d of %d files bad", len(errs), len(want)), errors.Join(errs...))
+		return man, opErr(op, ErrCorrupt, fmt.Sprintf("%d of %d files bad", len(errs), len(want)), errors.Join(errs...))
 	}
 	if err := os.WriteFile(filepath.Join(dir, manifestName), raw, 0o644); err != nil {
 		return nil, opErr(op, nil, "write manifest", err)
@@ -241,7 +251,7 @@ func download(ctx context.Context, op string, st backupstore.Store, dir string, 
 	return man, nil
 }
 
-// restoreRemote is RestoreBackup from an object store: the backup is
+// restoreRemote is Restore from an object store: the backup is
 // downloaded into a temporary folder beside dataDir (it needs the backup's
 // stored size in free space there), every hash checked, then restored by
 // the local code, and the folder removed.
@@ -249,7 +259,7 @@ func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOp
 	op := "restore backup " + location + " into " + dataDir
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
-		return opErr(op, ErrInvalidArgument, "", err)
+		return opErr(op, dbctl.ErrInvalidArgument, "", err)
 	}
 	empty, err := dirIsEmpty(abs)
 	if err != nil {
@@ -258,7 +268,7 @@ func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOp
 	if !empty && !opts.Overwrite {
 		return opErr(op, ErrDataDirNotEmpty, dataDir, nil)
 	}
-	st, err := backupstore.Open(ctx, location, opts.Remote)
+	st, err := backupstore.Open(ctx, location, opts.Store)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
@@ -274,17 +284,17 @@ func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOp
 		return err
 	}
 	local := opts
-	local.Remote = RemoteOptions{}
-	return RestoreBackup(ctx, tmp, abs, local)
+	local.Store = backupstore.Options{}
+	return Restore(ctx, tmp, abs, local)
 }
 
 // importRemote is ImportTable from an object store: the table's files are
 // downloaded into a temporary folder under os.TempDir() (readable by the
 // server, which must run on this machine), checked, imported by the local
 // code, and the folder removed.
-func (m *Manticore) importRemote(ctx context.Context, location, table, as string, remote RemoteOptions) error {
+func importRemote(ctx context.Context, m *dbctl.Manticore, location, table, as string, remote backupstore.Options) error {
 	op := "manticore import table " + table + " from " + location
-	src, err := oneManticoreTable(table)
+	src, err := oneTable(table)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
@@ -306,9 +316,9 @@ func (m *Manticore) importRemote(ctx context.Context, location, table, as string
 		return err
 	}
 	if !strings.Contains(","+manifestTableNames(man)+",", ","+src+",") {
-		return opErr(op, ErrTableNotFound, "the backup has no table "+src, nil)
+		return opErr(op, dbctl.ErrTableNotFound, "the backup has no table "+src, nil)
 	}
-	return m.ImportTable(ctx, tmp, table, as)
+	return Import(ctx, m, tmp, table, ImportOptions{As: as})
 }
 
 func manifestTableNames(man *Manifest) string {

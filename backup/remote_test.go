@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
 	"github.com/dbctl/dbctl/dbctltest"
 	"github.com/dbctl/dbctl/internal/s3test"
@@ -30,7 +31,7 @@ func s3Env(t *testing.T) s3test.Server {
 
 // openDirect opens location on the real server without any proxy.
 func openDirect(t *testing.T, srv s3test.Server, location string) *backupstore.S3 {
-	st, err := backupstore.Open(context.Background(), location, RemoteOptions{Endpoint: srv.Endpoint})
+	st, err := backupstore.Open(context.Background(), location, backupstore.Options{Endpoint: srv.Endpoint})
 	require.NoError(t, err)
 	return st.(*backupstore.S3)
 }
@@ -68,10 +69,10 @@ func TestS3BackupListVerifyRestoreImportPrune(t *testing.T) {
 			root := srv.Location(t)
 			loc := root + "/bk-1"
 			staging := t.TempDir()
-			remote := RemoteOptions{PartSize: backupstore.MinPartSize, Concurrency: 2}
+			remote := backupstore.Options{PartSize: backupstore.MinPartSize, Concurrency: 2}
 			var phases []string
-			man, err := m.Backup(ctx, loc, BackupOptions{Compress: compress, StagingDir: staging, Remote: remote,
-				Progress: func(p BackupProgress) {
+			man, err := Create(ctx, m, loc, CreateOptions{Compress: compress, StagingDir: staging, Store: remote,
+				Progress: func(p Progress) {
 					if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 						phases = append(phases, p.Phase)
 					}
@@ -89,13 +90,13 @@ func TestS3BackupListVerifyRestoreImportPrune(t *testing.T) {
 
 			// a prefix that holds a manifest is refused before anything is frozen
 			f.srv.FailNext("FREEZE `", 1064, "FREEZE was sent")
-			_, err = m.Backup(ctx, loc, BackupOptions{Remote: remote})
-			assert.ErrorIs(t, err, ErrBackupExists)
+			_, err = Create(ctx, m, loc, CreateOptions{Store: remote})
+			assert.ErrorIs(t, err, ErrExists)
 			assert.NotContains(t, err.Error(), "FREEZE was sent")
 			_, err = f.c.DB().Exec("FREEZE `pq`") // consumes the armed failure
 			require.Error(t, err)
 
-			list, err := ListBackups(ctx, root)
+			list, err := List(ctx, root, ListOptions{})
 			require.NoError(t, err)
 			require.Len(t, list, 1)
 			assert.Equal(t, "bk-1", list[0].Name)
@@ -105,7 +106,7 @@ func TestS3BackupListVerifyRestoreImportPrune(t *testing.T) {
 			assert.Equal(t, man.FreezeWindow, list[0].FreezeWindow)
 			assert.False(t, list[0].Incremental)
 
-			_, err = VerifyBackupWith(ctx, loc, VerifyOptions{})
+			_, err = Verify(ctx, loc, VerifyOptions{})
 			require.NoError(t, err)
 
 			// one object damaged, one missing: both reported
@@ -118,8 +119,8 @@ func TestS3BackupListVerifyRestoreImportPrune(t *testing.T) {
 			gone := man.storedKey(ManifestFile{Path: "data/pq/pq.meta"})
 			pqMeta := readObject(t, st, gone)
 			require.NoError(t, st.Delete(ctx, gone))
-			_, err = VerifyBackupWith(ctx, loc, VerifyOptions{})
-			require.ErrorIs(t, err, ErrBackupCorrupt)
+			_, err = Verify(ctx, loc, VerifyOptions{})
+			require.ErrorIs(t, err, ErrCorrupt)
 			problems := map[string]string{}
 			for _, fe := range backupFileErrors(err) {
 				problems[fe.Path] = fe.Problem
@@ -130,8 +131,8 @@ func TestS3BackupListVerifyRestoreImportPrune(t *testing.T) {
 
 			parent := t.TempDir()
 			restored := filepath.Join(parent, "data")
-			err = RestoreBackup(ctx, loc, restored, RestoreOptions{})
-			require.ErrorIs(t, err, ErrBackupCorrupt, "nothing restored from a corrupt backup")
+			err = Restore(ctx, loc, restored, RestoreOptions{})
+			require.ErrorIs(t, err, ErrCorrupt, "nothing restored from a corrupt backup")
 			empty, _ := dirIsEmpty(restored)
 			assert.True(t, empty)
 			left, _ := os.ReadDir(parent)
@@ -141,7 +142,7 @@ func TestS3BackupListVerifyRestoreImportPrune(t *testing.T) {
 			require.NoError(t, err)
 			_, err = st.Put(ctx, gone, bytes.NewReader(pqMeta), backupstore.PutOptions{})
 			require.NoError(t, err)
-			require.NoError(t, RestoreBackup(ctx, loc, restored, RestoreOptions{}))
+			require.NoError(t, Restore(ctx, loc, restored, RestoreOptions{}))
 			left, _ = os.ReadDir(parent)
 			assert.Len(t, left, 1, "only the data_dir")
 			srv2 := dbctltest.NewManticore(t, dbctltest.WithDataDir(restored))
@@ -150,25 +151,25 @@ func TestS3BackupListVerifyRestoreImportPrune(t *testing.T) {
 			defer db2.Close()
 			assert.Equal(t, want, rowCounts(t, db2))
 
-			require.NoError(t, m.ImportTable(ctx, loc, "b", "b_copy"))
+			require.NoError(t, Import(ctx, m, loc, "b", ImportOptions{As: "b_copy"}))
 			var n string
 			require.NoError(t, f.c.DB().QueryRow("SELECT COUNT(*) FROM b_copy").Scan(&n))
 			assert.Equal(t, "3", n)
-			assert.ErrorIs(t, m.ImportTable(ctx, loc, "nope", "x"), ErrTableNotFound)
+			assert.ErrorIs(t, Import(ctx, m, loc, "nope", ImportOptions{As: "x"}), dbctl.ErrTableNotFound)
 
 			// a second backup; prune keeps the newest
-			_, err = m.Backup(ctx, root+"/bk-2", BackupOptions{Compress: compress, Tables: []string{"a"}, Remote: remote})
+			_, err = Create(ctx, m, root+"/bk-2", CreateOptions{Compress: compress, Tables: []string{"a"}, Store: remote})
 			require.NoError(t, err)
-			would, err := PruneBackups(ctx, root, PruneOptions{KeepLast: 1, DryRun: true})
+			would, err := Prune(ctx, root, PruneOptions{KeepLast: 1, DryRun: true})
 			require.NoError(t, err)
 			require.Len(t, would, 1)
 			assert.Equal(t, "bk-1", would[0].Name)
 			assert.Len(t, listKeys(t, st, ""), len(man.Files)+1, "dry run deletes nothing")
-			pruned, err := PruneBackups(ctx, root, PruneOptions{KeepLast: 1})
+			pruned, err := Prune(ctx, root, PruneOptions{KeepLast: 1})
 			require.NoError(t, err)
 			assert.Equal(t, would, pruned)
 			assert.Empty(t, listKeys(t, st, ""))
-			list, err = ListBackups(ctx, root)
+			list, err = List(ctx, root, ListOptions{})
 			require.NoError(t, err)
 			require.Len(t, list, 1)
 			assert.Equal(t, "bk-2", list[0].Name)
@@ -186,14 +187,14 @@ func readObject(t *testing.T, st backupstore.Store, key string) []byte {
 	return b
 }
 
-// backupFileErrors collects the *BackupFileError of a joined error tree.
-func backupFileErrors(err error) []*BackupFileError {
-	var out []*BackupFileError
+// backupFileErrors collects the *FileError of a joined error tree.
+func backupFileErrors(err error) []*FileError {
+	var out []*FileError
 	var walk func(error)
 	walk = func(e error) {
 		switch x := e.(type) {
 		case nil:
-		case *BackupFileError:
+		case *FileError:
 			out = append(out, x)
 		case interface{ Unwrap() []error }:
 			for _, c := range x.Unwrap() {
@@ -212,25 +213,25 @@ func TestUploadBackupToFolderAndS3(t *testing.T) {
 	f := newBackupFixture(t)
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "bk")
-	man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: true})
+	man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Compress: true})
 	require.NoError(t, err)
 	targets := []string{filepath.Join(t.TempDir(), "copy")}
 	if s3test.Available() {
 		targets = append(targets, s3Env(t).Location(t))
 	}
 	for _, target := range targets {
-		require.NoError(t, UploadBackup(ctx, dir, target, RemoteOptions{}))
-		got, err := VerifyBackupWith(ctx, target, VerifyOptions{})
+		require.NoError(t, Upload(ctx, dir, target, UploadOptions{Store: backupstore.Options{}}))
+		got, err := Verify(ctx, target, VerifyOptions{})
 		require.NoError(t, err, target)
 		assert.Equal(t, man.Files, got.Files)
-		assert.ErrorIs(t, UploadBackup(ctx, dir, target, RemoteOptions{}), ErrBackupExists)
+		assert.ErrorIs(t, Upload(ctx, dir, target, UploadOptions{Store: backupstore.Options{}}), ErrExists)
 	}
 	// a file changed after the backup was made is caught in the upload pass
 	victim := man.storedPath(dir, man.Files[0])
 	require.NoError(t, os.WriteFile(victim, []byte("not the same bytes"), 0o644))
 	target := filepath.Join(t.TempDir(), "copy2")
-	err = UploadBackup(ctx, dir, target, RemoteOptions{})
-	require.ErrorIs(t, err, ErrBackupCorrupt)
+	err = Upload(ctx, dir, target, UploadOptions{Store: backupstore.Options{}})
+	require.ErrorIs(t, err, ErrCorrupt)
 	left, _ := os.ReadDir(target)
 	assert.Empty(t, left, "what was written is deleted")
 }

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -12,35 +12,33 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/dbctl/dbctl/backupstore"
 )
 
-// VerifyBackup reads dir's manifest and re-hashes every file (decompressing
-// compressed ones), comparing size and sha256 with the manifest. A bad
-// manifest is ErrBackupInvalid; bad files are ErrBackupCorrupt joined with
-// one *BackupFileError per file. The manifest is returned with either.
-// dir may be "s3://bucket/prefix" (every object streamed once).
-func VerifyBackup(ctx context.Context, dir string) (*Manifest, error) {
-	return VerifyBackupWith(ctx, dir, VerifyOptions{})
-}
-
-// VerifyOptions configure VerifyBackupWith.
+// VerifyOptions configure Verify.
 type VerifyOptions struct {
 	// Concurrency is the number of hashing workers; 0 means one per CPU.
 	Concurrency int
 	// Progress, when set, is called from one goroutine at most ~10 times a
 	// second and once at the end (Phase "verify"). A panic in it stops the
 	// verification and goes on in the caller's goroutine.
-	Progress func(BackupProgress)
-	// Remote configures an s3:// location (backup_remote.go).
-	Remote RemoteOptions
+	Progress func(Progress)
+	// Store configures an s3:// location (see backupstore.Options).(backup_remote.go).
+	Store backupstore.Options
 }
 
-// VerifyBackupWith is VerifyBackup with options.
-func VerifyBackupWith(ctx context.Context, dir string, opts VerifyOptions) (*Manifest, error) {
-	if IsRemoteLocation(dir) {
+// Verify reads the manifest of the backup at location and re-hashes every
+// file (decompressing compressed ones), comparing size and sha256 with the
+// manifest. A bad manifest is ErrInvalid; bad files are ErrCorrupt joined
+// with one *FileError per file. The manifest is returned with either.
+// location may be "s3://bucket/prefix" (every object streamed once).
+func Verify(ctx context.Context, location string, opts VerifyOptions) (*Manifest, error) {
+	dir := location
+	if backupstore.IsRemote(dir) {
 		return verifyRemote(ctx, dir, opts)
 	}
-	man, err := ReadManifest(dir)
+	man, err := readManifest(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -69,12 +67,12 @@ func newTracker(phase string, files []ManifestFile) *tracker {
 	return t
 }
 
-func (t *tracker) snapshot() BackupProgress {
-	return BackupProgress{Phase: t.phase.Load().(string), Files: int(t.files.Load()), FilesTotal: t.filesTotal,
+func (t *tracker) snapshot() Progress {
+	return Progress{Phase: t.phase.Load().(string), Files: int(t.files.Load()), FilesTotal: t.filesTotal,
 		Bytes: t.bytes.Load(), BytesTotal: t.bytesTotal, Elapsed: time.Since(t.started)}
 }
 
-func verifyFiles(ctx context.Context, op, dir string, man *Manifest, files []ManifestFile, conc int, progress func(BackupProgress)) error {
+func verifyFiles(ctx context.Context, op, dir string, man *Manifest, files []ManifestFile, conc int, progress func(Progress)) error {
 	if conc <= 0 {
 		conc = runtime.NumCPU()
 	}
@@ -101,7 +99,7 @@ func verifyFiles(ctx context.Context, op, dir string, man *Manifest, files []Man
 		}
 	}
 	if len(errs) > 0 {
-		return opErr(op, ErrBackupCorrupt, fmt.Sprintf("%d of %d files bad", len(errs), len(files)), errors.Join(errs...))
+		return opErr(op, ErrCorrupt, fmt.Sprintf("%d of %d files bad", len(errs), len(files)), errors.Join(errs...))
 	}
 	return nil
 }
@@ -111,29 +109,29 @@ func checkFile(ctx context.Context, w *fileWorker, dir string, man *Manifest, f 
 	fi, err := os.Lstat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &BackupFileError{Path: f.Path, Problem: "missing"}
+		return &FileError{Path: f.Path, Problem: "missing"}
 	case err != nil:
-		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}
+		return &FileError{Path: f.Path, Problem: "unreadable", Err: err}
 	case !fi.Mode().IsRegular():
-		return &BackupFileError{Path: f.Path, Problem: "not a regular file"}
+		return &FileError{Path: f.Path, Problem: "not a regular file"}
 	}
 	n, sum, err := w.hashStored(ctx, p, man.Compression == "zstd", nil)
 	switch {
 	case ctx.Err() != nil:
 		return nil
 	case err != nil:
-		return &BackupFileError{Path: f.Path, Problem: "unreadable", Err: err}
+		return &FileError{Path: f.Path, Problem: "unreadable", Err: err}
 	case n < f.Size:
-		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}
+		return &FileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}
 	case n > f.Size:
-		return &BackupFileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}
+		return &FileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}
 	case sum != f.SHA256:
-		return &BackupFileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}
+		return &FileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}
 	}
 	return nil
 }
 
-// RestoreOptions configure RestoreBackup.
+// RestoreOptions configure Restore.
 type RestoreOptions struct {
 	// Overwrite allows a data_dir that already has files (dotfiles do not
 	// count); the backup's files replace files of the same name.
@@ -142,12 +140,12 @@ type RestoreOptions struct {
 	// second, through Phase "verify" and then "restore". A panic in it
 	// stops the restore, removes what it wrote, and goes on in the
 	// caller's goroutine.
-	Progress func(BackupProgress)
-	// Remote configures an s3:// location (backup_remote.go).
-	Remote RemoteOptions
+	Progress func(Progress)
+	// Store configures an s3:// location (see backupstore.Options).(backup_remote.go).
+	Store backupstore.Options
 }
 
-// RestoreBackup rebuilds a Manticore data_dir from a backup, offline. A
+// Restore rebuilds a Manticore data_dir from a backup, offline. A
 // data_dir with a table that a running searchd holds (its <table>.lock is
 // locked) is refused with ErrServerRunning whatever the options, before
 // anything is read or written: stop searchd first. Every file is verified
@@ -160,21 +158,22 @@ type RestoreOptions struct {
 // searchd running as its own user can lock and serve them. On failure the
 // files written so far are removed. The config file a backup keeps
 // (config/) is not written anywhere.
-// dir may be "s3://bucket/prefix": downloaded into a folder beside dataDir
-// and verified first.
-func RestoreBackup(ctx context.Context, dir, dataDir string, opts RestoreOptions) (err error) {
+// location may be "s3://bucket/prefix": downloaded into a folder beside
+// dataDir and verified first.
+func Restore(ctx context.Context, location, dataDir string, opts RestoreOptions) (err error) {
+	dir := location
 	op := "restore backup " + dir + " into " + dataDir
 	if err := refuseLive(op, dataDir); err != nil {
 		return err
 	}
-	if IsRemoteLocation(dir) {
+	if backupstore.IsRemote(dir) {
 		return restoreRemote(ctx, dir, dataDir, opts)
 	}
 	own, err := ownerOf(dataDir)
 	if err != nil {
 		return opErr(op, nil, "owner of the data_dir", err)
 	}
-	man, err := VerifyBackupWith(ctx, dir, VerifyOptions{Progress: opts.Progress})
+	man, err := Verify(ctx, dir, VerifyOptions{Progress: opts.Progress})
 	if err != nil {
 		return err
 	}
@@ -286,7 +285,7 @@ func writeVerified(ctx context.Context, w *fileWorker, src, dst string, compress
 	}
 	n, sum, err := w.hashStored(ctx, src, compressed, out)
 	if err == nil && (n != f.Size || sum != f.SHA256) {
-		err = fmt.Errorf("%w: changed since verification", ErrBackupCorrupt)
+		err = fmt.Errorf("%w: changed since verification", ErrCorrupt)
 	}
 	if err == nil {
 		err = out.Sync()

@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 // RawFileLock; binlog_path is <data_dir>/binlog in RT mode:
 // manticore-2.jsonl "SHOW SETTINGS"), or the lock of a table it serves,
 // <data_dir>/<t>/<t>.lock (RawFileLock when the table is opened). Both are
-// fcntl write locks (sphLockEx), seen by lockHeld. RestoreBackup asks before
+// fcntl write locks (sphLockEx), seen by lockHeld. Restore asks before
 // it reads the backup and again right before its first write.
 func refuseLive(op, dataDir string) error {
 	binlog, err := lockHeld(filepath.Join(dataDir, "binlog", "binlog.lock"))

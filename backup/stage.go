@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dbctl/dbctl"
 )
 
 // immutableSuffixes are the extensions of the disk-chunk files searchd
@@ -176,10 +178,10 @@ func (b *backupRun) cleanStaleStaging(ctx context.Context, tmpParent string) {
 	for _, d := range dirs {
 		removed, err := removeStaleStaging(d)
 		for _, p := range removed {
-			b.m.c.opts.logger.InfoContext(ctx, "dbctl: removed a staging folder left by a killed backup", "path", p)
+			b.m.Logger().InfoContext(ctx, "dbctl: removed a staging folder left by a killed backup", "path", p)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			b.m.c.opts.logger.WarnContext(ctx, "dbctl: could not clean up old staging folders", "dir", d, "error", err)
+			b.m.Logger().WarnContext(ctx, "dbctl: could not clean up old staging folders", "dir", d, "error", err)
 		}
 	}
 }
@@ -193,7 +195,7 @@ func (b *backupRun) settingsDataDir() string {
 }
 
 // stagingPlace is a folder a staging folder may be made in; must: the
-// backup fails (ErrInvalidArgument) when it cannot be.
+// backup fails (dbctl.ErrInvalidArgument) when it cannot be.
 type stagingPlace struct {
 	dir  string
 	must bool
@@ -242,7 +244,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 	}
 	dd, err := dev(dataDir)
 	if err != nil {
-		b.m.c.opts.logger.InfoContext(ctx, "dbctl: backup copies inside the freeze", "reason", err)
+		b.m.Logger().InfoContext(ctx, "dbctl: backup copies inside the freeze", "reason", err)
 		return nil
 	}
 	var reasons []error
@@ -255,18 +257,18 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 				b.memBudget.Store(h.stageMemory)
 			}
 			b.setStaging(StagingStaged)
-			b.m.c.opts.logger.InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
+			b.m.Logger().InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
 			return nil
 		}
 		if place.must {
-			return opErr(b.op, ErrInvalidArgument, "staging dir "+place.dir, err)
+			return opErr(b.op, dbctl.ErrInvalidArgument, "staging dir "+place.dir, err)
 		}
 		reasons = append(reasons, fmt.Errorf("%s: %w", place.dir, err))
 	}
 	if b.opts.StagingDir == "" && b.store == nil {
 		reasons = append(reasons, errors.New("the target is on another file system than the data_dir and no StagingDir is set"))
 	}
-	b.m.c.opts.logger.WarnContext(ctx, "dbctl: no staging folder possible: the backup copies every file inside the freeze",
+	b.m.Logger().WarnContext(ctx, "dbctl: no staging folder possible: the backup copies every file inside the freeze",
 		"tmp", b.tmp, "reason", errors.Join(reasons...))
 	return nil
 }

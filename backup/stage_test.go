@@ -1,4 +1,4 @@
-package dbctl
+package backup
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/dbctltest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -75,8 +76,8 @@ func TestBackupStaged(t *testing.T) {
 			var sawStaging atomic.Value
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "bk")
-			man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{Compress: compress, Concurrency: 2,
-				Progress: func(p BackupProgress) {
+			man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Compress: compress, Concurrency: 2,
+				Progress: func(p Progress) {
 					if p.Staging != "" {
 						sawStaging.Store(p.Staging)
 					}
@@ -111,10 +112,10 @@ func TestBackupStaged(t *testing.T) {
 			noStagingLeft(t, parent)
 			_, err = os.Stat(filepath.Join(dir, stagingMarker))
 			assert.True(t, errors.Is(err, os.ErrNotExist), "the finished backup holds no marker")
-			_, err = VerifyBackup(ctx, dir)
+			_, err = Verify(ctx, dir, VerifyOptions{})
 			require.NoError(t, err)
 			restored := t.TempDir()
-			require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{}))
+			require.NoError(t, Restore(ctx, dir, restored, RestoreOptions{}))
 			assert.Equal(t, want, rowCountsOf(t, restored))
 		})
 	}
@@ -167,10 +168,10 @@ func TestBackupStagedRaces(t *testing.T) {
 			return nil
 		}, func(t *testing.T, man *Manifest, dir string, err error, wantRows map[string]string) {
 			require.NoError(t, err)
-			_, err = VerifyBackup(context.Background(), dir)
+			_, err = Verify(context.Background(), dir, VerifyOptions{})
 			require.NoError(t, err)
 			restored := t.TempDir()
-			require.NoError(t, RestoreBackup(context.Background(), dir, restored, RestoreOptions{}))
+			require.NoError(t, Restore(context.Background(), dir, restored, RestoreOptions{}))
 			assert.Equal(t, wantRows, rowCountsOf(t, restored))
 		}},
 		{"UPDATE and FLUSH ATTRIBUTES (in place, copied inside the freeze)", func(t *testing.T, f *backupFixture, _ string) error {
@@ -182,7 +183,7 @@ func TestBackupStagedRaces(t *testing.T) {
 		}, func(t *testing.T, man *Manifest, dir string, err error, wantRows map[string]string) {
 			require.NoError(t, err)
 			restored := t.TempDir()
-			require.NoError(t, RestoreBackup(context.Background(), dir, restored, RestoreOptions{}))
+			require.NoError(t, Restore(context.Background(), dir, restored, RestoreOptions{}))
 			srv := dbctltest.NewManticore(t, dbctltest.WithDataDir(restored))
 			db, err := sql.Open("mysql", srv.DSN())
 			require.NoError(t, err)
@@ -217,7 +218,7 @@ func TestBackupStagedRaces(t *testing.T) {
 				var once atomic.Bool
 				parent := t.TempDir()
 				dir := filepath.Join(parent, "bk")
-				man, err := f.c.Manticore().Backup(context.Background(), dir, BackupOptions{Compress: compress, Concurrency: 1,
+				man, err := Create(context.Background(), f.c.Manticore(), dir, CreateOptions{Compress: compress, Concurrency: 1,
 					hooks: &backupHooks{beforeStaged: func(src, _ string) error {
 						if filepath.Base(src) == "a.0.spd" && once.CompareAndSwap(false, true) {
 							return tc.race(t, f, src)
@@ -265,7 +266,7 @@ func TestBackupFailsBetweenStagingAndCopy(t *testing.T) {
 				parent := t.TempDir()
 				dir := filepath.Join(parent, "bk")
 				var stagingDir string
-				_, err = f.c.Manticore().Backup(context.Background(), dir, BackupOptions{Compress: compress, Concurrency: 1,
+				_, err = Create(context.Background(), f.c.Manticore(), dir, CreateOptions{Compress: compress, Concurrency: 1,
 					hooks: &backupHooks{beforeStaged: func(_, link string) error {
 						stagingDir = filepath.Dir(link)
 						if tc.fail(n.Add(1)) {
@@ -316,10 +317,10 @@ func TestBackupStagingOnOtherFileSystem(t *testing.T) {
 
 	t.Run("no StagingDir: copied inside the freeze", func(t *testing.T) {
 		dir := filepath.Join(other, "bk1")
-		man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{hooks: hooks})
+		man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{hooks: hooks})
 		require.NoError(t, err)
 		assert.Equal(t, StagingCopiedInFreeze, man.Staging)
-		_, err = VerifyBackup(ctx, dir)
+		_, err = Verify(ctx, dir, VerifyOptions{})
 		require.NoError(t, err)
 	})
 	t.Run("StagingDir on the data_dir's file system", func(t *testing.T) {
@@ -333,13 +334,13 @@ func TestBackupStagingOnOtherFileSystem(t *testing.T) {
 		if hooks != nil {
 			h.dev = hooks.dev
 		}
-		man, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{StagingDir: sameFS, Compress: true, hooks: h})
+		man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{StagingDir: sameFS, Compress: true, hooks: h})
 		require.NoError(t, err)
 		assert.Equal(t, StagingStaged, man.Staging)
 		assert.Equal(t, int64(len(immutableFiles(man))), links.Load())
 		noStagingLeft(t, sameFS)
 		restored := t.TempDir()
-		require.NoError(t, RestoreBackup(ctx, dir, restored, RestoreOptions{}))
+		require.NoError(t, Restore(ctx, dir, restored, RestoreOptions{}))
 		assert.Equal(t, want, rowCountsOf(t, restored))
 	})
 	t.Run("StagingDir on another file system: refused before the FREEZE", func(t *testing.T) {
@@ -353,8 +354,8 @@ func TestBackupStagingOnOtherFileSystem(t *testing.T) {
 			}
 			return devOf(p)
 		}}
-		_, err := f.c.Manticore().Backup(ctx, dir, BackupOptions{StagingDir: other, hooks: h})
-		require.ErrorIs(t, err, ErrInvalidArgument)
+		_, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{StagingDir: other, hooks: h})
+		require.ErrorIs(t, err, dbctl.ErrInvalidArgument)
 		assert.Contains(t, err.Error(), "not on the file system of the data_dir")
 		noPartialLeft(t, dir)
 		noStagingLeft(t, other)
@@ -397,7 +398,7 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	assert.Equal(t, uint64(2), uint64(st.Nlink), "pinned by the leftover link")
 
 	before := f.counters(t)
-	_, err = f.c.Manticore().Backup(context.Background(), filepath.Join(parent, "bk"), BackupOptions{})
+	_, err = Create(context.Background(), f.c.Manticore(), filepath.Join(parent, "bk"), CreateOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, before, f.counters(t))
 	_, err = os.Stat(killed.path)

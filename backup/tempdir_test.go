@@ -1,10 +1,11 @@
-package dbctl
+package backup
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/dbctl/dbctl"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -40,11 +41,11 @@ func TestMarkedTempDirRemovesKilledLeftovers(t *testing.T) {
 func TestBaseMustBeLocalAndListNeedsTheFolder(t *testing.T) {
 	f := newBackupFixture(t)
 	before := f.counters(t)
-	_, err := f.c.Manticore().Backup(t.Context(), filepath.Join(t.TempDir(), "bk"), BackupOptions{Base: "s3://bucket/prefix/base"})
-	require.ErrorIs(t, err, ErrInvalidArgument)
+	_, err := Create(t.Context(), f.c.Manticore(), filepath.Join(t.TempDir(), "bk"), CreateOptions{Base: "s3://bucket/prefix/base"})
+	require.ErrorIs(t, err, dbctl.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "Base must be a local backup folder")
 	assert.Equal(t, before, f.counters(t))
 
-	_, err = ListBackups(t.Context(), filepath.Join(t.TempDir(), "typo"))
+	_, err = List(t.Context(), filepath.Join(t.TempDir(), "typo"), ListOptions{})
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
