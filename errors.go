@@ -155,27 +155,6 @@ func (e *MoCtlError) Error() string {
 	return "dbctl: mo_ctl " + e.Method + " returned " + quoteForMessage(e.ReturnStr)
 }
 
-// IsNotSysAccount reports whether err (or anything it wraps) is ErrNotSysAccount.
-func IsNotSysAccount(err error) bool { return errors.Is(err, ErrNotSysAccount) }
-
-// IsTableNotFound reports whether err (or anything it wraps) is ErrTableNotFound.
-func IsTableNotFound(err error) bool { return errors.Is(err, ErrTableNotFound) }
-
-// IsInvalidIdentifier reports whether err (or anything it wraps) is ErrInvalidIdentifier.
-func IsInvalidIdentifier(err error) bool { return errors.Is(err, ErrInvalidIdentifier) }
-
-// IsSnapshotNotFound reports whether err (or anything it wraps) is ErrSnapshotNotFound.
-func IsSnapshotNotFound(err error) bool { return errors.Is(err, ErrSnapshotNotFound) }
-
-// IsPITRNotFound reports whether err (or anything it wraps) is ErrPITRNotFound.
-func IsPITRNotFound(err error) bool { return errors.Is(err, ErrPITRNotFound) }
-
-// IsAlreadyExists reports whether err (or anything it wraps) is ErrAlreadyExists.
-func IsAlreadyExists(err error) bool { return errors.Is(err, ErrAlreadyExists) }
-
-// IsPermissionDenied reports whether err (or anything it wraps) is ErrPermissionDenied.
-func IsPermissionDenied(err error) bool { return errors.Is(err, ErrPermissionDenied) }
-
 // ServerError returns the *mysql.MySQLError that err wraps, if any. Note that
 // MatrixOne's "ExpectedEOB" packet carries number 0: a non-nil result with
 // Number 0 is still an error.

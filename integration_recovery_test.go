@@ -3,6 +3,7 @@ package dbctl_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestIntegrationRecoveryDatabase(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, list, *sn)
 	_, err = c.Snapshots().Create(ctx, snap, dbctl.DatabaseTarget(db))
-	assert.True(t, dbctl.IsAlreadyExists(err), "%v", err)
+	assert.True(t, errors.Is(err, dbctl.ErrAlreadyExists), "%v", err)
 
 	itest.ExecAll(t, c.DB(), "delete from "+db+".t where id = 1", "insert into "+db+".t values (3,'three')", "create table "+db+".extra (x int)")
 	require.NoError(t, c.Snapshots().Restore(ctx, snap, dbctl.DatabaseTarget(db), dbctl.SnapshotRestoreOptions{}))
@@ -107,10 +108,10 @@ func TestIntegrationRecoveryDatabase(t *testing.T) {
 	assert.Contains(t, names, pitr)
 
 	require.NoError(t, c.PITRs().Drop(ctx, pitr))
-	assert.True(t, dbctl.IsPITRNotFound(c.PITRs().Drop(ctx, pitr)))
+	assert.True(t, errors.Is(c.PITRs().Drop(ctx, pitr), dbctl.ErrPITRNotFound))
 	require.NoError(t, c.Snapshots().Drop(ctx, snap))
 	_, err = c.Snapshots().Get(ctx, snap)
-	assert.True(t, dbctl.IsSnapshotNotFound(err))
+	assert.True(t, errors.Is(err, dbctl.ErrSnapshotNotFound))
 }
 
 func TestIntegrationRecoveryAccount(t *testing.T) {
@@ -151,9 +152,9 @@ func TestIntegrationRecoveryAccount(t *testing.T) {
 
 	// the tenant: sys's objects are invisible, the cluster is not its to snapshot
 	_, err = tenant.Snapshots().Get(ctx, snap)
-	assert.True(t, dbctl.IsSnapshotNotFound(err), "%v", err)
+	assert.True(t, errors.Is(err, dbctl.ErrSnapshotNotFound), "%v", err)
 	_, err = tenant.Snapshots().Create(ctx, itest.UniqueName("dbctl_sn_"), dbctl.ClusterTarget())
-	assert.True(t, dbctl.IsPermissionDenied(err), "%v", err)
+	assert.True(t, errors.Is(err, dbctl.ErrPermissionDenied), "%v", err)
 	_, err = tenant.PITRs().RecoveryWindow(ctx, dbctl.AccountTarget("sys"))
-	assert.True(t, dbctl.IsPermissionDenied(err), "%v", err)
+	assert.True(t, errors.Is(err, dbctl.ErrPermissionDenied), "%v", err)
 }
