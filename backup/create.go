@@ -61,7 +61,7 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // CreateOptions.Base). With NoSync nothing is fsynced.
 //
 // The tables are unfrozen as soon as the copies (or links) are made:
-// exactly the tables Backup froze, once each, also on error, cancellation,
+// exactly the tables Create froze, once each, also on error, cancellation,
 // panic (including one in Progress) or a lost connection (see WithFrozen).
 // Then files and directories are synced, manifest.json is written last,
 // and the temporary directory beside dir is renamed to dir. A failed backup
@@ -84,7 +84,7 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // else beside the data_dir, else in the temp dir), and after the unfreeze
 // each file is streamed once from its hard link or from memory to the
 // store, with manifest.json last; no local copy of the backup is made
-// (backup_remote.go, backup_remote_direct.go).
+// (remote.go, remote_direct.go).
 func Create(ctx context.Context, m *dbctl.Manticore, location string, opts CreateOptions) (man *Manifest, err error) {
 	dir := location
 	op := "manticore backup " + dir

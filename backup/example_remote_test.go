@@ -110,7 +110,7 @@ func ExamplePrune() {
 	// left: c
 }
 
-// ListBackupsWith and ImportTableWith take the options of an s3:// location
+// List and Import take the options of an s3:// location in their Store field
 // in code, for programs that do not configure S3 through the environment.
 func ExampleImportOptions() {
 	srv, c, tmp, dir := backedUpExample()

@@ -234,7 +234,7 @@ func ExampleCreateOptions_base() {
 }
 
 // NoSync skips the fsyncs, as cp does: for a backup that is verified or
-// shipped elsewhere at once. VerifyBackup re-reads every file.
+// shipped elsewhere at once. Verify re-reads every file.
 func ExampleCreateOptions_noSync() {
 	srv, c, tmp := backupExampleServer()
 	defer srv.Close()

@@ -86,7 +86,7 @@ func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opt
 			}
 		}
 		// searchd reads the staged files itself: give them to the owner of
-		// the backup (Backup gives it to the data_dir's owner).
+		// the backup (Create gives it to the data_dir's owner).
 		own, err := ownerOf(abs)
 		if err == nil {
 			err = giveTreeTo(own, stage)

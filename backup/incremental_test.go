@@ -117,7 +117,7 @@ func keys(m map[string]bool) []string {
 }
 
 // A base file that no longer matches its manifest: damage of the same size
-// is shared through the hard link and VerifyBackup of the new backup names
+// is shared through the hard link and Verify of the new backup names
 // the file; a base file of the wrong size is not reused at all.
 func TestBackupIncrementalDamagedBase(t *testing.T) {
 	f := newBackupFixture(t)
@@ -181,7 +181,7 @@ func TestBackupIncrementalBaseMismatch(t *testing.T) {
 // damaged without changing its size is not linked (it is re-read and no
 // longer hashes to its record): the good bytes at hand are written, and the
 // new backup verifies while the base's damage is still reported by its own
-// VerifyBackup.
+// Verify.
 func TestBackupIncrementalMutableFiles(t *testing.T) {
 	f := newBackupFixture(t)
 	ctx := context.Background()

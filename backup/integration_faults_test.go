@@ -157,7 +157,7 @@ func assertTreeOwner(t *testing.T, root string, uid uint32) {
 	assert.Greater(t, n, 2)
 }
 
-// E: RestoreBackup into the data_dir of a running searchd is refused,
+// E: Restore into the data_dir of a running searchd is refused,
 // whatever the options, and changes nothing. Against a real server this
 // targets its real data_dir: it runs only with DBCTL_IT_RESTORE_LIVE=1.
 func TestIntegrationRestoreRefusesRunningServer(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"github.com/dbctl/dbctl/backupstore"
 )
 
-// CreateOptions configure Backup.
+// CreateOptions configure Create.
 type CreateOptions struct {
 	// Tables to back up; empty means every table of SHOW TABLES. Tables
 	// that cannot be frozen (distributed, plain) are skipped and listed in
@@ -78,19 +78,20 @@ type CreateOptions struct {
 	// then needs up to the backup's size in free space.
 	StagingDir string
 	// Store configures an s3:// location (part size, upload concurrency;
-	// credentials and endpoint come from the environment: backup_remote.go).
+	// credentials and endpoint from the environment unless set: see
+	// backupstore.Options).
 	Store backupstore.Options
 	// NoStaging copies every file inside the freeze (the way before
 	// staging existed), even where hard links are possible.
 	NoStaging bool
 	// NoSync skips the fsyncs: of every file written, of the directories
-	// and of manifest.json. Backup then returns as soon as the bytes are in
+	// and of manifest.json. Create then returns as soon as the bytes are in
 	// the page cache, as cp does, and a crash of the machine soon after may
 	// leave a backup whose manifest lists files whose bytes were lost
 	// (Verify tells). For a backup that is verified or shipped
 	// elsewhere at once, or on storage that is itself synced; like
 	// pg_basebackup --no-sync. Ignored for an s3:// dir. Default: every
-	// file, directory and the manifest are synced before Backup returns.
+	// file, directory and the manifest are synced before Create returns.
 	// Manifest.NoSync records it; a synced backup with such a Base fsyncs
 	// the files it links from it.
 	NoSync bool
@@ -98,7 +99,7 @@ type CreateOptions struct {
 	hooks *backupHooks // fault injection for this package's tests
 }
 
-// Progress is a snapshot of a running Backup.
+// Progress is a snapshot of a running Create (and of Verify and Restore).
 type Progress struct {
 	// Phase is "freeze", "stage" (inside the freeze: hard links of the
 	// immutable files, copies of the others), "copy" (without staging:

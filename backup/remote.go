@@ -20,7 +20,7 @@ import (
 // caller's context is already cancelled.
 const cleanupTimeout = time.Minute
 
-// openStore opens the store of an s3:// Backup and checks its prefix
+// openStore opens the store of an s3:// Create and checks its prefix
 // before anything is frozen: a manifest there is ErrExists; a
 // missing bucket or refused credentials the store's error.
 func (b *backupRun) openStore(ctx context.Context, location string) error {

@@ -11,7 +11,7 @@ import (
 	"github.com/dbctl/dbctl/backupstore"
 )
 
-// upload is what a Backup to a store (b.store) does after the unfreeze,
+// upload is what a Create to a store (b.store) does after the unfreeze,
 // instead of writing a local folder: every file is streamed once to the
 // store with Put, which computes the size and sha256 of the original bytes
 // in the same pass (and the object checksum, and zstd when Compress):

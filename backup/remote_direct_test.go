@@ -378,7 +378,7 @@ func TestS3BackupRemovesKilledRunsStagingBesideDataDir(t *testing.T) {
 	cleanupStore(t, openDirect(t, srv, loc))
 }
 
-// ListBackupsWith and ImportTableWith use the options they are given, not
+// List and Import use the Store options they are given, not
 // only the environment: with AWS_ENDPOINT_URL pointing nowhere, the
 // endpoint in backupstore.Options is the one used.
 func TestS3OptionsReachListAndImport(t *testing.T) {

@@ -288,7 +288,7 @@ func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOp
 	return Restore(ctx, tmp, abs, local)
 }
 
-// importRemote is ImportTable from an object store: the table's files are
+// importRemote is Import from an object store: the table's files are
 // downloaded into a temporary folder under os.TempDir() (readable by the
 // server, which must run on this machine), checked, imported by the local
 // code, and the folder removed.

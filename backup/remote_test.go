@@ -22,7 +22,7 @@ import (
 )
 
 // s3Env returns the real S3 server and sets AWS_ENDPOINT_URL for the
-// functions that read only the environment (ListBackups, ImportTable).
+// calls given no Store options (List, Import).
 func s3Env(t *testing.T) s3test.Server {
 	srv := s3test.Require(t)
 	t.Setenv("AWS_ENDPOINT_URL", srv.Endpoint)

@@ -24,7 +24,7 @@ type VerifyOptions struct {
 	// second and once at the end (Phase "verify"). A panic in it stops the
 	// verification and goes on in the caller's goroutine.
 	Progress func(Progress)
-	// Store configures an s3:// location (see backupstore.Options).(backup_remote.go).
+	// Store configures an s3:// location (see backupstore.Options).
 	Store backupstore.Options
 }
 
@@ -141,7 +141,7 @@ type RestoreOptions struct {
 	// stops the restore, removes what it wrote, and goes on in the
 	// caller's goroutine.
 	Progress func(Progress)
-	// Store configures an s3:// location (see backupstore.Options).(backup_remote.go).
+	// Store configures an s3:// location (see backupstore.Options).
 	Store backupstore.Options
 }
 

@@ -181,7 +181,7 @@ func (q quietErr) Error() string {
 
 func (q quietErr) Unwrap() error { return q.error }
 
-// fileErrors collects the *BackupFileError of a joined error tree.
+// fileErrors collects the *backup.FileError of a joined error tree.
 func fileErrors(err error) []*backup.FileError {
 	var out []*backup.FileError
 	var walk func(error)

@@ -11,7 +11,7 @@ import (
 	"github.com/dbctl/dbctl/backup"
 )
 
-// progressPrinter shows BackupProgress on stderr: a bar redrawn in place
+// progressPrinter shows backup.Progress on stderr: a bar redrawn in place
 // when stderr is a terminal, plain lines at most once a second when it is
 // not (logs, cron), nothing with --quiet or --json.
 type progressPrinter struct {
