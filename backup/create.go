@@ -89,9 +89,12 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	dir := location
 	op := "manticore backup " + dir
 	b := &backupRun{m: m, op: op, opts: opts, started: time.Now()}
-	// Orphaned freezes: the one place where freezes left by a killed run are
-	// looked for and released, before this run selects or freezes anything.
-	// (Nothing to call yet: the freeze journal is another change.)
+
+	// ORPHANED FREEZES: the single place where Create releases the freezes
+	// a killed run left behind (issue 16's freeze journal, through an
+	// exported method of dbctl.Manticore), before it does anything else.
+	// Nothing is called here yet: the journal lands in another change.
+
 	// tmp is the backup's local folder: the backup itself, renamed to dir
 	// at the end; for a store, where files copied inside the freeze wait
 	// for their upload (see upload).
