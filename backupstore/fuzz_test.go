@@ -7,7 +7,7 @@ import (
 )
 
 // A location ParseS3 accepts has a valid bucket and a prefix that stays
-// inside the bucket; a key checkKey accepts never escapes the root.
+// inside the bucket; a key CheckKey accepts never escapes the root.
 func FuzzParseS3(f *testing.F) {
 	for _, s := range []string{"s3://bucket/a/b", "s3://b/../x", "s3://bucket//", "S3://bucket", "s3://a.b-c/x/./y", "s3://bucket/a\\b"} {
 		f.Add(s)
@@ -36,7 +36,7 @@ func FuzzCheckKey(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
-		if checkKey(key) != nil {
+		if CheckKey(key) != nil {
 			return
 		}
 		if strings.HasPrefix(key, "/") || strings.Contains("/"+key+"/", "/../") || strings.Contains("/"+key+"/", "/./") ||
