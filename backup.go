@@ -93,6 +93,7 @@ func (m *Manticore) Backup(ctx context.Context, dir string, opts BackupOptions) 
 		if err := b.openStore(ctx, dir); err != nil {
 			return nil, err
 		}
+		defer b.store.Close()
 		tmpParent, tmpName = opts.StagingDir, "dbctl-s3"
 		if tmpParent == "" {
 			tmpParent = os.TempDir()

@@ -67,6 +67,7 @@ func listBackups(ctx context.Context, location string, opts RemoteOptions) ([]Ba
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	names, err := st.Dirs(ctx, "")
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
@@ -80,7 +81,7 @@ func listBackups(ctx context.Context, location string, opts RemoteOptions) ([]Ba
 			return nil, opErr(op, nil, "", err)
 		}
 		info := BackupInfo{Name: name, Location: joinLocation(st.Location(), name)}
-		sub, err := backupstore.Open(ctx, info.Location, opts)
+		sub, err := st.Sub(name) // the same client: no new one, no bucket check
 		if err != nil {
 			return nil, opErr(op, nil, "", err)
 		}
@@ -205,6 +206,7 @@ func PruneBackups(ctx context.Context, location string, opts PruneOptions) ([]Ba
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	for i, b := range gone {
 		if err := deleteBackup(ctx, st, b.Name); err != nil {
 			return gone[:i], opErr(op, nil, "delete "+b.Location, err)

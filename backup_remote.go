@@ -41,6 +41,7 @@ func (b *backupRun) openStore(ctx context.Context, location string) error {
 		return opErr(b.op, nil, "", err)
 	}
 	if err := refuseExisting(ctx, b.op, st); err != nil {
+		_ = st.Close()
 		return err
 	}
 	b.store = st
@@ -146,6 +147,7 @@ func UploadBackup(ctx context.Context, dir, location string, opts RemoteOptions)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	if err := refuseExisting(ctx, op, st); err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ func ReadManifestAt(ctx context.Context, location string, opts RemoteOptions) (*
 	if err != nil {
 		return nil, opErr("read backup manifest", nil, "", err)
 	}
+	defer st.Close()
 	man, _, err := readStoreManifest(ctx, st)
 	return man, err
 }
@@ -82,6 +83,7 @@ func verifyRemote(ctx context.Context, location string, opts VerifyOptions) (*Ma
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	man, _, err := readStoreManifest(ctx, st)
 	if err != nil {
 		return nil, err
@@ -262,6 +264,7 @@ func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOp
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return opErr(op, nil, "", err)
 	}
@@ -292,6 +295,7 @@ func (m *Manticore) importRemote(ctx context.Context, location, table, as string
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	tmp, done, err := markedTempDir("", ".dbctl-import", map[string]any{"import_of": location})
 	if err != nil {
 		return opErr(op, nil, "download directory", err)
