@@ -49,3 +49,23 @@ func FuzzCheckKey(f *testing.F) {
 		}
 	})
 }
+
+// A location is remote exactly when it starts with a valid scheme of two
+// or more characters and "://"; every s3:// location ParseS3 accepts is
+// remote.
+func FuzzIsRemote(f *testing.F) {
+	for _, s := range []string{"s3://b/p", "C://x", "/var/backups", "a+b.c-d://x", "://x", "1s://x", "S3://Bucket", "s3:/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, loc string) {
+		remote := IsRemote(loc)
+		scheme, _, found := strings.Cut(loc, "://")
+		want := found && len(scheme) >= 2 && validScheme(strings.ToLower(scheme))
+		if remote != want {
+			t.Fatalf("IsRemote(%q) = %v, want %v", loc, remote, want)
+		}
+		if _, _, err := ParseS3(loc); err == nil && !remote {
+			t.Fatalf("ParseS3 accepted %q, which is not remote", loc)
+		}
+	})
+}
