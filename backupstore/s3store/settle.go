@@ -113,6 +113,7 @@ func (s *Store) create(ctx context.Context, key, k string) (string, error) {
 	started(s.c.bucket, k, id)
 	if attempts.Load() > 1 {
 		if err := s.sweep(cctx, key, k, id); err != nil {
+			finished(s.c.bucket, k, id)
 			return "", errors.Join(err, s.abort(ctx, key, k, id))
 		}
 	}
