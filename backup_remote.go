@@ -72,6 +72,15 @@ func claimPrefix(ctx context.Context, op string, st backupstore.Store, undo *upl
 	if host, err := os.Hostname(); err == nil {
 		who["host"] = host
 	}
+	// A store takes an object holding the very bytes of a NoOverwrite Put
+	// for that Put's own (its answer lost, the request retried): the nonce
+	// keeps two claims, even of one process uploading one backup twice,
+	// from ever being the same bytes.
+	nonce, err := newBackupID()
+	if err != nil {
+		return opErr(op, nil, "claim", err)
+	}
+	who["nonce"] = nonce
 	data, err := json.Marshal(who)
 	if err != nil {
 		return opErr(op, nil, "claim", err)
