@@ -17,7 +17,9 @@ func TestClaimsAreNeverTheSameBytes(t *testing.T) {
 	ctx := context.Background()
 	st, err := backupstore.OpenLocal(t.TempDir())
 	require.NoError(t, err)
-	who := func() map[string]any { return map[string]any{"upload_of": "/backups/b1", "backup_id": "id1", "pid": 42} }
+	who := func() map[string]any {
+		return map[string]any{"upload_of": "/backups/b1", "backup_id": "id1", "pid": 42}
+	}
 	require.NoError(t, claimPrefix(ctx, "upload", st, &uploadUndo{st: st}, who()))
 	err = claimPrefix(ctx, "upload", st, &uploadUndo{st: st}, who())
 	assert.ErrorIs(t, err, ErrBackupExists)
