@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/internal/itest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,10 +20,10 @@ import (
 // server-side timeout); on the embedded server the test cancels once the
 // server shows the statement blocked (dbctltest Blocked), with no timing.
 func TestIntegrationFlushRAMChunkBlockedByFreeze(t *testing.T) {
-	target := newManticoreTarget(t)
-	c := openClient(t, target.dsn)
+	target := itest.NewManticoreTarget(t)
+	c := itest.OpenClient(t, target.DSN)
 	m := c.Manticore()
-	name := rtTable(t, c) // rows 1, 2 in a disk chunk, row 3 in RAM
+	name := itest.RTTable(t, c) // rows 1, 2 in a disk chunk, row 3 in RAM
 	bg := context.Background()
 	chunks := func() int {
 		t.Helper()
@@ -44,7 +45,7 @@ func TestIntegrationFlushRAMChunkBlockedByFreeze(t *testing.T) {
 
 	var ctx context.Context
 	var cancel context.CancelFunc
-	if target.srv != nil {
+	if target.Srv != nil {
 		ctx, cancel = context.WithCancel(bg)
 	} else {
 		ctx, cancel = context.WithTimeout(bg, time.Second)
@@ -52,8 +53,8 @@ func TestIntegrationFlushRAMChunkBlockedByFreeze(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- m.FlushRAMChunk(ctx, name) }()
-	if target.srv != nil {
-		for target.srv.Blocked() == 0 { // the FLUSH waits on the freeze
+	if target.Srv != nil {
+		for target.Srv.Blocked() == 0 { // the FLUSH waits on the freeze
 			time.Sleep(time.Millisecond)
 		}
 		cancel()
@@ -66,8 +67,8 @@ func TestIntegrationFlushRAMChunkBlockedByFreeze(t *testing.T) {
 
 	require.NoError(t, m.Unfreeze(bg, name))
 	frozen = false
-	if target.srv != nil {
-		for target.srv.Blocked() != 0 { // applied once it stops waiting
+	if target.Srv != nil {
+		for target.Srv.Blocked() != 0 { // applied once it stops waiting
 			time.Sleep(time.Millisecond)
 		}
 		assert.Equal(t, before+1, chunks(), "applied after the UNFREEZE, with its client gone")
@@ -86,12 +87,12 @@ func TestIntegrationFlushRAMChunkBlockedByFreeze(t *testing.T) {
 // with sync=1; Optimize refuses both before sending, with ErrTableFrozen,
 // and never reports "queued" for a job that is dropped.
 func TestIntegrationOptimizeFrozenTable(t *testing.T) {
-	target := newManticoreTarget(t)
-	c := openClient(t, target.dsn)
+	target := itest.NewManticoreTarget(t)
+	c := itest.OpenClient(t, target.DSN)
 	m := c.Manticore()
 	bg := context.Background()
-	name := rtTable(t, c)
-	execAll(t, c.DB(), "FLUSH RAMCHUNK "+name) // a second disk chunk
+	name := itest.RTTable(t, c)
+	itest.ExecAll(t, c.DB(), "FLUSH RAMCHUNK "+name) // a second disk chunk
 	chunks := func() int {
 		t.Helper()
 		st, err := m.TableStatus(bg, name)
@@ -109,7 +110,7 @@ func TestIntegrationOptimizeFrozenTable(t *testing.T) {
 		assert.Contains(t, err.Error(), "not sent")
 	}
 	// what the check prevents: searchd takes the OPTIMIZE and drops it
-	execAll(t, c.DB(), "OPTIMIZE TABLE "+name)
+	itest.ExecAll(t, c.DB(), "OPTIMIZE TABLE "+name)
 	require.NoError(t, m.Unfreeze(bg, name))
 	assert.Equal(t, 2, chunks(), "the OPTIMIZE sent while frozen was dropped")
 
