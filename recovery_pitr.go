@@ -3,6 +3,7 @@ package dbctl
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -130,8 +131,8 @@ func (p *PITRs) Create(ctx context.Context, name string, t Target, r Range) (*PI
 	stmt := "create pitr " + quoteIdent(n) + " for " + t.forClause(own) + " " + r.clause()
 	var out *PITR
 	err = p.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		if _, err := p.c.exec(ctx, conn, stmt); err != nil {
-			return recoveryErr(op, err)
+		if err := p.c.execChange(ctx, conn, op, stmt, createdCheck("PITR", n)); err != nil {
+			return err
 		}
 		out, err = p.get(ctx, op, conn, n)
 		return err
@@ -182,10 +183,8 @@ func (p *PITRs) Alter(ctx context.Context, name string, r Range) error {
 		return opErr(op, nil, "", err)
 	}
 	return p.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		if _, err := p.c.exec(ctx, conn, "alter pitr "+quoteIdent(n)+" "+r.clause()); err != nil {
-			return recoveryErr(op, err)
-		}
-		return nil
+		return p.c.execChange(ctx, conn, op, "alter pitr "+quoteIdent(n)+" "+r.clause(),
+			"the PITR "+n+" may have its new range: look at it (Get)")
 	})
 }
 
@@ -200,10 +199,7 @@ func (p *PITRs) Drop(ctx context.Context, name string) error {
 		return opErr(op, nil, "", err)
 	}
 	return p.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		if _, err := p.c.exec(ctx, conn, "drop pitr "+quoteIdent(n)); err != nil {
-			return recoveryErr(op, err)
-		}
-		return nil
+		return p.c.execChange(ctx, conn, op, "drop pitr "+quoteIdent(n), droppedCheck("PITR", n))
 	})
 }
 
@@ -249,12 +245,17 @@ func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target
 		}
 	}
 	return p.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		loc, err := p.c.serverZone(ctx, op, conn)
-		if err != nil {
+		var ts string
+		err := p.c.zoneFor(ctx, op, conn, func(offs zoneOffsets) error {
+			var err error
+			ts, err = restoreWall(ctx, offs, at)
 			return err
-		}
-		ts, err := formatRestoreTime(at, loc)
+		})
 		if err != nil {
+			var oe *OpError
+			if errors.As(err, &oe) {
+				return err
+			}
 			return opErr(op, nil, "", err)
 		}
 		from := "from pitr " + quoteIdent(n) + " " + QuoteString(ts)
@@ -271,10 +272,7 @@ func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target
 		default:
 			stmt = "restore database " + quoteIdent(t.Database) + " table " + quoteIdent(t.Table) + " " + from
 		}
-		if _, err := p.c.exec(ctx, conn, stmt); err != nil {
-			return recoveryErr(op, err)
-		}
-		return nil
+		return p.c.execChange(ctx, conn, op, stmt, restoreCheck(t, pitrState(at)))
 	})
 }
 
@@ -298,7 +296,7 @@ func ValidatePITRRestore(name string, at time.Time, t Target) error {
 	if err := t.Validate(); err != nil {
 		return opErr(op, nil, "", err)
 	}
-	if _, err := formatRestoreTime(at, time.UTC); err != nil {
+	if err := checkRestoreTime(at); err != nil {
 		return opErr(op, nil, "", err)
 	}
 	return nil
@@ -317,27 +315,28 @@ func (p *PITRs) get(ctx context.Context, op string, conn *sql.Conn, name string)
 	return nil, opErr(op, ErrPITRNotFound, fmt.Sprintf("no PITR %q in SHOW PITR", name), nil)
 }
 
+// list runs a SHOW PITR with the session at '+00:00' (put back afterwards),
+// so that its DATETIMEs are UTC whatever the session's or the server's zone.
 func (p *PITRs) list(ctx context.Context, op string, conn *sql.Conn, stmt string) ([]PITR, error) {
-	loc, err := p.c.pinSessionZone(ctx, op, conn)
-	if err != nil {
-		return nil, err
-	}
-	t, err := p.c.query(ctx, conn, stmt)
-	if err != nil {
-		return nil, recoveryErr(op, err)
-	}
-	out, err := parsePITRs(t, loc)
-	if err != nil {
-		return nil, opErr(op, nil, "", err)
-	}
-	return out, nil
+	var out []PITR
+	err := p.c.withSessionZone(ctx, op, conn, zoneUTC, func() error {
+		t, err := p.c.query(ctx, conn, stmt)
+		if err != nil {
+			return recoveryErr(op, err)
+		}
+		if out, err = parsePITRs(t); err != nil {
+			return opErr(op, nil, "", err)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // parsePITRs reads SHOW PITR by column name (capture 239): PITR_NAME,
-// CREATED_TIME and MODIFIED_TIME (DATETIME in the session zone, read in
-// loc), PITR_LEVEL, ACCOUNT_NAME, DATABASE_NAME, TABLE_NAME ("*" when not
+// CREATED_TIME and MODIFIED_TIME (DATETIME in the session zone, which list
+// sets to UTC), PITR_LEVEL, ACCOUNT_NAME, DATABASE_NAME, TABLE_NAME ("*" when not
 // applicable), PITR_LENGTH, PITR_UNIT.
-func parsePITRs(t *textTable, loc *time.Location) ([]PITR, error) {
+func parsePITRs(t *textTable) ([]PITR, error) {
 	names := []string{"PITR_NAME", "CREATED_TIME", "MODIFIED_TIME", "PITR_LEVEL", "ACCOUNT_NAME", "DATABASE_NAME", "TABLE_NAME", "PITR_LENGTH", "PITR_UNIT"}
 	idx := make([]int, len(names))
 	for i, name := range names {
@@ -362,7 +361,7 @@ func parsePITRs(t *textTable, loc *time.Location) ([]PITR, error) {
 			if err != nil {
 				return nil, err
 			}
-			times[i] = inZone(w, loc)
+			times[i] = w
 		}
 		level, err := parseLevel(v[3])
 		if err != nil {
