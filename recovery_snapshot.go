@@ -59,8 +59,8 @@ func (s *Snapshots) Create(ctx context.Context, name string, t Target) (*Snapsho
 	stmt := "create snapshot " + quoteIdent(n) + " for " + t.forClause(false)
 	var out *Snapshot
 	err = s.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		if _, err := s.c.exec(ctx, conn, stmt); err != nil {
-			return recoveryErr(op, err)
+		if err := s.c.execChange(ctx, conn, op, stmt, createdCheck("snapshot", n)); err != nil {
+			return err
 		}
 		out, err = s.get(ctx, op, conn, n)
 		return err
@@ -108,10 +108,7 @@ func (s *Snapshots) Drop(ctx context.Context, name string) error {
 		return opErr(op, nil, "", err)
 	}
 	return s.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		if _, err := s.c.exec(ctx, conn, "drop snapshot "+quoteIdent(n)); err != nil {
-			return recoveryErr(op, err)
-		}
-		return nil
+		return s.c.execChange(ctx, conn, op, "drop snapshot "+quoteIdent(n), droppedCheck("snapshot", n))
 	})
 }
 
@@ -152,6 +149,10 @@ func (s *Snapshots) Restore(ctx context.Context, name string, t Target, opts Sna
 	}
 	n := strings.ToLower(name)
 	snap := " {snapshot = " + quoteIdent(n) + "}"
+	replaced := t
+	if opts.ToAccount != "" {
+		replaced = AccountTarget(opts.ToAccount)
+	}
 	var stmt string
 	switch t.Level {
 	case LevelCluster:
@@ -175,10 +176,7 @@ func (s *Snapshots) Restore(ctx context.Context, name string, t Target, opts Sna
 		stmt = "restore table " + quoteIdent(t.Database) + "." + quoteIdent(t.Table) + snap
 	}
 	return s.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		if _, err := s.c.exec(ctx, conn, stmt); err != nil {
-			return recoveryErr(op, err)
-		}
-		return nil
+		return s.c.execChange(ctx, conn, op, stmt, restoreCheck(replaced, "the snapshot's data"))
 	})
 }
 
