@@ -15,7 +15,6 @@ import (
 // answer of MatrixOne v4.2.0 only lists the tables. The answers below are
 // golden matrixone-recovery-2.jsonl, records 11-13, as the server sent them.
 
-
 const (
 	rw2s1 = "{'timestamp':'2026-12-06 06:51:42.050314733 +0000 UTC', 'source':'snapshot', 'source_name':'cap_rw_s1'}"
 	rw2s2 = "{'timestamp':'2026-12-06 06:51:42.078256559 +0000 UTC', 'source':'snapshot', 'source_name':'cap_rw_s2'}"

@@ -24,7 +24,9 @@ func TestPITRRestoreAcrossDaylightSavingTime(t *testing.T) {
 	s := recoveryServer(t)
 	s.SetTimeZone(berlin(t))
 	y := time.Now().Year() + 1 // the emulated clock runs only forward
-	day := func(month time.Month, hour, min int) time.Time { return time.Date(y, month, 1, hour, min, 0, 0, time.UTC) }
+	day := func(month time.Month, hour, min int) time.Time {
+		return time.Date(y, month, 1, hour, min, 0, 0, time.UTC)
+	}
 	s.SetClock(day(time.July, 10, 0))
 	c := openClient(t, s.DSN())
 	mustExecAll(t, c.DB(), "create database d", "create table d.t (id int primary key, v varchar(9))")
