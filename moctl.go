@@ -35,7 +35,10 @@ const moService = "dn"
 // returns when they are flushed (about 500 ms when there was data to flush,
 // 1-3 ms otherwise). Names are lower-cased first (see WithLowerCaseNames).
 // A name containing '.' cannot be flushed by name: use FlushTableByID. A
-// missing database or table is ErrTableNotFound.
+// missing database or table is ErrTableNotFound. When the flush was sent
+// and no answer came (ctx ended first), the error is ErrOutcomeUnknown,
+// wrapping ctx's error: the TN may still flush, and nothing is lost either
+// way.
 func (m *MoCtl) FlushTable(ctx context.Context, database, table string) (*MoCtlResult, error) {
 	op := "mo_ctl flush " + database + "." + table
 	param, err := m.flushName(database, table)
@@ -111,9 +114,11 @@ func (m *MoCtl) GlobalCheckpoint(ctx context.Context) (*MoCtlResult, error) {
 const (
 	// checkpointMarginBase is the fixed part of the margin.
 	checkpointMarginBase = 100 * time.Millisecond
-	// minServerTimeout is the shortest timeout sent: the server renders the
-	// parameter with Go's time.ParseDuration, and dbctl sends whole
-	// milliseconds; "0s" would mean the default of 90 s.
+	// minServerTimeout is the shortest timeout sent: the server parses the
+	// parameter with Go's time.ParseDuration (an invalid one is "time:
+	// invalid duration", golden matrixone.jsonl record 32), any positive
+	// duration is taken, and dbctl sends whole milliseconds; "0s" would
+	// mean the default of 90 s.
 	minServerTimeout = time.Millisecond
 )
 

@@ -15,12 +15,19 @@ import (
 // and visibility rules are those of Snapshots (captures 201-203, 298-301).
 //
 // Times: SHOW PITR renders DATETIMEs in the session time zone (captures
-// 239, 250) and RESTORE reads its timestamp in the server process's zone,
-// whatever the session's (matrixone-recovery.md §7). Each operation
-// therefore pins its connection to "set time_zone = 'SYSTEM'" (the zone a
-// new session starts with) and converts with the server's zone, found once
-// per Client (see WithMatrixOneTimeZone). The client's own time.Local plays
-// no part. Safe for concurrent use.
+// 239, 250), so it runs with the session at '+00:00' and its times come
+// back in UTC; RESTORE reads its timestamp in the server process's zone,
+// whatever the session's (matrixone-recovery.md §7), so each restore time
+// is converted with that zone's offset at that instant (recovery_zone.go,
+// WithMatrixOneTimeZone). A session zone dbctl sets is put back after the
+// operation: a connection of the application's pool keeps the zone the
+// application gave it. The client's own time.Local plays no part. Safe for
+// concurrent use.
+//
+// Create, Alter, Drop and Restore change state: when one was sent and no
+// answer came (the caller's context ended, the connection broke), the
+// error wraps ErrOutcomeUnknown, as MatrixOne goes on with a statement
+// whose client has left (recovery_outcome.go).
 type PITRs struct {
 	c *Client
 }
@@ -91,8 +98,8 @@ func ParseRange(s string) (Range, error) {
 type PITR struct {
 	// Name as the server stores it: lower-cased (capture 239).
 	Name string
-	// Created and Modified are whole seconds (the server rounds them),
-	// in the server's zone.
+	// Created and Modified are whole seconds (the server rounds them), in
+	// UTC.
 	Created, Modified time.Time
 	Level             Level
 	// Account is the covered account ("" for a cluster PITR); Database and
@@ -220,7 +227,16 @@ func (p *PITRs) Drop(ctx context.Context, name string) error {
 //
 // at is sent as the wall clock in the server process's zone with its
 // nanoseconds, "YYYY-MM-DD HH:MM:SS.fffffffff" (§7; captures 264-266), so any
-// time.Time works whatever its location. A time the server cannot hold
+// time.Time works whatever its location. The zone's offset is the one at
+// that instant, daylight saving time included: asked of the server on the
+// operation's connection ("select @@time_zone", "set time_zone =
+// 'SYSTEM'", "select from_unixtime(N)" once or twice, the session's zone
+// put back before the restore is sent), or taken from
+// WithMatrixOneTimeZone. An instant whose wall clock the server would read
+// as another instant (the first pass of the hour that repeats when the
+// clocks go back: the server parses with Go's time.ParseInLocation in its
+// zone, source pkg/frontend/pitr.go doResolveTimeStamp) is refused with
+// ErrInvalidArgument, nothing restored. A time the server cannot hold
 // (outside 1677-2262) or the zero time is ErrInvalidArgument, nothing sent.
 // Sent: "restore cluster from pitr `p` 'ts'", "restore from pitr `p` 'ts'",
 // "restore account `acc` from pitr `p` 'ts'", "restore database `db` from
@@ -229,6 +245,9 @@ func (p *PITRs) Drop(ctx context.Context, name string) error {
 // ErrInvalidArgument (the server's message says which), a missing PITR
 // ErrPITRNotFound, a tenant naming another account ErrPermissionDenied.
 // Nothing is replaced when an error is returned by the server's checks.
+// When the restore was sent and no answer came (ctx ended first), the error
+// is ErrOutcomeUnknown, wrapping ctx's error: the server may still restore
+// (it does, issue 18), so look at the target's data before anything else.
 // ValidatePITRRestore runs the checks made before sending, without a
 // connection (e.g. before a confirmation).
 func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target) error {

@@ -12,8 +12,9 @@ import (
 // RESTORE ... {SNAPSHOT = name}. Every statement needs a sys-account user
 // with role moadmin or a tenant user with role accountadmin; anyone else
 // gets ErrPermissionDenied (captures 194-200). Snapshots are visible only to
-// the account that created them (captures 157-158, 185-186). Safe for
-// concurrent use.
+// the account that created them (captures 157-158, 185-186). Create, Drop
+// and Restore change state: sent with no answer, their error wraps
+// ErrOutcomeUnknown (see Restore). Safe for concurrent use.
 type Snapshots struct {
 	c *Client
 }
@@ -140,7 +141,12 @@ func (s *Snapshots) Drop(ctx context.Context, name string) error {
 // account) is ErrSnapshotNotFound; a snapshot of the wrong level or object
 // ErrInvalidArgument; a tenant restoring the cluster, sys or into another
 // account ErrPermissionDenied. Nothing is replaced when an error is
-// returned by the server's checks. ValidateSnapshotRestore runs the checks
+// returned by the server's checks. When the restore was sent and no answer
+// came (ctx ended first, the connection broke), the error is
+// ErrOutcomeUnknown, wrapping ctx's error: MatrixOne runs a restore to the
+// end when its client has left (issue 18: a table of 2,000,000 rows was
+// restored three seconds after its client gave up), so look at the
+// target's data before anything else. ValidateSnapshotRestore runs the checks
 // made before sending, without a connection (e.g. before a confirmation).
 func (s *Snapshots) Restore(ctx context.Context, name string, t Target, opts SnapshotRestoreOptions) error {
 	op := snapshotRestoreOp(name, t, opts)
