@@ -322,4 +322,3 @@ func classifyMoError(err error, isFlush bool) error {
 	}
 	return nil
 }
-
