@@ -191,7 +191,7 @@ func ExampleMoCtl_CheckSysAccount() {
 	mock.ExpectQuery("select current_account_name(), current_user_name(), current_role_name()").
 		WillReturnRows(rows([]string{"a", "u", "r"}, "acc1", "admin", "accountadmin"))
 	id, err := c.MoCtl().CheckSysAccount(context.Background())
-	fmt.Println(id.Account, id.Role, dbctl.IsNotSysAccount(err))
+	fmt.Println(id.Account, id.Role, errors.Is(err, dbctl.ErrNotSysAccount))
 	fmt.Println(err)
 	// Output:
 	// acc1 accountadmin true
@@ -320,7 +320,7 @@ func ExampleManticore_FlushTable() {
 	c, mock := mockClient()
 	mock.ExpectExec("FLUSH TABLE `products`").WillReturnError(&mysql.MySQLError{Number: 1064, Message: "FLUSH RTINDEX requires an existing RT table"})
 	err := c.Manticore().FlushTable(context.Background(), "products")
-	fmt.Println(dbctl.IsTableNotFound(err))
+	fmt.Println(errors.Is(err, dbctl.ErrTableNotFound))
 	// Output: true
 }
 

@@ -340,7 +340,7 @@ func TestSysAccountCheckRefusesWithoutSendingMoCtl(t *testing.T) {
 			mock.ExpectQuery(identityQuery).WillReturnRows(rowsOf(identityCols, []string{tc.account, tc.user, tc.role}))
 			_, err := c.MoCtl().FlushTable(context.Background(), "db1", "t")
 			require.ErrorIs(t, err, ErrNotSysAccount)
-			assert.True(t, IsNotSysAccount(err))
+			assert.True(t, errors.Is(err, ErrNotSysAccount))
 			assert.Contains(t, err.Error(), fmt.Sprintf("account %q", tc.account))
 			assert.Contains(t, err.Error(), fmt.Sprintf("role %q", tc.role))
 			// cached: the second call asks nothing and sends nothing

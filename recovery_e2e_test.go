@@ -3,6 +3,7 @@ package dbctl
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -112,39 +113,39 @@ func TestRecoveryE2ESnapshots(t *testing.T) {
 
 	// errors
 	_, err = root.Snapshots().Create(ctx, "CAP_SN_DB", AccountTarget(""))
-	assert.True(t, IsAlreadyExists(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrAlreadyExists), "%v", err)
 	_, err = root.Snapshots().Create(ctx, "cap_sn_bad", DatabaseTarget("cap_nodb"))
-	assert.True(t, IsTableNotFound(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrTableNotFound), "%v", err)
 	err = root.Snapshots().Restore(ctx, "cap_sn_tbl", DatabaseTarget("cap_db"), SnapshotRestoreOptions{})
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 	err = root.Snapshots().Restore(ctx, "cap_sn_nope", DatabaseTarget("cap_db"), SnapshotRestoreOptions{})
-	assert.True(t, IsSnapshotNotFound(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrSnapshotNotFound), "%v", err)
 
 	// a tenant: sys's snapshots are invisible, the cluster is refused
 	acc1 := openClient(t, s.DSNFor("acc1", "admin", "111"))
 	_, err = acc1.Snapshots().Get(ctx, "cap_sn_db")
-	assert.True(t, IsSnapshotNotFound(err))
+	assert.True(t, errors.Is(err, ErrSnapshotNotFound))
 	_, err = acc1.Snapshots().Create(ctx, "cap_a_acct", AccountTarget(""))
 	require.NoError(t, err)
 	err = acc1.Snapshots().Restore(ctx, "cap_a_acct", ClusterTarget(), SnapshotRestoreOptions{}) // refused (rec 187)
-	assert.True(t, IsPermissionDenied(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrPermissionDenied), "%v", err)
 	err = acc1.Snapshots().Restore(ctx, "cap_a_acct", AccountTarget("sys"), SnapshotRestoreOptions{})
-	assert.True(t, IsPermissionDenied(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrPermissionDenied), "%v", err)
 
 	// u1 (role public): refused before anything changes
 	mustExecAll(t, db, "delete from cap_db.cap_t where id = 3")
 	changed := tableRows(t, db, "cap_db.cap_t")
 	u1 := openClient(t, s.DSNFor("sys", "u1", "111"))
 	err = u1.Snapshots().Restore(ctx, "cap_sn_db", DatabaseTarget("cap_db"), SnapshotRestoreOptions{})
-	assert.True(t, IsPermissionDenied(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrPermissionDenied), "%v", err)
 	_, err = u1.Snapshots().Create(ctx, "cap_u_bad", AccountTarget(""))
-	assert.True(t, IsPermissionDenied(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrPermissionDenied), "%v", err)
 	assert.Equal(t, changed, tableRows(t, db, "cap_db.cap_t"))
 
 	require.NoError(t, root.Snapshots().Drop(ctx, "cap_sn_db"))
-	assert.True(t, IsSnapshotNotFound(root.Snapshots().Drop(ctx, "cap_sn_db")))
+	assert.True(t, errors.Is(root.Snapshots().Drop(ctx, "cap_sn_db"), ErrSnapshotNotFound))
 	_, err = root.Snapshots().Get(ctx, "cap_sn_db")
-	assert.True(t, IsSnapshotNotFound(err))
+	assert.True(t, errors.Is(err, ErrSnapshotNotFound))
 }
 
 func TestRecoveryE2EAccountSnapshot(t *testing.T) {
@@ -175,7 +176,7 @@ func TestRecoveryE2EAccountSnapshot(t *testing.T) {
 	require.NoError(t, tenant.Snapshots().Restore(ctx, "own", AccountTarget(""), SnapshotRestoreOptions{}))
 	assert.Equal(t, []string{"1=a", "2=b"}, tableRows(t, tenant.DB(), "cap_adb.t"))
 	err = tenant.Snapshots().Restore(ctx, "own", AccountTarget("cap_acc"), SnapshotRestoreOptions{ToAccount: "acc1"})
-	assert.True(t, IsPermissionDenied(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrPermissionDenied), "%v", err)
 }
 
 // pitrHistory makes a PITR on cap_db and a row history around instant T:
@@ -223,9 +224,9 @@ func TestRecoveryE2EPITRRestoresRowsOfThatTime(t *testing.T) {
 	err = root.PITRs().Restore(ctx, "cap_p_db", time.Now().Add(time.Hour), DatabaseTarget("cap_db"))
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "is bigger than now timestamp")
-	assert.True(t, IsPITRNotFound(root.PITRs().Restore(ctx, "cap_p_nope", at, DatabaseTarget("cap_db"))))
+	assert.True(t, errors.Is(root.PITRs().Restore(ctx, "cap_p_nope", at, DatabaseTarget("cap_db")), ErrPITRNotFound))
 	_, err = root.PITRs().Create(ctx, "cap_p_dup", DatabaseTarget("cap_db"), Range{1, "h"})
-	assert.True(t, IsAlreadyExists(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrAlreadyExists), "%v", err)
 
 	// alter, then the reserved PITR the server would let us drop
 	require.NoError(t, root.PITRs().Alter(ctx, "CAP_P_DB", Range{2, RangeDays}))
@@ -239,11 +240,11 @@ func TestRecoveryE2EPITRRestoresRowsOfThatTime(t *testing.T) {
 	// u1: refused, rows unchanged
 	u1 := openClient(t, s.DSNFor("sys", "u1", "111"))
 	mustExecAll(t, root.DB(), "delete from cap_db.cap_t")
-	assert.True(t, IsPermissionDenied(u1.PITRs().Restore(ctx, "cap_p_db", at, DatabaseTarget("cap_db"))))
+	assert.True(t, errors.Is(u1.PITRs().Restore(ctx, "cap_p_db", at, DatabaseTarget("cap_db")), ErrPermissionDenied))
 	assert.Empty(t, tableRows(t, root.DB(), "cap_db.cap_t"))
 
 	require.NoError(t, root.PITRs().Drop(ctx, "cap_p_db"))
-	assert.True(t, IsPITRNotFound(root.PITRs().Drop(ctx, "cap_p_db")))
+	assert.True(t, errors.Is(root.PITRs().Drop(ctx, "cap_p_db"), ErrPITRNotFound))
 	assert.False(t, s.HasReservedPITR(), "the server drops its own PITR with the last one")
 }
 
@@ -320,10 +321,10 @@ func TestRecoveryE2ETenantPITR(t *testing.T) {
 	assert.NoError(t, err, "cap_adb2 was dropped by the restore")
 
 	_, err = acc1.PITRs().Create(ctx, "cap_pa_bad", ClusterTarget(), Range{1, "h"})
-	assert.True(t, IsPermissionDenied(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrPermissionDenied), "%v", err)
 	_, err = acc1.PITRs().RecoveryWindow(ctx, AccountTarget("sys"))
-	assert.True(t, IsPermissionDenied(err), "%v", err)
-	assert.True(t, IsPermissionDenied(acc1.PITRs().Restore(ctx, "cap_pa_acct", at, AccountTarget("sys"))))
+	assert.True(t, errors.Is(err, ErrPermissionDenied), "%v", err)
+	assert.True(t, errors.Is(acc1.PITRs().Restore(ctx, "cap_pa_acct", at, AccountTarget("sys")), ErrPermissionDenied))
 
 	// sys restores another account from a PITR it made for it
 	root := openClient(t, s.DSN())

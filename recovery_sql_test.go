@@ -2,6 +2,7 @@ package dbctl
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -68,14 +69,14 @@ func TestSnapshotListGetDropSQL(t *testing.T) {
 
 	mock.ExpectQuery("show snapshots where snapshot_name = 'cap_mixed'").WillReturnRows(rowsOf(snapCols))
 	_, err = c.Snapshots().Get(context.Background(), "Cap_Mixed")
-	assert.True(t, IsSnapshotNotFound(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrSnapshotNotFound), "%v", err)
 
 	mock.ExpectExec("drop snapshot `cap_upper`").WillReturnResult(sqlmock.NewResult(0, 0))
 	require.NoError(t, c.Snapshots().Drop(context.Background(), "CAP_UPPER"))
 
 	mock.ExpectExec("drop snapshot `cap_sn_nope`").WillReturnError(myErr(20101, "HY000", "internal error: snapshot cap_sn_nope does not exist"))
 	err = c.Snapshots().Drop(context.Background(), "cap_sn_nope")
-	assert.True(t, IsSnapshotNotFound(err), "%v", err)
+	assert.True(t, errors.Is(err, ErrSnapshotNotFound), "%v", err)
 	me, ok := ServerError(err)
 	require.True(t, ok)
 	assert.Equal(t, uint16(20101), me.Number)
@@ -171,7 +172,7 @@ func TestPITRListAlterDropSQL(t *testing.T) {
 	require.NoError(t, c.PITRs().Alter(context.Background(), "cap_p_db", Range{2, "MO"}))
 
 	mock.ExpectExec("alter pitr `cap_p_nope` range 1 'h'").WillReturnError(myErr(20101, "HY000", "internal error: pitr cap_p_nope does not exist"))
-	assert.True(t, IsPITRNotFound(c.PITRs().Alter(context.Background(), "cap_p_nope", Range{1, "h"})))
+	assert.True(t, errors.Is(c.PITRs().Alter(context.Background(), "cap_p_nope", Range{1, "h"}), ErrPITRNotFound))
 
 	mock.ExpectExec("drop pitr `cap_p_cluster`").WillReturnResult(sqlmock.NewResult(0, 0))
 	require.NoError(t, c.PITRs().Drop(context.Background(), "CAP_P_CLUSTER"))
@@ -180,7 +181,7 @@ func TestPITRListAlterDropSQL(t *testing.T) {
 	mock.ExpectQuery(stmtSessionZone).WillReturnRows(rowsOf([]string{"@@time_zone"}, []string{"+00:00"}))
 	mock.ExpectQuery("show pitr where pitr_name = 'cap_p_nope'").WillReturnRows(rowsOf(pitrCols))
 	_, err = c.PITRs().Get(context.Background(), "cap_p_nope")
-	assert.True(t, IsPITRNotFound(err))
+	assert.True(t, errors.Is(err, ErrPITRNotFound))
 }
 
 func TestPITRRestoreSQL(t *testing.T) {

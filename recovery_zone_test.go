@@ -125,7 +125,7 @@ func TestSessionZoneIsPutBackAfterAFailure(t *testing.T) {
 	mock.ExpectExec("set time_zone = 'Europe/Berlin'").WillReturnResult(sqlmock.NewResult(0, 0))
 	mock.ExpectExec("restore database `d` from pitr `p` '2026-12-01 13:00:00'").
 		WillReturnError(myErr(20101, "HY000", "internal error: pitr p does not exist"))
-	assert.True(t, IsPITRNotFound(c.PITRs().Restore(context.Background(), "p", at, DatabaseTarget("d"))))
+	assert.ErrorIs(t, c.PITRs().Restore(context.Background(), "p", at, DatabaseTarget("d")), ErrPITRNotFound)
 
 	expectSessionZone(mock, `it's\odd`)
 	mock.ExpectExec("set time_zone = 'SYSTEM'").WillReturnResult(sqlmock.NewResult(0, 0))
