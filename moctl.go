@@ -2,6 +2,7 @@ package dbctl
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -264,17 +265,29 @@ func execCheck(command string) string {
 // failure with no answer from the server is ErrOutcomeUnknown saying check.
 func (m *MoCtl) call(ctx context.Context, op, service, command, param, check string) (*MoCtlResult, error) {
 	isFlush := strings.EqualFold(command, "flush")
-	if check != "" {
-		if err := notSent(ctx, op); err != nil {
+	stmt := MoCtlStatement(service, command, param)
+	var t *textTable
+	var err error
+	if check == "" {
+		if t, err = m.c.query(ctx, m.c.db, stmt); err != nil {
+			return nil, opErr(op, classifyMoError(err, isFlush), "", err)
+		}
+	} else {
+		// a connection is taken first, so that a context that ends while
+		// the pool dials is "not sent", not "unknown"
+		err = m.c.withConn(ctx, op, func(conn *sql.Conn) error {
+			if err := notSent(ctx, op); err != nil {
+				return err
+			}
+			var qerr error
+			if t, qerr = m.c.query(ctx, conn, stmt); qerr != nil {
+				return changeFailed(ctx, op, qerr, classifyMoError(qerr, isFlush), check)
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
-	}
-	t, err := m.c.query(ctx, m.c.db, MoCtlStatement(service, command, param))
-	if err != nil {
-		if check != "" {
-			return nil, changeFailed(ctx, op, err, classifyMoError(err, isFlush), check)
-		}
-		return nil, opErr(op, classifyMoError(err, isFlush), "", err)
 	}
 	if len(t.cols) == 0 || len(t.rows) != 1 {
 		return nil, opErr(op, ErrUnexpectedResult, fmt.Sprintf("want 1 row of 1 column, got %d rows of %d columns", len(t.rows), len(t.cols)), nil)

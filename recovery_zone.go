@@ -147,7 +147,7 @@ func (c *Client) serverOffsets(op string, conn *sql.Conn) zoneOffsets {
 		}
 		t, err := c.query(ctx, conn, "select "+strings.Join(items, ", "))
 		if err != nil {
-			return nil, opErr(op, classifyRecoveryError(err), "ask the server's zone offset", withCtxErr(ctx, err))
+			return nil, opErr(op, classifyRecoveryError(err), "ask the server's zone offset (from_unixtime; WithMatrixOneTimeZone gives the zone instead)", withCtxErr(ctx, err))
 		}
 		if len(t.rows) != 1 || len(t.cols) != len(uniq) {
 			return nil, opErr(op, ErrUnexpectedResult, fmt.Sprintf("from_unixtime: want 1 row of %d columns, got %d rows of %d", len(uniq), len(t.rows), len(t.cols)), nil)
