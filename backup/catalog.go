@@ -68,6 +68,7 @@ func listBackups(ctx context.Context, location string, opts backupstore.Options)
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	names, err := st.Dirs(ctx, "")
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
@@ -81,7 +82,7 @@ func listBackups(ctx context.Context, location string, opts backupstore.Options)
 			return nil, opErr(op, nil, "", err)
 		}
 		info := Info{Name: name, Location: joinLocation(st.Location(), name)}
-		sub, err := backupstore.Open(ctx, info.Location, opts)
+		sub, err := st.Sub(name) // the same client: no new one, no bucket check
 		if err != nil {
 			return nil, opErr(op, nil, "", err)
 		}
@@ -206,6 +207,7 @@ func Prune(ctx context.Context, location string, opts PruneOptions) ([]Info, err
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	for i, b := range gone {
 		if err := deleteBackup(ctx, st, b.Name); err != nil {
 			return gone[:i], opErr(op, nil, "delete "+b.Location, err)

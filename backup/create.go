@@ -103,6 +103,7 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 		if err := b.openStore(ctx, dir); err != nil {
 			return nil, err
 		}
+		defer b.store.Close()
 		tmpParent, tmpName = opts.StagingDir, "dbctl-s3"
 		if tmpParent == "" {
 			tmpParent = os.TempDir()

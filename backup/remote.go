@@ -29,6 +29,7 @@ func (b *backupRun) openStore(ctx context.Context, location string) error {
 		return opErr(b.op, nil, "", err)
 	}
 	if err := refuseExisting(ctx, b.op, st); err != nil {
+		_ = st.Close()
 		return err
 	}
 	b.store = st
@@ -59,6 +60,15 @@ func claimPrefix(ctx context.Context, op string, st backupstore.Store, undo *upl
 	if host, err := os.Hostname(); err == nil {
 		who["host"] = host
 	}
+	// A store takes an object holding the very bytes of a NoOverwrite Put
+	// for that Put's own (its answer lost, the request retried): the nonce
+	// keeps two claims, even of one process uploading one backup twice,
+	// from ever being the same bytes.
+	nonce, err := newBackupID()
+	if err != nil {
+		return opErr(op, nil, "claim", err)
+	}
+	who["nonce"] = nonce
 	data, err := json.Marshal(who)
 	if err != nil {
 		return opErr(op, nil, "claim", err)
@@ -141,6 +151,7 @@ func Upload(ctx context.Context, dir, location string, opts UploadOptions) error
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	if err := refuseExisting(ctx, op, st); err != nil {
 		return err
 	}

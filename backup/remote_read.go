@@ -40,6 +40,7 @@ func ReadManifest(ctx context.Context, location string, opts ReadOptions) (*Mani
 	if err != nil {
 		return nil, opErr("read backup manifest", nil, "", err)
 	}
+	defer st.Close()
 	man, _, err := readStoreManifest(ctx, st)
 	return man, err
 }
@@ -92,6 +93,7 @@ func verifyRemote(ctx context.Context, location string, opts VerifyOptions) (*Ma
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	man, _, err := readStoreManifest(ctx, st)
 	if err != nil {
 		return nil, err
@@ -272,6 +274,7 @@ func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOp
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return opErr(op, nil, "", err)
 	}
@@ -302,6 +305,7 @@ func importRemote(ctx context.Context, m *dbctl.Manticore, location, table, as s
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
+	defer st.Close()
 	tmp, done, err := markedTempDir("", ".dbctl-import", map[string]any{"import_of": location})
 	if err != nil {
 		return opErr(op, nil, "download directory", err)

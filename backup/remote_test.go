@@ -15,6 +15,7 @@ import (
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
+	"github.com/dbctl/dbctl/backupstore/s3store" // the s3 scheme, for the whole test binary
 	"github.com/dbctl/dbctl/dbctltest"
 	"github.com/dbctl/dbctl/internal/s3test"
 	"github.com/stretchr/testify/assert"
@@ -29,11 +30,13 @@ func s3Env(t *testing.T) s3test.Server {
 	return srv
 }
 
-// openDirect opens location on the real server without any proxy.
-func openDirect(t *testing.T, srv s3test.Server, location string) *backupstore.S3 {
-	st, err := backupstore.Open(context.Background(), location, backupstore.Options{Endpoint: srv.Endpoint})
+// openDirect opens location on the real server without any proxy; the
+// store is closed when the test ends.
+func openDirect(t *testing.T, srv s3test.Server, location string) *s3store.Store {
+	st, err := s3store.Open(context.Background(), location, backupstore.Options{Endpoint: srv.Endpoint})
 	require.NoError(t, err)
-	return st.(*backupstore.S3)
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
 
 func listKeys(t *testing.T, st backupstore.Store, prefix string) []string {

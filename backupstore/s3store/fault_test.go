@@ -1,4 +1,4 @@
-package backupstore
+package s3store
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/dbctl/dbctl/backupstore"
+	"github.com/dbctl/dbctl/backupstore/internal/storetest"
 	"github.com/dbctl/dbctl/internal/s3test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,7 +21,7 @@ import (
 // multipart upload, and says what happened with a typed error.
 func TestS3PutFaults(t *testing.T) {
 	srv := s3test.Require(t)
-	data := randBytes(3*MinPartSize + 1000) // four parts
+	data := storetest.RandBytes(3*backupstore.MinPartSize + 1000) // four parts
 	tests := []struct {
 		name string
 		// arrange returns the endpoint to use and the context of the Put.
@@ -29,7 +31,7 @@ func TestS3PutFaults(t *testing.T) {
 		{"connection cut mid-part", func(t *testing.T, _ context.CancelFunc) string {
 			return s3test.NewCutProxy(t, srv.Endpoint, 1<<20).Endpoint
 		}, func(t *testing.T, err error) {
-			assert.ErrorIs(t, err, ErrNetwork)
+			assert.ErrorIs(t, err, backupstore.ErrNetwork)
 		}},
 		{"a part upload fails", func(t *testing.T, _ context.CancelFunc) string {
 			p := s3test.NewFaultProxy(t, srv.Endpoint)
@@ -56,7 +58,7 @@ func TestS3PutFaults(t *testing.T) {
 			})
 			return p.Endpoint
 		}, func(t *testing.T, err error) {
-			assert.ErrorIs(t, err, ErrAccessDenied)
+			assert.ErrorIs(t, err, backupstore.ErrAccessDenied)
 		}},
 		{"context cancelled during the upload", func(t *testing.T, cancel context.CancelFunc) string {
 			p := s3test.NewFaultProxy(t, srv.Endpoint)
@@ -77,23 +79,17 @@ func TestS3PutFaults(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			ep := tc.arrange(t, cancel)
-			st, err := Open(context.Background(), loc, Options{Endpoint: ep, PartSize: MinPartSize, Concurrency: 2, MaxAttempts: 2})
+			st, err := Open(context.Background(), loc, backupstore.Options{Endpoint: ep, PartSize: backupstore.MinPartSize, Concurrency: 2, MaxAttempts: 2})
 			require.NoError(t, err)
-			_, err = st.Put(ctx, "data/t/t.0.spd", bytes.NewReader(data), PutOptions{})
+			defer st.Close()
+			_, err = st.Put(ctx, "data/t/t.0.spd", bytes.NewReader(data), backupstore.PutOptions{})
 			require.Error(t, err)
-			var se *Error
+			var se *backupstore.Error
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, "put", se.Op)
 			tc.check(t, err)
 
-			direct, err := Open(context.Background(), loc, Options{Endpoint: srv.Endpoint})
-			require.NoError(t, err)
-			ups, err := direct.(*S3).MultipartUploads(context.Background())
-			require.NoError(t, err)
-			assert.Empty(t, ups, "no unfinished multipart upload")
-			objs, err := direct.List(context.Background(), "")
-			require.NoError(t, err)
-			assert.Empty(t, objs, "no object")
+			nothingLeft(t, loc, srv.Endpoint)
 		})
 	}
 }
@@ -101,35 +97,50 @@ func TestS3PutFaults(t *testing.T) {
 func TestS3OpenRefuses(t *testing.T) {
 	srv := s3test.Require(t)
 	ctx := context.Background()
-	_, err := Open(ctx, "s3://dbctl-no-such-bucket/x", Options{Endpoint: srv.Endpoint})
-	assert.ErrorIs(t, err, ErrBucketNotFound)
+	_, err := Open(ctx, "s3://dbctl-no-such-bucket/x", backupstore.Options{Endpoint: srv.Endpoint})
+	assert.ErrorIs(t, err, backupstore.ErrBucketNotFound)
 	assert.Contains(t, err.Error(), "s3://dbctl-no-such-bucket/x")
 
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-	_, err = Open(ctx, srv.Location(t), Options{Endpoint: srv.Endpoint})
-	assert.ErrorIs(t, err, ErrAccessDenied)
+	_, err = Open(ctx, srv.Location(t), backupstore.Options{Endpoint: srv.Endpoint})
+	assert.ErrorIs(t, err, backupstore.ErrAccessDenied)
 	assert.NotContains(t, err.Error(), "not-the-secret")
 
-	_, err = Open(ctx, srv.Location(t), Options{Endpoint: srv.Endpoint, PartSize: 1 << 20})
-	assert.ErrorIs(t, err, ErrInvalidOptions)
-	assert.False(t, errors.Is(err, ErrAccessDenied))
+	_, err = Open(ctx, srv.Location(t), backupstore.Options{Endpoint: srv.Endpoint, PartSize: 1 << 20})
+	assert.ErrorIs(t, err, backupstore.ErrInvalidOptions)
+	assert.False(t, errors.Is(err, backupstore.ErrAccessDenied))
 }
 
 // The server checks the sha256 checksum each request carries (SeaweedFS
 // answers BadDigest): bytes damaged on the way are refused, not stored.
 func TestS3ChecksumIsChecked(t *testing.T) {
-	loc, opts := testS3Location(t)
+	loc, opts := testLocation(t)
 	ctx := context.Background()
-	st, err := Open(ctx, loc, opts)
+	s, err := Open(ctx, loc, opts)
 	require.NoError(t, err)
-	s := st.(*S3)
+	defer s.Close()
 	body := []byte("the bytes sent")
-	_, payload := bodySum(body)
-	wrong, _ := bodySum([]byte("the bytes hashed"))
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(Join(s.prefix, "x")),
-		Body: bytes.NewReader(body), ChecksumSHA256: aws.String(wrong)}, payload)
+	_, _, payload := bodySum(body)
+	_, wrong, _ := bodySum([]byte("the bytes hashed"))
+	_, err = s.c.client.PutObject(ctx, &s3.PutObjectInput{Bucket: s.c.in(), Key: aws.String(s.full("x")),
+		Body: bytes.NewReader(body), ChecksumSHA256: aws.String(wrong)}, s.c.opts(payload)...)
 	require.Error(t, err)
-	assert.ErrorIs(t, &Error{Op: "put", Kind: classifyS3(err), Err: err}, ErrCorrupt)
-	_, err = st.Stat(ctx, "x")
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, &backupstore.Error{Op: "put", Kind: classify(err), Err: err}, backupstore.ErrCorrupt)
+	_, err = s.Stat(ctx, "x")
+	assert.ErrorIs(t, err, backupstore.ErrNotFound)
+}
+
+// nothingLeft fails unless loc holds no object and no unfinished
+// multipart upload (seen directly, without a proxy).
+func nothingLeft(t *testing.T, loc, endpoint string) {
+	t.Helper()
+	direct, err := Open(context.Background(), loc, backupstore.Options{Endpoint: endpoint})
+	require.NoError(t, err)
+	defer direct.Close()
+	ups, err := direct.MultipartUploads(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, ups, "no unfinished multipart upload")
+	objs, err := direct.List(context.Background(), "")
+	require.NoError(t, err)
+	assert.Empty(t, objs, "no object")
 }

@@ -1,4 +1,4 @@
-package backupstore
+package s3store
 
 import (
 	"context"
@@ -8,15 +8,16 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/dbctl/dbctl/backupstore"
 )
 
-// classifyS3 maps an SDK error to a sentinel: by the S3 error code, else
+// classify maps an SDK error to a sentinel: by the S3 error code, else
 // by the HTTP status (HEAD answers carry no code), else by the transport.
-func classifyS3(err error) error {
+func classify(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
-	var known *Error
+	var known *backupstore.Error
 	if errors.As(err, &known) && known.Kind != nil {
 		return known.Kind
 	}
@@ -36,7 +37,7 @@ func classifyS3(err error) error {
 	var se *smithyhttp.RequestSendError
 	var ne net.Error
 	if errors.As(err, &se) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
-		return ErrNetwork
+		return backupstore.ErrNetwork
 	}
 	return nil
 }
@@ -44,25 +45,49 @@ func classifyS3(err error) error {
 // codeKind maps an S3 error code (or, without one, an HTTP status).
 func codeKind(code string, status int) error {
 	switch code {
-	case "NoSuchKey", "NotFound":
-		return ErrNotFound
+	case "NoSuchKey", "NotFound", "NoSuchUpload":
+		return backupstore.ErrNotFound
 	case "NoSuchBucket":
-		return ErrBucketNotFound
+		return backupstore.ErrBucketNotFound
 	case "PreconditionFailed", "ConditionalRequestConflict":
-		return ErrExists
+		return backupstore.ErrExists
 	case "BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch":
-		return ErrCorrupt
+		return backupstore.ErrCorrupt
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "ExpiredToken",
 		"InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem":
-		return ErrAccessDenied
+		return backupstore.ErrAccessDenied
 	}
 	switch status {
 	case 404:
-		return ErrNotFound
+		return backupstore.ErrNotFound
 	case 412:
-		return ErrExists
+		return backupstore.ErrExists
 	case 401, 403:
-		return ErrAccessDenied
+		return backupstore.ErrAccessDenied
 	}
 	return nil
+}
+
+// definite reports whether err is the server's refusal of the request
+// itself (credentials, a damaged body, no bucket, bad options): a request
+// so refused stored nothing, and there is nothing to read back.
+func definite(err error) bool {
+	switch classify(err) {
+	case backupstore.ErrAccessDenied, backupstore.ErrCorrupt, backupstore.ErrBucketNotFound, backupstore.ErrInvalidOptions:
+		return true
+	}
+	return false
+}
+
+// wrap returns err as a *backupstore.Error of op unless it already is one
+// with no kind to add.
+func wrap(op, key string, kind, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *backupstore.Error
+	if errors.As(err, &e) && kind == nil {
+		return err
+	}
+	return &backupstore.Error{Op: op, Key: key, Kind: kind, Err: err}
 }

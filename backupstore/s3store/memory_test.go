@@ -1,4 +1,4 @@
-package backupstore
+package s3store
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dbctl/dbctl/backupstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,12 +37,13 @@ func (p *patternReader) Read(b []byte) (int, error) {
 // the object's size: a 96 MiB stream in 5 MiB parts, 2 at a time, grows
 // the heap by far less than the object.
 func TestS3PutConstantMemory(t *testing.T) {
-	loc, opts := testS3Location(t)
+	loc, opts := testLocation(t)
 	opts.Concurrency = 2
 	ctx := context.Background()
 	st, err := Open(ctx, loc, opts)
 	require.NoError(t, err)
-	t.Cleanup(func() { cleanup(t, st) })
+	t.Cleanup(func() { cleanup(t, loc, opts) })
+	defer st.Close()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -66,7 +68,7 @@ func TestS3PutConstantMemory(t *testing.T) {
 		}
 	}()
 	const size = 96 << 20
-	res, err := st.Put(ctx, "big", &patternReader{n: size}, PutOptions{})
+	res, err := st.Put(ctx, "big", &patternReader{n: size}, backupstore.PutOptions{})
 	close(done)
 	wg.Wait()
 	require.NoError(t, err)
