@@ -27,6 +27,7 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 	err := runWorkers(ctx, len(order), b.concurrency(), &b.bytes, func(ctx context.Context, w *fileWorker, k int) error {
 		i := order[k]
 		j := &b.jobs[i]
+		b.worker(w)
 		if h := b.opts.hooks; h != nil && h.beforeCopy != nil {
 			if err := h.beforeCopy(i, j.src); err != nil {
 				return err
@@ -95,4 +96,10 @@ func kindOf(err error) error {
 		return ErrSourceChanged
 	}
 	return nil
+}
+
+// worker sets up w for a file of this backup: the writeback of what it
+// writes (durable.go) and the zstd level (compress.go).
+func (b *backupRun) worker(w *fileWorker) {
+	w.writeback, w.level = b.writeback(), b.level
 }

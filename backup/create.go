@@ -16,6 +16,7 @@ import (
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
+	"github.com/klauspost/compress/zstd"
 )
 
 // syncConcurrency is how many fsyncs run at once after the copy.
@@ -89,6 +90,9 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	dir := location
 	op := "manticore backup " + dir
 	b := &backupRun{m: m, op: op, opts: opts, started: time.Now()}
+	if b.level, err = compressionLevel(op, opts); err != nil {
+		return nil, err
+	}
 
 	// ORPHANED FREEZES: the single place where Create releases the freezes
 	// a killed run left behind (issue 16's freeze journal, through an
@@ -143,7 +147,7 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 		Partial: len(opts.Tables) > 0, Skipped: skipped,
 	}
 	if opts.Compress {
-		b.man.Compression = "zstd"
+		b.man.Compression, b.man.CompressionLevel = "zstd", b.level.String()
 	}
 	b.man.NoSync = opts.NoSync && !backupstore.IsRemote(dir)
 	if err := b.readBase(ctx); err != nil {
@@ -198,6 +202,9 @@ type backupRun struct {
 
 	store backupstore.Store // nil: a local backup (target); else the upload's destination
 	undo  *uploadUndo       // what the upload to store wrote, deleted on failure
+
+	syncfs *os.File          // the temporary folder, for the one syncfs (durable.go); nil: per-file fsync or NoSync
+	level  zstd.EncoderLevel // of a Compress backup (compress.go); 0 without
 }
 
 type backupJob struct {
@@ -221,6 +228,8 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	b.phase.Store("freeze")
+	b.openSyncFS() // before the first file is written (durable.go)
+	defer b.closeSyncFS()
 	b.reports = startReporter(b.opts.Progress, b.snapshot, cancel)
 	names := make([]string, 0, len(selected))
 	for n := range selected {

@@ -295,8 +295,16 @@ func TestBackupFaultMatrix(t *testing.T) {
 			}
 		}, "injected"},
 		{"fsync", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
-			o.hooks = &backupHooks{beforeSync: func(p string) error {
+			o.hooks = &backupHooks{perFileSync: true, beforeSync: func(p string) error {
 				if strings.HasSuffix(p, ".meta") || strings.HasSuffix(p, ".meta.zst") {
+					return boom
+				}
+				return nil
+			}}
+		}, "injected"},
+		{"the one syncfs, or the fsync of a file where there is none", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
+			o.hooks = &backupHooks{beforeSync: func(p string) error {
+				if strings.Contains(filepath.Base(p), partialInfix) || !syncFSReportsErrors() && strings.Contains(p, ".meta") {
 					return boom
 				}
 				return nil

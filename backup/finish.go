@@ -74,6 +74,7 @@ func (b *backupRun) afterUnfreezeOn(ctx context.Context, phase string, conc int,
 	b.phase.Store(phase)
 	var discard atomic.Int64 // progress counts the bytes of a file once, when copied
 	err := runWorkers(ctx, len(idx), conc, &discard, func(ctx context.Context, w *fileWorker, k int) error {
+		b.worker(w)
 		return fn(ctx, w, &b.jobs[idx[k]])
 	})
 	if err != nil {
@@ -86,7 +87,7 @@ func (b *backupRun) afterUnfreezeOn(ctx context.Context, phase string, conc int,
 // synced: hashing is CPU work on the page cache, fsync waits on the disk, so
 // the two overlap. The first error stops both.
 func (b *backupRun) hashAndSync(parent context.Context) error {
-	if b.opts.NoSync {
+	if !b.perFileSync() { // NoSync, or one syncfs in finish
 		return b.hashCopies(parent)
 	}
 	ctx, cancel := context.WithCancel(parent)
@@ -207,8 +208,9 @@ func (b *backupRun) completeManifest() ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// finish writes manifest.json last, syncs it, and renames the temporary
-// directory into place.
+// finish writes manifest.json last, makes the backup durable (its fsync
+// and the temporary folder's, or the one syncfs: durable.go), and renames
+// the temporary directory into place.
 func (b *backupRun) finish() error {
 	data, err := b.completeManifest()
 	if err != nil {
@@ -221,7 +223,7 @@ func (b *backupRun) finish() error {
 	if err := os.WriteFile(mp, data, 0o644); err != nil {
 		return opErr(b.op, nil, "write manifest", err)
 	}
-	if !b.opts.NoSync {
+	if b.perFileSync() {
 		if err := syncFile(mp); err != nil {
 			return opErr(b.op, nil, "sync manifest", err)
 		}
@@ -230,6 +232,9 @@ func (b *backupRun) finish() error {
 		}
 	}
 	if err := b.giveToDataDirOwner(); err != nil {
+		return err
+	}
+	if err := b.syncAll(); err != nil { // the one syncfs (durable.go)
 		return err
 	}
 	if err := os.Rename(b.tmp, b.target); err != nil {

@@ -30,6 +30,13 @@ type CreateOptions struct {
 	// which cleans up (unfreezes, removes its partial output) and then
 	// re-panics in the caller's goroutine.
 	Progress func(Progress)
+	// CompressLevel is the zstd level of a Compress backup: LevelFastest,
+	// LevelDefault, LevelBetter, LevelBest or a zstd number "1".."22" (see
+	// CompressionLevel); "" is LevelDefault. Without Compress it is
+	// dbctl.ErrInvalidArgument, as is an unknown level, before anything is
+	// sent. Manifest.CompressionLevel records the level used. For an
+	// s3:// dir too.
+	CompressLevel CompressionLevel
 	// CompressAfterUnfreeze, with Compress, for backups that cannot stage
 	// (NoStaging, or no staging folder on the data_dir's file system):
 	// copies the files inside the freeze (by the kernel: copy_file_range)
@@ -131,6 +138,7 @@ type backupHooks struct {
 	clone          func(dst, src *os.File) error
 	beforeCopy     func(i int, src string) error
 	beforeHash     func(path string) error
-	beforeSync     func(path string) error
+	beforeSync     func(path string) error // each fsync of a file; the syncfs (path: the temporary folder)
+	perFileSync    bool                    // fsync each file and folder even where one syncfs would do
 	beforeManifest func() error
 }

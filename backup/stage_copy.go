@@ -65,7 +65,10 @@ func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob
 		})
 	} else {
 		err = writeNew(j.dst, res.mode|0o200, func(out *os.File) error {
-			_, err := out.Write(j.mem)
+			n, err := out.Write(j.mem)
+			if w.writeback {
+				writebackRange(out, 0, int64(n))
+			}
 			return err
 		})
 		res.size, res.stored, res.sha256 = int64(len(j.mem)), int64(len(j.mem)), sum
@@ -89,7 +92,7 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 	// Each file written is synced at once by the syncer while the next
 	// ones are copied: fsync waits on the disk, copying and hashing on the
 	// CPU.
-	syncer := b.startSyncer() // nil with NoSync
+	syncer := b.startSyncer() // nil with NoSync or syncfs
 	err := b.afterUnfreeze(ctx, "copy", func(j *backupJob) bool { return j.staged != "" || j.mem != nil },
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
 			if j.mem != nil {
@@ -143,7 +146,7 @@ type syncer struct {
 }
 
 func (b *backupRun) startSyncer() *syncer {
-	if b.opts.NoSync {
+	if !b.perFileSync() { // NoSync, or one syncfs at the end (durable.go)
 		return nil
 	}
 	s := &syncer{ch: make(chan *backupJob, len(b.jobs))} // never blocks a sender

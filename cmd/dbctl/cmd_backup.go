@@ -13,7 +13,7 @@ import (
 )
 
 func (a *app) backupCmd() *cobra.Command {
-	var dir, tables string
+	var dir, tables, level string
 	var opts backup.CreateOptions
 	cmd := &cobra.Command{
 		Use:   "backup --dir DIR",
@@ -34,6 +34,12 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
 				return usagef("backup needs --dir DIR")
+			}
+			if cmd.Flags().Changed("compress") {
+				opts.Compress, opts.CompressLevel = true, backup.CompressionLevel(level)
+				if level == "" {
+					return usagef("--compress=LEVEL: want fastest, default, better, best or a zstd level 1 to 22")
+				}
 			}
 			if opts.CompressAfterUnfreeze && !opts.Compress {
 				return usagef("--compress-after-unfreeze needs --compress")
@@ -65,7 +71,8 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "backup directory to create (must not exist)")
 	f.StringVar(&tables, "tables", "", "comma-separated tables (default: all)")
-	f.BoolVar(&opts.Compress, "compress", false, "store files as zstd")
+	f.StringVar(&level, "compress", "", "store files as zstd, at LEVEL: fastest, default (about zstd -3), better, best or a zstd level 1-22 (--compress alone: default)")
+	f.Lookup("compress").NoOptDefVal = string(backup.LevelDefault)
 	f.BoolVar(&opts.CompressAfterUnfreeze, "compress-after-unfreeze", false,
 		"with --compress: copy inside the freeze, compress after it (short freeze; needs the uncompressed size in free space for a while)")
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "copy workers (default: one per CPU)")
