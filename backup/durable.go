@@ -131,26 +131,6 @@ func (w *writebackWriter) flush() {
 	}
 }
 
-// syncFile flushes a written file to stable storage.
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
-
-// syncDir makes a directory's entries (new files, renames) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // kernelAtLeast parses the "major.minor" start of a kernel release string
 // ("6.18.44-fc-v1252") and compares it with major.minor; an unparsable one
 // is not at least anything.
