@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/dbctl/dbctl"
@@ -165,4 +166,45 @@ func TestManifestCompressionLevel(t *testing.T) {
 			assert.ErrorIs(t, err, ErrInvalid, tc.name)
 		}
 	}
+}
+
+// sameBytes: a stored file (plain or zstd) is the same as the bytes at
+// hand only when every byte and the length match.
+func TestSameBytes(t *testing.T) {
+	dir := t.TempDir()
+	want := []byte(strings.Repeat("0123456789abcdef", 200000)) // 3.2 MB: several reads
+	w := newFileWorker(new(atomic.Int64))
+	defer w.close()
+	put := func(name string, b []byte, compressed bool) string {
+		p := filepath.Join(dir, name)
+		if compressed {
+			enc, err := zstd.NewWriter(nil)
+			require.NoError(t, err)
+			b = enc.EncodeAll(b, nil)
+		}
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+		return p
+	}
+	last := append([]byte(nil), want...)
+	last[len(last)-1] ^= 1
+	for _, compressed := range []bool{false, true} {
+		for _, tc := range []struct {
+			name string
+			b    []byte
+			same bool
+		}{
+			{"equal", want, true},
+			{"shorter", want[:len(want)-1], false},
+			{"longer", append(append([]byte(nil), want...), 'x'), false},
+			{"last byte differs", last, false},
+			{"empty", nil, false},
+		} {
+			p := put(fmt.Sprintf("%s-%v", tc.name, compressed), tc.b, compressed)
+			got, err := w.sameBytes(context.Background(), p, compressed, want)
+			require.NoError(t, err)
+			assert.Equal(t, tc.same, got, "%s compressed=%v", tc.name, compressed)
+		}
+	}
+	_, err := w.sameBytes(context.Background(), filepath.Join(dir, "missing"), false, want)
+	assert.ErrorIs(t, err, os.ErrNotExist)
 }
