@@ -19,5 +19,14 @@ func TestMain(m *testing.M) {
 	if _, err := crashpoint.InstallFromEnv(); err != nil {
 		panic(err)
 	}
-	os.Exit(shapecheck.Run(m))
+	// The freeze journal of the tests' clients (WithStateDir's default)
+	// goes to a folder of this run, not the user's.
+	state, err := os.MkdirTemp("", "dbctl-test-state-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_STATE_HOME", state)
+	code := shapecheck.Run(m)
+	_ = os.RemoveAll(state)
+	os.Exit(code)
 }
