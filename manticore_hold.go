@@ -35,6 +35,7 @@ func (h *freezeHold) handOver() error {
 	if h.entry == nil {
 		return nil
 	}
+	defer h.abandonOnPanic()
 	if err := h.entry.Remove(); err != nil {
 		return opErr(h.op, ErrStateDir, "remove the journal record before handing the freeze over", err)
 	}
@@ -47,6 +48,7 @@ func (h *freezeHold) markFrozen() error {
 	if h.entry == nil {
 		return nil
 	}
+	defer h.abandonOnPanic()
 	r := h.entry.Rec
 	r.State, r.Frozen = freezejournal.Frozen, h.frozen
 	if err := h.entry.Update(r); err != nil {
@@ -62,12 +64,7 @@ func (h *freezeHold) markFrozen() error {
 // LOCKS and removes the record. A release that failed leaves the record,
 // let go, for the next run; so does a panic.
 func (h *freezeHold) release(ctx context.Context) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			h.entry.Abandon()
-			panic(p)
-		}
-	}()
+	defer h.abandonOnPanic()
 	m := h.m
 	if len(h.frozen) == 0 {
 		h.removeRecord(ctx)
@@ -123,6 +120,16 @@ func (h *freezeHold) removeRecord(ctx context.Context) {
 		h.entry.Abandon()
 	}
 	h.entry = nil
+}
+
+// abandonOnPanic, deferred, lets the record go for the next run when a
+// panic passes: a record held by a process that goes on must not stay
+// locked by a file nobody will close.
+func (h *freezeHold) abandonOnPanic() {
+	if p := recover(); p != nil {
+		h.entry.Abandon()
+		panic(p)
+	}
 }
 
 // pick returns the counters of names (0 for a name without one).
