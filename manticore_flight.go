@@ -239,10 +239,12 @@ func (f *freezeFlight) lost(ctx context.Context, cause error) error {
 	if f.before == nil {
 		return errors.Join(opErr(f.op, nil, "the FREEZE's answer was lost", cause), f.hold(f.names).release(ctx))
 	}
-	f.m.c.fz.spawn(f.names, func() ([]string, error) { return f.watch(context.WithoutCancel(ctx), cause) })
-	return opErr(f.op, ErrFreezeOutcomeUnknown, fmt.Sprintf("the connection died with the FREEZE in flight: searchd may still run it; "+
+	err := opErr(f.op, ErrFreezeOutcomeUnknown, fmt.Sprintf("the connection died with the FREEZE in flight: searchd may still run it; "+
 		"for %s the counters of %s are watched and what it froze is unfrozen once it lands (Client.WaitReleases); %s",
 		f.m.c.opts.releaseTimeout, strings.Join(f.names, ", "), f.laterNote()), cause)
+	// from here on the flight is the releaser's
+	f.m.c.fz.spawn(f.names, func() ([]string, error) { return f.watch(context.WithoutCancel(ctx), cause) })
+	return err
 }
 
 // laterNote says what happens to a FREEZE that lands after the watch.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -104,8 +103,8 @@ func TestIntegrationKilledBackupReleasedByTheNext(t *testing.T) {
 	ready := filepath.Join(t.TempDir(), "ready")
 	cmd := exec.Command(binary, f.m("--state-dir", state, "backup", "--dir", filepath.Join(dir, "bk1"), "--tables", table)...)
 	cmd.Env = append(os.Environ(), "DBCTL_DSN=", crashpoint.EnvSpec+"=sql.answer FREEZE=pause", crashpoint.EnvReady+"="+ready)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start())
 	deadline := time.Now().Add(time.Minute)
 	for {
