@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -20,14 +20,13 @@ type Client struct {
 	moctl     *MoCtl
 	manticore *Manticore
 
-	// identity caches the answer of the sys-account check (see
-	// WithSysAccountCheck); guarded by identityMu so that concurrent first
-	// calls run the query once.
-	identityMu sync.Mutex
-	identity   *Identity
-
-	// recovery caches the MatrixOne server's time zone (recovery.go).
-	recovery recoveryState
+	// identity is the answer of the sys-account check (see
+	// WithSysAccountCheck), asked once: concurrent first calls share one
+	// query, and none holds a lock while it runs (probe.go).
+	identity sharedProbe[*Identity]
+	// identityRTT is how long the identity query took, in nanoseconds: a
+	// measured round trip to the server (moctl.go, checkpointMargin).
+	identityRTT atomic.Int64
 
 	// fz is the freeze bookkeeping: the journal's server address and the
 	// pending releasers (manticore_journal.go).

@@ -155,27 +155,6 @@ func (e *MoCtlError) Error() string {
 	return "dbctl: mo_ctl " + e.Method + " returned " + quoteForMessage(e.ReturnStr)
 }
 
-// IsNotSysAccount reports whether err (or anything it wraps) is ErrNotSysAccount.
-func IsNotSysAccount(err error) bool { return errors.Is(err, ErrNotSysAccount) }
-
-// IsTableNotFound reports whether err (or anything it wraps) is ErrTableNotFound.
-func IsTableNotFound(err error) bool { return errors.Is(err, ErrTableNotFound) }
-
-// IsInvalidIdentifier reports whether err (or anything it wraps) is ErrInvalidIdentifier.
-func IsInvalidIdentifier(err error) bool { return errors.Is(err, ErrInvalidIdentifier) }
-
-// IsSnapshotNotFound reports whether err (or anything it wraps) is ErrSnapshotNotFound.
-func IsSnapshotNotFound(err error) bool { return errors.Is(err, ErrSnapshotNotFound) }
-
-// IsPITRNotFound reports whether err (or anything it wraps) is ErrPITRNotFound.
-func IsPITRNotFound(err error) bool { return errors.Is(err, ErrPITRNotFound) }
-
-// IsAlreadyExists reports whether err (or anything it wraps) is ErrAlreadyExists.
-func IsAlreadyExists(err error) bool { return errors.Is(err, ErrAlreadyExists) }
-
-// IsPermissionDenied reports whether err (or anything it wraps) is ErrPermissionDenied.
-func IsPermissionDenied(err error) bool { return errors.Is(err, ErrPermissionDenied) }
-
 // ServerError returns the *mysql.MySQLError that err wraps, if any. Note that
 // MatrixOne's "ExpectedEOB" packet carries number 0: a non-nil result with
 // Number 0 is still an error.
@@ -196,16 +175,6 @@ func quoteForMessage(s string) string {
 	}
 	return strconv.Quote(s)
 }
-
-// ErrServerRunning: RestoreBackup found the target data_dir held by a
-// running searchd (its binlog/binlog.lock, or a <table>/<table>.lock,
-// locked). Restoring under a live daemon corrupts both: it rewrites
-// manticore.json and the tables' files on its own schedule. Stop searchd
-// first.
-var ErrServerRunning = errors.New("dbctl: searchd is running on the data_dir")
-
-// IsServerRunning reports whether err is (or wraps) ErrServerRunning.
-func IsServerRunning(err error) bool { return errors.Is(err, ErrServerRunning) }
 
 // ErrFreezeOutcomeUnknown: the connection died while a FREEZE was in flight,
 // so whether searchd ran it (or still will: it runs a FREEZE whose client

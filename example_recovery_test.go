@@ -69,7 +69,7 @@ func ExampleSnapshots_Create() {
 	fmt.Println(s.Name, s.Level, s.Account, s.Database, s.Timestamp.Location())
 
 	_, err = c.Snapshots().Create(ctx, "shop_daily", dbctl.AccountTarget(""))
-	fmt.Println(dbctl.IsAlreadyExists(err))
+	fmt.Println(errors.Is(err, dbctl.ErrAlreadyExists))
 	// Output:
 	// shop_daily database sys shop UTC
 	// true
@@ -108,7 +108,7 @@ func ExampleSnapshots_Get() {
 	s, err := c.Snapshots().Get(ctx, "NIGHTLY")
 	fmt.Println(s.Name, s.Level, err)
 	_, err = c.Snapshots().Get(ctx, "weekly")
-	fmt.Println(dbctl.IsSnapshotNotFound(err))
+	fmt.Println(errors.Is(err, dbctl.ErrSnapshotNotFound))
 	// Output:
 	// nightly account <nil>
 	// true
@@ -123,7 +123,7 @@ func ExampleSnapshots_Drop() {
 		log.Fatal(err)
 	}
 	fmt.Println(c.Snapshots().Drop(ctx, "nightly"))
-	fmt.Println(dbctl.IsSnapshotNotFound(c.Snapshots().Drop(ctx, "nightly")))
+	fmt.Println(errors.Is(c.Snapshots().Drop(ctx, "nightly"), dbctl.ErrSnapshotNotFound))
 	// Output:
 	// <nil>
 	// true
@@ -201,7 +201,7 @@ func ExamplePITRs_Get() {
 	p, err := c.PITRs().Get(ctx, "ACCT")
 	fmt.Println(p.Name, p.Range, err)
 	_, err = c.PITRs().Get(ctx, "other")
-	fmt.Println(dbctl.IsPITRNotFound(err))
+	fmt.Println(errors.Is(err, dbctl.ErrPITRNotFound))
 	// Output:
 	// acct 1 y <nil>
 	// true
@@ -235,7 +235,7 @@ func ExamplePITRs_Drop() {
 		log.Fatal(err)
 	}
 	fmt.Println(c.PITRs().Drop(ctx, "acct"))
-	fmt.Println(dbctl.IsPITRNotFound(c.PITRs().Drop(ctx, "acct")))
+	fmt.Println(errors.Is(c.PITRs().Drop(ctx, "acct"), dbctl.ErrPITRNotFound))
 	// the server's own PITR is never dropped through the SDK
 	fmt.Println(c.PITRs().Drop(ctx, dbctl.ReservedPITRName))
 	// Output:
@@ -367,29 +367,4 @@ func ExampleTableTarget() {
 	// account acc1
 	// database shop
 	// table shop.orders
-}
-
-func ExampleWithMatrixOneTimeZone() {
-	srv, err := dbctltest.StartMatrixOne()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Close()
-	ist := time.FixedZone("IST", 5*3600+30*60)
-	srv.SetTimeZone(ist) // the emulated server process runs in IST
-	// A server in a zone with daylight saving time should be named here;
-	// without the option the zone's current offset is found from the
-	// server's clock once per Client.
-	c, err := dbctl.Open(srv.DSN(), dbctl.WithMatrixOneTimeZone(ist))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
-	p, err := c.PITRs().Create(context.Background(), "acct", dbctl.AccountTarget(""), dbctl.Range{N: 1, Unit: dbctl.RangeDays})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(p.Created.Location())
-	// Output:
-	// IST
 }

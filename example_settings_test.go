@@ -3,9 +3,6 @@ package dbctl_test
 import (
 	"context"
 	"fmt"
-	"os"
-
-	"github.com/dbctl/dbctl"
 )
 
 // SHOW SETTINGS says where searchd's config file and data_dir are (the rows
@@ -32,18 +29,4 @@ func ExampleManticore_Settings() {
 	// /etc/manticoresearch/manticore.conf
 	// /var/lib/manticore
 	// 127.0.0.1:9306:mysql41 5
-}
-
-// RestoreBackup refuses a data_dir whose tables a running searchd holds,
-// whatever the options, before it reads or writes anything.
-func ExampleIsServerRunning() {
-	srv, c, tmp, dir := backedUpExample()
-	defer srv.Close()
-	defer os.RemoveAll(tmp)
-	defer c.Close()
-
-	err := dbctl.RestoreBackup(context.Background(), dir, srv.DataDir(), dbctl.RestoreOptions{Overwrite: true})
-	fmt.Println(dbctl.IsServerRunning(err))
-	// Output:
-	// true
 }

@@ -191,7 +191,7 @@ func ExampleMoCtl_CheckSysAccount() {
 	mock.ExpectQuery("select current_account_name(), current_user_name(), current_role_name()").
 		WillReturnRows(rows([]string{"a", "u", "r"}, "acc1", "admin", "accountadmin"))
 	id, err := c.MoCtl().CheckSysAccount(context.Background())
-	fmt.Println(id.Account, id.Role, dbctl.IsNotSysAccount(err))
+	fmt.Println(id.Account, id.Role, errors.Is(err, dbctl.ErrNotSysAccount))
 	fmt.Println(err)
 	// Output:
 	// acc1 accountadmin true
@@ -320,15 +320,23 @@ func ExampleManticore_FlushTable() {
 	c, mock := mockClient()
 	mock.ExpectExec("FLUSH TABLE `products`").WillReturnError(&mysql.MySQLError{Number: 1064, Message: "FLUSH RTINDEX requires an existing RT table"})
 	err := c.Manticore().FlushTable(context.Background(), "products")
-	fmt.Println(dbctl.IsTableNotFound(err))
+	fmt.Println(errors.Is(err, dbctl.ErrTableNotFound))
 	// Output: true
 }
 
 func ExampleManticore_Optimize() {
 	c, mock := mockClient()
+	// a freeze is looked for first: searchd drops an OPTIMIZE of a frozen table
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rows([]string{"Type", "Name", "Lock Type", "Additional Info"}, "rt", "orders", "freeze", "Count: 1"))
 	mock.ExpectExec("OPTIMIZE TABLE `products` OPTION cutoff=1, sync=1").WillReturnResult(sqlmock.NewResult(0, 0))
 	fmt.Println(c.Manticore().Optimize(context.Background(), "products", dbctl.OptimizeOptions{Cutoff: 1, Sync: true}))
-	// Output: <nil>
+
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rows([]string{"Type", "Name", "Lock Type", "Additional Info"}, "rt", "orders", "freeze", "Count: 1"))
+	err := c.Manticore().Optimize(context.Background(), "orders", dbctl.OptimizeOptions{})
+	fmt.Println(errors.Is(err, dbctl.ErrTableFrozen))
+	// Output:
+	// <nil>
+	// true
 }
 
 func ExampleManticore_Tables() {

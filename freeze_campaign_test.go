@@ -11,6 +11,7 @@ import (
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/internal/crashpoint"
 	"github.com/dbctl/dbctl/internal/crashpoint/crashtest"
+	"github.com/dbctl/dbctl/internal/itest"
 )
 
 // TestFreezeCrashCampaign: for every step that Freeze (in flight, then
@@ -28,13 +29,13 @@ func TestFreezeCrashCampaign(t *testing.T) {
 	if crashtest.IsChild() {
 		t.Skip("parent only")
 	}
-	target := newManticoreTarget(t)
+	target := itest.NewManticoreTarget(t)
 	ctx := context.Background()
-	c := openClient(t, target.dsn)
-	a, b := rtTable(t, c), rtTable(t, c)
-	execAll(t, c.DB(), "FREEZE "+b) // another holder's freeze of b, all along
+	c := itest.OpenClient(t, target.DSN)
+	a, b := itest.RTTable(t, c), itest.RTTable(t, c)
+	itest.ExecAll(t, c.DB(), "FREEZE "+b) // another holder's freeze of b, all along
 	tables := []string{a, b}
-	counts := func() [2]int { return [2]int{locked(t, c, a), locked(t, c, b)} }
+	counts := func() [2]int { return [2]int{itest.Locked(t, c, a), itest.Locked(t, c, b)} }
 	base := counts()
 	require.Equal(t, [2]int{0, 1}, base)
 
@@ -42,7 +43,7 @@ func TestFreezeCrashCampaign(t *testing.T) {
 	// frozen and leave nothing behind.
 	next := func(t *testing.T, state string) {
 		t.Helper()
-		nc := openClient(t, target.dsn, dbctl.WithStateDir(state))
+		nc := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state))
 		err := nc.Manticore().WithFrozen(ctx, tables, func(context.Context, []dbctl.FrozenFile) error {
 			assert.Equal(t, [2]int{base[0] + 1, base[1] + 1}, counts(), "frozen once by this run, nothing left of the faulty one")
 			return nil
@@ -55,7 +56,7 @@ func TestFreezeCrashCampaign(t *testing.T) {
 	for _, op := range freezeOps {
 		t.Run(op.name, func(t *testing.T) {
 			state := t.TempDir()
-			oc := openClient(t, target.dsn, dbctl.WithStateDir(state), dbctl.WithReleaseTimeout(300*time.Millisecond))
+			oc := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state), dbctl.WithReleaseTimeout(300*time.Millisecond))
 			var handed bool
 			steps := crashtest.Record(t, func() { handed, _ = runOp(ctx, op, oc, tables) })
 			if handed {
@@ -67,7 +68,7 @@ func TestFreezeCrashCampaign(t *testing.T) {
 				for _, act := range []crashpoint.Action{crashpoint.Fail, crashpoint.Panic} {
 					t.Run(string(act)+"/"+s.String(), func(t *testing.T) {
 						state := t.TempDir()
-						fc := openClient(t, target.dsn, dbctl.WithStateDir(state), dbctl.WithReleaseTimeout(300*time.Millisecond))
+						fc := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state), dbctl.WithReleaseTimeout(300*time.Millisecond))
 						var undo func()
 						if act == crashpoint.Fail {
 							undo = crashtest.FailAt(t, s)
@@ -90,7 +91,7 @@ func TestFreezeCrashCampaign(t *testing.T) {
 				t.Run("kill/"+s.String(), func(t *testing.T) {
 					state := t.TempDir()
 					spec := s.Spec(crashpoint.Kill)
-					res := childRun(t, target.dsn, state, op.name, &spec, tables)
+					res := childRun(t, target.DSN, state, op.name, &spec, tables)
 					require.True(t, res.Killed, "the child was not killed at %s: %v\n%s", s, res.Err, res.Output)
 					next(t, state)
 				})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/dbctltest"
+	"github.com/dbctl/dbctl/internal/itest"
 )
 
 // The freeze journal end to end: a dbctl process killed while it holds a
@@ -25,27 +26,27 @@ import (
 // once the first is killed, the second's next run releases exactly its
 // share, and another holder's freeze stays.
 func TestIntegrationJournalKilledHolderReleasedNextRun(t *testing.T) {
-	target := newManticoreTarget(t)
+	target := itest.NewManticoreTarget(t)
 	ctx := context.Background()
-	c := openClient(t, target.dsn)
-	a, b := rtTable(t, c), rtTable(t, c)
-	execAll(t, c.DB(), "FREEZE "+b) // another tool's freeze
+	c := itest.OpenClient(t, target.DSN)
+	a, b := itest.RTTable(t, c), itest.RTTable(t, c)
+	itest.ExecAll(t, c.DB(), "FREEZE "+b) // another tool's freeze
 	state := t.TempDir()
-	kill := holdingChild(t, target.dsn, state, a, b)
-	assert.Equal(t, 1, locked(t, c, a))
-	assert.Equal(t, 2, locked(t, c, b))
+	kill := holdingChild(t, target.DSN, state, a, b)
+	assert.Equal(t, 1, itest.Locked(t, c, a))
+	assert.Equal(t, 2, itest.Locked(t, c, b))
 
-	me := openClient(t, target.dsn, dbctl.WithStateDir(state))
+	me := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state))
 	orphans, err := me.Manticore().OrphanedFreezes(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, orphans, "the holder is alive")
 	err = me.Manticore().WithFrozen(ctx, []string{a, b}, func(context.Context, []dbctl.FrozenFile) error {
-		assert.Equal(t, 2, locked(t, c, a), "the live holder's freeze and ours")
-		assert.Equal(t, 3, locked(t, c, b))
+		assert.Equal(t, 2, itest.Locked(t, c, a), "the live holder's freeze and ours")
+		assert.Equal(t, 3, itest.Locked(t, c, b))
 		return nil
 	})
 	require.NoError(t, err)
-	assert.Equal(t, 1, locked(t, c, a), "the live holder's freeze stays")
+	assert.Equal(t, 1, itest.Locked(t, c, a), "the live holder's freeze stays")
 	require.Len(t, journalNames(t, state), 1, "the live holder's record")
 
 	kill()
@@ -57,41 +58,41 @@ func TestIntegrationJournalKilledHolderReleasedNextRun(t *testing.T) {
 	assert.Equal(t, []string{a, b}, o.Release)
 	assert.False(t, o.Done, "listed only")
 	assert.NotZero(t, o.PID)
-	assert.Equal(t, 1, locked(t, c, a), "listing changes nothing")
+	assert.Equal(t, 1, itest.Locked(t, c, a), "listing changes nothing")
 
 	orphans, err = me.Manticore().ReleaseOrphanedFreezes(ctx)
 	require.NoError(t, err)
 	require.Len(t, orphans, 1)
 	assert.True(t, orphans[0].Done)
 	assert.Equal(t, []string{a, b}, orphans[0].Release)
-	assert.Equal(t, 0, locked(t, c, a))
-	assert.Equal(t, 1, locked(t, c, b), "the other tool's freeze stays")
+	assert.Equal(t, 0, itest.Locked(t, c, a))
+	assert.Equal(t, 1, itest.Locked(t, c, b), "the other tool's freeze stays")
 	assert.Empty(t, journalNames(t, state))
 
 	orphans, err = me.Manticore().ReleaseOrphanedFreezes(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, orphans, "released once, never twice")
-	assert.Equal(t, 1, locked(t, c, b))
+	assert.Equal(t, 1, itest.Locked(t, c, b))
 }
 
 // A deliberate Freeze is its caller's: its record is removed when Freeze
 // returns, so a process that exits holding it is not taken for a dead run
 // of WithFrozen.
 func TestIntegrationJournalDeliberateFreezeIsNoOrphan(t *testing.T) {
-	target := newManticoreTarget(t)
+	target := itest.NewManticoreTarget(t)
 	ctx := context.Background()
-	c := openClient(t, target.dsn)
-	a := rtTable(t, c)
+	c := itest.OpenClient(t, target.DSN)
+	a := itest.RTTable(t, c)
 	state := t.TempDir()
-	res := runChild(t, target.dsn, state, "Freeze", a)
+	res := runChild(t, target.DSN, state, "Freeze", a)
 	require.NoError(t, res)
-	assert.Equal(t, 1, locked(t, c, a), "frozen on purpose by a process that has ended")
+	assert.Equal(t, 1, itest.Locked(t, c, a), "frozen on purpose by a process that has ended")
 	assert.Empty(t, journalNames(t, state))
-	me := openClient(t, target.dsn, dbctl.WithStateDir(state))
+	me := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state))
 	orphans, err := me.Manticore().ReleaseOrphanedFreezes(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, orphans)
-	assert.Equal(t, 1, locked(t, c, a))
+	assert.Equal(t, 1, itest.Locked(t, c, a))
 }
 
 // A FREEZE sent, whose connection died before it ran: the caller learns
@@ -99,21 +100,21 @@ func TestIntegrationJournalDeliberateFreezeIsNoOrphan(t *testing.T) {
 // release timeout and gives up; when the FREEZE lands later, the next run
 // releases exactly it.
 func TestIntegrationJournalLostFreezeReleasedNextRun(t *testing.T) {
-	target := newManticoreTarget(t)
-	target.needEmbedded(t)
+	target := itest.NewManticoreTarget(t)
+	target.NeedEmbedded(t)
 	ctx := context.Background()
 	state := t.TempDir()
-	c := openClient(t, target.dsn, dbctl.WithStateDir(state), dbctl.WithReleaseTimeout(100*time.Millisecond))
-	a := rtTable(t, c)
-	execAll(t, c.DB(), "FREEZE "+a) // another holder
-	release := target.srv.Hold("^FREEZE")
+	c := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state), dbctl.WithReleaseTimeout(100*time.Millisecond))
+	a := itest.RTTable(t, c)
+	itest.ExecAll(t, c.DB(), "FREEZE "+a) // another holder
+	release := target.Srv.Hold("^FREEZE")
 	defer release()
 	done := make(chan error)
 	go func() { _, err := c.Manticore().Freeze(ctx, a); done <- err }()
-	for target.srv.Held() == 0 {
+	for target.Srv.Held() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	target.srv.DropConnections()
+	target.Srv.DropConnections()
 	require.ErrorIs(t, <-done, dbctl.ErrFreezeOutcomeUnknown)
 	released, err := c.WaitReleases(ctx)
 	require.ErrorIs(t, err, dbctl.ErrFreezeOutcomeUnknown, "no counter rose within the release timeout")
@@ -121,38 +122,38 @@ func TestIntegrationJournalLostFreezeReleasedNextRun(t *testing.T) {
 	require.Len(t, journalNames(t, state), 1, "the record is left for the next run")
 
 	release() // searchd runs it now
-	for locked(t, c, a) != 2 {
+	for itest.Locked(t, c, a) != 2 {
 		time.Sleep(time.Millisecond)
 	}
-	next := openClient(t, target.dsn, dbctl.WithStateDir(state))
+	next := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state))
 	orphans, err := next.Manticore().ReleaseOrphanedFreezes(ctx)
 	require.NoError(t, err)
 	require.Len(t, orphans, 1)
 	assert.Equal(t, "intent", orphans[0].State)
 	assert.Equal(t, []string{a}, orphans[0].Release)
-	assert.Equal(t, 1, locked(t, c, a), "the other holder's freeze stays")
+	assert.Equal(t, 1, itest.Locked(t, c, a), "the other holder's freeze stays")
 	assert.Empty(t, journalNames(t, state))
 }
 
 // A record written, whose FREEZE was never sent (the process died first):
 // no counter rose, so nothing is released and the record is dropped.
 func TestIntegrationJournalFreezeNeverSent(t *testing.T) {
-	target := newManticoreTarget(t)
+	target := itest.NewManticoreTarget(t)
 	ctx := context.Background()
-	c := openClient(t, target.dsn)
-	a := rtTable(t, c)
-	execAll(t, c.DB(), "FREEZE "+a)
+	c := itest.OpenClient(t, target.DSN)
+	a := itest.RTTable(t, c)
+	itest.ExecAll(t, c.DB(), "FREEZE "+a)
 	state := t.TempDir()
-	killAt(t, target.dsn, state, "WithFrozen/success", "sql.send FREEZE", a)
+	killAt(t, target.DSN, state, "WithFrozen/success", "sql.send FREEZE", a)
 	require.Len(t, journalNames(t, state), 1)
-	me := openClient(t, target.dsn, dbctl.WithStateDir(state))
+	me := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state))
 	orphans, err := me.Manticore().ReleaseOrphanedFreezes(ctx)
 	require.NoError(t, err)
 	require.Len(t, orphans, 1)
 	assert.Empty(t, orphans[0].Release)
 	assert.Contains(t, orphans[0].Reason, "never landed")
 	assert.True(t, orphans[0].Done)
-	assert.Equal(t, 1, locked(t, c, a), "the other holder's freeze stays")
+	assert.Equal(t, 1, itest.Locked(t, c, a), "the other holder's freeze stays")
 	assert.Empty(t, journalNames(t, state))
 }
 
@@ -168,8 +169,8 @@ func TestIntegrationJournalRestartedServerRecordDropped(t *testing.T) {
 	// time a client reads (now minus uptime)
 	s1, err := dbctltest.StartManticore(dbctltest.WithDataDir(dir), dbctltest.WithStartedAt(time.Now().Add(-time.Hour)))
 	require.NoError(t, err)
-	c1 := openClient(t, s1.DSN())
-	execAll(t, c1.DB(), "CREATE TABLE t (title text)")
+	c1 := itest.OpenClient(t, s1.DSN())
+	itest.ExecAll(t, c1.DB(), "CREATE TABLE t (title text)")
 	state := t.TempDir()
 	kill := holdingChild(t, s1.DSN(), state, "t")
 	kill()
@@ -177,8 +178,8 @@ func TestIntegrationJournalRestartedServerRecordDropped(t *testing.T) {
 	require.NoError(t, s1.Close())
 
 	s2 := dbctltest.NewManticore(t, dbctltest.WithDataDir(dir), dbctltest.WithAddr(addr))
-	c2 := openClient(t, s2.DSN(), dbctl.WithStateDir(state))
-	execAll(t, c2.DB(), "FREEZE t") // after the restart: someone else's
+	c2 := itest.OpenClient(t, s2.DSN(), dbctl.WithStateDir(state))
+	itest.ExecAll(t, c2.DB(), "FREEZE t") // after the restart: someone else's
 	orphans, err := c2.Manticore().ReleaseOrphanedFreezes(ctx)
 	require.NoError(t, err)
 	require.Len(t, orphans, 1)
@@ -193,12 +194,12 @@ func TestIntegrationJournalRestartedServerRecordDropped(t *testing.T) {
 // A journal folder that cannot be made fails the freeze before anything is
 // sent, with ErrStateDir saying how to move it.
 func TestIntegrationJournalUnusableFolder(t *testing.T) {
-	target := newManticoreTarget(t)
+	target := itest.NewManticoreTarget(t)
 	ctx := context.Background()
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	c := openClient(t, target.dsn, dbctl.WithStateDir(filepath.Join(file, "dbctl")))
-	a := rtTable(t, c)
+	c := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(filepath.Join(file, "dbctl")))
+	a := itest.RTTable(t, c)
 	_, err := c.Manticore().Freeze(ctx, a)
 	require.ErrorIs(t, err, dbctl.ErrStateDir)
 	assert.Contains(t, err.Error(), "move it with WithStateDir (CLI: --state-dir) or XDG_STATE_HOME")
@@ -207,7 +208,7 @@ func TestIntegrationJournalUnusableFolder(t *testing.T) {
 		return nil
 	})
 	require.ErrorIs(t, err, dbctl.ErrStateDir)
-	assert.Equal(t, 0, locked(t, c, a), "nothing was frozen")
+	assert.Equal(t, 0, itest.Locked(t, c, a), "nothing was frozen")
 	_, err = c.Manticore().OrphanedFreezes(ctx)
 	require.ErrorIs(t, err, dbctl.ErrStateDir)
 }

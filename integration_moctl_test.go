@@ -9,6 +9,7 @@ import (
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/dbctltest"
+	"github.com/dbctl/dbctl/internal/itest"
 	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,8 +29,8 @@ func newMatrixOneTarget(t *testing.T) matrixOneTarget {
 }
 
 func moDatabase(t *testing.T, c *dbctl.Client) string {
-	db := uniqueName("dbctl_it_")
-	execAll(t, c.DB(), "create database "+db, "create table "+db+".t (a int)", "create table "+db+".`Mixed` (a int)",
+	db := itest.UniqueName("dbctl_it_")
+	itest.ExecAll(t, c.DB(), "create database "+db, "create table "+db+".t (a int)", "create table "+db+".`Mixed` (a int)",
 		"insert into "+db+".t values (1),(2)")
 	t.Cleanup(func() { _, _ = c.DB().Exec("drop database if exists " + db) })
 	return db
@@ -37,7 +38,7 @@ func moDatabase(t *testing.T, c *dbctl.Client) string {
 
 func TestIntegrationMoCtl(t *testing.T) {
 	target := newMatrixOneTarget(t)
-	c := openClient(t, target.dsn)
+	c := itest.OpenClient(t, target.dsn)
 	ctx := context.Background()
 	mo := c.MoCtl()
 	db := moDatabase(t, c)
@@ -67,7 +68,7 @@ func TestIntegrationMoCtl(t *testing.T) {
 	require.ErrorAs(t, err, &me)
 	assert.Equal(t, uint16(1146), me.Number)
 
-	_, err = mo.FlushTable(ctx, uniqueName("nodb_"), "t")
+	_, err = mo.FlushTable(ctx, itest.UniqueName("nodb_"), "t")
 	require.ErrorIs(t, err, dbctl.ErrTableNotFound, "the errno-0 ExpectedEOB packet is an error")
 	require.ErrorAs(t, err, &me)
 	assert.Equal(t, uint16(0), me.Number)
@@ -100,13 +101,57 @@ func TestIntegrationMoCtl(t *testing.T) {
 
 func TestIntegrationMoCtlServerTimeout(t *testing.T) {
 	target := newMatrixOneTarget(t)
-	if target.srv == nil {
-		t.Skip("needs the embedded server's delay")
-	}
-	c := openClient(t, target.dsn)
+	c := itest.OpenClient(t, target.dsn)
 	// 1ns left on the server side: the server gives up, not the client
+	// (golden matrixone.jsonl record 33)
 	_, err := c.MoCtl().Exec(context.Background(), "dn", "checkpoint", "1ns")
 	require.ErrorIs(t, err, dbctl.ErrServerTimeout)
+}
+
+// With a deadline, a checkpoint longer than the time left is given up by
+// the server, whose own timeout answer comes back before the caller's
+// deadline (issue 18: the whole time left was sent, and the client's
+// deadline won 5 of 5 times).
+func TestIntegrationMoCtlCheckpointDeadline(t *testing.T) {
+	target := newMatrixOneTarget(t)
+	if target.srv == nil {
+		t.Skip("a real checkpoint cannot be made to outlast the deadline from here (it takes 10-500 ms): embedded server only")
+	}
+	target.srv.SetCheckpointDuration(time.Hour)
+	c := itest.OpenClient(t, target.dsn)
+	for i := 0; i < 5; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		_, err := c.MoCtl().IncrementalCheckpoint(ctx)
+		cancel()
+		require.ErrorIs(t, err, dbctl.ErrServerTimeout, "run %d", i)
+	}
+	// a deadline too short for the answer to come back: nothing is sent
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := c.MoCtl().GlobalCheckpoint(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "nothing was sent")
+}
+
+// A flush whose deadline passes while it is held on the server: the
+// outcome is unknown, and harmless either way.
+func TestIntegrationMoCtlFlushOutcomeUnknown(t *testing.T) {
+	target := newMatrixOneTarget(t)
+	if target.srv == nil {
+		t.Skip("holding a flush on the server needs the embedded server")
+	}
+	c := itest.OpenClient(t, target.dsn)
+	db := moDatabase(t, c)
+	_, err := c.MoCtl().CheckSysAccount(context.Background())
+	require.NoError(t, err)
+	release := target.srv.Hold("'flush'")
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = c.MoCtl().FlushTable(ctx, db, "t")
+	require.ErrorIs(t, err, dbctl.ErrOutcomeUnknown)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "nothing is lost either way")
 }
 
 func TestIntegrationSysAccountCheck(t *testing.T) {
@@ -119,19 +164,19 @@ func TestIntegrationSysAccountCheck(t *testing.T) {
 	require.NoError(t, s.CreateUser("sys", "u1", "111", "public"))
 	ctx := context.Background()
 
-	acc := openClient(t, s.DSNFor("acc1", "admin", "111"))
+	acc := itest.OpenClient(t, s.DSNFor("acc1", "admin", "111"))
 	_, err := acc.MoCtl().FlushTable(ctx, "db1", "t")
 	require.ErrorIs(t, err, dbctl.ErrNotSysAccount)
 	assert.Contains(t, err.Error(), `account "acc1"`)
 	assert.Contains(t, err.Error(), `role "accountadmin"`)
 
-	u1 := openClient(t, s.DSNFor("sys", "u1", "111"))
+	u1 := itest.OpenClient(t, s.DSNFor("sys", "u1", "111"))
 	_, err = u1.MoCtl().IncrementalCheckpoint(ctx)
 	require.ErrorIs(t, err, dbctl.ErrNotSysAccount)
 	assert.Contains(t, err.Error(), `role "public"`)
 
 	// without the client-side check the server's own 20101 maps the same way
-	unchecked := openClient(t, s.DSNFor("acc1", "admin", "111"), dbctl.WithSysAccountCheck(false))
+	unchecked := itest.OpenClient(t, s.DSNFor("acc1", "admin", "111"), dbctl.WithSysAccountCheck(false))
 	_, err = unchecked.MoCtl().GlobalCheckpoint(ctx)
 	require.ErrorIs(t, err, dbctl.ErrNotSysAccount)
 	var me *mysql.MySQLError
@@ -139,10 +184,10 @@ func TestIntegrationSysAccountCheck(t *testing.T) {
 	assert.Equal(t, uint16(20101), me.Number)
 
 	// the account-id form from sys reaches another account's table
-	accDB := openClient(t, s.DSNFor("acc1", "admin", "111"))
-	execAll(t, accDB.DB(), "create database db1", "create table db1.t (a int)")
+	accDB := itest.OpenClient(t, s.DSNFor("acc1", "admin", "111"))
+	itest.ExecAll(t, accDB.DB(), "create database db1", "create table db1.t (a int)")
 	accID, _ := s.AccountID("acc1")
-	root := openClient(t, s.DSN())
+	root := itest.OpenClient(t, s.DSN())
 	_, err = root.MoCtl().FlushAccountTable(ctx, "db1", "t", accID)
 	require.NoError(t, err)
 }
@@ -152,18 +197,20 @@ func TestIntegrationMoCtlFaults(t *testing.T) {
 	if target.srv == nil {
 		t.Skip("fault injection needs the embedded server")
 	}
-	c := openClient(t, target.dsn)
+	c := itest.OpenClient(t, target.dsn)
 	db := moDatabase(t, c)
 	target.srv.FailNext("mo_ctl", 20101, "internal error: do not have privilege to execute the statement")
 	_, err := c.MoCtl().FlushTable(context.Background(), db, "t")
 	require.ErrorIs(t, err, dbctl.ErrNotSysAccount)
 
-	// a client deadline shorter than the server's work: the client gives up
+	// a client deadline shorter than the server's work: the client gives up,
+	// and the flush may still run (the server finishes it)
 	target.srv.Delay("mo_ctl", 500*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err = c.MoCtl().FlushTable(ctx, db, "t")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, dbctl.ErrOutcomeUnknown)
 	target.srv.Delay("mo_ctl", 0)
 	_, err = c.MoCtl().FlushTable(context.Background(), db, "t")
 	require.NoError(t, err, "the pool recovers")

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/internal/itest"
 )
 
 // A FREEZE slower than every timeout the client has (the release timeout,
@@ -17,8 +18,8 @@ import (
 // returned. The embedded server's Delay makes the FREEZE slow; the test
 // waits for the FREEZE to land through WaitReleases, never on a clock.
 func TestIntegrationSlowFreeze(t *testing.T) {
-	target := newManticoreTarget(t)
-	target.needEmbedded(t)
+	target := itest.NewManticoreTarget(t)
+	target.NeedEmbedded(t)
 	const slow = 600 * time.Millisecond // FREEZE on the server
 	const releaseTimeout = 100 * time.Millisecond
 	ops := []struct {
@@ -51,11 +52,11 @@ func TestIntegrationSlowFreeze(t *testing.T) {
 	for _, op := range ops {
 		for _, cc := range contexts {
 			t.Run(op.name+"/"+cc.name, func(t *testing.T) {
-				c := openClient(t, target.dsn, dbctl.WithReleaseTimeout(releaseTimeout), dbctl.WithStateDir(t.TempDir()))
-				a, b := rtTable(t, c), rtTable(t, c)
-				execAll(t, c.DB(), "FREEZE "+a, "FREEZE "+b) // another holder
-				target.srv.Delay("^FREEZE", slow)
-				defer target.srv.Delay("^FREEZE", 0)
+				c := itest.OpenClient(t, target.DSN, dbctl.WithReleaseTimeout(releaseTimeout), dbctl.WithStateDir(t.TempDir()))
+				a, b := itest.RTTable(t, c), itest.RTTable(t, c)
+				itest.ExecAll(t, c.DB(), "FREEZE "+a, "FREEZE "+b) // another holder
+				target.Srv.Delay("^FREEZE", slow)
+				defer target.Srv.Delay("^FREEZE", 0)
 				ctx, cancel := cc.make()
 				defer cancel()
 				handed, err := op.run(ctx, c, a)
@@ -71,8 +72,8 @@ func TestIntegrationSlowFreeze(t *testing.T) {
 				if handed {
 					want = 2 // and the caller's, handed over by Freeze
 				}
-				assert.Equal(t, want, locked(t, c, a))
-				assert.Equal(t, 1, locked(t, c, b))
+				assert.Equal(t, want, itest.Locked(t, c, a))
+				assert.Equal(t, 1, itest.Locked(t, c, b))
 				if cc.ends {
 					assert.Equal(t, []string{a}, released)
 				}

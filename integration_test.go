@@ -2,9 +2,6 @@ package dbctl_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"os"
 	"strings"
@@ -13,6 +10,7 @@ import (
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/dbctltest"
+	"github.com/dbctl/dbctl/internal/itest"
 	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,95 +23,29 @@ import (
 // and are skipped against real ones. Tables get unique names and are dropped
 // afterwards, so a real server is left as it was.
 
-type manticoreTarget struct {
-	dsn string
-	srv *dbctltest.Manticore // nil for a real server
-}
-
-func newManticoreTarget(t *testing.T) manticoreTarget {
-	if dsn := os.Getenv("DBCTL_MANTICORE_DSN"); dsn != "" {
-		return manticoreTarget{dsn: dsn}
-	}
-	s := dbctltest.NewManticore(t)
-	return manticoreTarget{dsn: s.DSN(), srv: s}
-}
-
-func (m manticoreTarget) needEmbedded(t *testing.T) {
-	if m.srv == nil {
-		t.Skip("fault injection needs the embedded server")
-	}
-}
-
-func uniqueName(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
-func openClient(t *testing.T, dsn string, opts ...dbctl.Option) *dbctl.Client {
-	c, err := dbctl.Open(dsn, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func execAll(t *testing.T, db *sql.DB, stmts ...string) {
-	t.Helper()
-	for _, s := range stmts {
-		_, err := db.Exec(s)
-		require.NoError(t, err, s)
-	}
-}
-
-// rtTable creates an RT table with rows in a disk chunk and in RAM, and drops
-// it when the test ends.
-func rtTable(t *testing.T, c *dbctl.Client) string {
-	name := uniqueName("dbctl_it_")
-	execAll(t, c.DB(),
-		"CREATE TABLE "+name+"(title text, gid int, price float)",
-		"INSERT INTO "+name+"(id,title,gid,price) VALUES (1,'one',10,1.5),(2,'two',20,2.5)",
-		"FLUSH RAMCHUNK "+name,
-		"INSERT INTO "+name+"(id,title,gid,price) VALUES (3,'three',30,3.5)")
-	t.Cleanup(func() {
-		// leave nothing frozen or created on a real server
-		for i := 0; i < 10; i++ {
-			_, _ = c.DB().Exec("UNFREEZE " + name)
-		}
-		_, _ = c.DB().Exec("DROP TABLE IF EXISTS " + name)
-	})
-	return name
-}
-
-func locked(t *testing.T, c *dbctl.Client, table string) int {
-	t.Helper()
-	n, err := c.Manticore().LockedCount(context.Background(), table)
-	require.NoError(t, err)
-	return n
-}
-
 func TestIntegrationManticoreOperations(t *testing.T) {
-	target := newManticoreTarget(t)
-	c := openClient(t, target.dsn)
+	target := itest.NewManticoreTarget(t)
+	c := itest.OpenClient(t, target.DSN)
 	ctx := context.Background()
 	m := c.Manticore()
 	require.NoError(t, c.Ping(ctx))
-	a, b := rtTable(t, c), rtTable(t, c)
+	a, b := itest.RTTable(t, c), itest.RTTable(t, c)
 
 	files, err := m.Freeze(ctx, a, strings.ToUpper(b), a)
 	require.NoError(t, err)
 	perTable := map[string]int{}
 	for _, f := range files {
 		perTable[f.Table]++
-		if target.srv != nil {
+		if target.Srv != nil {
 			_, err := os.Stat(f.Normalized)
 			assert.NoError(t, err, "listed file exists")
-			assert.True(t, strings.HasPrefix(f.Normalized, target.srv.DataDir()))
+			assert.True(t, strings.HasPrefix(f.Normalized, target.Srv.DataDir()))
 		}
 	}
 	assert.Equal(t, 2, len(perTable))
 	assert.Greater(t, perTable[a], 3, "disk chunk files are listed")
-	assert.Equal(t, 1, locked(t, c, a), "a repeated name freezes once")
-	assert.Equal(t, 1, locked(t, c, b))
+	assert.Equal(t, 1, itest.Locked(t, c, a), "a repeated name freezes once")
+	assert.Equal(t, 1, itest.Locked(t, c, b))
 
 	locks, err := m.Locks(ctx)
 	require.NoError(t, err)
@@ -147,12 +79,12 @@ func TestIntegrationManticoreOperations(t *testing.T) {
 	require.NoError(t, m.FlushTable(ctx, a), "not blocked by FREEZE")
 
 	require.NoError(t, m.Unfreeze(ctx, a, b))
-	assert.Equal(t, 0, locked(t, c, a))
-	assert.Equal(t, 0, locked(t, c, b))
+	assert.Equal(t, 0, itest.Locked(t, c, a))
+	assert.Equal(t, 0, itest.Locked(t, c, b))
 
 	tag1, err := m.FlushAttributes(ctx)
 	require.NoError(t, err)
-	execAll(t, c.DB(), "UPDATE "+a+" SET gid=11 WHERE id=1")
+	itest.ExecAll(t, c.DB(), "UPDATE "+a+" SET gid=11 WHERE id=1")
 	tag2, err := m.FlushAttributes(ctx)
 	require.NoError(t, err)
 	assert.Greater(t, tag2, tag1, "a disk-chunk update was saved")
@@ -178,19 +110,19 @@ func TestIntegrationManticoreOperations(t *testing.T) {
 }
 
 func TestIntegrationManticoreErrors(t *testing.T) {
-	target := newManticoreTarget(t)
-	c := openClient(t, target.dsn)
+	target := itest.NewManticoreTarget(t)
+	c := itest.OpenClient(t, target.DSN)
 	ctx := context.Background()
 	m := c.Manticore()
-	a := rtTable(t, c)
-	missing := uniqueName("dbctl_missing_")
+	a := itest.RTTable(t, c)
+	missing := itest.UniqueName("dbctl_missing_")
 
 	// FREEZE of a missing table only warns on the server; the SDK reports it
 	// and releases the table it did freeze.
 	_, err := m.Freeze(ctx, a, missing)
 	require.ErrorIs(t, err, dbctl.ErrTableNotFound)
 	assert.Contains(t, err.Error(), missing)
-	assert.Equal(t, 0, locked(t, c, a))
+	assert.Equal(t, 0, itest.Locked(t, c, a))
 
 	err = m.Unfreeze(ctx, a, missing)
 	require.ErrorIs(t, err, dbctl.ErrTableNotFound)
@@ -211,10 +143,10 @@ func TestIntegrationManticoreErrors(t *testing.T) {
 
 // A writer blocked by the freeze finishes after WithFrozen releases.
 func TestIntegrationWithFrozenBlocksUpdateUntilRelease(t *testing.T) {
-	target := newManticoreTarget(t)
-	c := openClient(t, target.dsn)
+	target := itest.NewManticoreTarget(t)
+	c := itest.OpenClient(t, target.DSN)
 	ctx := context.Background()
-	a := rtTable(t, c)
+	a := itest.RTTable(t, c)
 	done := make(chan error, 1)
 	err := c.Manticore().WithFrozen(ctx, []string{a}, func(ctx context.Context, files []dbctl.FrozenFile) error {
 		go func() {
@@ -235,7 +167,7 @@ func TestIntegrationWithFrozenBlocksUpdateUntilRelease(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("UPDATE still blocked after WithFrozen returned")
 	}
-	assert.Equal(t, 0, locked(t, c, a))
+	assert.Equal(t, 0, itest.Locked(t, c, a))
 }
 
 // WithFrozen under every fault: afterwards every locked counter is back to
@@ -274,25 +206,25 @@ func TestIntegrationWithFrozenFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			target := newManticoreTarget(t)
+			target := itest.NewManticoreTarget(t)
 			if tc.embedded {
-				target.needEmbedded(t)
+				target.NeedEmbedded(t)
 			}
-			c := openClient(t, target.dsn)
-			a, b := rtTable(t, c), rtTable(t, c)
+			c := itest.OpenClient(t, target.DSN)
+			a, b := itest.RTTable(t, c), itest.RTTable(t, c)
 			// someone else holds a freeze on b: it must survive
-			execAll(t, c.DB(), "FREEZE "+b)
-			before := map[string]int{a: locked(t, c, a), b: locked(t, c, b)}
+			itest.ExecAll(t, c.DB(), "FREEZE "+b)
+			before := map[string]int{a: itest.Locked(t, c, a), b: itest.Locked(t, c, b)}
 			if tc.setup != nil {
-				tc.setup(target.srv)
+				tc.setup(target.Srv)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			run := func() error {
 				return c.Manticore().WithFrozen(ctx, []string{a, b}, func(ctx context.Context, files []dbctl.FrozenFile) error {
-					assert.Equal(t, before[a]+1, locked(t, c, a))
-					assert.Equal(t, before[b]+1, locked(t, c, b))
-					return tc.fn(ctx, target.srv, cancel)
+					assert.Equal(t, before[a]+1, itest.Locked(t, c, a))
+					assert.Equal(t, before[b]+1, itest.Locked(t, c, b))
+					return tc.fn(ctx, target.Srv, cancel)
 				})
 			}
 			if tc.panics {
@@ -302,36 +234,36 @@ func TestIntegrationWithFrozenFaults(t *testing.T) {
 			} else {
 				require.ErrorIs(t, err, tc.wantErr)
 			}
-			assert.Equal(t, before[a], locked(t, c, a), "counter of %s back to its value", a)
-			assert.Equal(t, before[b], locked(t, c, b), "the other holder's freeze of %s survives", b)
-			execAll(t, c.DB(), "UNFREEZE "+b)
+			assert.Equal(t, before[a], itest.Locked(t, c, a), "counter of %s back to its value", a)
+			assert.Equal(t, before[b], itest.Locked(t, c, b), "the other holder's freeze of %s survives", b)
+			itest.ExecAll(t, c.DB(), "UNFREEZE "+b)
 		})
 	}
 }
 
 // A FREEZE that fails on the server leaves nothing frozen.
 func TestIntegrationFreezeFaults(t *testing.T) {
-	target := newManticoreTarget(t)
-	target.needEmbedded(t)
-	c := openClient(t, target.dsn)
-	a := rtTable(t, c)
-	target.srv.FailNext("FREEZE", 1064, "injected")
+	target := itest.NewManticoreTarget(t)
+	target.NeedEmbedded(t)
+	c := itest.OpenClient(t, target.DSN)
+	a := itest.RTTable(t, c)
+	target.Srv.FailNext("FREEZE", 1064, "injected")
 	_, err := c.Manticore().Freeze(context.Background(), a)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "injected")
-	assert.Equal(t, 0, locked(t, c, a))
+	assert.Equal(t, 0, itest.Locked(t, c, a))
 
 	// The deadline passes while FREEZE waits on the server: Freeze returns,
 	// and does not abandon it (searchd runs it after any UNFREEZE): a
 	// releaser waits for the answer and then releases (issue 9 C, 16).
-	target.srv.Delay("^FREEZE", 400*time.Millisecond)
+	target.Srv.Delay("^FREEZE", 400*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err = c.Manticore().Freeze(ctx, a)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	target.srv.Delay("^FREEZE", 0)
+	target.Srv.Delay("^FREEZE", 0)
 	released, err := c.WaitReleases(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, []string{a}, released)
-	assert.Equal(t, 0, locked(t, c, a))
+	assert.Equal(t, 0, itest.Locked(t, c, a))
 }

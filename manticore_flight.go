@@ -227,9 +227,12 @@ func (f *freezeFlight) settleDetached(ctx context.Context, a freezeAnswer) ([]st
 }
 
 // notRun reports whether a FREEZE that failed with err did not run: the
-// server refused it, or the driver did not send it (it reports ErrBadConn
-// only then).
-func notRun(err error) bool { return isServerError(err) || errors.Is(err, driver.ErrBadConn) }
+// server refused it, or it was not sent (the driver reports ErrBadConn only
+// then; a failure at its "sql.send" step is a notSentError, rows.go).
+func notRun(err error) bool {
+	var ns *notSentError
+	return isServerError(err) || errors.Is(err, driver.ErrBadConn) || errors.As(err, &ns)
+}
 
 // lost handles a FREEZE whose connection died in flight, while its caller
 // waits: without counters from before (a server that refused SHOW LOCKS)

@@ -68,7 +68,7 @@ func TestFreezeMissingTableReleasesTheOthers(t *testing.T) {
 	require.Error(t, err)
 	assert.Nil(t, files)
 	assert.ErrorIs(t, err, ErrTableNotFound)
-	assert.True(t, IsTableNotFound(err))
+	assert.True(t, errors.Is(err, ErrTableNotFound))
 	assert.Contains(t, err.Error(), "not frozen (missing, plain or distributed): gold_nope, dist; "+
 		`the connection's last warning: "Some tables are not suitable for freezing: gold_nope, dist"`)
 }

@@ -141,37 +141,6 @@ func pick(counts map[string]int, names []string) map[string]int {
 	return out
 }
 
-// freezeOn and release are what the backup engine (backup.go) calls: they
-// keep its freeze journaled and released like WithFrozen's until the
-// engine freezes through WithFrozen (the hold is kept by the engine's
-// connection, which it passes back to release). The FREEZE runs on a
-// connection of its own, so that a FREEZE still running when ctx ends
-// never holds up the engine's.
-func (m *Manticore) freezeOn(ctx context.Context, conn *sql.Conn, op string, names []string) ([]FrozenFile, error) {
-	m.releaseOrphansFirst(ctx, op)
-	h, files, err := m.freeze(ctx, op, names, keepHeld)
-	if err != nil {
-		return nil, err
-	}
-	m.c.fz.mu.Lock()
-	m.c.fz.bridge[conn] = h
-	m.c.fz.mu.Unlock()
-	return files, nil
-}
-
-// release releases the backup engine's freeze made by freezeOn on conn, or
-// else unfreezes names (unfreezeRetrying).
-func (m *Manticore) release(ctx context.Context, conn *sql.Conn, names []string) error {
-	m.c.fz.mu.Lock()
-	h := m.c.fz.bridge[conn]
-	delete(m.c.fz.bridge, conn)
-	m.c.fz.mu.Unlock()
-	if h != nil {
-		return h.release(ctx)
-	}
-	return m.unfreezeRetrying(ctx, conn, names, nil)
-}
-
 // releaseOrphansFirst releases the orphaned freezes of this server before
 // a new freeze (ReleaseOrphanedFreezes), and logs what it did; its errors
 // are logged, not returned: they must not stop the caller's own freeze,

@@ -2,7 +2,6 @@ package dbctl
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -119,15 +118,11 @@ type freezeBook struct {
 	mu       sync.Mutex
 	pending  map[*releaser]struct{}
 	finished []*releaser // done, not yet reported by WaitReleases
-	// bridge holds the backup engine's freezes by its connection
-	// (manticore_release.go).
-	bridge map[*sql.Conn]*freezeHold
 }
 
 func (b *freezeBook) init() {
 	b.life, b.stop = context.WithCancel(context.Background())
 	b.pending = map[*releaser]struct{}{}
-	b.bridge = map[*sql.Conn]*freezeHold{}
 }
 
 // releaser is a goroutine that finishes a freeze after its caller left: it

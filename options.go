@@ -14,7 +14,7 @@ type options struct {
 	sysAccountCheck bool
 	lowerCaseNames  bool
 	releaseTimeout  time.Duration
-	moTimeZone      *time.Location // WithMatrixOneTimeZone (recovery.go)
+	moTimeZone      *time.Location // WithMatrixOneTimeZone (recovery_zone.go)
 	stateDir        string         // WithStateDir (manticore_journal.go)
 }
 

@@ -151,7 +151,7 @@ func TestPermissionDeniedKeepsServerError(t *testing.T) {
 	c, mock := newMock(t)
 	mock.ExpectExec("restore database `cap_db` {snapshot = `cap_sn_db`}").WillReturnError(myErr(20101, "HY000", "internal error: do not have privilege to execute the statement"))
 	err := c.Snapshots().Restore(context.Background(), "cap_sn_db", DatabaseTarget("cap_db"), SnapshotRestoreOptions{})
-	assert.True(t, IsPermissionDenied(err))
+	assert.True(t, errors.Is(err, ErrPermissionDenied))
 	assert.Equal(t, "dbctl: snapshot restore cap_sn_db to database cap_db: permission denied: Error 20101 (HY000): internal error: do not have privilege to execute the statement", err.Error())
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dbctl/dbctl/internal/crashpoint"
+	"github.com/dbctl/dbctl/internal/crashpoint/crashtest"
 	"github.com/dbctl/dbctl/internal/shapecheck"
 )
 
@@ -21,12 +22,8 @@ func TestMain(m *testing.M) {
 	}
 	// The freeze journal of the tests' clients (WithStateDir's default)
 	// goes to a folder of this run, not the user's.
-	state, err := os.MkdirTemp("", "dbctl-test-state-")
-	if err != nil {
-		panic(err)
-	}
-	os.Setenv("XDG_STATE_HOME", state)
+	cleanup := crashtest.IsolateStateDir()
 	code := shapecheck.Run(m)
-	_ = os.RemoveAll(state)
+	cleanup()
 	os.Exit(code)
 }

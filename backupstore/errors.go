@@ -11,8 +11,8 @@ import (
 var (
 	// ErrNotFound: the object (or local file) does not exist.
 	ErrNotFound = errors.New("dbctl: backupstore: object not found")
-	// ErrExists: a Put with NoOverwrite found the key taken (S3: 412
-	// PreconditionFailed).
+	// ErrExists: a Put with NoOverwrite found the key holding other bytes
+	// (S3: 412 PreconditionFailed, and the object read back differs).
 	ErrExists = errors.New("dbctl: backupstore: object exists")
 	// ErrBucketNotFound: the S3 bucket does not exist.
 	ErrBucketNotFound = errors.New("dbctl: backupstore: bucket not found")
@@ -35,6 +35,13 @@ var (
 	// or a body the server found not to match its sha256 checksum
 	// (BadDigest).
 	ErrCorrupt = errors.New("dbctl: backupstore: corrupt object")
+	// ErrNotRegistered: Open of a "scheme://" location whose store package
+	// is not linked in; for s3:// the message names the import to add,
+	// import _ "github.com/dbctl/dbctl/backupstore/s3store".
+	ErrNotRegistered = errors.New("dbctl: backupstore: scheme not registered")
+	// ErrClosed: a call of a store (or of a sub-store of one) after its
+	// Close.
+	ErrClosed = errors.New("dbctl: backupstore: store closed")
 )
 
 // Error is the error of every operation of this package.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/dbctl/dbctl/backupstore"
@@ -29,7 +30,8 @@ func ExampleOpen() {
 	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	// "s3://bucket/prefix" opens an S3 store the same way.
+	// "s3://bucket/prefix" opens an S3 store the same way once
+	// github.com/dbctl/dbctl/backupstore/s3store is imported.
 	st, err := backupstore.Open(ctx, dir, backupstore.Options{})
 	if err != nil {
 		log.Fatal(err)
@@ -67,4 +69,96 @@ func ExampleJoin() {
 	fmt.Println(backupstore.Join("backups/", "/2026-12-01", "manifest.json"))
 	// Output:
 	// backups/2026-12-01/manifest.json
+}
+
+// Without the S3 store's package imported, an s3:// location is refused
+// with the import to add; nothing of the AWS SDK is linked in.
+func ExampleOpen_withoutS3Import() {
+	_, err := backupstore.Open(context.Background(), "s3://backups/manticore", backupstore.Options{})
+	fmt.Println(errors.Is(err, backupstore.ErrNotRegistered))
+	fmt.Println(err)
+	// Output:
+	// true
+	// dbctl: backupstore: open s3://backups/manticore: scheme not registered: no store for s3:// locations is linked into this program: add import _ "github.com/dbctl/dbctl/backupstore/s3store"
+}
+
+// A store package registers its scheme from its init function; Open then
+// hands it the locations of that scheme.
+func ExampleRegister() {
+	backupstore.Register("example", func(ctx context.Context, location string, opts backupstore.Options) (backupstore.Store, error) {
+		return backupstore.OpenLocal(filepath.Join(os.TempDir(), strings.TrimPrefix(location, "example://")))
+	})
+	st, err := backupstore.Open(context.Background(), "example://dbctl-register-example", backupstore.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	fmt.Println(filepath.Base(st.Location()), backupstore.IsRemote("example://x"))
+	// Output:
+	// dbctl-register-example true
+}
+
+func ExampleCheckKey() {
+	fmt.Println(backupstore.CheckKey("data/t/t.0.spa"))
+	fmt.Println(backupstore.CheckKey("data/../../etc/passwd"))
+	// Output:
+	// <nil>
+	// bad key "data/../../etc/passwd"
+}
+
+// A Store implementation reads what it stores through a PutStream, which
+// compresses and hashes in the same pass.
+func ExampleNewPutStream() {
+	ps, err := backupstore.NewPutStream("k", strings.NewReader("hello"), backupstore.PutOptions{Compress: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	stored, err := io.ReadAll(ps)
+	if err != nil {
+		ps.Abort(err)
+		log.Fatal(err)
+	}
+	res, err := ps.Finish()
+	fmt.Println(res.Size, res.SHA256[:16], res.Stored == int64(len(stored)), err)
+	// Output:
+	// 5 2cf24dba5fb0a30e true <nil>
+}
+
+// Sub gives the store of one backup under a catalog, Close releases a
+// store (a folder holds nothing; an S3 store its connections).
+func ExampleLocal_Sub() {
+	dir, err := os.MkdirTemp("", "backupstore-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	catalog, err := backupstore.OpenLocal(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer catalog.Close()
+	for _, name := range []string{"2026-12-01", "2026-12-02"} {
+		if _, err := catalog.Put(ctx, name+"/manifest.json", strings.NewReader(`{"id":"`+name+`"}`), backupstore.PutOptions{NoOverwrite: true}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	names, _ := catalog.Dirs(ctx, "")
+	for _, name := range names {
+		bk, err := catalog.Sub(name)
+		if err != nil {
+			log.Fatal(err)
+		}
+		rc, err := bk.Get(ctx, "manifest.json")
+		if err != nil {
+			log.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		bk.Close()
+		fmt.Println(name, string(b))
+	}
+	// Output:
+	// 2026-12-01 {"id":"2026-12-01"}
+	// 2026-12-02 {"id":"2026-12-02"}
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // A location ParseS3 accepts has a valid bucket and a prefix that stays
-// inside the bucket; a key checkKey accepts never escapes the root.
+// inside the bucket; a key CheckKey accepts never escapes the root.
 func FuzzParseS3(f *testing.F) {
 	for _, s := range []string{"s3://bucket/a/b", "s3://b/../x", "s3://bucket//", "S3://bucket", "s3://a.b-c/x/./y", "s3://bucket/a\\b"} {
 		f.Add(s)
@@ -36,7 +36,7 @@ func FuzzCheckKey(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, key string) {
-		if checkKey(key) != nil {
+		if CheckKey(key) != nil {
 			return
 		}
 		if strings.HasPrefix(key, "/") || strings.Contains("/"+key+"/", "/../") || strings.Contains("/"+key+"/", "/./") ||
@@ -46,6 +46,26 @@ func FuzzCheckKey(f *testing.F) {
 		j := path.Join("root", key)
 		if !strings.HasPrefix(j, "root/") {
 			t.Fatalf("key %q escapes the root: %q", key, j)
+		}
+	})
+}
+
+// A location is remote exactly when it starts with a valid scheme of two
+// or more characters and "://"; every s3:// location ParseS3 accepts is
+// remote.
+func FuzzIsRemote(f *testing.F) {
+	for _, s := range []string{"s3://b/p", "C://x", "/var/backups", "a+b.c-d://x", "://x", "1s://x", "S3://Bucket", "s3:/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, loc string) {
+		remote := IsRemote(loc)
+		scheme, _, found := strings.Cut(loc, "://")
+		want := found && len(scheme) >= 2 && validScheme(strings.ToLower(scheme))
+		if remote != want {
+			t.Fatalf("IsRemote(%q) = %v, want %v", loc, remote, want)
+		}
+		if _, _, err := ParseS3(loc); err == nil && !remote {
+			t.Fatalf("ParseS3 accepted %q, which is not remote", loc)
 		}
 	})
 }

@@ -33,97 +33,23 @@ func OpenLocal(dir string) (*Local, error) {
 func (l *Local) Location() string { return l.root }
 
 func (l *Local) path(op, key string) (string, error) {
-	if err := checkKey(key); err != nil {
+	if err := CheckKey(key); err != nil {
 		return "", &Error{Op: op, Key: key, Kind: ErrInvalidKey, Err: err}
 	}
 	return filepath.Join(l.root, filepath.FromSlash(key)), nil
 }
 
-// Put implements Store: the bytes go to a temporary file beside the
-// target, which is synced and renamed into place (and the folder synced).
-func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (res PutResult, err error) {
-	p, err := l.path("put", key)
+// Sub implements Store: the folder prefix under this one.
+func (l *Local) Sub(prefix string) (Store, error) {
+	p, err := l.path("sub", prefix)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	src, err := putSource(key, r, opts)
-	if err != nil {
-		return res, err
-	}
-	defer src.failed(&err, key, classifyLocal)
-	var f *os.File
-	// A concurrent Delete may remove the folder between the two calls.
-	for try := 0; try < 3; try++ {
-		if err = os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return res, err
-		}
-		if f, err = os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".dbctl-tmp-"); !errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-	}
-	if err != nil {
-		return res, err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := io.Copy(f, ctxReader{ctx, src.r}); err != nil {
-		return res, err
-	}
-	if res, err = src.finish(); err != nil {
-		return res, err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return res, err
-	}
-	if err := f.Sync(); err != nil {
-		return res, err
-	}
-	if err := f.Close(); err != nil {
-		return res, err
-	}
-	if opts.NoOverwrite {
-		// a hard link fails if p exists: the atomic "create if absent"
-		if err := os.Link(tmp, p); err != nil {
-			if errors.Is(err, fs.ErrExist) {
-				err = &Error{Op: "put", Key: key, Kind: ErrExists, Err: err}
-			}
-			return res, err
-		}
-		if err := os.Remove(tmp); err != nil {
-			return res, err
-		}
-	} else if err := os.Rename(tmp, p); err != nil {
-		return res, err
-	}
-	return res, syncDir(filepath.Dir(p))
+	return &Local{root: p}, nil
 }
 
-// ctxReader stops a copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+// Close implements Store: a folder holds nothing open between calls.
+func (l *Local) Close() error { return nil }
 
 func classifyLocal(err error) error {
 	switch {
@@ -147,6 +73,9 @@ func (l *Local) GetRange(ctx context.Context, key string, off, n int64) (io.Read
 	p, err := l.path("get", key)
 	if err != nil {
 		return nil, err
+	}
+	if err := hit("get", key); err != nil {
+		return nil, &Error{Op: "get", Key: key, Err: err}
 	}
 	if off < 0 {
 		return nil, &Error{Op: "get", Key: key, Kind: ErrInvalidOptions, Err: errors.New("negative offset")}
@@ -177,6 +106,9 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	if err := hit("stat", key); err != nil {
+		return Info{}, &Error{Op: "stat", Key: key, Err: err}
+	}
 	fi, err := os.Stat(p)
 	if err != nil {
 		return Info{}, &Error{Op: "stat", Key: key, Kind: classifyLocal(err), Err: err}
@@ -189,8 +121,11 @@ func (l *Local) Stat(ctx context.Context, key string) (Info, error) {
 
 // List implements Store. Temporary files of unfinished Puts are left out.
 func (l *Local) List(ctx context.Context, prefix string) ([]Info, error) {
-	if err := checkPrefix(prefix); err != nil {
+	if err := CheckPrefix(prefix); err != nil {
 		return nil, &Error{Op: "list", Key: prefix, Kind: ErrInvalidKey, Err: err}
+	}
+	if err := hit("list", prefix); err != nil {
+		return nil, &Error{Op: "list", Key: prefix, Err: err}
 	}
 	// Walk the deepest folder the prefix names completely.
 	start := l.root
@@ -208,7 +143,7 @@ func (l *Local) List(ctx context.Context, prefix string) ([]Info, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() || strings.Contains(d.Name(), ".dbctl-tmp-") {
+		if !d.Type().IsRegular() || strings.Contains(d.Name(), tmpInfix) {
 			return nil
 		}
 		rel, err := filepath.Rel(l.root, p)
@@ -242,6 +177,9 @@ func (l *Local) Dirs(ctx context.Context, dir string) ([]string, error) {
 			return nil, err
 		}
 	}
+	if err := hit("dirs", dir); err != nil {
+		return nil, &Error{Op: "list", Key: dir, Err: err}
+	}
 	entries, err := os.ReadDir(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -265,6 +203,9 @@ func (l *Local) Delete(ctx context.Context, keys ...string) error {
 		p, err := l.path("delete", key)
 		if err != nil {
 			return err
+		}
+		if err := hit("delete", key); err != nil {
+			return errors.Join(append(errs, &Error{Op: "delete", Key: key, Err: err})...)
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, &Error{Op: "delete", Key: key, Kind: classifyLocal(err), Err: err})

@@ -11,11 +11,13 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// source turns the reader given to Put into the bytes to store, hashing the
-// original bytes in the same pass: as they are read (plain), before they
-// are compressed (Compress), or by decompressing the stored bytes on the
-// side (Compressed).
-type source struct {
+// PutStream turns the reader given to Put into the bytes to store,
+// hashing the original bytes in the same pass: as they are read (plain),
+// before they are compressed (Compress, zstd), or by decompressing the
+// stored bytes on the side (Compressed). Every Store's Put reads through
+// one, so that stores compress and hash alike; callers of Put never need
+// it. Read it to io.EOF, then call Finish; on any failure call Abort.
+type PutStream struct {
 	r      io.Reader // the bytes to store
 	sum    hash.Hash
 	size   counter // original bytes
@@ -29,8 +31,8 @@ type counter struct{ n int64 }
 
 func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
-func newSource(r io.Reader, opts PutOptions) (*source, error) {
-	s := &source{sum: sha256.New()}
+func newSource(r io.Reader, opts PutOptions) (*PutStream, error) {
+	s := &PutStream{sum: sha256.New()}
 	switch {
 	case opts.Compress && opts.Compressed:
 		return nil, errors.New("options Compress and Compressed are exclusive")
@@ -80,9 +82,14 @@ func newSource(r io.Reader, opts PutOptions) (*source, error) {
 	return s, nil
 }
 
-// finish is called once s.r returned io.EOF: it waits for the encoder or
-// decoder and returns the result.
-func (s *source) finish() (PutResult, error) {
+// Read reads the bytes to store.
+func (s *PutStream) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// Finish is called once Read returned io.EOF: it waits for the encoder or
+// decoder and returns the size and sha256 of the original bytes and the
+// number of bytes stored. A Compressed stream that is not zstd fails with
+// ErrCorrupt.
+func (s *PutStream) Finish() (PutResult, error) {
 	if s.pw != nil {
 		_ = s.pw.Close()
 	}
@@ -96,8 +103,9 @@ func (s *source) finish() (PutResult, error) {
 	return PutResult{Size: s.size.n, SHA256: hex.EncodeToString(s.sum.Sum(nil)), Stored: s.stored.n}, nil
 }
 
-// putSource starts the source of a Put of key; an error is the Put's.
-func putSource(key string, r io.Reader, opts PutOptions) (*source, error) {
+// NewPutStream starts the stream of a Put of key: ErrInvalidOptions (an
+// *Error of op "put") for Compress with Compressed.
+func NewPutStream(key string, r io.Reader, opts PutOptions) (*PutStream, error) {
 	src, err := newSource(r, opts)
 	if err != nil {
 		return nil, &Error{Op: "put", Key: key, Kind: ErrInvalidOptions, Err: err}
@@ -108,15 +116,16 @@ func putSource(key string, r io.Reader, opts PutOptions) (*source, error) {
 // failed is deferred by a Put with its named error: after a failure it
 // stops the source and makes *errp the Put's error, of the kind classify
 // tells.
-func (s *source) failed(errp *error, key string, classify func(error) error) {
+func (s *PutStream) failed(errp *error, key string, classify func(error) error) {
 	if *errp != nil {
-		s.abort(*errp)
+		s.Abort(*errp)
 		*errp = wrap("put", key, classify(*errp), *errp)
 	}
 }
 
-// abort stops the encoder or decoder after a failure and waits for it.
-func (s *source) abort(cause error) {
+// Abort stops the encoder or decoder after a failure (cause is what their
+// goroutine sees) and waits for it. It may be called after Finish.
+func (s *PutStream) Abort(cause error) {
 	if cause == nil {
 		cause = errors.New("aborted")
 	}

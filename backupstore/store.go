@@ -1,10 +1,31 @@
-// Package backupstore is where dbctl backups are kept: a local folder or an
-// S3-compatible object store, behind one small interface.
+// Package backupstore is where dbctl backups are kept: a local folder, or
+// an object store whose package registers its URL scheme, behind one small
+// interface, Store.
+//
+//	st, err := backupstore.Open(ctx, "/var/backups/manticore", backupstore.Options{})
+//	defer st.Close()
+//
+// Open takes a folder path, or a URL whose scheme a store package
+// registered (Register), the way database/sql drivers register on import:
+// "s3://bucket/prefix" needs
+//
+//	import _ "github.com/dbctl/dbctl/backupstore/s3store"
+//
+// which links the AWS SDK; this package alone does not. Without that import
+// Open of an s3:// location fails with ErrNotRegistered, naming the import.
 //
 // Keys are slash-separated paths relative to the store's root (the folder,
 // or the bucket and prefix of an s3:// location): "data/t/t.0.spa",
 // "manifest.json". A key never starts or ends with "/", and has no "." or
-// ".." element and no empty element.
+// ".." element and no empty element (CheckKey).
+//
+// Every step of a Put or Delete that can fail calls crashpoint.Hit with
+// "store.<step> <key>" (internal/crashpoint), so that the backup engine's
+// crash campaigns fail and kill there: a folder's Put passes store.create,
+// store.write, store.sync, store.rename (store.link and store.remove-temp
+// with NoOverwrite) and store.sync-dir; Delete store.delete; reads
+// store.get, store.stat, store.list and store.dirs. The S3 steps are in
+// backupstore/s3store.
 package backupstore
 
 import (
@@ -44,6 +65,17 @@ type Store interface {
 	// Location is the store's root as Open accepts it: a folder path or
 	// "s3://bucket/prefix".
 	Location() string
+	// Sub returns the store rooted at prefix (a valid key) under this
+	// one, sharing its client and limits: "s3://b/p" and "x" give
+	// "s3://b/p/x" without a new client or a bucket check. ErrInvalidKey
+	// for a bad prefix. Closing a sub-store does not close its parent.
+	Sub(prefix string) (Store, error)
+	// Close releases what the store holds: nothing for a folder; for S3
+	// the connections of the HTTP client it made itself (not those of a
+	// client the caller handed in). After Close every call of the store
+	// and of its sub-stores fails with ErrClosed. Call it once the store's
+	// calls have returned; a second Close returns nil.
+	Close() error
 }
 
 // PutOptions configure one Put.
@@ -59,11 +91,17 @@ type PutOptions struct {
 	// raises the part size when the parts would otherwise exceed the
 	// 10,000 parts a multipart upload may have.
 	SizeHint int64
-	// NoOverwrite fails with ErrExists when the key already exists, checked
-	// atomically by the store: S3's conditional write (If-None-Match: *, on
-	// PutObject and CompleteMultipartUpload; AWS S3, MinIO and SeaweedFS
-	// honour it, a server that ignores it overwrites), a hard link for a
-	// folder.
+	// NoOverwrite fails with ErrExists when the key already holds other
+	// bytes, checked atomically by the store: S3's conditional write
+	// (If-None-Match: *, on PutObject and CompleteMultipartUpload; AWS S3,
+	// MinIO and SeaweedFS honour it, a server that ignores it overwrites),
+	// a hard link for a folder. An object found there with exactly the
+	// bytes this Put stores (same size and sha256, read back) counts as
+	// this Put's own and the Put succeeds: that is how a request whose
+	// answer was lost after it landed, retried, is told from another
+	// writer's. The store cannot tell two writers of identical bytes
+	// apart: callers that must (a claim, a manifest) put something unique
+	// in the bytes, as the backup engine does with the backup id.
 	NoOverwrite bool
 }
 
@@ -85,7 +123,9 @@ type Info struct {
 }
 
 // Options configure Open. The zero value reads everything from the
-// environment.
+// environment. A folder uses none of them; the fields are those of the S3
+// store (backupstore/s3store), handed to whichever store the location's
+// scheme opens.
 type Options struct {
 	// PartSize is the size of an S3 multipart part in bytes; 0 means
 	// DefaultPartSize. S3 wants at least 5 MiB (MinPartSize).
@@ -117,34 +157,39 @@ const (
 	maxParts           = 10000
 )
 
-// Open returns the store for location: "s3://bucket[/prefix]" is an S3
-// store (credentials, region and endpoint from the environment as the AWS
-// SDK reads them), anything else a local folder (created by the first Put). For
-// S3 the bucket is checked (HeadBucket): ErrBucketNotFound,
-// ErrAccessDenied.
+// Open returns the store for location: a URL whose scheme a store package
+// registered ("s3://bucket[/prefix]" with backupstore/s3store imported:
+// credentials, region and endpoint from the environment as the AWS SDK
+// reads them, and the bucket checked: ErrBucketNotFound, ErrAccessDenied),
+// else a local folder (created by the first Put). A scheme nobody
+// registered is ErrNotRegistered, naming the import to add when it is one
+// of dbctl's stores. Close the store when done.
 func Open(ctx context.Context, location string, opts Options) (Store, error) {
-	if IsRemote(location) {
-		bucket, prefix, err := ParseS3(location)
+	if scheme, ok := urlScheme(location); ok {
+		open, err := opener(scheme, location)
 		if err != nil {
 			return nil, err
 		}
-		return openS3(ctx, bucket, prefix, opts)
+		return open(ctx, location, opts)
 	}
 	return OpenLocal(location)
 }
 
-// IsRemote reports whether location names an object store (s3://).
+// IsRemote reports whether location is a URL ("s3://bucket/prefix", any
+// "scheme://") rather than a folder path: Open hands it to the store
+// registered for its scheme.
 func IsRemote(location string) bool {
-	return strings.HasPrefix(strings.ToLower(location), "s3://")
+	_, ok := urlScheme(location)
+	return ok
 }
 
 // ParseS3 splits "s3://bucket/prefix" into the bucket and the prefix
 // (without leading or trailing slashes; "" for the bucket's root). The
 // bucket must follow S3's naming rules (3-63 characters of a-z, 0-9, '.'
 // and '-', starting and ending with a letter or digit); the prefix must
-// be a valid key. ErrInvalidLocation otherwise.
+// be a valid key. ErrInvalidLocation otherwise. It needs no AWS SDK.
 func ParseS3(location string) (bucket, prefix string, err error) {
-	if !IsRemote(location) {
+	if !strings.HasPrefix(strings.ToLower(location), "s3://") {
 		return "", "", &Error{Op: "parse location", Key: location, Kind: ErrInvalidLocation, Err: errors.New("want s3://bucket/prefix")}
 	}
 	rest := location[len("s3://"):]
@@ -154,7 +199,7 @@ func ParseS3(location string) (bucket, prefix string, err error) {
 		return "", "", &Error{Op: "parse location", Key: location, Kind: ErrInvalidLocation, Err: fmt.Errorf("bad bucket name %q", bucket)}
 	}
 	if prefix != "" {
-		if err := checkKey(prefix); err != nil {
+		if err := CheckKey(prefix); err != nil {
 			return "", "", &Error{Op: "parse location", Key: location, Kind: ErrInvalidLocation, Err: err}
 		}
 	}
@@ -177,8 +222,10 @@ func validBucket(b string) bool {
 	return !strings.Contains(b, "..")
 }
 
-// checkKey rejects keys that could escape the root or are ambiguous.
-func checkKey(key string) error {
+// CheckKey returns an error for a key that could escape the store's root
+// or is ambiguous: empty, a leading slash, a backslash or NUL, an empty,
+// "." or ".." element. Every Store applies it (ErrInvalidKey).
+func CheckKey(key string) error {
 	if key == "" || strings.ContainsAny(key, "\\\x00") || strings.HasPrefix(key, "/") || path.Clean(key) != key {
 		return fmt.Errorf("bad key %q", key)
 	}
@@ -191,11 +238,11 @@ func checkKey(key string) error {
 }
 
 // checkPrefix accepts "" or a key, optionally ending in "/".
-func checkPrefix(prefix string) error {
+func CheckPrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}
-	return checkKey(strings.TrimSuffix(prefix, "/"))
+	return CheckKey(strings.TrimSuffix(prefix, "/"))
 }
 
 // Join joins key elements with "/".

@@ -1,197 +1,55 @@
-package backupstore
+package backupstore_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
-	"github.com/dbctl/dbctl/internal/s3test"
-
-	"github.com/klauspost/compress/zstd"
+	"github.com/dbctl/dbctl/backupstore"
+	"github.com/dbctl/dbctl/backupstore/internal/storetest"
+	"github.com/dbctl/dbctl/internal/crashpoint"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// testS3Location returns a fresh location on the real S3 server and the
-// options to reach it (see s3test.Require: skipped without the server,
-// failed under CI=true).
-func testS3Location(t testing.TB) (string, Options) {
-	t.Helper()
-	srv := s3test.Require(t)
-	return srv.Location(t), Options{Endpoint: srv.Endpoint, PartSize: MinPartSize, Concurrency: 3}
+// TestMain lets a re-executed test binary (crashtest.Child) take its crash
+// spec from the environment.
+func TestMain(m *testing.M) {
+	if _, err := crashpoint.InstallFromEnv(); err != nil {
+		panic(err)
+	}
+	os.Exit(m.Run())
 }
 
-func randBytes(n int) []byte {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return b
-}
-
-func sum(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-func stores(t *testing.T) map[string]Store {
-	t.Helper()
-	ctx := context.Background()
-	out := map[string]Store{}
-	l, err := Open(ctx, t.TempDir(), Options{})
+func openLocal(t *testing.T) backupstore.Store {
+	st, err := backupstore.Open(context.Background(), t.TempDir(), backupstore.Options{})
 	require.NoError(t, err)
-	out["local"] = l
-	if s3test.Available() {
-		loc, opts := testS3Location(t)
-		s, err := Open(ctx, loc, opts)
-		require.NoError(t, err)
-		out["s3"] = s
-		t.Cleanup(func() { cleanup(t, s) })
-	}
-	return out
+	return st
 }
 
-func cleanup(t testing.TB, s Store) {
-	ctx := context.Background()
-	infos, err := s.List(ctx, "")
-	if err != nil {
-		return
-	}
-	keys := make([]string, len(infos))
-	for i, in := range infos {
-		keys[i] = in.Key
-	}
-	if len(keys) > 0 {
-		assert.NoError(t, s.Delete(ctx, keys...))
-	}
+func TestLocalStore(t *testing.T) {
+	storetest.Run(t, openLocal)
 }
 
-func readAll(t *testing.T) func(rc io.ReadCloser, err error) []byte {
-	return func(rc io.ReadCloser, err error) []byte {
-		t.Helper()
-		require.NoError(t, err)
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		require.NoError(t, err)
-		return b
-	}
-}
-
-func TestStoreRoundTrip(t *testing.T) {
-	ctx := context.Background()
-	small := []byte("hello manifest")
-	big := randBytes(2*MinPartSize + 12345) // three parts on S3
-	text := bytes.Repeat([]byte("compressible text line\n"), 400000)
-	for name, s := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			cases := []struct {
-				key  string
-				data []byte
-				opts PutOptions
-			}{
-				{"manifest.json", small, PutOptions{}},
-				{"data/t/t.0.spa", big, PutOptions{}},
-				{"data/t/t.0.spd", []byte{}, PutOptions{}},
-				{"data/t/t.txt.zst", text, PutOptions{Compress: true}},
-			}
-			for _, c := range cases {
-				res, err := s.Put(ctx, c.key, bytes.NewReader(c.data), c.opts)
-				require.NoError(t, err, c.key)
-				assert.Equal(t, int64(len(c.data)), res.Size, c.key)
-				assert.Equal(t, sum(c.data), res.SHA256, c.key)
-				st, err := s.Stat(ctx, c.key)
-				require.NoError(t, err)
-				assert.Equal(t, res.Stored, st.Size, c.key)
-				got := readAll(t)(s.Get(ctx, c.key))
-				if c.opts.Compress {
-					assert.Less(t, len(got), len(c.data)/10)
-					dec, err := zstd.NewReader(bytes.NewReader(got))
-					require.NoError(t, err)
-					got, err = io.ReadAll(dec)
-					require.NoError(t, err)
-				}
-				assert.Equal(t, sum(c.data), sum(got), c.key)
-			}
-			// a compressed object re-uploaded as it is hashes to the original bytes
-			raw := readAll(t)(s.Get(ctx, "data/t/t.txt.zst"))
-			res, err := s.Put(ctx, "copy/t.txt.zst", bytes.NewReader(raw), PutOptions{Compressed: true})
-			require.NoError(t, err)
-			assert.Equal(t, sum(text), res.SHA256)
-			assert.Equal(t, int64(len(raw)), res.Stored)
-
-			assert.Equal(t, big[100:150], readAll(t)(s.GetRange(ctx, "data/t/t.0.spa", 100, 50)))
-			assert.Equal(t, big[len(big)-7:], readAll(t)(s.GetRange(ctx, "data/t/t.0.spa", int64(len(big)-7), -1)))
-
-			infos, err := s.List(ctx, "data/")
-			require.NoError(t, err)
-			var keys []string
-			for _, in := range infos {
-				keys = append(keys, in.Key)
-			}
-			assert.Equal(t, []string{"data/t/t.0.spa", "data/t/t.0.spd", "data/t/t.txt.zst"}, keys)
-			dirs, err := s.Dirs(ctx, "")
-			require.NoError(t, err)
-			assert.Equal(t, []string{"copy", "data"}, dirs)
-			dirs, err = s.Dirs(ctx, "data")
-			require.NoError(t, err)
-			assert.Equal(t, []string{"t"}, dirs)
-
-			require.NoError(t, s.Delete(ctx, "data/t/t.0.spa", "no/such/key"))
-			_, err = s.Stat(ctx, "data/t/t.0.spa")
-			assert.ErrorIs(t, err, ErrNotFound)
-			_, err = s.Get(ctx, "data/t/t.0.spa")
-			assert.ErrorIs(t, err, ErrNotFound)
-		})
-	}
-}
-
-func TestStoreRejects(t *testing.T) {
-	ctx := context.Background()
-	for name, s := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			for _, key := range []string{"", "/abs", "a/../b", "a//b", "./a", "a/", `a\b`} {
-				_, err := s.Put(ctx, key, bytes.NewReader(nil), PutOptions{})
-				assert.ErrorIs(t, err, ErrInvalidKey, key)
-				_, err = s.Get(ctx, key)
-				assert.ErrorIs(t, err, ErrInvalidKey, key)
-			}
-			_, err := s.Put(ctx, "k", bytes.NewReader(nil), PutOptions{Compress: true, Compressed: true})
-			assert.ErrorIs(t, err, ErrInvalidOptions)
-			_, err = s.Put(ctx, "k.zst", bytes.NewReader(bytes.Repeat([]byte("not zstd"), 10)), PutOptions{Compressed: true})
-			assert.ErrorIs(t, err, ErrCorrupt)
-			_, err = s.Stat(ctx, "k.zst")
-			assert.ErrorIs(t, err, ErrNotFound, "a failed Put leaves no object")
-		})
-	}
-}
-
-// NoOverwrite creates a key only if it is absent, atomically (S3's
-// If-None-Match: *; a hard link for a folder), small and multipart alike.
-func TestStorePutNoOverwrite(t *testing.T) {
-	ctx := context.Background()
-	for name, s := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			for _, size := range []int{3, 6 << 20} {
-				key := fmt.Sprintf("claim-%d", size)
-				first := bytes.Repeat([]byte("a"), size)
-				_, err := s.Put(ctx, key, bytes.NewReader(first), PutOptions{NoOverwrite: true})
-				require.NoError(t, err)
-				_, err = s.Put(ctx, key, bytes.NewReader(bytes.Repeat([]byte("b"), size)), PutOptions{NoOverwrite: true})
-				require.ErrorIs(t, err, ErrExists)
-				rc, err := s.Get(ctx, key)
-				require.NoError(t, err)
-				got, err := io.ReadAll(rc)
-				rc.Close()
-				require.NoError(t, err)
-				assert.True(t, bytes.Equal(first, got), "the first writer's bytes stay")
-				_, err = s.Put(ctx, key, bytes.NewReader([]byte("c")), PutOptions{})
-				require.NoError(t, err, "without NoOverwrite the key is replaced")
-			}
-		})
-	}
+// Puts leave no temporary file behind, whichever way they end (List would
+// not show one: look at the folder).
+func TestLocalPutLeavesNoTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	st, err := backupstore.OpenLocal(dir)
+	require.NoError(t, err)
+	storetest.NoOverwrite(t, st)
+	storetest.Rejects(t, st)
+	var tmp []string
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if strings.Contains(d.Name(), ".dbctl-tmp-") {
+			tmp = append(tmp, p)
+		}
+		return err
+	}))
+	assert.Empty(t, tmp)
 }
 
 func TestParseS3(t *testing.T) {
@@ -201,13 +59,72 @@ func TestParseS3(t *testing.T) {
 		{"s3://my.bucket-1/a/b/", "my.bucket-1", "a/b"},
 		{"S3://bucket/x", "bucket", "x"},
 	} {
-		b, p, err := ParseS3(c.in)
+		b, p, err := backupstore.ParseS3(c.in)
 		require.NoError(t, err, c.in)
 		assert.Equal(t, c.bucket, b, c.in)
 		assert.Equal(t, c.prefix, p, c.in)
 	}
 	for _, bad := range []string{"s3://", "s3://ab", "s3://Bucket/x", "s3://b_ucket", "s3://bucket/a/../b", "s3://bucket//a", "s3://-bucket", "/local/dir"} {
-		_, _, err := ParseS3(bad)
-		assert.ErrorIs(t, err, ErrInvalidLocation, bad)
+		_, _, err := backupstore.ParseS3(bad)
+		assert.ErrorIs(t, err, backupstore.ErrInvalidLocation, bad)
 	}
+}
+
+func TestIsRemote(t *testing.T) {
+	for loc, want := range map[string]bool{
+		"s3://bucket/x": true, "S3://bucket": true, "gs://b/p": true, "minio+tls://b": true,
+		"/var/backups": false, "backups/s3:/x": false, `C://backups`: false, "": false, "1a://x": false,
+	} {
+		assert.Equal(t, want, backupstore.IsRemote(loc), loc)
+	}
+}
+
+// Without backupstore/s3store linked in (this test binary does not import
+// it), an s3:// location fails before anything is done, with the import
+// to add; backupstore.ParseS3 and backupstore.IsRemote work all the same.
+func TestOpenS3WithoutTheImport(t *testing.T) {
+	_, err := backupstore.Open(context.Background(), "s3://backups/manticore", backupstore.Options{})
+	require.ErrorIs(t, err, backupstore.ErrNotRegistered)
+	assert.Contains(t, err.Error(), `import _ "github.com/dbctl/dbctl/backupstore/s3store"`)
+	assert.Equal(t, `dbctl: backupstore: open s3://backups/manticore: scheme not registered: no store for s3:// locations `+
+		`is linked into this program: add import _ "github.com/dbctl/dbctl/backupstore/s3store"`, err.Error())
+
+	_, err = backupstore.Open(context.Background(), "gs://backups/x", backupstore.Options{})
+	require.ErrorIs(t, err, backupstore.ErrNotRegistered)
+	assert.NotContains(t, err.Error(), "s3store")
+}
+
+func TestRegister(t *testing.T) {
+	var got string
+	backupstore.Register("dbctl-test", func(ctx context.Context, location string, opts backupstore.Options) (backupstore.Store, error) {
+		got = location
+		return backupstore.OpenLocal(t.TempDir())
+	})
+	st, err := backupstore.Open(context.Background(), "DBCTL-TEST://x/y", backupstore.Options{})
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	assert.Equal(t, "DBCTL-TEST://x/y", got)
+	assert.Contains(t, backupstore.Schemes(), "dbctl-test")
+
+	assert.PanicsWithValue(t, "backupstore: Register called twice for dbctl-test", func() {
+		backupstore.Register("Dbctl-Test", func(context.Context, string, backupstore.Options) (backupstore.Store, error) { return nil, nil })
+	})
+	assert.Panics(t, func() {
+		backupstore.Register("x", func(context.Context, string, backupstore.Options) (backupstore.Store, error) { return nil, nil })
+	})
+	assert.Panics(t, func() { backupstore.Register("ok-scheme", nil) })
+}
+
+// backupstore links none of the AWS SDK: only backupstore/s3store does.
+func TestNoAWSDependency(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool in PATH")
+	}
+	out, err := exec.Command(goTool, "list", "-deps", "github.com/dbctl/dbctl/backupstore").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	for _, dep := range strings.Fields(string(out)) {
+		assert.False(t, strings.HasPrefix(dep, "github.com/aws/"), dep)
+	}
+	assert.Contains(t, string(out), "github.com/klauspost/compress/zstd", "the list is the real one")
 }

@@ -3,6 +3,7 @@ package dbctltest_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -114,7 +115,7 @@ func ExampleStartMatrixOne() {
 	}
 	defer tenant.Close()
 	_, err = tenant.MoCtl().Ping(context.Background())
-	fmt.Println(dbctl.IsNotSysAccount(err))
+	fmt.Println(errors.Is(err, dbctl.ErrNotSysAccount))
 	// Output:
 	// true <nil>
 	// true

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backup"
 	"github.com/dbctl/dbctl/dbctltest"
 	"github.com/klauspost/compress/zstd"
 )
@@ -111,19 +112,19 @@ func main() {
 		{nFloor, func(dir string) (result, error) { return floor(ctx, m, names, dir, false) }},
 		{nFloorSync, func(dir string) (result, error) { return floor(ctx, m, names, dir, true) }},
 		{nBackup, func(dir string) (result, error) {
-			return backup(ctx, m, dir, dbctl.BackupOptions{})
+			return timedBackup(ctx, m, dir, backup.CreateOptions{})
 		}},
 		{nNoSync, func(dir string) (result, error) {
-			return backup(ctx, m, dir, dbctl.BackupOptions{NoSync: true})
+			return timedBackup(ctx, m, dir, backup.CreateOptions{NoSync: true})
 		}},
 		{nNoStage, func(dir string) (result, error) {
-			return backup(ctx, m, dir, dbctl.BackupOptions{NoStaging: true})
+			return timedBackup(ctx, m, dir, backup.CreateOptions{NoStaging: true})
 		}},
 		{nCompress, func(dir string) (result, error) {
-			return backup(ctx, m, dir, dbctl.BackupOptions{Compress: true})
+			return timedBackup(ctx, m, dir, backup.CreateOptions{Compress: true})
 		}},
 		{"dbctl Backup Compress, NoStaging, CompressAfterUnfreeze", func(dir string) (result, error) {
-			return backup(ctx, m, dir, dbctl.BackupOptions{Compress: true, NoStaging: true, CompressAfterUnfreeze: true})
+			return timedBackup(ctx, m, dir, backup.CreateOptions{Compress: true, NoStaging: true, CompressAfterUnfreeze: true})
 		}},
 		{nCPUHash, func(string) (result, error) { return cpuFloor(paths, false) }},
 		{nCPUZstd, func(string) (result, error) { return cpuFloor(paths, true) }},
@@ -316,9 +317,9 @@ func verdict(ok bool) string {
 	return "NOT met"
 }
 
-func backup(ctx context.Context, m *dbctl.Manticore, dir string, opts dbctl.BackupOptions) (result, error) {
+func timedBackup(ctx context.Context, m *dbctl.Manticore, dir string, opts backup.CreateOptions) (result, error) {
 	start := time.Now()
-	man, err := m.Backup(ctx, dir, opts)
+	man, err := backup.Create(ctx, m, dir, opts)
 	if err != nil {
 		return result{}, err
 	}
@@ -341,7 +342,7 @@ func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, data
 		return err
 	}
 	start := time.Now()
-	full, err := m.Backup(ctx, base, dbctl.BackupOptions{})
+	full, err := backup.Create(ctx, m, base, backup.CreateOptions{})
 	if err != nil {
 		return err
 	}
@@ -358,7 +359,7 @@ func incrementals(ctx context.Context, c *dbctl.Client, m *dbctl.Manticore, data
 				return err
 			}
 			start := time.Now()
-			man, err := m.Backup(ctx, dir, dbctl.BackupOptions{Base: base})
+			man, err := backup.Create(ctx, m, dir, backup.CreateOptions{Base: base})
 			if err != nil {
 				return err
 			}

@@ -8,12 +8,13 @@ import (
 	"strings"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backup"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) backupCmd() *cobra.Command {
 	var dir, tables string
-	var opts dbctl.BackupOptions
+	var opts backup.CreateOptions
 	cmd := &cobra.Command{
 		Use:   "backup --dir DIR",
 		Short: "Back up tables: one freeze, checksummed copy, exact unfreeze, manifest written last",
@@ -50,7 +51,7 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 			pp := a.progress("backup")
 			opts.Progress = pp.update
 			before, beforeErr := freezeCounters(ctx, m)
-			man, err := m.Backup(ctx, dir, opts)
+			man, err := backup.Create(ctx, m, dir, opts)
 			pp.done()
 			if err != nil {
 				if ctx.Err() != nil {
@@ -74,11 +75,11 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 	f.StringVar(&opts.StagingDir, "staging-dir", "", "staging folder on the data_dir's file system, for a DIR on another file system or an s3:// DIR")
 	f.BoolVar(&opts.NoStaging, "no-staging", false, "copy every file inside the freeze (no hard links)")
 	f.BoolVar(&opts.NoSync, "no-sync", false, "do not fsync the backup's files (faster; a machine crash soon after can lose bytes the manifest lists)")
-	uploadFlags(f, &opts.Remote)
+	uploadFlags(f, &opts.Store)
 	return cmd
 }
 
-func (a *app) printManifest(dir string, man *dbctl.Manifest) {
+func (a *app) printManifest(dir string, man *backup.Manifest) {
 	var bytes, stored int64
 	for _, f := range man.Files {
 		bytes += f.Size
@@ -121,9 +122,9 @@ func (a *app) verifyCmd() *cobra.Command {
 			ctx, cancel := a.opContext(cmd.Context())
 			defer cancel()
 			pp := a.progress("verify")
-			man, err := dbctl.VerifyBackupWith(ctx, args[0], dbctl.VerifyOptions{Progress: pp.update})
+			man, err := backup.Verify(ctx, args[0], backup.VerifyOptions{Progress: pp.update})
 			pp.done()
-			var bad []*dbctl.BackupFileError
+			var bad []*backup.FileError
 			if err != nil {
 				bad = fileErrors(err)
 				if len(bad) == 0 || man == nil {
@@ -181,15 +182,15 @@ func (q quietErr) Error() string {
 
 func (q quietErr) Unwrap() error { return q.error }
 
-// fileErrors collects the *BackupFileError of a joined error tree.
-func fileErrors(err error) []*dbctl.BackupFileError {
-	var out []*dbctl.BackupFileError
+// fileErrors collects the *backup.FileError of a joined error tree.
+func fileErrors(err error) []*backup.FileError {
+	var out []*backup.FileError
 	var walk func(error)
 	walk = func(e error) {
 		if e == nil {
 			return
 		}
-		var fe *dbctl.BackupFileError
+		var fe *backup.FileError
 		if errors.As(e, &fe) && fe == e {
 			out = append(out, fe)
 			return
@@ -209,7 +210,7 @@ func fileErrors(err error) []*dbctl.BackupFileError {
 
 func (a *app) restoreCmd() *cobra.Command {
 	var dataDir string
-	var opts dbctl.RestoreOptions
+	var opts backup.RestoreOptions
 	cmd := &cobra.Command{
 		Use:   "restore DIR --data-dir D",
 		Short: "Rebuild a data_dir from a backup (offline: stop searchd first)",
@@ -222,12 +223,12 @@ func (a *app) restoreCmd() *cobra.Command {
 			defer cancel()
 			pp := a.progress("restore")
 			opts.Progress = pp.update
-			err := dbctl.RestoreBackup(ctx, args[0], dataDir, opts)
+			err := backup.Restore(ctx, args[0], dataDir, opts)
 			pp.done()
 			if err != nil {
 				return err
 			}
-			man, err := dbctl.ReadManifestAt(ctx, args[0], opts.Remote)
+			man, err := backup.ReadManifest(ctx, args[0], backup.ReadOptions{Store: opts.Store})
 			if err != nil {
 				return err
 			}
@@ -255,7 +256,7 @@ func (a *app) importCmd() *cobra.Command {
 			if name == "" {
 				name = args[1]
 			}
-			if err := m.ImportTable(ctx, args[0], args[1], name); err != nil {
+			if err := backup.Import(ctx, m, args[0], args[1], backup.ImportOptions{As: name}); err != nil {
 				return err
 			}
 			if a.json {

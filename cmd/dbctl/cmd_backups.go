@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backup"
+	"github.com/dbctl/dbctl/backupstore"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -14,7 +15,7 @@ import (
 // uploadFlags adds the upload flags of an s3:// location to a command.
 // The endpoint, region and credentials come from the environment as the
 // AWS CLI reads them (AWS_ENDPOINT_URL, AWS_REGION, AWS_PROFILE, ...).
-func uploadFlags(f *pflag.FlagSet, o *dbctl.RemoteOptions) {
+func uploadFlags(f *pflag.FlagSet, o *backupstore.Options) {
 	f.Int64Var(&o.PartSize, "part-size", 0, "s3://: multipart part size in bytes (default 16 MiB, at least 5 MiB)")
 	f.IntVar(&o.Concurrency, "upload-concurrency", 0, "s3://: parts in flight at once (default 4; memory is part-size x this)")
 }
@@ -27,7 +28,7 @@ func (a *app) backupsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := a.opContext(cmd.Context())
 			defer cancel()
-			list, err := dbctl.ListBackups(ctx, args[0])
+			list, err := backup.List(ctx, args[0], backup.ListOptions{})
 			if err != nil {
 				return err
 			}
@@ -41,7 +42,7 @@ func (a *app) backupsCmd() *cobra.Command {
 	}
 }
 
-func (a *app) printBackups(list []dbctl.BackupInfo) {
+func (a *app) printBackups(list []backup.Info) {
 	rows := make([][]string, 0, len(list))
 	for _, b := range list {
 		if b.Problem != "" {
@@ -59,7 +60,7 @@ func (a *app) printBackups(list []dbctl.BackupInfo) {
 }
 
 func (a *app) pruneCmd() *cobra.Command {
-	var opts dbctl.PruneOptions
+	var opts backup.PruneOptions
 	cmd := &cobra.Command{
 		Use:   "prune LOCATION --keep-last N [--keep-within 168h] [--dry-run]",
 		Short: "Delete older backups under a folder or s3://bucket/prefix, never one a kept incremental backup uses",
@@ -73,7 +74,7 @@ manifest cannot be read. Each backup's manifest.json is deleted first. --dry-run
 			}
 			ctx, cancel := a.opContext(cmd.Context())
 			defer cancel()
-			gone, err := dbctl.PruneBackups(ctx, args[0], opts)
+			gone, err := backup.Prune(ctx, args[0], opts)
 			if err != nil {
 				return err
 			}

@@ -8,10 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backup"
 )
 
-// progressPrinter shows BackupProgress on stderr: a bar redrawn in place
+// progressPrinter shows backup.Progress on stderr: a bar redrawn in place
 // when stderr is a terminal, plain lines at most once a second when it is
 // not (logs, cron), nothing with --quiet or --json.
 type progressPrinter struct {
@@ -24,7 +24,7 @@ type progressPrinter struct {
 	last    time.Time
 	printed string // the last plain line, not repeated by done
 	shown   bool
-	final   dbctl.BackupProgress
+	final   backup.Progress
 }
 
 func (a *app) progress(label string) *progressPrinter {
@@ -40,7 +40,7 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func (p *progressPrinter) update(bp dbctl.BackupProgress) {
+func (p *progressPrinter) update(bp backup.Progress) {
 	if p.off {
 		return
 	}
@@ -79,7 +79,7 @@ func (p *progressPrinter) done() {
 	}
 }
 
-func (p *progressPrinter) line(bp dbctl.BackupProgress, bar bool) string {
+func (p *progressPrinter) line(bp backup.Progress, bar bool) string {
 	pct := 0.0
 	if bp.BytesTotal > 0 {
 		pct = 100 * float64(bp.Bytes) / float64(bp.BytesTotal)

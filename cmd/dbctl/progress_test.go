@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backup"
 	"github.com/stretchr/testify/assert"
 )
 
 func TestProgressPrinter(t *testing.T) {
-	half := dbctl.BackupProgress{Phase: "copy", Files: 3, FilesTotal: 6, Bytes: 512 << 20, BytesTotal: 1 << 30,
+	half := backup.Progress{Phase: "copy", Files: 3, FilesTotal: 6, Bytes: 512 << 20, BytesTotal: 1 << 30,
 		Elapsed: time.Second, Frozen: 800 * time.Millisecond}
 	full := half
 	full.Phase, full.Files, full.Bytes, full.Elapsed = "manifest", 6, 1<<30, 2*time.Second

@@ -1,15 +1,18 @@
 // Package s3test gives tests the S3 server .ci/seaweedfs.sh starts and
-// loopback proxies that break the connection to it on purpose.
+// loopback proxies in front of it: CutProxy cuts connections mid-body;
+// FaultProxy counts requests by S3 operation and, by rules, loses the
+// answer of the N-th request of an operation after the server processed
+// it, answers it with a 5xx (before or after forwarding it), or cuts its
+// connection before forwarding it; Goroutines checks that a client left
+// no goroutine behind.
 package s3test
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
-	"log"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"strings"
@@ -157,60 +160,6 @@ func (p *CutProxy) serve(c net.Conn, target string) {
 		_ = tc.CloseWrite()
 	}
 	<-done
-}
-
-// FaultProxy is an HTTP proxy to the server whose Fail hook can answer a
-// request with an S3 error instead of forwarding it. Requests keep their
-// Host header, so their signatures stay valid.
-type FaultProxy struct {
-	Endpoint string
-	// Fail, when set, is asked about every request: a status other than
-	// 0 is answered with that status and an S3 error body of code.
-	Fail   func(r *http.Request) (status int, code string)
-	mu     sync.Mutex
-	served []string
-}
-
-// NewFaultProxy starts a proxy to target, closed when the test ends.
-func NewFaultProxy(t testing.TB, target string) *FaultProxy {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.ErrorLog = log.New(io.Discard, "", 0) // cancelled requests are the point
-	p := &FaultProxy{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		p.served = append(p.served, r.Method+" "+r.URL.RawQuery)
-		fail := p.Fail
-		p.mu.Unlock()
-		if fail != nil {
-			if status, code := fail(r); status != 0 {
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", "application/xml")
-				w.WriteHeader(status)
-				_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+code+`</Code><Message>injected by the test proxy</Message></Error>`)
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	p.Endpoint = "http://" + ln.Addr().String()
-	return p
-}
-
-// SetFail replaces the Fail hook.
-func (p *FaultProxy) SetFail(f func(r *http.Request) (int, string)) {
-	p.mu.Lock()
-	p.Fail = f
-	p.mu.Unlock()
 }
 
 // IsUploadPart reports whether r uploads a part of a multipart upload.

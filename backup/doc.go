@@ -1,0 +1,82 @@
+// Package backup is dbctl's Manticore Search backup engine: consistent,
+// checksummed backups of a running searchd's RT and percolate tables to a
+// folder or an S3-compatible object store, with a freeze window of
+// milliseconds whatever the data size, incremental backups, verification,
+// offline restore of a data_dir, and import of one table into a running
+// server. It drives the dbctl.Manticore manager through its exported API
+// (WithFrozen, FlushAttributes, Settings, Tables, ImportTable) and keeps its
+// files in a backupstore.Store. Importing it links the AWS SDK (through
+// backupstore) and zstd; the root package dbctl does not.
+//
+// The one call a user makes:
+//
+//	c, err := dbctl.Open("root@tcp(127.0.0.1:9306)/")
+//	...
+//	man, err := backup.Create(ctx, c.Manticore(), "/var/backups/manticore/2026-12-06", backup.CreateOptions{})
+//
+// and later Verify, List, Prune, Restore (searchd stopped) or Import (one
+// table, searchd running) with the same location, which may be
+// "s3://bucket/prefix" (CreateOptions.Store and the other options' Store
+// field configure the store; the environment does by default).
+//
+// Every error is a *dbctl.OpError ("dbctl: <op>: ...") wrapping at most one
+// sentinel of this package (ErrExists, ErrInvalid, ErrCorrupt,
+// ErrDataDirNotEmpty, ErrSourceChanged, ErrServerRunning) or of dbctl, and
+// the cause; bad files are *FileError, changed sources *SourceChangedError.
+//
+// # Files, in the order the data flows through them
+//
+// A backup (Create):
+//
+//   - options.go: CreateOptions and Progress, what a caller sets and sees.
+//   - create.go: Create: the tables to back up, the backup's id and
+//     temporary folder beside the target (with a marker a killed run's
+//     successor removes), the freeze window through m.WithFrozen, then the
+//     phases after the unfreeze; the place where orphaned freezes will be
+//     released first.
+//   - plan.go: SHOW TABLES to the selected tables; inside the freeze,
+//     FREEZE's file list to one job per file (data/<table>/..., state/...).
+//   - config.go: searchd's config file (SHOW SETTINGS) into config/; the
+//     finished backup handed to the data_dir's owner.
+//   - prefreeze.go: before the FREEZE, memory allocated and touched for the
+//     mutable files.
+//   - stage.go: inside the freeze, the staging folder on the data_dir's file
+//     system and hard links of the immutable disk-chunk files into it
+//     (staging folders of killed runs are removed first).
+//   - incremental.go: with a Base, files whose identity (or bytes) match the
+//     base's record are linked from the base instead of read.
+//   - copy.go: inside the freeze, the files that are not staged are copied
+//     (cloned, copied by the kernel, or compressed) by the workers.
+//   - files.go, reflink_*.go: the workers' primitives: copy, clone
+//     (FICLONE), zstd compression, sha256, create-and-sync.
+//   - identity*.go: each source checked to be the very file of the freeze
+//     before and after its bytes are read (ErrSourceChanged).
+//   - stage_copy.go: after the unfreeze, the staged links and the bytes held
+//     in memory written into the backup, and synced as they land.
+//   - finish.go: compression of staged copies, hashing and fsync of the
+//     rest, then manifest.json, written last, and the rename into place.
+//   - manifest.go: the manifest format and its checks (paths stay inside
+//     the backup).
+//   - remote.go, remote_direct.go: for an s3:// location, the prefix claimed
+//     before the freeze and every file streamed once to the store after it,
+//     manifest.json last; Upload of a finished local backup; on failure,
+//     every object written deleted.
+//
+// Reading backups back:
+//
+//   - remote_read.go: ReadManifest, and the download of a backup (or one
+//     table of it) from a store for Verify, Restore and Import.
+//   - catalog.go: List and Prune of the backups under a location.
+//   - restore.go: Verify (every file re-hashed) and Restore of a data_dir
+//     from a verified backup.
+//   - restore_guard.go, livelock_*.go: Restore refuses a data_dir a running
+//     searchd holds (its lock files locked).
+//   - import.go, import_stage.go: Import of one table: verified, then read
+//     in place when its path has no dot and it is not compressed, else
+//     staged in a dot-free folder (in the data_dir when it is local; a
+//     symlink, or the files decompressed), then m.ImportTable.
+//
+// Shared by all: progress.go (the Progress reporter), tempdir.go (marked
+// temporary folders), owner_*.go (files given to searchd's user when run as
+// root), errors.go (sentinels and error types).
+package backup

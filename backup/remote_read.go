@@ -1,0 +1,334 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backupstore"
+)
+
+// maxManifestSize bounds what is read of a remote manifest.json.
+const maxManifestSize = 64 << 20
+
+// ReadOptions configure ReadManifest.
+type ReadOptions struct {
+	// Store configures an s3:// location (see backupstore.Options); the
+	// zero value reads the environment.
+	Store backupstore.Options
+}
+
+// ReadManifest reads and checks the manifest.json of the backup at
+// location, a folder or an "s3://bucket/prefix" (fetched): known format,
+// every path relative and inside the backup, table files under their
+// table's directory. It does not read the files (Verify does). Errors:
+// ErrInvalid for a missing or bad manifest.
+func ReadManifest(ctx context.Context, location string, opts ReadOptions) (*Manifest, error) {
+	if !backupstore.IsRemote(location) {
+		return readManifest(location)
+	}
+	st, err := backupstore.Open(ctx, location, opts.Store)
+	if err != nil {
+		return nil, opErr("read backup manifest", nil, "", err)
+	}
+	defer st.Close()
+	man, _, err := readStoreManifest(ctx, st)
+	return man, err
+}
+
+// readStoreManifest fetches and checks manifest.json of st, returning it
+// and its bytes.
+func readStoreManifest(ctx context.Context, st backupstore.Store) (*Manifest, []byte, error) {
+	const op = "read backup manifest"
+	rc, err := st.Get(ctx, manifestName)
+	if err != nil {
+		kind := error(nil)
+		if errors.Is(err, backupstore.ErrNotFound) {
+			kind = ErrInvalid
+		}
+		return nil, nil, opErr(op, kind, st.Location(), err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxManifestSize))
+	if err != nil {
+		return nil, nil, opErr(op, nil, st.Location(), err)
+	}
+	man, err := decodeManifest(b)
+	if err != nil {
+		return nil, nil, opErr(op, ErrInvalid, err.Error(), nil)
+	}
+	return man, b, nil
+}
+
+// decodeManifest decodes and checks manifest bytes as ReadManifest does.
+func decodeManifest(b []byte) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest.json does not decode: %w", err)
+	}
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// verifyRemote is Verify for an object store: every object is
+// streamed once (decompressed on the way for a compressed backup) and its
+// size and sha256 compared with the manifest; each bad one is reported
+// (ErrCorrupt joining one *FileError per object).
+func verifyRemote(ctx context.Context, location string, opts VerifyOptions) (*Manifest, error) {
+	op := "verify backup " + location
+	st, err := backupstore.Open(ctx, location, opts.Store)
+	if err != nil {
+		return nil, opErr(op, nil, "", err)
+	}
+	defer st.Close()
+	man, _, err := readStoreManifest(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = runtime.NumCPU()
+	}
+	tr := newTracker("verify", man.Files)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rep := startReporter(opts.Progress, tr.snapshot, cancel)
+	bad := make([]error, len(man.Files))
+	err = runWorkers(ctx, len(man.Files), conc, &tr.bytes, func(ctx context.Context, w *fileWorker, i int) error {
+		var fatal error
+		bad[i], fatal = checkObject(ctx, w, st, man, man.Files[i])
+		tr.files.Add(1)
+		if fatal != nil {
+			return fatal
+		}
+		return ctx.Err()
+	})
+	if p := rep.stop(); p != nil {
+		panic(p)
+	}
+	if err != nil {
+		return man, opErr(op, nil, "", err)
+	}
+	var errs []error
+	for _, e := range bad {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return man, opErr(op, ErrCorrupt, fmt.Sprintf("%d of %d files bad", len(errs), len(man.Files)), errors.Join(errs...))
+	}
+	return man, nil
+}
+
+// checkObject streams one object and compares it with the manifest: a bad
+// object is a *FileError; a store that cannot be reached or refuses
+// the credentials is fatal (not reported as a bad file per object).
+func checkObject(ctx context.Context, w *fileWorker, st backupstore.Store, man *Manifest, f ManifestFile) (bad, fatal error) {
+	rc, err := st.Get(ctx, man.storedKey(f))
+	switch {
+	case errors.Is(err, backupstore.ErrNotFound):
+		return &FileError{Path: f.Path, Problem: "missing"}, nil
+	case storeDown(err):
+		return nil, err
+	case err != nil:
+		return &FileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
+	}
+	defer rc.Close()
+	n, sum, err := w.hashReader(ctx, rc, man.Compression == "zstd", nil)
+	switch {
+	case ctx.Err() != nil:
+		return nil, nil
+	case storeDown(err):
+		return nil, err
+	case err != nil:
+		return &FileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
+	case n < f.Size:
+		return &FileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}, nil
+	case n > f.Size:
+		return &FileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}, nil
+	case sum != f.SHA256:
+		return &FileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}, nil
+	}
+	return nil, nil
+}
+
+// storeDown reports whether err means the store cannot be used at all
+// (network, credentials, bucket) rather than that one object is bad.
+func storeDown(err error) bool {
+	return errors.Is(err, backupstore.ErrNetwork) || errors.Is(err, backupstore.ErrAccessDenied) || errors.Is(err, backupstore.ErrBucketNotFound)
+}
+
+// download fetches the manifest and the stored objects of files (all when
+// nil) from st into dir, laid out as a local backup, each written while
+// its original bytes are hashed and checked against the manifest.
+func download(ctx context.Context, op string, st backupstore.Store, dir string, files func(ManifestFile) bool, progress func(Progress)) (*Manifest, error) {
+	man, raw, err := readStoreManifest(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	var want []ManifestFile
+	for _, f := range man.Files {
+		if files == nil || files(f) {
+			want = append(want, f)
+		}
+	}
+	tr := newTracker("download", want)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	rep := startReporter(progress, tr.snapshot, cancel)
+	bad := make([]error, len(want))
+	err = runWorkers(ctx, len(want), max(4, runtime.NumCPU()), &tr.bytes, func(ctx context.Context, w *fileWorker, i int) error {
+		f := want[i]
+		p := man.storedPath(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		rc, err := st.Get(ctx, man.storedKey(f))
+		if err != nil {
+			if errors.Is(err, backupstore.ErrNotFound) {
+				bad[i] = &FileError{Path: f.Path, Problem: "missing"}
+				return nil
+			}
+			return err
+		}
+		defer rc.Close()
+		if err := writeNew(p, 0o644, func(out *os.File) error {
+			// the stored bytes go to the file; the original bytes (decompressed
+			// on the side when compressed) are hashed in the same pass
+			var sink io.Writer = out
+			var hr io.Reader = io.TeeReader(rc, sink)
+			n, sum, err := w.hashReader(ctx, hr, man.Compression == "zstd", nil)
+			if err == nil && man.Compression == "zstd" {
+				_, err = io.Copy(out, rc) // anything after the last frame
+			}
+			var se *backupstore.Error
+			var pe *fs.PathError
+			switch {
+			case err != nil && (errors.As(err, &se) || errors.As(err, &pe) || ctx.Err() != nil):
+				return err // the store or the disk failed, not the object
+			case err != nil:
+				bad[i] = &FileError{Path: f.Path, Problem: "does not decompress", Err: err}
+			case n != f.Size || sum != f.SHA256:
+				bad[i] = &FileError{Path: f.Path, Problem: fmt.Sprintf("checksum mismatch: %d bytes sha256 %s, want %d bytes %s", n, sum, f.Size, f.SHA256)}
+			}
+			return out.Sync()
+		}); err != nil {
+			return fmt.Errorf("download %s: %w", f.Path, err)
+		}
+		tr.files.Add(1)
+		return nil
+	})
+	if p := rep.stop(); p != nil {
+		panic(p)
+	}
+	if err != nil {
+		return nil, opErr(op, nil, "download", err)
+	}
+	var errs []error
+	for _, e := range bad {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return man, opErr(op, ErrCorrupt, fmt.Sprintf("%d of %d files bad", len(errs), len(want)), errors.Join(errs...))
+	}
+	if err := os.WriteFile(filepath.Join(dir, manifestName), raw, 0o644); err != nil {
+		return nil, opErr(op, nil, "write manifest", err)
+	}
+	return man, nil
+}
+
+// restoreRemote is Restore from an object store: the backup is
+// downloaded into a temporary folder beside dataDir (it needs the backup's
+// stored size in free space there), every hash checked, then restored by
+// the local code, and the folder removed.
+func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOptions) error {
+	op := "restore backup " + location + " into " + dataDir
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return opErr(op, dbctl.ErrInvalidArgument, "", err)
+	}
+	empty, err := dirIsEmpty(abs)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	if !empty && !opts.Overwrite {
+		return opErr(op, ErrDataDirNotEmpty, dataDir, nil)
+	}
+	st, err := backupstore.Open(ctx, location, opts.Store)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	defer st.Close()
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return opErr(op, nil, "", err)
+	}
+	tmp, done, err := markedTempDir(filepath.Dir(abs), "."+filepath.Base(abs)+".dbctl-download", map[string]any{"restore_of": location})
+	if err != nil {
+		return opErr(op, nil, "download directory", err)
+	}
+	defer done()
+	if _, err := download(ctx, op, st, tmp, nil, opts.Progress); err != nil {
+		return err
+	}
+	local := opts
+	local.Store = backupstore.Options{}
+	return Restore(ctx, tmp, abs, local)
+}
+
+// importRemote is Import from an object store: the table's files are
+// downloaded into a temporary folder under os.TempDir() (readable by the
+// server, which must run on this machine), checked, imported by the local
+// code, and the folder removed.
+func importRemote(ctx context.Context, m *dbctl.Manticore, location, table, as string, remote backupstore.Options) error {
+	op := "manticore import table " + table + " from " + location
+	src, err := oneTable(table)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	st, err := backupstore.Open(ctx, location, remote)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	defer st.Close()
+	tmp, done, err := markedTempDir("", ".dbctl-import", map[string]any{"import_of": location})
+	if err != nil {
+		return opErr(op, nil, "download directory", err)
+	}
+	defer done()
+	// searchd reads the files itself and may run as another user.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return opErr(op, nil, "download directory", err)
+	}
+	man, err := download(ctx, op, st, tmp, func(f ManifestFile) bool { return f.Table == src }, nil)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(","+manifestTableNames(man)+",", ","+src+",") {
+		return opErr(op, dbctl.ErrTableNotFound, "the backup has no table "+src, nil)
+	}
+	return Import(ctx, m, tmp, table, ImportOptions{As: as})
+}
+
+func manifestTableNames(man *Manifest) string {
+	names := make([]string, len(man.Tables))
+	for i, t := range man.Tables {
+		names[i] = t.Name
+	}
+	return strings.Join(names, ",")
+}
