@@ -83,7 +83,11 @@ func (m *Manticore) freeze(ctx context.Context, op string, names []string, mode 
 			panic(p)
 		}
 	}()
-	if err := f.prepare(ctx, j); err != nil {
+	err = f.prepare(ctx, j)
+	if err == nil && ctx.Err() != nil {
+		err = opErr(op, nil, "not sent", ctx.Err())
+	}
+	if err != nil {
 		f.dropRecord()
 		f.closeConn()
 		return nil, nil, err
