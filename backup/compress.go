@@ -73,6 +73,22 @@ func compressionLevel(op string, opts CreateOptions) (zstd.EncoderLevel, error) 
 	return lvl, nil
 }
 
+// zstdNumber is the zstd command-line level that maps to l
+// (backupstore.PutOptions.CompressLevel): 1, 3, 7 or 11; 0 for none.
+func zstdNumber(l zstd.EncoderLevel) int {
+	switch l {
+	case zstd.SpeedFastest:
+		return 1
+	case zstd.SpeedDefault:
+		return 3
+	case zstd.SpeedBetterCompression:
+		return 7
+	case zstd.SpeedBestCompression:
+		return 11
+	}
+	return 0
+}
+
 // encoder returns the worker's zstd encoder at w.level, writing to out
 // (one frame per file, on this goroutine).
 func (w *fileWorker) encoder(out io.Writer) (*zstd.Encoder, error) {

@@ -42,6 +42,9 @@ func TestCompressionLevelNames(t *testing.T) {
 		require.NoError(t, err, "%q", tc.in)
 		assert.Equal(t, tc.want, got, "%q", tc.in)
 	}
+	for _, l := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression, zstd.SpeedBestCompression} {
+		assert.Equal(t, l, zstd.EncoderLevelFromZstd(zstdNumber(l)), "the store's Put maps the number back to %s", l)
+	}
 	for _, bad := range []CompressionLevel{"0", "23", "-1", "fast", "zstd", "3.5", "1e1", "invalid"} {
 		_, err := bad.encoderLevel()
 		assert.ErrorContains(t, err, "want fastest, default, better, best or a zstd level 1 to 22", "%q", bad)
@@ -207,4 +210,28 @@ func TestSameBytes(t *testing.T) {
 	}
 	_, err := w.sameBytes(context.Background(), filepath.Join(dir, "missing"), false, want)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// An s3:// backup compresses at CompressLevel too (the files streamed from
+// staging and memory are compressed by the store's Put): the manifest's
+// level is the one the objects were written at.
+func TestS3BackupCompressionLevel(t *testing.T) {
+	srv := s3Env(t)
+	f := newBackupFixture(t)
+	addBigRow(t, f) // a large text file: the levels differ
+	ctx := context.Background()
+	root := srv.Location(t)
+	stored := map[CompressionLevel]int64{}
+	for _, level := range []CompressionLevel{LevelFastest, LevelBest} {
+		loc := root + "/" + string(level)
+		man, err := Create(ctx, f.c.Manticore(), loc, CreateOptions{Compress: true, CompressLevel: level, StagingDir: t.TempDir()})
+		require.NoError(t, err)
+		assert.Equal(t, string(level), man.CompressionLevel)
+		for _, mf := range man.Files {
+			stored[level] += mf.StoredSize
+		}
+		_, err = Verify(ctx, loc, VerifyOptions{})
+		require.NoError(t, err)
+	}
+	assert.Less(t, stored[LevelBest], stored[LevelFastest], "%v", stored)
 }
