@@ -13,12 +13,12 @@ type CreateOptions struct {
 	// that cannot be frozen (distributed, plain) are skipped and listed in
 	// Manifest.Skipped, never silently.
 	Tables []string
-	// Compress stores files as zstd (".zst"); sizes and hashes in the
-	// manifest are of the original bytes. Each byte is read once, hashed
-	// and compressed in one pass: for staged files (see StagingDir) after
-	// the unfreeze, from their hard links, so the freeze window is that of
-	// a plain backup; without staging inside the freeze (see
-	// CompressAfterUnfreeze).
+	// Compress stores files as zstd (".zst") at CompressLevel (default:
+	// about zstd -3); sizes and hashes in the manifest are of the original
+	// bytes. Each byte is read once, hashed and compressed in one pass: for
+	// staged files (see StagingDir) after the unfreeze, from their hard
+	// links, so the freeze window is that of a plain backup; without
+	// staging inside the freeze (see CompressAfterUnfreeze).
 	Compress bool
 	// Concurrency is the number of copy workers; 0 means one per CPU. For
 	// an s3:// dir it is also how many files are uploaded at once after
@@ -91,16 +91,17 @@ type CreateOptions struct {
 	// NoStaging copies every file inside the freeze (the way before
 	// staging existed), even where hard links are possible.
 	NoStaging bool
-	// NoSync skips the fsyncs: of every file written, of the directories
-	// and of manifest.json. Create then returns as soon as the bytes are in
+	// NoSync skips making the backup durable (the fsyncs, or the one
+	// syncfs: see durable.go, and the writeback started as files are
+	// written). Create then returns as soon as the bytes are in
 	// the page cache, as cp does, and a crash of the machine soon after may
 	// leave a backup whose manifest lists files whose bytes were lost
 	// (Verify tells). For a backup that is verified or shipped
 	// elsewhere at once, or on storage that is itself synced; like
 	// pg_basebackup --no-sync. Ignored for an s3:// dir. Default: every
 	// file, directory and the manifest are synced before Create returns.
-	// Manifest.NoSync records it; a synced backup with such a Base fsyncs
-	// the files it links from it.
+	// Manifest.NoSync records it; a synced backup with such a Base makes
+	// the files it links from it durable too.
 	NoSync bool
 
 	hooks *backupHooks // fault injection for this package's tests

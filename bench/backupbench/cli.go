@@ -19,7 +19,7 @@ func buildCLI(path, dir string) (string, error) {
 	bin := filepath.Join(dir, "dbctl")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/dbctl/dbctl/cmd/dbctl").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build cmd/dbctl: %w: %s", err, out)
+		return "", fmt.Errorf("go build cmd/dbctl (run the bench from the module, or pass -dbctl): %w: %s", err, out)
 	}
 	return bin, nil
 }

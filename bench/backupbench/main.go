@@ -118,14 +118,9 @@ func main() {
 	base := filepath.Join(*out, "base")
 	restorePlain := filepath.Join(*out, "restore-src")
 	restoreZ := filepath.Join(*out, "restore-src-zstd")
-	for dir, opts := range map[string]backup.CreateOptions{base: {}, restorePlain: {}, restoreZ: {Compress: true}} {
-		_ = os.RemoveAll(dir)
-		if _, err := backup.Create(ctx, m, dir, opts); err != nil {
-			log.Fatal(err)
-		}
-	}
+	starts := map[string]backup.CreateOptions{base: {}, restorePlain: {}, restoreZ: {Compress: true}}
 	defer func() {
-		for _, d := range []string{base, restorePlain, restoreZ} {
+		for d := range starts {
 			_ = os.RemoveAll(d)
 		}
 	}()
@@ -169,6 +164,23 @@ func main() {
 		}
 		variants = kept
 	}
+	// the backups the selected variants start from (their warm folders),
+	// made afresh (one a killed run left may be of other data)
+	made := map[string]bool{}
+	makeStart := func(dir string) {
+		if opts, ok := starts[dir]; ok && !made[dir] {
+			_ = os.RemoveAll(dir)
+			if _, err := backup.Create(ctx, m, dir, opts); err != nil {
+				log.Fatal(err)
+			}
+			made[dir] = true
+		}
+	}
+	for _, v := range variants {
+		for _, dir := range v.warm {
+			makeStart(dir)
+		}
+	}
 	host, _ := os.Hostname()
 	fmt.Printf("data: %s, tables %v, %d files, %d bytes (%.3f GiB); %d CPUs, host %s, %s\n\n",
 		*data, names, len(paths), total, float64(total)/(1<<30), numCPU(), host, time.Now().UTC().Format(time.RFC3339))
@@ -201,6 +213,7 @@ func main() {
 		report(med)
 	}
 	if *update {
+		makeStart(base)
 		if err := afterUpdate(ctx, c, m, *data, *out, base, *runs, total, *pause); err != nil {
 			log.Fatal(err)
 		}

@@ -21,8 +21,10 @@ func (a *app) backupCmd() *cobra.Command {
 		Long: `Back up tables into DIR (which must not exist). All selected tables are frozen in one FREEZE;
 the immutable disk-chunk files are hard-linked into a staging folder (beside DIR when it is on the data_dir's
 file system, else in --staging-dir) and only the others are copied; the tables are unfrozen (exactly those this
-command froze, once each); then the staged files are copied (with --compress, compressed), every file is checked
-to be the one of the freeze, hashed (sha256) and synced (not with --no-sync), and manifest.json is written last.
+command froze, once each); then the staged files are copied (with --compress, compressed: --compress=LEVEL takes
+fastest, default (about zstd -3, what --compress alone means), better, best or a zstd level 1-22), every file is
+checked to be the one of the freeze and hashed (sha256), manifest.json is written last, and the backup is made
+durable (its writeback started as each file is written, then one syncfs; not with --no-sync).
 Without a staging folder every file is copied inside the freeze. With --base, unchanged immutable files are
 hard-linked from an earlier backup instead of read again, and so are the mutable files whose bytes read at this
 freeze are the earlier backup's: only what changed is written. Distributed and plain tables are skipped and listed.
