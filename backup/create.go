@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -166,6 +167,9 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	}
 	return b.run(ctx, selected)
 }
+
+// log is where the run's notes go (CreateOptions.Logger).
+func (b *backupRun) log() *slog.Logger { return loggerOr(b.opts.Logger) }
 
 type backupRun struct {
 	m       *dbctl.Manticore

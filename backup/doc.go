@@ -10,7 +10,7 @@
 //
 // The one call a user makes:
 //
-//	c, err := dbctl.Open("root@tcp(127.0.0.1:9306)/")
+//	c, err := dbctl.Open("root@tcp(127.0.0.1:9306)/", nil)
 //	...
 //	man, err := backup.Create(ctx, c.Manticore(), "/var/backups/manticore/2026-12-06", backup.CreateOptions{})
 //

@@ -101,7 +101,7 @@ func TestImportCrashCampaign(t *testing.T) {
 // importChild is the child's side of the kill half: one import, killed at
 // the step of its crash spec.
 func importChild(t *testing.T) {
-	c, err := dbctl.Open(os.Getenv("DBCTL_CRASH_DSN"))
+	c, err := dbctl.Open(os.Getenv("DBCTL_CRASH_DSN"), nil)
 	require.NoError(t, err)
 	defer c.Close()
 	err = Import(context.Background(), c.Manticore(), os.Getenv("DBCTL_CRASH_DIR"), "a", ImportOptions{As: os.Getenv("DBCTL_CRASH_AS")})

@@ -43,7 +43,7 @@ func (b *backupRun) readBase(ctx context.Context) error {
 		return opErr(b.op, nil, "base "+dir, err)
 	}
 	if man.Compression != b.man.Compression {
-		b.m.Logger().WarnContext(ctx, "dbctl: the base backup is compressed otherwise; no file of it is reused",
+		b.log().WarnContext(ctx, "dbctl: the base backup is compressed otherwise; no file of it is reused",
 			"base", dir, "base_compression", man.Compression, "compression", b.man.Compression)
 		return nil
 	}

@@ -180,10 +180,10 @@ func (b *backupRun) cleanStaleStaging(ctx context.Context, tmpParent string) {
 	for _, d := range dirs {
 		removed, err := removeStaleStaging(d)
 		for _, p := range removed {
-			b.m.Logger().InfoContext(ctx, "dbctl: removed a staging folder left by a killed backup", "path", p)
+			b.log().InfoContext(ctx, "dbctl: removed a staging folder left by a killed backup", "path", p)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			b.m.Logger().WarnContext(ctx, "dbctl: could not clean up old staging folders", "dir", d, "error", err)
+			b.log().WarnContext(ctx, "dbctl: could not clean up old staging folders", "dir", d, "error", err)
 		}
 	}
 }
@@ -246,7 +246,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 	}
 	dd, err := dev(dataDir)
 	if err != nil {
-		b.m.Logger().InfoContext(ctx, "dbctl: backup copies inside the freeze", "reason", err)
+		b.log().InfoContext(ctx, "dbctl: backup copies inside the freeze", "reason", err)
 		return nil
 	}
 	var reasons []error
@@ -259,7 +259,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 				b.memBudget.Store(h.stageMemory)
 			}
 			b.setStaging(StagingStaged)
-			b.m.Logger().InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
+			b.log().InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
 			return nil
 		}
 		if place.must {
@@ -270,7 +270,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 	if b.opts.StagingDir == "" && b.store == nil {
 		reasons = append(reasons, errors.New("the target is on another file system than the data_dir and no StagingDir is set"))
 	}
-	b.m.Logger().WarnContext(ctx, "dbctl: no staging folder possible: the backup copies every file inside the freeze",
+	b.log().WarnContext(ctx, "dbctl: no staging folder possible: the backup copies every file inside the freeze",
 		"tmp", b.tmp, "reason", errors.Join(reasons...))
 	return nil
 }
