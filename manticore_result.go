@@ -48,11 +48,11 @@ type TableInfo struct {
 // Variable_name (golden manticore.jsonl, "SHOW TABLE gold_a STATUS").
 //
 // Which variables a table lists depends on its type and on the server's
-// version (a distributed table lists no counters; older servers call
-// table_type index_type), so a variable that is missing leaves its field
-// zero: check Vars when zero and absent must differ. A variable that is
-// listed but whose value does not parse fails the call with
-// ErrUnexpectedResult naming the raw value.
+// version (a distributed table lists no counters: manticore-2.jsonl, "SHOW
+// TABLE cap_dist STATUS"; older servers call table_type index_type), so a
+// variable that is missing leaves its field zero: check Vars when zero and
+// absent must differ. A variable that is listed but whose value does not
+// parse fails the call with ErrUnexpectedResult naming the raw value.
 type TableStatus struct {
 	// TableType is "rt", "percolate", "distributed", ... ("table_type",
 	// or "index_type" on older servers).
