@@ -150,18 +150,16 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 		return nil, err
 	}
 	b.cleanStaleStaging(ctx, tmpParent)
-	if b.tmp, err = os.MkdirTemp(tmpParent, "."+tmpName+partialInfix); err != nil {
-		return nil, opErr(op, nil, "create temporary directory", err)
-	}
 	// the marker lets the next backup remove this directory if this
-	// process is killed; it is removed before the rename into place
-	if b.tmpLock, err = lockMarker(b.tmp, map[string]any{"backup_id": id, "pid": os.Getpid(), "target": b.targetName()}); err != nil {
-		_ = os.RemoveAll(b.tmp)
+	// process is killed; it stays until the directory is in place
+	b.tmp, b.tmpLock, err = newMarked("temp", func() (string, error) { return os.MkdirTemp(tmpParent, "."+tmpName+partialInfix) },
+		map[string]any{"backup_id": id, "pid": os.Getpid(), "target": b.targetName()})
+	if err != nil {
 		return nil, opErr(op, nil, "create temporary directory", err)
 	}
 	defer b.tmpLock.Close()
 	if err := b.claimStore(ctx); err != nil {
-		_ = os.RemoveAll(b.tmp)
+		_ = removeMarked(b.tmp, "temp")
 		return nil, err
 	}
 	return b.run(ctx, selected)
@@ -238,7 +236,7 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 				err = errors.Join(err, opErr(b.op, nil, "delete the partial upload", uerr))
 			}
 			_ = b.staging.remove()
-			_ = os.RemoveAll(b.tmp)
+			_ = removeMarked(b.tmp, "temp") // a folder left keeps its marker: the next run's
 			man = nil
 		}
 		if p != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // immutableSuffixes are the extensions of the disk-chunk files searchd
@@ -80,23 +81,51 @@ type stagingDir struct {
 }
 
 // createStaging makes the staging folder under parent and locks its
-// marker before anything is linked into it.
+// marker before anything is linked into it (newMarked).
 func createStaging(parent, id string, info map[string]any) (*stagingDir, error) {
 	path := filepath.Join(parent, stagingPrefix+id)
-	if err := os.Mkdir(path, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := lockMarker(path, info)
+	dir, f, err := newMarked("staging", func() (string, error) { return path, os.Mkdir(path, 0o700) }, info)
 	if err != nil {
-		_ = os.RemoveAll(path)
 		return nil, err
 	}
-	return &stagingDir{path: path, lock: f}, nil
+	return &stagingDir{path: dir, lock: f}, nil
 }
 
-// lockMarker creates dir's marker, locked, and writes info into it.
+// newMarked makes a folder with mkdir, then its marker, locked, with info
+// in it: the crash points "backup.mkdir <kind>" and "backup.marker
+// <kind>". On failure the folder is removed. A run killed between the two
+// leaves an empty folder, which removeStaleStaging removes; should it take
+// this run's folder in that instant, the marker cannot be made
+// (fs.ErrNotExist) and the folder is made again.
+func newMarked(kind string, mkdir func() (string, error), info map[string]any) (string, *os.File, error) {
+	for attempt := 1; ; attempt++ {
+		if err := crashpoint.Hit("backup.mkdir " + kind); err != nil {
+			return "", nil, err
+		}
+		dir, err := mkdir()
+		if err != nil {
+			return "", nil, err
+		}
+		var f *os.File
+		if err = crashpoint.Hit("backup.marker " + kind); err == nil {
+			f, err = lockMarker(dir, info)
+		}
+		if err == nil {
+			return dir, f, nil
+		}
+		_ = os.Remove(dir) // empty: lockMarker removes what it made
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 3 {
+			return "", nil, err
+		}
+	}
+}
+
+// lockMarker creates dir's marker, locked, and writes info into it. On
+// failure it removes the marker it made. Where there is no flock the error
+// wraps dbctl.ErrNotSupported (tryLock).
 func lockMarker(dir string, info map[string]any) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, stagingMarker), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	name := filepath.Join(dir, stagingMarker)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -110,20 +139,62 @@ func lockMarker(dir string, info map[string]any) (*os.File, error) {
 	}
 	if err != nil {
 		f.Close()
+		_ = os.Remove(name)
 		return nil, err
 	}
 	return f, nil
 }
 
-// remove deletes the folder and its links; nil-safe, idempotent.
-func (s *stagingDir) remove() error {
+// remove deletes the folder and its links (removeMarked); nil-safe,
+// idempotent. After a failure the marker stays locked, so that a later
+// call can try again; after a panic it is let go, and the folder left is
+// the next run's to remove.
+func (s *stagingDir) remove() (err error) {
 	if s == nil || s.lock == nil {
 		return nil
 	}
-	err := os.RemoveAll(s.path)
-	s.lock.Close()
-	s.lock = nil
+	returned := false
+	defer func() {
+		if !returned || err == nil {
+			s.lock.Close()
+			s.lock = nil
+		}
+	}()
+	err = removeMarked(s.path, "staging")
+	returned = true
 	return err
+}
+
+// removeMarked removes a marked folder (newMarked) and everything in it,
+// its marker last and then the empty folder: a process killed meanwhile
+// leaves a folder whose marker nobody holds, or an empty one, and the next
+// run removes either (removeStaleStaging). Crash points "backup.remove
+// <kind>" and "backup.remove <kind>-marker".
+func removeMarked(dir, kind string) error {
+	if err := crashpoint.Hit("backup.remove " + kind); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != stagingMarker {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if err := crashpoint.Hit("backup.remove " + kind + "-marker"); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dir, stagingMarker)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Remove(dir)
 }
 
 // removeStaleStaging removes the staging folders and partial backups
@@ -142,27 +213,39 @@ func removeStaleStaging(dir string) ([]string, error) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		f, err := os.OpenFile(filepath.Join(path, stagingMarker), os.O_RDWR, 0)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		gone, err := removeIfStale(path)
+		if gone {
+			removed = append(removed, path)
 		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		ok, err := tryLock(f)
-		if ok {
-			err = os.RemoveAll(path)
-			if err == nil {
-				removed = append(removed, path)
-			}
-		}
-		f.Close()
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// removeIfStale removes the marked folder path when no live run holds it:
+// its marker is there and not locked (the run died, and the kernel dropped
+// its lock), or it has no marker and is empty (a run killed between making
+// the folder and its marker, or while removing it: rmdir takes only an
+// empty folder). A folder without a marker that holds anything is not
+// this package's and stays.
+func removeIfStale(path string) (bool, error) {
+	f, err := os.OpenFile(filepath.Join(path, stagingMarker), os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return os.Remove(path) == nil, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if ok, err := tryLock(f); !ok || err != nil {
+		return false, err
+	}
+	if err := removeMarked(path, "stale"); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // cleanStaleStaging runs removeStaleStaging where this backup may stage
@@ -289,14 +372,25 @@ func (b *backupRun) tryStaging(parent, dataDir string, dd uint64, dev func(strin
 	if err != nil {
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok { // also on a panic: the folder and its lock are not left behind
+			_ = st.remove()
+		}
+	}()
 	probe := filepath.Join(st.path, "probe")
-	if err = os.Link(filepath.Join(dataDir, "manticore.json"), probe); err == nil {
-		err = os.Remove(probe)
+	if err = crashpoint.Hit("backup.link probe"); err == nil {
+		err = os.Link(filepath.Join(dataDir, "manticore.json"), probe)
+	}
+	if err == nil {
+		if err = crashpoint.Hit("backup.remove probe"); err == nil {
+			err = os.Remove(probe)
+		}
 	}
 	if err != nil {
-		_ = st.remove()
 		return nil, fmt.Errorf("cannot hard-link the data_dir's files there: %w", err)
 	}
+	ok = true
 	return st, nil
 }
 
@@ -311,6 +405,9 @@ func (b *backupRun) setStaging(mode string) {
 // copies the file).
 func (b *backupRun) link(i int, j *backupJob) (bool, error) {
 	staged := filepath.Join(b.staging.path, fmt.Sprintf("%d-%s", i, filepath.Base(j.src)))
+	if err := crashpoint.Hit("backup.link staged"); err != nil {
+		return false, err
+	}
 	if err := os.Link(j.src, staged); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, err

@@ -367,7 +367,9 @@ func TestBackupStagingOnOtherFileSystem(t *testing.T) {
 
 // A staging folder left by a killed run (its marker no longer locked) is
 // removed by the next backup that stages in the same place; one a running
-// backup holds is left alone, and so is a folder without a marker.
+// backup holds is left alone, and so is a folder without a marker that
+// holds anything. An empty one without a marker (a run killed between
+// making the folder and its marker) is removed.
 func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	f := newBackupFixture(t)
 	parent := t.TempDir()
@@ -384,6 +386,9 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	// not ours
 	foreign := filepath.Join(parent, stagingPrefix+"foreign")
 	require.NoError(t, os.Mkdir(foreign, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(foreign, "keep"), nil, 0o644))
+	emptyStaging := filepath.Join(parent, stagingPrefix+"empty")
+	require.NoError(t, os.Mkdir(emptyStaging, 0o700))
 	// a killed run's partial backup, and one without a marker
 	partial := filepath.Join(parent, ".old"+partialInfix+"123")
 	require.NoError(t, os.Mkdir(partial, 0o755))
@@ -392,6 +397,9 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	require.NoError(t, lock.Close())
 	unmarked := filepath.Join(parent, ".other"+partialInfix+"456")
 	require.NoError(t, os.Mkdir(unmarked, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(unmarked, "keep"), nil, 0o644))
+	emptyPartial := filepath.Join(parent, ".empty"+partialInfix+"789")
+	require.NoError(t, os.Mkdir(emptyPartial, 0o700))
 
 	var st syscall.Stat_t
 	require.NoError(t, syscall.Stat(victim, &st))
@@ -413,6 +421,8 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	assert.True(t, errors.Is(err, os.ErrNotExist), "the killed run's partial backup is gone")
 	_, err = os.Stat(unmarked)
 	assert.NoError(t, err, "a partial backup without a marker stays")
+	assert.NoDirExists(t, emptyStaging, "an empty staging folder without a marker is a killed run's")
+	assert.NoDirExists(t, emptyPartial, "an empty partial backup without a marker is a killed run's")
 }
 
 // isImmutable never panics, and says yes only for "<name>.<digits>.<ext>"
