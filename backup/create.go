@@ -285,7 +285,7 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	if p := b.reports.stop(); p != nil {
 		panic(p)
 	}
-	if err := b.finish(); err != nil {
+	if err := b.finish(ctx); err != nil {
 		return nil, err
 	}
 	return b.man, nil
