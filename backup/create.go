@@ -122,17 +122,17 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	}
 	selected, skipped, err := selectTables(ctx, m, op, opts.Tables)
 	if err != nil {
-		return nil, err
+		return nil, inOp(op, err)
 	}
 	version, err := m.ServerVersion(ctx)
 	if err != nil {
-		return nil, err
+		return nil, opErr(op, nil, "", err)
 	}
 	// Where searchd's config file and data_dir are (manticore-2.jsonl,
 	// "SHOW SETTINGS"). A server that refuses the statement (older than
 	// SHOW SETTINGS) gets a backup without its config file.
 	if b.settings, err = m.Settings(ctx); err != nil && !isServerError(err) {
-		return nil, err
+		return nil, opErr(op, nil, "", err)
 	}
 	id, err := newBackupID()
 	if err != nil {
@@ -334,6 +334,16 @@ func unwrapCallback(op string, err, inside error) error {
 		return e
 	}
 	return unwrap(err)
+}
+
+// inOp wraps an error of another operation (the manager's SHOW TABLES) in
+// the backup's op; one of op already is returned as it is.
+func inOp(op string, err error) error {
+	var oe *dbctl.OpError
+	if errors.As(err, &oe) && oe.Op == op {
+		return err
+	}
+	return opErr(op, nil, "", err)
 }
 
 // newBackupID returns 128 random bits in hex (Manifest.ID).
