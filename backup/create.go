@@ -89,6 +89,13 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	dir := location
 	op := "manticore backup " + dir
 	b := &backupRun{m: m, op: op, opts: opts, started: time.Now()}
+	if !haveFlock || (opts.hooks != nil && opts.hooks.noFlock) {
+		// Every folder a backup makes carries a marker it holds locked,
+		// so that the next run can tell a killed run's leftovers from a
+		// live one's: without flock that cannot be told, so nothing is
+		// started (nothing sent, nothing frozen, nothing made).
+		return nil, opErr(op, dbctl.ErrNotSupported, "backups need flock(2) to mark their temporary folders, and "+runtime.GOOS+" has none", nil)
+	}
 
 	// ORPHANED FREEZES: the single place where Create releases the freezes
 	// a killed run left behind (issue 16's freeze journal, through an

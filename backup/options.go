@@ -133,4 +133,5 @@ type backupHooks struct {
 	beforeHash     func(path string) error
 	beforeSync     func(path string) error
 	beforeManifest func() error
+	noFlock        bool // stands in for a system without flock (haveFlock false)
 }
