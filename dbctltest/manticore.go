@@ -212,6 +212,18 @@ func (s *Manticore) Hold(match string) (release func()) { return s.faults.hold(m
 // know that a statement has reached the server before it acts.
 func (s *Manticore) Held() int { return s.faults.waiting() }
 
+// Blocked is how many statements wait on a freeze now (UPDATE, FLUSH
+// RAMCHUNK, writes to disk chunks, an INSERT past rt_mem_limit): a test
+// waits for it to know that a statement has reached the server and is
+// blocked, with no timing. A statement no longer counted has been applied
+// (or has failed). searchd itself shows no such thing: SHOW THREADS does not
+// list statements waiting on a freeze (manticore.md §4.3).
+func (s *Manticore) Blocked() int {
+	s.eng.mu.Lock()
+	defer s.eng.mu.Unlock()
+	return s.eng.blocked
+}
+
 // DropConnections cuts every open client connection now. Statements being
 // executed finish on the server (as they do on searchd).
 func (s *Manticore) DropConnections() { s.srv.DropConnections() }

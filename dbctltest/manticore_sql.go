@@ -154,6 +154,15 @@ func parseFreeze(p *parser) ([]string, *string, error) {
 	}
 }
 
+// ddlSyntaxErr is a syntax error of searchd's DDL grammar (src/ddl.y,
+// which parses statements starting with CREATE, ALTER, DROP, JOIN and
+// IMPORT: src/sphinxql.l TOK_DDLCLAUSE), prefixed "P03:" (manticore.md
+// §4.7). The text after "unexpected" is written as the other grammars
+// write it; no capture shows an IMPORT TABLE parse error.
+func ddlSyntaxErr(p *parser, t token) error {
+	return mErr("P03: syntax error, unexpected %s near '%s'", tokenName(t), p.rest(t))
+}
+
 func syntaxErr(p *parser, t token) error {
 	return mErr("P01: syntax error, unexpected %s near '%s'", tokenName(t), p.rest(t))
 }

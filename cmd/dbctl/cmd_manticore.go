@@ -243,7 +243,7 @@ func (a *app) optimizeCmd() *cobra.Command {
 	var opts dbctl.OptimizeOptions
 	cmd := &cobra.Command{
 		Use:   "optimize TABLE",
-		Short: "OPTIMIZE TABLE: merge disk chunks",
+		Short: "OPTIMIZE TABLE: merge disk chunks (refused while the table is frozen: searchd would drop it)",
 		Args:  exactArgs(1, "one TABLE"),
 		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, args []string) error {
 			if err := m.Optimize(ctx, args[0], opts); err != nil {
