@@ -50,7 +50,9 @@ func (s *importStage) release(keep bool) error {
 	if err := crashpoint.Hit("import.stage-remove"); err != nil {
 		return err
 	}
-	return os.RemoveAll(s.dir)
+	// marker last: killed meanwhile, the folder is still the next import's
+	// to remove (removeMarked)
+	return removeMarked(s.dir, "import-stage")
 }
 
 // stageImport returns what searchd reads table src of the local backup at

@@ -26,7 +26,7 @@ func markedTempDir(parent, pattern string, info map[string]any) (dir string, don
 		return "", nil, err
 	}
 	return dir, func() {
-		_ = os.RemoveAll(dir)
-		lock.Close()
+		defer lock.Close()
+		_ = removeMarked(dir, "temp-folder") // marker last: killed meanwhile, still the next run's to remove
 	}, nil
 }
