@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -401,9 +400,7 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	emptyPartial := filepath.Join(parent, ".empty"+partialInfix+"789")
 	require.NoError(t, os.Mkdir(emptyPartial, 0o700))
 
-	var st syscall.Stat_t
-	require.NoError(t, syscall.Stat(victim, &st))
-	assert.Equal(t, uint64(2), uint64(st.Nlink), "pinned by the leftover link")
+	assert.Equal(t, uint64(2), nlink(t, victim), "pinned by the leftover link")
 
 	before := f.counters(t)
 	_, err = Create(context.Background(), f.c.Manticore(), filepath.Join(parent, "bk"), CreateOptions{})
@@ -411,8 +408,7 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	assert.Equal(t, before, f.counters(t))
 	_, err = os.Stat(killed.path)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "the killed run's folder is gone")
-	require.NoError(t, syscall.Stat(victim, &st))
-	assert.Equal(t, uint64(1), uint64(st.Nlink), "nothing pins the source any more")
+	assert.Equal(t, uint64(1), nlink(t, victim), "nothing pins the source any more")
 	_, err = os.Stat(running.path)
 	assert.NoError(t, err, "a running backup's folder stays")
 	_, err = os.Stat(foreign)
