@@ -235,7 +235,10 @@ func (e *mEngine) show(p *parser) (*mysqlwire.Result, error) {
 
 // showStatus answers SHOW STATUS [LIKE 'p'] with a few counters; version
 // as 29.2.2 reports it (manticore-2.jsonl and manticore.jsonl: "SHOW STATUS
-// LIKE 'version'"). The other counters rest on manticore.md §4.5.
+// LIKE 'version'"). The other counters rest on manticore.md §4.5; uptime
+// (§4.8: "SHOW STATUS LIKE 'uptime'") is whole seconds since the daemon
+// started, as src/searchd.cpp BuildStatus computes it (time(nullptr) minus
+// m_uStarted), so it restarts at 0 when the server restarts.
 func (e *mEngine) showStatus(like *string) *mysqlwire.Result {
 	e.mu.Lock()
 	uptime := int(time.Since(e.started).Seconds())

@@ -35,8 +35,16 @@ type app struct {
 	embedded bool
 
 	// interruptNote, set by a command that froze tables, says what an
-	// interrupted run left behind, as verified (see releaseNote).
+	// interrupted (or timed out) run left behind, as verified (see
+	// releaseNote).
 	interruptNote string
+
+	// stateDir is --state-dir (freezes.go); clients are the command's
+	// clients, whose releases are awaited before exit, and released what
+	// those releases unfroze.
+	stateDir string
+	clients  []*dbctl.Client
+	released []string
 
 	closers []func()
 }
@@ -112,16 +120,29 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	err := root.ExecuteContext(ctx)
+	// A FREEZE still running when the command stopped is waited for and
+	// released before exit (freezes.go).
+	_, werr := a.settleReleases()
+	note := a.releasedNote(werr)
+	if err == nil && werr != nil {
+		err = werr
+	}
 	if err == nil {
+		if note != "" {
+			a.notice("dbctl: %s", note)
+		}
 		return exitOK
 	}
 	code := exitCode(err)
 	msg := err.Error()
 	if ctx.Err() != nil {
 		msg = "interrupted: " + strings.TrimPrefix(msg, "dbctl: ")
-		if a.interruptNote != "" {
-			msg += " (" + a.interruptNote + ")"
-		}
+	}
+	switch {
+	case a.interruptNote != "": // interrupted, or out of --timeout
+		msg += " (" + a.interruptNote + ")"
+	case note != "":
+		msg += " (" + note + ")"
 	}
 	if !strings.HasPrefix(msg, "dbctl: ") {
 		msg = "dbctl: " + msg
@@ -211,10 +232,11 @@ func (a *app) client(kind string) (*dbctl.Client, error) {
 		return nil, usagef("no server: pass --dsn, set DBCTL_DSN, or use --embedded")
 	}
 	a.dsn = dsn
-	c, err := dbctl.Open(dsn)
+	c, err := dbctl.Open(dsn, a.clientOptions()...)
 	if err != nil {
 		return nil, &usageError{err.Error()}
 	}
+	a.clients = append(a.clients, c)
 	a.closers = append(a.closers, func() { _ = c.Close() })
 	return c, nil
 }
