@@ -97,10 +97,10 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 		return nil, opErr(op, dbctl.ErrNotSupported, "backups need flock(2) to mark their temporary folders, and "+runtime.GOOS+" has none", nil)
 	}
 
-	// ORPHANED FREEZES: the single place where Create releases the freezes
-	// a killed run left behind (issue 16's freeze journal, through an
-	// exported method of dbctl.Manticore), before it does anything else.
-	// Nothing is called here yet: the journal lands in another change.
+	// ORPHANED FREEZES: the freezes a killed run left behind (the freeze
+	// journal of the client's state folder, dbctl.WithStateDir) are
+	// released by m.WithFrozen before its FREEZE (ReleaseOrphanedFreezes,
+	// logged); the crash campaign checks it (integration_createcrash_test.go).
 
 	// tmp is the backup's local folder: the backup itself, renamed to dir
 	// at the end; for a store, where files copied inside the freeze wait
