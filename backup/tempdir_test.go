@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/dbctl/dbctl"
-	"github.com/dbctl/dbctl/internal/crashpoint/crashtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -49,50 +48,4 @@ func TestBaseMustBeLocalAndListNeedsTheFolder(t *testing.T) {
 
 	_, err = List(t.Context(), filepath.Join(t.TempDir(), "typo"), ListOptions{})
 	require.ErrorIs(t, err, os.ErrNotExist)
-}
-
-// A marked folder is made and removed so that a process stopped at any of
-// their steps (here: a panic, after which the marker's lock is let go as
-// a killed process's is) leaves a folder that the next run's sweep
-// removes: an empty one, or one whose marker nobody holds. Removed
-// marker first, a folder killed half-way would hold files and no marker,
-// and stay for good.
-func TestMarkedFolderStepsLeaveWhatTheNextRunRemoves(t *testing.T) {
-	parent := t.TempDir()
-	fill := func(dir string) {
-		require.NoError(t, os.MkdirAll(filepath.Join(dir, "data", "a"), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "data", "a", "a.0.spd"), make([]byte, 4096), 0o644))
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "manifest.json"), []byte("{}"), 0o644))
-	}
-	life := func() {
-		dir, lock, err := newMarked("temp", func() (string, error) { return os.MkdirTemp(parent, ".bk"+partialInfix) }, map[string]any{})
-		if err != nil {
-			return
-		}
-		defer lock.Close() // the kernel drops a dead process's lock
-		fill(dir)
-		_ = removeMarked(dir, "temp")
-	}
-	steps := crashtest.Record(t, life)
-	require.Equal(t, []string{"backup.mkdir temp#1", "backup.marker temp#1", "backup.remove temp#1", "backup.remove temp-marker#1"},
-		func() (out []string) {
-			for _, s := range steps {
-				out = append(out, s.String())
-			}
-			return out
-		}())
-	for _, step := range steps {
-		t.Run(step.String(), func(t *testing.T) {
-			crashtest.PanicAt(t, step)
-			func() {
-				defer func() { _ = recover() }()
-				life()
-			}()
-			_, err := removeStaleStaging(parent)
-			require.NoError(t, err)
-			entries, err := os.ReadDir(parent)
-			require.NoError(t, err)
-			assert.Empty(t, entries, "the next run's sweep leaves nothing")
-		})
-	}
 }
