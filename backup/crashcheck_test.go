@@ -40,7 +40,7 @@ const (
 )
 
 // campaignTarget returns the Manticore a campaign runs against and a
-// function that makes a new folder for its backups. The embedded server's
+// function that makes a new folder (for backups, or the freeze journal). The embedded server's
 // data_dir and the backups are in /dev/shm where it is a tmpfs (a
 // campaign makes thousands of backups, and an fsync costs nothing there),
 // else in the temporary folder: on one file system, so backups stage. A
@@ -65,7 +65,7 @@ func campaignTarget(t *testing.T) (itest.ManticoreTarget, func() string) {
 	}
 	srv := dbctltest.NewManticore(t, dbctltest.WithDataDir(filepath.Join(root, "data")))
 	return itest.ManticoreTarget{DSN: srv.DSN(), Srv: srv}, func() string {
-		dir, err := os.MkdirTemp(root, "bk")
+		dir, err := os.MkdirTemp(root, "run")
 		require.NoError(t, err)
 		return dir
 	}

@@ -101,7 +101,7 @@ func TestIntegrationCreateCrashCampaign(t *testing.T) {
 	itest.ExecAll(t, c.DB(), "FREEZE "+tables[1]) // another holder's freeze, which must stay
 	t.Cleanup(func() { _, _ = c.DB().Exec("UNFREEZE " + tables[1]) })
 	before := freezeCounts(t, c, tables)
-	state := t.TempDir()
+	state := newParent() // the freeze journal: on the fast file system too
 	for _, v := range createVariants {
 		t.Run(v.name, func(t *testing.T) {
 			createCampaign(t, c, target.DSN, state, newParent(), tables, before, v)
