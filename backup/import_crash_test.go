@@ -130,6 +130,8 @@ func importCampaign(t *testing.T, f *backupFixture, v importVariant) {
 				require.NoError(t, err, "the import is done; the folder goes next time")
 			case "sql.send SHOW SETTINGS", "sql.answer SHOW SETTINGS":
 				require.NoError(t, err, "without the data_dir it stages beside the backup")
+			case "backup.lock import-stage":
+				require.NoError(t, err, "the next place is tried: beside the backup")
 			case "sql.answer IMPORT TABLE":
 				require.ErrorIs(t, err, dbctl.ErrOutcomeUnknown)
 			default:

@@ -28,7 +28,7 @@ type createVariant struct {
 	steps []string
 }
 
-var staged = []string{"backup.mkdir staging", "backup.marker staging", "backup.link probe", "backup.remove probe",
+var staged = []string{"backup.mkdir staging", "backup.marker staging", "backup.lock staging", "backup.link probe", "backup.remove probe",
 	"backup.read mutable", "backup.remove staging", "backup.remove staging-marker"}
 
 var createVariants = []createVariant{
@@ -48,7 +48,7 @@ var createVariants = []createVariant{
 // createSteps are the steps every local Create reaches.
 var createSteps = []string{"sql.send SHOW TABLES", "sql.send SHOW SETTINGS", "sql.send FREEZE", "sql.send FLUSH ATTRIBUTES",
 	"sql.send UNFREEZE", "journal.create intent", "journal.create frozen", "journal.remove", "backup.mkdir temp",
-	"backup.marker temp", "backup.mkdir folders", "backup.sync folder", "backup.write manifest", "backup.sync manifest",
+	"backup.marker temp", "backup.lock temp", "backup.mkdir folders", "backup.sync folder", "backup.write manifest", "backup.sync manifest",
 	"backup.sync temp", "backup.chown", "backup.rename temp", "backup.sync parent", "backup.remove marker"}
 
 // createAbsorbed are the steps whose failure a Create survives by design
@@ -57,6 +57,7 @@ var createSteps = []string{"sql.send SHOW TABLES", "sql.send SHOW SETTINGS", "sq
 var createAbsorbed = map[string]string{
 	"backup.mkdir staging":    "no staging folder: every file is copied inside the freeze",
 	"backup.marker staging":   "no staging folder: every file is copied inside the freeze",
+	"backup.lock staging":     "no staging folder: every file is copied inside the freeze",
 	"backup.link probe":       "no staging folder: every file is copied inside the freeze",
 	"backup.remove probe":     "no staging folder: every file is copied inside the freeze",
 	"backup.link base-memory": "the bytes read at the freeze are written instead of linked from the base",

@@ -3,6 +3,7 @@ package backup
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,8 +21,8 @@ import (
 // and removes it. Every step of making and removing one is a crash point.
 
 // newMarked makes a folder with mkdir, then its marker, locked, with info
-// in it: the crash points "backup.mkdir <kind>" and "backup.marker
-// <kind>". On failure the folder is removed. A run killed between the two
+// in it: the crash points "backup.mkdir <kind>", "backup.marker <kind>"
+// and "backup.lock <kind>" (lockMarker). On failure the folder is removed. A run killed between the two
 // leaves an empty folder, which removeStaleStaging removes; should it take
 // this run's folder in that instant, the marker cannot be made
 // (fs.ErrNotExist) and the folder is made again.
@@ -36,7 +37,7 @@ func newMarked(kind string, mkdir func() (string, error), info map[string]any) (
 		}
 		var f *os.File
 		if err = crashpoint.Hit("backup.marker " + kind); err == nil {
-			f, err = lockMarker(dir, info)
+			f, err = lockMarker(dir, kind, info)
 		}
 		if err == nil {
 			return dir, f, nil
@@ -48,18 +49,30 @@ func newMarked(kind string, mkdir func() (string, error), info map[string]any) (
 	}
 }
 
-// lockMarker creates dir's marker, locked, and writes info into it. On
-// failure it removes the marker it made. Where there is no flock the error
-// wraps dbctl.ErrNotSupported (tryLock).
-func lockMarker(dir string, info map[string]any) (*os.File, error) {
+// lockMarker creates dir's marker, locked, and writes info into it; the
+// crash point "backup.lock <kind>" is between the creation and the lock.
+// On failure it removes the marker it made. Where there is no flock the
+// error wraps dbctl.ErrNotSupported (tryLock).
+func lockMarker(dir, kind string, info map[string]any) (*os.File, error) {
 	name := filepath.Join(dir, stagingMarker)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	ok, err := tryLock(f)
+	err = crashpoint.Hit("backup.lock " + kind)
+	ok := false
+	if err == nil {
+		ok, err = tryLock(f)
+	}
 	if err == nil && !ok {
 		err = errors.New("cannot lock the marker")
+	}
+	if err == nil {
+		// Until the lock, a sweep (removeStaleStaging) takes the marker
+		// for a dead run's and may have removed the folder: then this
+		// marker is no longer at its name, and the folder is made again
+		// (newMarked, on fs.ErrNotExist).
+		err = stillAt(f, name)
 	}
 	if err == nil {
 		b, _ := json.Marshal(info)
@@ -71,6 +84,23 @@ func lockMarker(dir string, info map[string]any) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// stillAt reports an error wrapping fs.ErrNotExist unless name is the
+// open file f.
+func stillAt(f *os.File, name string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	at, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(fi, at) {
+		return fmt.Errorf("%s was replaced: %w", name, fs.ErrNotExist)
+	}
+	return nil
 }
 
 // removeMarked removes a marked folder (newMarked) and everything in it,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/dbctl/dbctl/internal/crashpoint"
 	"github.com/dbctl/dbctl/internal/crashpoint/crashtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -39,7 +40,7 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	// a killed run's partial backup, and one without a marker
 	partial := filepath.Join(parent, ".old"+partialInfix+"123")
 	require.NoError(t, os.Mkdir(partial, 0o755))
-	lock, err := lockMarker(partial, map[string]any{"pid": 3})
+	lock, err := lockMarker(partial, "temp", map[string]any{"pid": 3})
 	require.NoError(t, err)
 	require.NoError(t, lock.Close())
 	unmarked := filepath.Join(parent, ".other"+partialInfix+"456")
@@ -92,7 +93,7 @@ func TestMarkedFolderStepsLeaveWhatTheNextRunRemoves(t *testing.T) {
 		_ = removeMarked(dir, "temp")
 	}
 	steps := crashtest.Record(t, life)
-	require.Equal(t, []string{"backup.mkdir temp#1", "backup.marker temp#1", "backup.remove temp#1", "backup.remove temp-marker#1"},
+	require.Equal(t, []string{"backup.mkdir temp#1", "backup.marker temp#1", "backup.lock temp#1", "backup.remove temp#1", "backup.remove temp-marker#1"},
 		func() (out []string) {
 			for _, s := range steps {
 				out = append(out, s.String())
@@ -113,4 +114,35 @@ func TestMarkedFolderStepsLeaveWhatTheNextRunRemoves(t *testing.T) {
 			assert.Empty(t, entries, "the next run's sweep leaves nothing")
 		})
 	}
+}
+
+// A sweep (another run's removeStaleStaging) that meets a new folder
+// between its marker's creation and its lock takes it for a dead run's and
+// removes it; the run sees its marker gone and makes its folder again,
+// and the folder it goes on with is there, marked and locked.
+func TestMarkerTakenBeforeItsLockIsMadeAgain(t *testing.T) {
+	parent := t.TempDir()
+	var swept []string
+	n := 0
+	restore := crashpoint.Set(func(step string) error {
+		if step == "backup.lock temp" {
+			if n++; n == 1 {
+				removed, err := removeStaleStaging(parent)
+				require.NoError(t, err)
+				swept = removed
+			}
+		}
+		return nil
+	})
+	dir, lock, err := newMarked("temp", func() (string, error) { return os.MkdirTemp(parent, ".bk"+partialInfix) }, map[string]any{})
+	restore()
+	require.NoError(t, err)
+	defer lock.Close()
+	require.Len(t, swept, 1, "the sweep took the first folder")
+	assert.NotEqual(t, swept[0], dir)
+	assert.FileExists(t, filepath.Join(dir, stagingMarker))
+	removed, err := removeStaleStaging(parent)
+	require.NoError(t, err)
+	assert.Empty(t, removed, "the folder's marker is locked")
+	assert.DirExists(t, dir)
 }
