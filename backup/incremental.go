@@ -134,7 +134,10 @@ func (b *backupRun) linkFromBase(ctx context.Context) error {
 			}
 			if err := os.Link(j.fromBase, dst); err == nil {
 				j.linked = true
-			} else if _, err := w.copyFile(ctx, j.fromBase, dst, false, b.clone()); err != nil {
+			} else if err := step("backup.copy base", func() error {
+				_, err := w.copyFile(ctx, j.fromBase, dst, false, b.clone())
+				return err
+			}); err != nil {
 				return fmt.Errorf("from base %s: %w", j.fromBase, err)
 			}
 			b.bytes.Add(j.file.Size)
