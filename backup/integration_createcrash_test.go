@@ -139,6 +139,13 @@ func createCampaign(t *testing.T, c *dbctl.Client, dsn, state, parent string, ta
 	env := []string{envCrashDSN + "=" + dsn, envCrashTables + "=" + strings.Join(tables, ","), envCrashVariant + "=" + v.name,
 		envCrashBase + "=" + opts.Base, envCrashState + "=" + state}
 	n := 0
+	var panics [2]int // direct, through Progress
+	defer func() {
+		if !t.Failed() {
+			assert.Positive(t, panics[0], "panics on the caller's goroutine")
+			assert.Positive(t, panics[1], "panics through Progress")
+		}
+	}()
 	for _, step := range crashtest.Distinct(steps) {
 		for _, mode := range []string{"fail", "panic", "kill"} {
 			n++
@@ -164,9 +171,12 @@ func createCampaign(t *testing.T, c *dbctl.Client, dsn, state, parent string, ta
 					po := opts
 					po.Progress = p.progress
 					panicked, viaProgress := p.run(t, func() { _, _ = backup.Create(ctx, oc.Manticore(), dir, po) })
+					require.True(t, panicked, "the panic goes on in the caller's goroutine")
 					if viaProgress {
-						require.True(t, panicked, "a panic in Progress goes on in the caller's goroutine")
+						panics[1]++
 						require.NoDirExists(t, dir, "the last report comes before the rename")
+					} else {
+						panics[0]++
 					}
 				case "kill":
 					spec := step.Spec(crashpoint.Kill)
