@@ -169,7 +169,7 @@ func newImportStage(parents []string, abs string) (*importStage, error) {
 			errs = append(errs, err)
 			continue
 		}
-		lock, err := lockMarker(dir, "import-stage", map[string]any{"import_of": abs, "pid": os.Getpid()})
+		lock, err := lockMarkerAs(dir, "import-stage", map[string]any{"import_of": abs, "pid": os.Getpid()})
 		if err == nil {
 			err = os.Chmod(dir, 0o755)
 		}

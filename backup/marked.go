@@ -22,7 +22,7 @@ import (
 
 // newMarked makes a folder with mkdir, then its marker, locked, with info
 // in it: the crash points "backup.mkdir <kind>", "backup.marker <kind>"
-// and "backup.lock <kind>" (lockMarker). On failure the folder is removed. A run killed between the two
+// and "backup.lock <kind>" (lockMarkerAs). On failure the folder is removed. A run killed between the two
 // leaves an empty folder, which removeStaleStaging removes; should it take
 // this run's folder in that instant, the marker cannot be made
 // (fs.ErrNotExist) and the folder is made again.
@@ -37,7 +37,7 @@ func newMarked(kind string, mkdir func() (string, error), info map[string]any) (
 		}
 		var f *os.File
 		if err = crashpoint.Hit("backup.marker " + kind); err == nil {
-			f, err = lockMarker(dir, kind, info)
+			f, err = lockMarkerAs(dir, kind, info)
 		}
 		if err == nil {
 			return dir, f, nil
@@ -49,11 +49,17 @@ func newMarked(kind string, mkdir func() (string, error), info map[string]any) (
 	}
 }
 
-// lockMarker creates dir's marker, locked, and writes info into it; the
+// lockMarker is lockMarkerAs for a folder of no named kind ("backup.lock
+// folder").
+func lockMarker(dir string, info map[string]any) (*os.File, error) {
+	return lockMarkerAs(dir, "folder", info)
+}
+
+// lockMarkerAs creates dir's marker, locked, and writes info into it; the
 // crash point "backup.lock <kind>" is between the creation and the lock.
 // On failure it removes the marker it made. Where there is no flock the
 // error wraps dbctl.ErrNotSupported (tryLock).
-func lockMarker(dir, kind string, info map[string]any) (*os.File, error) {
+func lockMarkerAs(dir, kind string, info map[string]any) (*os.File, error) {
 	name := filepath.Join(dir, stagingMarker)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {

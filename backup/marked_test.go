@@ -40,7 +40,7 @@ func TestBackupRemovesKilledRunsStaging(t *testing.T) {
 	// a killed run's partial backup, and one without a marker
 	partial := filepath.Join(parent, ".old"+partialInfix+"123")
 	require.NoError(t, os.Mkdir(partial, 0o755))
-	lock, err := lockMarker(partial, "temp", map[string]any{"pid": 3})
+	lock, err := lockMarker(partial, map[string]any{"pid": 3})
 	require.NoError(t, err)
 	require.NoError(t, lock.Close())
 	unmarked := filepath.Join(parent, ".other"+partialInfix+"456")

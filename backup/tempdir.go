@@ -20,7 +20,7 @@ func markedTempDir(parent, pattern string, info map[string]any) (dir string, don
 		return "", nil, err
 	}
 	info["pid"] = os.Getpid()
-	lock, err := lockMarker(dir, "temp-folder", info)
+	lock, err := lockMarkerAs(dir, "temp-folder", info)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return "", nil, err

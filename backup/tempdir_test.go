@@ -17,7 +17,7 @@ func TestMarkedTempDirRemovesKilledLeftovers(t *testing.T) {
 	parent := t.TempDir()
 	killed, err := os.MkdirTemp(parent, ".data.dbctl-download"+partialInfix)
 	require.NoError(t, err)
-	f, err := lockMarker(killed, "temp-folder", map[string]any{"pid": 1})
+	f, err := lockMarker(killed, map[string]any{"pid": 1})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(killed, "big"), make([]byte, 1<<20), 0o600))
 	f.Close() // the process died: its lock is gone
