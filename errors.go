@@ -48,8 +48,10 @@ var (
 	ErrUnexpectedResult = errors.New("dbctl: unexpected result")
 
 	// ErrNotSupported: MatrixOne refused the mo_ctl service or command
-	// (20105 "not supported", 20424 "wrong service").
-	ErrNotSupported = errors.New("dbctl: not supported by the server")
+	// (20105 "not supported", 20424 "wrong service"); or this system
+	// cannot do the operation (backup.Create where there is no flock(2),
+	// refused before anything is sent).
+	ErrNotSupported = errors.New("dbctl: not supported")
 
 	// ErrServerTimeout: the server gave up on its own deadline (the timeout
 	// parameter of a MatrixOne checkpoint ran out).

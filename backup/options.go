@@ -142,6 +142,7 @@ type backupHooks struct {
 	beforeHash     func(path string) error
 	beforeSync     func(path string) error
 	beforeManifest func() error
+	noFlock        bool // stands in for a system without flock (haveFlock false)
 }
 
 // discard is the logger of an engine call given none.
