@@ -113,14 +113,14 @@ func freezeCounts(t *testing.T, c *dbctl.Client, tables []string) map[string]int
 // campaignClient opens a client of its own for one run, as a new process
 // would have (its probes not yet made), closed when the test ends.
 func campaignClient(t *testing.T, dsn, state string) *dbctl.Client {
-	return itest.OpenClient(t, dsn, campaignOptions(state)...)
+	return itest.OpenClient(t, dsn, campaignOptions(state))
 }
 
 // campaignOptions are the options of a campaign's clients: a short release
 // timeout (a FREEZE whose answer was lost is watched for that long), and
 // the freeze journal in state.
-func campaignOptions(state string) []dbctl.Option {
-	return append(stateDirOptions(state), dbctl.WithReleaseTimeout(300*time.Millisecond))
+func campaignOptions(state string) dbctl.Options {
+	return dbctl.Options{StateDir: state, ReleaseTimeout: 300 * time.Millisecond}
 }
 
 // onlyCompleteBackups checks that every entry of parent is a folder whose

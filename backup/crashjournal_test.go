@@ -8,11 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// stateDirOptions are the client options that put the freeze journal of a
-// campaign's runs in state, so that a run killed inside its freeze is
-// repaired by the next one.
-func stateDirOptions(state string) []dbctl.Option { return []dbctl.Option{dbctl.WithStateDir(state)} }
-
 // waitReleases waits for the releases c still owes (a FREEZE that
 // answered after its caller left), so that the counters read next are
 // final.

@@ -256,14 +256,14 @@ func (b *backupRun) finish(ctx context.Context) error {
 	if !b.opts.NoSync {
 		if err := step("backup.sync parent", func() error { return syncDir(filepath.Dir(b.target)) }); err != nil {
 			if rerr := os.Rename(b.target, b.tmp); rerr != nil {
-				b.m.Logger().WarnContext(ctx, "dbctl: the backup is in place but its directory entry may not be durable",
+				b.log().WarnContext(ctx, "dbctl: the backup is in place but its directory entry may not be durable",
 					"dir", b.target, "error", rerr)
 			}
 			return opErr(b.op, nil, "sync", err)
 		}
 	}
 	if err := step("backup.remove marker", func() error { return os.Remove(filepath.Join(b.target, stagingMarker)) }); err != nil {
-		b.m.Logger().WarnContext(ctx, "dbctl: could not remove the backup's marker file (nothing reads it)", "dir", b.target, "error", err)
+		b.log().WarnContext(ctx, "dbctl: could not remove the backup's marker file (nothing reads it)", "dir", b.target, "error", err)
 	}
 	return nil
 }

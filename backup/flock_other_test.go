@@ -16,7 +16,7 @@ import (
 // On a system without flock Create refuses before it sends anything: the
 // client's server is never dialled (nothing listens on port 1).
 func TestCreateRefusedOnThisSystem(t *testing.T) {
-	c, err := dbctl.Open("root@tcp(127.0.0.1:1)/")
+	c, err := dbctl.Open("root@tcp(127.0.0.1:1)/", nil)
 	require.NoError(t, err)
 	defer c.Close()
 	var steps []crashtest.Step

@@ -223,7 +223,8 @@ func createCrashChild(t *testing.T) {
 	opts := v.opts
 	opts.Tables = strings.Split(os.Getenv(envCrashTables), ",")
 	opts.Base = os.Getenv(envCrashBase)
-	c, err := dbctl.Open(os.Getenv(envCrashDSN), campaignOptions(os.Getenv(envCrashState))...)
+	copts := campaignOptions(os.Getenv(envCrashState))
+	c, err := dbctl.Open(os.Getenv(envCrashDSN), &copts)
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = backup.Create(context.Background(), c.Manticore(), os.Getenv(envCrashTarget), opts)
