@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // copyBufSize is the read size of the copy loop: large enough that syscalls
@@ -225,6 +227,9 @@ func (w *fileWorker) compressLater(ctx context.Context, stage, dst string, mode 
 	defer in.Close()
 	res := copyResult{mode: mode}
 	if err := writeNew(dst, mode|0o200, func(out *os.File) error { return w.compress(ctx, in, out, &res) }); err != nil {
+		return res, err
+	}
+	if err := crashpoint.Hit("backup.remove stage"); err != nil {
 		return res, err
 	}
 	return res, os.Remove(stage)

@@ -91,7 +91,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 )
 
+// The file-system primitives the engine shares: fsync of files and
+// directories, and folders made and checked.
+
 // syncFile flushes a written file to stable storage.
 func syncFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDONLY, 0)
