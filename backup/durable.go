@@ -31,14 +31,17 @@ import (
 //     other programs' dirty data on that file system, as sync does for the
 //     "cp + sync" floor; and an error there fails the backup too (never a
 //     false success).
-//   - Otherwise (other systems, older kernels, CreateOptions.NoSync off
-//     and syncFSReportsErrors false): each file is fsynced as it lands
+//   - Otherwise (a synced backup on another system, or on a kernel before
+//     5.8: syncFSReportsErrors false): each file is fsynced as it lands
 //     (its writeback started as it was written, on Linux), then the
 //     folders, manifest.json and the temporary folder, as before.
 //
-// Per-file fsyncs cost one journal commit and one cache flush each (140
-// files: 140 commits, which eight fsyncs in flight batch only partly);
-// that is what the one syncfs saves.
+// Per-file fsyncs cost a journal commit and a cache flush each (140 files:
+// 140 commits, which eight fsyncs in flight batch only partly). On this
+// VM's ext4, 32 files of 4 MiB made durable took 331 ms with an fsync each,
+// 98 ms with their writeback started as written and then an fsync each,
+// and 73 ms with one syncfs instead (BenchmarkDurable, a loaded machine);
+// in a 1.2 GB backup the syncfs at the end took 7 ms.
 
 // writebackRange is startWriteback; this package's tests replace it to see
 // the ranges asked for.
