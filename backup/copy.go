@@ -30,6 +30,7 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 		i := order[k]
 		j := &b.jobs[i]
 		b.worker(w)
+		w.writeback = false // inside the freeze: started after the unfreeze (hashCopies)
 		if h := b.opts.hooks; h != nil && h.beforeCopy != nil {
 			if err := h.beforeCopy(i, j.src); err != nil {
 				return err
@@ -93,6 +94,7 @@ func (b *backupRun) copyOne(ctx context.Context, w *fileWorker, j *backupJob, ex
 		return fmt.Errorf("copy %s: %w", j.src, err)
 	}
 	j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.hashLater = res.size, res.stored, res.sha256, res.mode, res.hashLater
+	j.inFreeze = true
 	b.files.Add(1)
 	return nil
 }

@@ -225,6 +225,7 @@ type backupJob struct {
 	file          ManifestFile
 	hashLater     bool   // cloned or copied by the kernel: hashed after the unfreeze
 	compressLater bool   // compressed backup, copied to dst+stageSuffix: compressed after the unfreeze
+	inFreeze      bool   // dst (or dst.zst) written inside the freeze: its writeback started after it (durable.go)
 	staged        string // hard link in the staging folder, read after the unfreeze
 	mem           []byte // a mutable file's bytes read inside the freeze, written after it
 	fromBase      string // the base backup's stored file this one reuses

@@ -47,6 +47,20 @@ import (
 // the ranges asked for.
 var writebackRange = startWriteback
 
+// writebackFile starts the writeback of the whole file at path (one
+// written inside the freeze, where it was not started); see
+// startWriteback. A file that cannot be opened is left to the sync.
+func writebackFile(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		writebackRange(f, 0, fi.Size())
+	}
+}
+
 // openSyncFS opens the temporary folder for the syncfs at the end, before
 // the first file of the backup is written (the error cursor syncfs reads
 // is sampled at open), when the backup is synced, local, and the kernel's

@@ -14,12 +14,13 @@ import (
 )
 
 // writebackRecorder replaces writebackRange for one test and records the
-// ranges asked for, by path.
-func writebackRecorder(t *testing.T) func() map[string][][2]int64 {
+// ranges asked for, by path; each call first runs check.
+func writebackRecorder(t *testing.T, check func(path string)) func() map[string][][2]int64 {
 	var mu sync.Mutex
 	seen := map[string][][2]int64{}
 	old := writebackRange
 	writebackRange = func(f *os.File, off, n int64) {
+		check(f.Name())
 		mu.Lock()
 		seen[f.Name()] = append(seen[f.Name()], [2]int64{off, n})
 		mu.Unlock()
@@ -53,7 +54,9 @@ func covers(ranges [][2]int64, size int64) bool {
 
 // A synced backup starts the writeback of every byte it writes as it
 // writes it (copied by the kernel, written from memory, compressed; staged
-// or copied inside the freeze), each byte once; NoSync starts none.
+// or copied inside the freeze), each byte once, never while the tables are
+// frozen (a file written inside the freeze has its writeback started after
+// the unfreeze); NoSync starts none.
 func TestBackupStartsWritebackOfEveryByte(t *testing.T) {
 	f := newBackupFixture(t)
 	ctx := context.Background()
@@ -65,11 +68,17 @@ func TestBackupStartsWritebackOfEveryByte(t *testing.T) {
 		{"compressed", CreateOptions{Compress: true}},
 		{"plain, copied inside the freeze", CreateOptions{NoStaging: true}},
 		{"compressed inside the freeze", CreateOptions{Compress: true, NoStaging: true, NoReflink: true}},
+		{"compressed, copied inside the freeze, compressed after", CreateOptions{Compress: true, NoStaging: true, CompressAfterUnfreeze: true}},
+		{"plain, mutable files past the memory bound", CreateOptions{hooks: &backupHooks{stageMemory: 1}}},
 		{"NoSync", CreateOptions{NoSync: true}},
 		{"NoSync compressed", CreateOptions{NoSync: true, Compress: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			seen := writebackRecorder(t)
+			seen := writebackRecorder(t, func(path string) {
+				n, ok := f.srv.Locked("a")
+				assert.True(t, ok)
+				assert.Zero(t, n, "writeback of %s started while the tables are frozen", path)
+			})
 			dir := filepath.Join(t.TempDir(), "bk")
 			man, err := Create(ctx, f.c.Manticore(), dir, tc.opts)
 			require.NoError(t, err)

@@ -15,19 +15,29 @@ import (
 )
 
 // hashCopies hashes the files that were cloned or copied by the kernel
-// during the freeze: after the unfreeze, so the freeze window does not
-// include it.
+// during the freeze, and starts the writeback of every file written during
+// the freeze (durable.go): after the unfreeze, so the freeze window
+// includes neither.
 func (b *backupRun) hashCopies(ctx context.Context) error {
-	return b.afterUnfreeze(ctx, "hash", func(j *backupJob) bool { return j.hashLater },
+	return b.afterUnfreeze(ctx, "hash", func(j *backupJob) bool { return j.hashLater || j.inFreeze && b.writeback() },
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
-			if err := b.beforeHash(j.dst); err != nil {
-				return err
+			if j.hashLater {
+				if err := b.beforeHash(j.dst); err != nil {
+					return err
+				}
+				n, sum, err := w.hashStored(ctx, j.dst, false, nil)
+				if err != nil {
+					return fmt.Errorf("hash %s: %w", j.dst, err)
+				}
+				j.file.Size, j.file.StoredSize, j.file.SHA256 = n, n, sum
 			}
-			n, sum, err := w.hashStored(ctx, j.dst, false, nil)
-			if err != nil {
-				return fmt.Errorf("hash %s: %w", j.dst, err)
+			if w.writeback && j.inFreeze {
+				p := j.dst
+				if b.opts.Compress && !j.hashLater {
+					p += ".zst"
+				}
+				writebackFile(p)
 			}
-			j.file.Size, j.file.StoredSize, j.file.SHA256 = n, n, sum
 			return nil
 		})
 }
