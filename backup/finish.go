@@ -230,15 +230,15 @@ func (b *backupRun) completeManifest() ([]byte, error) {
 }
 
 // finish writes manifest.json last, makes the backup durable (its fsync
-// and the temporary folder's, or the one syncfs: durable.go), and renames
-// the temporary directory into place, then removes its marker. Until the rename the
-// directory holds its marker (so a run killed at any step before leaves a
-// folder the next backup beside it removes); from the rename on it is a
-// complete backup (a run killed before the marker's removal leaves a
-// stray DBCTL-STAGING file in it, which nothing reads). A failed sync of
-// the parent directory after the rename renames the backup back, to be
-// removed with the temporary directory: a failed Create leaves nothing
-// named dir.
+// and the temporary folder's, or the one syncfs: durable.go), renames the
+// temporary directory into place, then removes its marker. Until the
+// rename the directory holds its marker (so a run killed at any step
+// before leaves a folder the next backup beside it removes); from the
+// rename on it is a complete backup (a run killed before the marker's
+// removal leaves a stray DBCTL-STAGING file in it, which nothing reads).
+// A failed sync of the parent directory after the rename renames the
+// backup back, to be removed with the temporary directory: a failed
+// Create leaves nothing named dir.
 func (b *backupRun) finish(ctx context.Context) error {
 	data, err := b.completeManifest()
 	if err != nil {
