@@ -148,19 +148,22 @@ func TestVerifyAndRestoreProgress(t *testing.T) {
 	// a panic in Progress before the swap is committed: the data_dir is
 	// as it was (empty), the restore folder gone, and the panic goes on in
 	// the caller's goroutine. The first file's write waits until Progress
-	// has panicked, so that the panic comes before the commit.
+	// has panicked and cancelled the restore, so that it comes before the
+	// commit.
 	target := t.TempDir()
-	panicked := make(chan struct{})
+	cancelled := make(chan struct{})
 	var once sync.Once
 	defer crashpoint.Set(func(step string) error {
-		if strings.HasPrefix(step, "restore.write ") {
-			once.Do(func() { <-panicked })
+		switch {
+		case step == "progress.panicked": // the panic has cancelled the restore
+			close(cancelled)
+		case strings.HasPrefix(step, "restore.write "):
+			once.Do(func() { <-cancelled })
 		}
 		return nil
 	})()
 	assert.PanicsWithValue(t, "restore boom", func() {
 		_ = Restore(ctx, dir, target, RestoreOptions{Progress: func(p Progress) {
-			close(panicked)
 			panic("restore boom")
 		}})
 	})
