@@ -34,7 +34,6 @@ type restoreCrashCase struct {
 	location string
 	template string // the data_dir before: newer data than the backup
 	old, new tree
-	commit   string // the step of the commit; the steps after it are post-commit
 }
 
 const commitStep = "restore.journal-rename " + stateCommitted
