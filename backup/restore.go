@@ -259,6 +259,9 @@ func Restore(ctx context.Context, location, dataDir string, opts RestoreOptions)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if !restoreCanLock {
+		return opErr(op, dbctl.ErrNotSupported, "a restore needs file locks (flock) to be undone after a crash; this platform has none", nil)
+	}
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return opErr(op, dbctl.ErrInvalidArgument, "", err)

@@ -201,9 +201,7 @@ func (r *restoreRun) finish() {
 // next Restore into the data_dir finishes it from the journal.
 func (r *restoreRun) abort() error {
 	if r.dir == "" {
-		if r.createdDataDir {
-			_ = os.Remove(r.dataDir)
-		}
+		r.removeCreated()
 		return nil
 	}
 	if r.j != nil {
@@ -215,10 +213,18 @@ func (r *restoreRun) abort() error {
 	if err := r.removeFolder(); err != nil {
 		return err
 	}
-	if r.createdDataDir {
-		_ = os.Remove(r.dataDir) // empty again; if not, something else is in it now
-	}
+	r.removeCreated()
 	return nil
+}
+
+// removeCreated removes the data_dir and the parents this run made, each
+// only when empty (if not, something else is in it now).
+func (r *restoreRun) removeCreated() {
+	for _, d := range r.createdDirs {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
 }
 
 // removeFolder removes the restore folder, then releases its marker.

@@ -153,6 +153,14 @@ func TestRestoreCorruptBackupChangesNothing(t *testing.T) {
 	assert.Equal(t, map[string]string{"data/pq/pq.meta": "missing", "data/b/b.meta": "does not decompress"}, problems)
 	assert.Contains(t, err.Error(), "the data_dir was not changed")
 	requireTree(t, before, data, "after a corrupt backup")
+
+	// into a data_dir that did not exist, nor its parent: neither is left
+	root := t.TempDir()
+	err = Restore(ctx, dir, filepath.Join(root, "x", "data"), RestoreOptions{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	left, err := os.ReadDir(root)
+	require.NoError(t, err)
+	assert.Empty(t, left)
 }
 
 // A cancelled context, while the files are written and in the middle of

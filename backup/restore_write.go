@@ -34,7 +34,7 @@ type restoreRun struct {
 
 	dir            string   // <dataDir>/.dbctl-restore-<id>
 	lock           *os.File // the folder's marker, flock'd while this run lives
-	createdDataDir bool     // the data_dir did not exist: removed again on failure
+	createdDirs    []string // the data_dir and parents this run made, deepest first: removed again on failure
 	jobs           []restoreJob
 	newNames       []string // the entries of new/, in the order they are swapped in
 	tr             *tracker
@@ -148,10 +148,16 @@ func (r *restoreRun) begin() error {
 		if err := crashpoint.Hit("restore.mkdir data_dir"); err != nil {
 			return err
 		}
+		// the folders made, deepest first, removed again on failure
+		for p := r.dataDir; ; p = filepath.Dir(p) {
+			if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) || filepath.Dir(p) == p {
+				break
+			}
+			r.createdDirs = append(r.createdDirs, p)
+		}
 		if err := os.MkdirAll(r.dataDir, 0o755); err != nil {
 			return err
 		}
-		r.createdDataDir = true
 		if err := giveTo(r.own, []string{r.dataDir}); err != nil {
 			return err
 		}
