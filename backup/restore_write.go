@@ -32,14 +32,14 @@ type restoreRun struct {
 	log          *slog.Logger
 	rep          *RestoreReport
 
-	dir            string   // <dataDir>/.dbctl-restore-<id>
-	lock           *os.File // the folder's marker, flock'd while this run lives
-	createdDirs    []string // the data_dir and parents this run made, deepest first: removed again on failure
-	jobs           []restoreJob
-	newNames       []string // the entries of new/, in the order they are swapped in
-	tr             *tracker
-	j              *journal // set once the swap began
-	committed      bool
+	dir         string   // <dataDir>/.dbctl-restore-<id>
+	lock        *os.File // the folder's marker, flock'd while this run lives
+	createdDirs []string // the data_dir and parents this run made, deepest first: removed again on failure
+	jobs        []restoreJob
+	newNames    []string // the entries of new/, in the order they are swapped in
+	tr          *tracker
+	j           *journal // set once the swap began
+	committed   bool
 }
 
 // restoreJob is one file of the backup and its place under new/.
