@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -295,3 +296,33 @@ func TestRestoreJournalRecovery(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// writerFunc adapts a function to io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// A plain backup file is mapped, not read; one truncated under the mapping
+// is a read error of that file, not a crash of the process (SIGBUS).
+func TestCopyMappedSurvivesATruncatedFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(p, make([]byte, 3*copyBufSize), 0o644))
+	in, err := os.Open(p)
+	require.NoError(t, err)
+	defer in.Close()
+	var done atomic.Int64
+	w := newFileWorker(&done)
+	writes := 0
+	n, _, readErr, writeErr, ok := w.copyMapped(t.Context(), in, writerFunc(func(b []byte) (int, error) {
+		writes++
+		if writes == 1 {
+			require.NoError(t, os.Truncate(p, 0)) // the next chunk is past the end now
+		}
+		return len(b), nil
+	}))
+	require.True(t, ok)
+	require.NoError(t, writeErr)
+	require.Error(t, readErr)
+	assert.Contains(t, readErr.Error(), "changed while it was read")
+	assert.Equal(t, int64(copyBufSize), n)
+}

@@ -38,7 +38,8 @@ type restoreRun struct {
 	jobs        []restoreJob
 	newNames    []string // the entries of new/, in the order they are swapped in
 	tr          *tracker
-	j           *journal // set once the swap began
+	j           *journal    // set once the swap began
+	sync        *fileSyncer // fsyncs the files written, beside the workers
 	committed   bool
 }
 
@@ -132,6 +133,9 @@ func (r *restoreRun) plan() {
 			}
 		}
 	}
+	// the largest files first, so that no worker is left with a large one
+	// at the end while the others are idle
+	sort.SliceStable(r.jobs, func(a, b int) bool { return r.jobs[a].f.Size > r.jobs[b].f.Size })
 	files := make([]ManifestFile, len(r.jobs))
 	for i, j := range r.jobs {
 		files[i] = j.f
@@ -208,14 +212,24 @@ func (r *restoreRun) writeAll(ctx context.Context) error {
 		conc = max(4, conc)
 	}
 	bad := make([]error, len(r.jobs))
-	p, err := restoreWorkers(ctx, len(r.jobs), conc, &r.tr.bytes, func(ctx context.Context, w *fileWorker, i int) error {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.sync = startFileSyncer(2, cancel)
+	p, err := restoreWorkers(wctx, len(r.jobs), conc, &r.tr.bytes, func(ctx context.Context, w *fileWorker, i int) error {
 		var err error
 		bad[i], err = r.restoreFile(ctx, w, r.jobs[i], filepath.Join(newDir, filepath.FromSlash(r.jobs[i].rel)))
 		r.tr.files.Add(1)
 		return err
 	})
+	sp, serr := r.sync.wait()
+	if p == nil {
+		p = sp
+	}
 	if p != nil {
 		panic(p)
+	}
+	if serr != nil {
+		return serr
 	}
 	if err != nil {
 		return err
@@ -319,9 +333,23 @@ func (r *restoreRun) restoreFile(ctx context.Context, w *fileWorker, j restoreJo
 	if err != nil {
 		return nil, err
 	}
-	defer out.Close()
+	handed := false
+	defer func() {
+		if !handed {
+			out.Close()
+		}
+	}()
 	src, sink := &errReader{r: rc}, &errWriter{w: out}
-	n, sum, herr := w.hashReader(ctx, src, r.man.Compression == "zstd", sink)
+	var n int64
+	var sum string
+	var herr error
+	mapped := false
+	if in, ok := rc.(*os.File); ok && r.man.Compression == "" {
+		n, sum, src.err, sink.err, mapped = w.copyMapped(ctx, in, out)
+	}
+	if !mapped {
+		n, sum, herr = w.hashReader(ctx, src, r.man.Compression == "zstd", sink)
+	}
 	if err := crashpoint.Hit("restore.write new/" + j.rel); err != nil {
 		return nil, err
 	}
@@ -343,16 +371,12 @@ func (r *restoreRun) restoreFile(ctx context.Context, w *fileWorker, j restoreJo
 	case sum != f.SHA256:
 		return &FileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}, nil
 	}
-	if err := crashpoint.Hit("restore.sync new/" + j.rel); err != nil {
-		return nil, err
-	}
-	if err := restoreSyncFile(out); err != nil {
-		return nil, err
-	}
 	if err := out.Chmod(f.Mode.Perm()); err != nil {
 		return nil, err
 	}
-	return nil, out.Close()
+	handed = true
+	r.sync.add(out, j.rel) // synced and closed while the next files are written
+	return nil, nil
 }
 
 // errReader and errWriter remember the first error of the reader and the
