@@ -142,6 +142,7 @@ func TestRestoreCrashPointsFail(t *testing.T) {
 			copyTree(t, c.template, rec)
 			steps := crashtest.Record(t, func() { require.NoError(t, Restore(ctx, c.location, rec, RestoreOptions{Overwrite: true})) })
 			requireSteps(t, steps)
+			t.Logf("%s: %d steps recorded, %d in this campaign", c.name, len(steps), len(campaign(steps)))
 			for i, step := range steps {
 				if _, ok := campaign(steps)[i]; !ok {
 					continue
@@ -264,6 +265,7 @@ func TestRestoreCrashPointsKill(t *testing.T) {
 			requireTree(t, c.new, rec, "the recording run")
 			steps := res.Steps
 			requireSteps(t, steps)
+			t.Logf("%s: %d steps recorded, %d in this campaign", c.name, len(steps), len(campaign(steps)))
 			for i, step := range steps {
 				if _, ok := campaign(steps)[i]; !ok {
 					continue
