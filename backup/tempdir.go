@@ -20,13 +20,13 @@ func markedTempDir(parent, pattern string, info map[string]any) (dir string, don
 		return "", nil, err
 	}
 	info["pid"] = os.Getpid()
-	lock, err := lockMarker(dir, info)
+	lock, err := lockMarkerAs(dir, "temp-folder", info)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return "", nil, err
 	}
 	return dir, func() {
-		_ = os.RemoveAll(dir)
-		lock.Close()
+		defer lock.Close()
+		_ = removeMarked(dir, "temp-folder") // marker last: killed meanwhile, still the next run's to remove
 	}, nil
 }
