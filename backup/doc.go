@@ -75,10 +75,10 @@
 //     searchd holds (its lock files locked).
 //   - restore_recover.go: first, the restore folders of killed restores in
 //     the data_dir rolled back or forward from their journals.
-//   - restore_write.go, restore_sync.go, restore_mmap_*.go: the backup read
-//     once (from a folder, mapped; or streamed from the store) into the
-//     restore folder's new/, every file hashed as it is written and synced
-//     beside the workers.
+//   - restore_write.go, restore_file.go, restore_sync.go, restore_mmap_*.go:
+//     the backup read once (from a folder, mapped; or streamed from the
+//     store) into the restore folder's new/, every file hashed as it is
+//     written and synced beside the workers.
 //   - restore_swap.go, restore_journal.go: the swap under a journal (the
 //     data_dir's entries into old/, the new ones in, the commit), and the
 //     undo of a swap that did not commit.
