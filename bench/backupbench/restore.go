@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/dbctl/dbctl"
@@ -60,7 +59,7 @@ func restores(ctx context.Context, m *dbctl.Manticore, out string, runs int, pau
 					return fmt.Errorf("cp -a: %v: %s", err, out)
 				}
 			}
-			syscall.Sync()
+			syncAll()
 			return nil
 		}},
 	}
