@@ -40,6 +40,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -151,6 +152,17 @@ func main() {
 		{name: nCPUFastest, run: func(string) (result, error) { return cpuFloor(paths, levelFastest) }},
 		{name: nCPUDefault, run: func(string) (result, error) { return cpuFloor(paths, levelDefault) }},
 	}
+	nVariants := len(variants)
+	if _, err := exec.LookPath("zstd"); err != nil {
+		fmt.Println("no zstd on PATH: the zstd -3 floor is left out (apt-get install zstd)")
+		kept := variants[:0]
+		for _, v := range variants {
+			if v.name != nFloorZstd {
+				kept = append(kept, v)
+			}
+		}
+		variants = kept
+	}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
 		if err != nil {
@@ -209,8 +221,10 @@ func main() {
 		}
 	}
 	med := printTable(variants, all)
-	if *only == "" {
+	if len(variants) == nVariants {
 		report(med)
+	} else {
+		fmt.Println("\n(some variants left out: no ratios)")
 	}
 	if *update {
 		makeStart(base)
