@@ -214,9 +214,6 @@ func (b *backupRun) finish() error {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(b.tmp, stagingMarker)); err != nil {
-		return opErr(b.op, nil, "write manifest", err)
-	}
 	mp := filepath.Join(b.tmp, manifestName)
 	if err := os.WriteFile(mp, data, 0o644); err != nil {
 		return opErr(b.op, nil, "write manifest", err)
@@ -235,6 +232,11 @@ func (b *backupRun) finish() error {
 	if err := os.Rename(b.tmp, b.target); err != nil {
 		return opErr(b.op, ErrExists, "rename into place", err)
 	}
+	// The marker goes along with the rename, so that a run killed before
+	// it leaves a partial folder that still has it (and which the next run
+	// removes); one killed now leaves it in the backup, where List removes
+	// it (removeStaleMarker).
+	_ = os.Remove(filepath.Join(b.target, stagingMarker))
 	if b.opts.NoSync {
 		return nil
 	}

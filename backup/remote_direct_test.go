@@ -423,7 +423,7 @@ func TestS3BackupClaimsItsPrefix(t *testing.T) {
 	require.NoError(t, err)
 	_, err = Create(ctx, m, loc, CreateOptions{})
 	require.ErrorIs(t, err, ErrExists)
-	assert.Contains(t, err.Error(), "another backup is writing to")
+	assert.Contains(t, err.Error(), "another run holds "+loc)
 	assert.Equal(t, before, f.counters(t), "refused before anything was frozen")
 	assert.Equal(t, []string{claimName}, listKeys(t, st, ""), "the other writer's claim is left alone")
 

@@ -152,7 +152,7 @@ func removeStaleStaging(dir string) ([]string, error) {
 		}
 		ok, err := tryLock(f)
 		if ok {
-			err = os.RemoveAll(path)
+			err = removeMarkedDir(path, "stale")
 			if err == nil {
 				removed = append(removed, path)
 			}
