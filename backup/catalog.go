@@ -191,6 +191,7 @@ func (c *catalog) clearClaim(ctx context.Context, sub backupstore.Store, name st
 		return
 	}
 	if err == nil {
+		defer cl.forget() // after a panic, the claim is a dead run's
 		err = cl.release(ctx)
 	}
 	if err != nil {

@@ -112,6 +112,12 @@ func takeClaim(ctx context.Context, op string, st backupstore.Store, rec claimRe
 	}
 	c := &claim{st: st, rec: rec, data: append(data, '\n')}
 	liveClaims.Store(nonce, true)
+	defer func() {
+		if p := recover(); p != nil {
+			c.end() // whatever is left is a dead run's
+			panic(p)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		_, err := st.Put(ctx, claimName, bytes.NewReader(c.data), backupstore.PutOptions{NoOverwrite: true})
 		if err == nil {

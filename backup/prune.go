@@ -177,6 +177,7 @@ func (c *catalog) removePrefix(ctx context.Context, name string) (unlisted bool,
 	if err != nil {
 		return false, err
 	}
+	defer cl.forget() // after release a no-op; after a panic, the claim is a dead run's
 	if err = cl.lease(); err == nil {
 		err = sub.Delete(ctx, manifestName)
 	}

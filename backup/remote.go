@@ -54,6 +54,11 @@ func claimPrefix(ctx context.Context, op string, st backupstore.Store, undo *upl
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if undo.claim != c {
+			c.forget() // a panic: what is left is a dead run's
+		}
+	}()
 	if err := refuseExisting(ctx, op, st); err != nil {
 		if rerr := c.release(ctx); rerr != nil {
 			err = errors.Join(err, opErr(op, nil, "", rerr))
