@@ -75,8 +75,8 @@ type ListOptions struct {
 // remove and is left alone.
 //
 // Requests to a store: one listing of the sub-prefixes, then for each a
-// GET of its manifest.json and a HEAD of its claim, all through one
-// client.
+// GET of its manifest.json and a listing of its claim and heartbeat
+// objects, all through one client.
 func List(ctx context.Context, location string, opts ListOptions) ([]Info, error) {
 	cat, err := openCatalog(ctx, "list backups "+location, location, opts.Store, opts.Logger)
 	if err != nil {
@@ -153,7 +153,8 @@ func (c *catalog) list(ctx context.Context) ([]Info, error) {
 }
 
 // entry reads the backup under name (ok false when there is none: no
-// manifest) and clears a claim left there by a writer that is gone.
+// manifest) and, when a claim or heartbeat object is there, clears what
+// writers that are gone left.
 func (c *catalog) entry(ctx context.Context, name string) (info Info, ok bool, err error) {
 	sub, err := c.st.Sub(name) // the same client: no new one, no bucket check
 	if errors.Is(err, backupstore.ErrInvalidKey) {
@@ -174,10 +175,12 @@ func (c *catalog) entry(ctx context.Context, name string) (info Info, ok bool, e
 	default:
 		return info, false, err
 	}
-	if _, err := sub.Stat(ctx, claimName); err == nil {
-		c.clearClaim(ctx, sub, name)
-	} else if !errors.Is(err, backupstore.ErrNotFound) {
+	marks, err := writerKeys(ctx, sub)
+	if err != nil {
 		return info, false, opErr(c.op, nil, "", err)
+	}
+	if len(marks) > 0 {
+		c.clearClaim(ctx, sub, name)
 	}
 	return info, ok, nil
 }

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,11 +92,21 @@ type claim struct {
 }
 
 // takeClaim claims st's prefix for op (rec's fields besides the
-// identity), taking over a dead writer's claim (writerGone) and removing
-// what it left. ErrExists when a live writer holds it. A claim whose Put
+// identity), taking over a dead writer's claim and removing what dead
+// writers left. ErrExists when a live writer holds it. A claim whose Put
 // could not be decided (its answer lost and the read-back failed) is
 // deleted when it turns out to be this run's, and otherwise left to the
 // next run, which finds it dead.
+//
+// The takeover of a dead claim is three steps: this run's record is put
+// at its heartbeat key (a sign of a writer, which the next run finds should
+// this one die before it holds the claim), the dead claim is deleted, and
+// this run's claim put (conditionally: of two runs taking over at once,
+// one wins, the other is refused). Signs (heartbeat objects) of writers
+// other than the claim's holder are the marks of such takeovers, or of
+// writers whose claim was taken over: once this run holds the claim and
+// all those writers are gone, it removes their leftovers
+// (removeLeftovers).
 func takeClaim(ctx context.Context, op string, st backupstore.Store, rec claimRecord) (*claim, error) {
 	me := thisMachine()
 	rec.Host, rec.BootID, rec.PIDNS, rec.PID = me.host, me.boot, me.pidNS, me.pid
@@ -124,53 +136,144 @@ func takeClaim(ctx context.Context, op string, st backupstore.Store, rec claimRe
 			break
 		}
 		if !errors.Is(err, backupstore.ErrExists) {
-			c.abandon(ctx)
+			c.abandon(ctx, false)
 			return nil, opErr(op, nil, "claim "+st.Location(), err)
 		}
-		other, err := readClaim(ctx, st)
+		other, err := readSign(ctx, st, claimName)
 		if err != nil {
-			c.abandon(ctx)
+			c.abandon(ctx, false)
 			return nil, opErr(op, nil, "read the claim of "+st.Location(), err)
 		}
 		if other != nil && !other.gone {
-			c.abandon(ctx)
+			c.abandon(ctx, true)
 			return nil, opErr(op, ErrExists, other.describe(st.Location()), nil)
 		}
 		if attempt == 2 { // claims that keep coming back: another run is taking over too
-			c.abandon(ctx)
+			c.abandon(ctx, true)
 			return nil, opErr(op, ErrExists, "another run is taking over the claim of "+st.Location(), nil)
 		}
-		if other != nil {
-			if err := st.Delete(ctx, claimName); err != nil {
-				c.abandon(ctx)
-				return nil, opErr(op, nil, "delete the dead writer's claim of "+st.Location(), err)
-			}
+		if other == nil {
+			continue // released meanwhile
+		}
+		if err := c.putSign(ctx); err != nil {
+			c.abandon(ctx, false)
+			return nil, opErr(op, nil, "claim "+st.Location(), err)
+		}
+		if err := st.Delete(ctx, claimName); err != nil {
+			c.abandon(ctx, false)
+			return nil, opErr(op, nil, "delete the dead writer's claim of "+st.Location(), err)
 		}
 		c.took()
 	}
 	c.begin()
-	if c.tookOver() {
-		if err := removeLeftovers(ctx, st, c.rec.Nonce); err != nil {
-			// our claim stays, dead once this run ends: the next run
-			// takes it over and removes the rest
-			c.forget()
-			return nil, opErr(op, nil, "remove what a dead writer left in "+st.Location(), err)
-		}
+	if err := c.clearDead(ctx); err != nil {
+		// our claim stays, dead once this run ends: the next run takes
+		// it over and removes the rest
+		c.forget()
+		return nil, opErr(op, nil, "remove what a dead writer left in "+st.Location(), err)
 	}
 	return c, nil
 }
 
-// foundClaim is a claim read from a store.
-type foundClaim struct {
-	rec      *claimRecord // nil: unreadable bytes
-	modified time.Time    // the later of the claim's and its heartbeat's
-	gone     bool         // its writer is gone (writerGone)
+// putSign writes this run's record at its heartbeat key.
+func (c *claim) putSign(ctx context.Context) error {
+	c.mu.Lock()
+	c.beat = true
+	c.mu.Unlock()
+	_, err := c.st.Put(ctx, c.rec.heartbeatKey(), bytes.NewReader(c.data), backupstore.PutOptions{})
+	return err
 }
 
-// readClaim reads the claim of st and tells whether its writer is gone:
-// nil when there is none.
-func readClaim(ctx context.Context, st backupstore.Store) (*foundClaim, error) {
-	rc, err := st.Get(ctx, claimName)
+// clearDead, once this run holds the claim, removes what dead writers
+// left: everything removeLeftovers removes when it took over a dead claim
+// or found signs of other writers, all of them gone; else (a fresh
+// prefix, or a live writer's sign: one that lost a race for the claim
+// and backs off) only a folder's temporary files of killed Puts.
+func (c *claim) clearDead(ctx context.Context) error {
+	signs, err := signKeys(ctx, c.st)
+	if err != nil {
+		return err
+	}
+	dead := c.tookOver()
+	for _, k := range signs {
+		if k == c.rec.heartbeatKey() {
+			continue
+		}
+		f, err := readSign(ctx, c.st, k)
+		if err != nil {
+			return err
+		}
+		if f != nil && !f.gone {
+			return removeTempFiles(c.st)
+		}
+		dead = dead || f != nil
+	}
+	if !dead {
+		return removeTempFiles(c.st)
+	}
+	return removeLeftovers(ctx, c.st, c.rec.Nonce)
+}
+
+// signKeys returns the keys of the heartbeat objects (signs of writers)
+// in st: for a folder, from its top level only.
+func signKeys(ctx context.Context, st backupstore.Store) ([]string, error) {
+	keys, err := writerKeys(ctx, st)
+	out := keys[:0]
+	for _, k := range keys {
+		if k != claimName {
+			out = append(out, k)
+		}
+	}
+	return out, err
+}
+
+// writerKeys returns the keys of the claim and heartbeat objects in st
+// (one listing request; for a folder, its top level read).
+func writerKeys(ctx context.Context, st backupstore.Store) ([]string, error) {
+	var keys []string
+	if loc := st.Location(); !backupstore.IsRemote(loc) {
+		entries, err := os.ReadDir(loc)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		for _, e := range entries {
+			if n := e.Name(); (n == claimName || strings.HasPrefix(n, claimName+".")) && !strings.Contains(n, tempInfix) && e.Type().IsRegular() {
+				keys = append(keys, n)
+			}
+		}
+		return keys, nil
+	}
+	objs, err := st.List(ctx, claimName)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if o.Key == claimName || strings.HasPrefix(o.Key, claimName+".") {
+			keys = append(keys, o.Key)
+		}
+	}
+	return keys, nil
+}
+
+// foundClaim is a claim (or a heartbeat object, which holds its writer's
+// claim record) read from a store.
+type foundClaim struct {
+	rec      *claimRecord // nil: unreadable bytes
+	modified time.Time    // its last sign of life (see readSign)
+	gone     bool         // its writer is gone
+}
+
+// readSign reads the claim or heartbeat object at key and tells whether
+// its writer is gone: nil when there is none. A record of this machine
+// (same host, boot id and PID namespace) is judged by its process: gone
+// when no process has its PID, or, for this process, when its nonce is
+// not one of the claims this process holds (liveClaims). Any other (an
+// unreadable one, another machine's, or one whose PID runs, maybe reused)
+// by its age: gone when its last sign of life (the object's modification
+// time, for a claim the later of it and its heartbeat's) is older than
+// claimStaleAfter.
+func readSign(ctx context.Context, st backupstore.Store, key string) (*foundClaim, error) {
+	rc, err := st.Get(ctx, key)
 	if errors.Is(err, backupstore.ErrNotFound) {
 		return nil, nil
 	}
@@ -199,15 +302,14 @@ func readClaim(ctx context.Context, st backupstore.Store) (*foundClaim, error) {
 			return f, nil
 		}
 	}
-	// Another machine (or a PID that runs, maybe reused): its signs of life.
-	info, err := st.Stat(ctx, claimName)
+	info, err := st.Stat(ctx, key)
 	if errors.Is(err, backupstore.ErrNotFound) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
 	f.modified = info.Modified
-	if f.rec != nil {
+	if f.rec != nil && key == claimName {
 		hb, err := st.Stat(ctx, f.rec.heartbeatKey())
 		switch {
 		case err == nil && hb.Modified.After(f.modified):

@@ -64,11 +64,7 @@ func (c *claim) renew() {
 	if err := c.check(ctx); err != nil {
 		return
 	}
-	c.mu.Lock()
-	c.beat = true
-	c.mu.Unlock()
-	body := fmt.Sprintf("{\"renewed\":%q}\n", time.Now().UTC().Format(time.RFC3339Nano))
-	if _, err := c.st.Put(ctx, c.rec.heartbeatKey(), bytes.NewReader([]byte(body)), backupstore.PutOptions{}); err != nil {
+	if err := c.putSign(ctx); err != nil {
 		return
 	}
 	c.mu.Lock()
@@ -173,13 +169,19 @@ func (c *claim) forget() {
 
 // abandon ends a claim whose Put failed: when the claim at the key is this
 // run's all the same (the Put landed, its answer lost), it is deleted;
-// when that cannot be told, it is left, dead, for the next run.
-func (c *claim) abandon(ctx context.Context) {
-	c.end()
+// when that cannot be told, it is left, dead, for the next run. This
+// run's sign (written for a takeover) is deleted only when another run
+// holds the claim (lost, a live holder's claim found): otherwise it is
+// what tells the next run that a dead writer's leftovers are there.
+func (c *claim) abandon(ctx context.Context, lost bool) {
+	beat := c.end()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if ours, err := c.ours(cctx); err == nil && ours {
 		_ = c.st.Delete(cctx, claimName)
+	}
+	if beat && lost {
+		_ = c.st.Delete(cctx, c.rec.heartbeatKey())
 	}
 }
 

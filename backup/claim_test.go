@@ -51,7 +51,7 @@ func writeClaim(t *testing.T, st backupstore.Store, rec claimRecord, modified, b
 	_, err = st.Put(ctx, claimName, bytes.NewReader(data), backupstore.PutOptions{})
 	require.NoError(t, err)
 	if !beat.IsZero() {
-		_, err = st.Put(ctx, rec.heartbeatKey(), bytes.NewReader([]byte("{}")), backupstore.PutOptions{})
+		_, err = st.Put(ctx, rec.heartbeatKey(), bytes.NewReader(data), backupstore.PutOptions{})
 		require.NoError(t, err)
 	}
 	if backupstore.IsRemote(st.Location()) {
@@ -116,7 +116,7 @@ func TestClaimWriterGone(t *testing.T) {
 			} else {
 				writeClaim(t, st, *tc.rec, tc.modified, tc.beat)
 			}
-			f, err := readClaim(context.Background(), st)
+			f, err := readSign(context.Background(), st, claimName)
 			require.NoError(t, err)
 			require.NotNil(t, f)
 			assert.Equal(t, tc.gone, f.gone)
@@ -147,7 +147,7 @@ func TestTakeClaim(t *testing.T) {
 		_, err = takeClaim(ctx, "op", st, claimRecord{Op: "create"})
 		require.ErrorIs(t, err, ErrExists)
 		assert.Contains(t, err.Error(), "another run holds "+st.Location()+" (create by pid ")
-		f, err := readClaim(ctx, st)
+		f, err := readSign(ctx, st, claimName)
 		require.NoError(t, err)
 		assert.Equal(t, os.Getppid(), f.rec.PID, "left alone")
 	})
@@ -162,7 +162,8 @@ func TestTakeClaim(t *testing.T) {
 		c, err := takeClaim(ctx, "op", st, claimRecord{Op: "create"})
 		require.NoError(t, err)
 		assert.True(t, c.tookOver())
-		assert.Equal(t, []string{claimName, "notes.txt", "old/data/a/a.meta", "old/manifest.json"}, listKeys(t, st, ""))
+		assert.Equal(t, []string{claimName, c.rec.heartbeatKey(), "notes.txt", "old/data/a/a.meta", "old/manifest.json"}, listKeys(t, st, ""),
+			"the takeover's sign stays until the claim is released")
 		assert.NoFileExists(t, tmp)
 		assert.NoDirExists(t, filepath.Join(st.Location(), "data"))
 		require.NoError(t, c.release(ctx))
@@ -207,7 +208,7 @@ func TestClaimHeartbeatAndLease(t *testing.T) {
 	require.ErrorIs(t, c.lease(), errClaimLost)
 	require.ErrorIs(t, c.check(ctx), errClaimLost)
 	require.NoError(t, c.release(ctx))
-	f, err := readClaim(ctx, st)
+	f, err := readSign(ctx, st, claimName)
 	require.NoError(t, err)
 	require.NotNil(t, f)
 	assert.Equal(t, "someone-else", f.rec.Nonce, "the other run's claim is left")

@@ -53,12 +53,13 @@ func isLayoutKey(key string) bool {
 
 // removeLeftovers removes what dead writers left in st, a backup's
 // prefix, once this run holds its claim (nonce): with a manifest there
-// (a finished backup whose writer died before it deleted its claim) only
-// the old heartbeat objects; without one, every unfinished multipart
-// upload of the backup's keys, every object a writer of a backup writes
+// (a finished backup whose writer died before it deleted its claim) the
+// old heartbeat objects; without one, every unfinished multipart upload
+// of the backup's keys and every object a writer of a backup writes
 // (isLayoutKey; nothing else a user keeps there, and nothing of a backup
-// nested under the prefix), and in a folder the temporary files of Puts
-// that were killed. The claim itself stays: its holder releases it.
+// nested under the prefix); in a folder, either way, the temporary files
+// of Puts that were killed. The claim itself stays: its holder releases
+// it.
 func removeLeftovers(ctx context.Context, st backupstore.Store, nonce string) error {
 	_, err := st.Stat(ctx, manifestName)
 	finished := err == nil
@@ -66,45 +67,40 @@ func removeLeftovers(ctx context.Context, st backupstore.Store, nonce string) er
 		return err
 	}
 	ours := claimName + "." + nonce
+	var keys []string
 	if finished {
 		objs, err := st.List(ctx, claimName+".")
 		if err != nil {
 			return err
 		}
-		var keys []string
 		for _, o := range objs {
 			if o.Key != ours && strings.HasPrefix(o.Key, claimName+".") {
 				keys = append(keys, o.Key)
 			}
 		}
-		if len(keys) == 0 {
-			return nil
-		}
-		return st.Delete(ctx, keys...)
-	}
-	if a := aborterOf(st); a != nil {
-		for _, p := range append(layoutDirs, manifestName) {
-			if _, err := a.AbortUploads(ctx, p); err != nil {
-				return err
+	} else {
+		if a := aborterOf(st); a != nil {
+			for _, p := range append(layoutDirs, manifestName) {
+				if _, err := a.AbortUploads(ctx, p); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	objs, err := st.List(ctx, "")
-	if err != nil {
-		return err
-	}
-	nested := map[string]bool{}
-	for _, o := range objs {
-		if d, ok := strings.CutSuffix(o.Key, "/"+manifestName); ok {
-			nested[d] = true
+		objs, err := st.List(ctx, "")
+		if err != nil {
+			return err
 		}
-	}
-	var keys []string
-	for _, o := range objs {
-		if o.Key == claimName || o.Key == ours || !isLayoutKey(o.Key) || underNested(o.Key, nested) {
-			continue
+		nested := map[string]bool{}
+		for _, o := range objs {
+			if d, ok := strings.CutSuffix(o.Key, "/"+manifestName); ok {
+				nested[d] = true
+			}
 		}
-		keys = append(keys, o.Key)
+		for _, o := range objs {
+			if o.Key != claimName && o.Key != ours && isLayoutKey(o.Key) && !underNested(o.Key, nested) {
+				keys = append(keys, o.Key)
+			}
+		}
 	}
 	if len(keys) > 0 {
 		if err := st.Delete(ctx, keys...); err != nil {
@@ -135,36 +131,45 @@ func underNested(key string, nested map[string]bool) bool {
 const tempInfix = ".dbctl-tmp-"
 
 // removeTempFiles removes, in a folder store, the temporary files that
-// Puts killed before their rename left in the backup's folders, and the
-// folders that leaves empty. Nothing for other stores.
+// Puts killed before their rename left in the backup's folder (a claim's,
+// a manifest's, a file's), and the folders of the backup's layout that
+// leaves empty; backups nested in the folder are left alone. Only the
+// claim's holder calls it: nobody else writes there. Nothing for other
+// stores.
 func removeTempFiles(st backupstore.Store) error {
 	root := st.Location()
 	if backupstore.IsRemote(root) {
 		return nil
 	}
-	var errs []error
-	for _, d := range layoutDirs {
-		dir := filepath.Join(root, filepath.FromSlash(strings.TrimSuffix(d, "/")))
-		err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil
-				}
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil
+		case err != nil:
+			return err
+		case e.IsDir() && p != root:
+			if _, err := os.Stat(filepath.Join(p, manifestName)); err == nil {
+				return filepath.SkipDir // a nested backup
+			}
+		case strings.Contains(e.Name(), tempInfix):
+			if err := hitCatalog("remove-temp", "temp"); err != nil {
 				return err
 			}
-			if !e.IsDir() && strings.Contains(e.Name(), tempInfix) {
-				if err := hitCatalog("remove-temp", d); err != nil {
-					return err
-				}
-				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return err
-				}
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
 			}
-			return nil
-		})
-		errs = append(errs, err, removeEmptyDirs(dir))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	for _, d := range layoutDirs {
+		if err := removeEmptyDirs(filepath.Join(root, strings.TrimSuffix(d, "/"))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeEmptyDirs removes the empty folders under dir, deepest first, and

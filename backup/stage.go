@@ -152,7 +152,7 @@ func removeStaleStaging(dir string) ([]string, error) {
 		}
 		ok, err := tryLock(f)
 		if ok {
-			err = removeMarkedDir(path, "stale")
+			err = removeHeldDir(path, f)
 			if err == nil {
 				removed = append(removed, path)
 			}

@@ -33,8 +33,8 @@ func markedTempDir(parent, pattern string, info map[string]any) (dir string, don
 		return "", nil, err
 	}
 	return dir, func() {
+		defer lock.Close()
 		_ = removeMarkedDir(dir, "temp")
-		lock.Close()
 	}, nil
 }
 
@@ -72,6 +72,19 @@ func removeMarkedDir(dir, subject string) error {
 		return err
 	}
 	return nil
+}
+
+// removeHeldDir is removeMarkedDir of a folder whose marker f this run
+// has just locked: a panic on the way closes f first, so that this
+// process does not hold the dead folder's lock for good.
+func removeHeldDir(dir string, f *os.File) error {
+	defer func() {
+		if p := recover(); p != nil {
+			f.Close()
+			panic(p)
+		}
+	}()
+	return removeMarkedDir(dir, "stale")
 }
 
 // holdMarker creates (or opens, when a dead run left one) dir's marker,
