@@ -92,7 +92,7 @@ func stubDB(b *testing.B) *sql.DB {
 		"FLUSH ATTRIBUTES":                         {cols: []string{"tag"}, rows: [][]string{{"2"}}},
 		"FLUSH HOSTNAMES":                          {},
 		"FLUSH RAMCHUNK `gold_a`":                  {},
-		"OPTIMIZE TABLE `gold_a` OPTION sync=1":    {},
+		"OPTIMIZE TABLE `gold_b` OPTION sync=1":    {},
 	}}
 	db := sql.OpenDB(d)
 	db.SetMaxIdleConns(4)
@@ -311,11 +311,15 @@ func BenchmarkManticoreFlushRAMChunk(b *testing.B) {
 	})
 }
 
+// BenchmarkManticoreOptimize: the SDK sends SHOW LOCKS first (an OPTIMIZE
+// of a frozen table is refused, not dropped by searchd), so it is two
+// round trips against the hand-written one; gold_b is not frozen in the
+// stub's SHOW LOCKS.
 func BenchmarkManticoreOptimize(b *testing.B) {
 	benchPair(b, func(c *Client) error {
-		return c.Manticore().Optimize(bctx, "gold_a", OptimizeOptions{Sync: true})
+		return c.Manticore().Optimize(bctx, "gold_b", OptimizeOptions{Sync: true})
 	}, func(db *sql.DB) error {
-		_, err := db.ExecContext(bctx, "OPTIMIZE TABLE `gold_a` OPTION sync=1")
+		_, err := db.ExecContext(bctx, "OPTIMIZE TABLE `gold_b` OPTION sync=1")
 		return err
 	})
 }

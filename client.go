@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -20,14 +20,17 @@ type Client struct {
 	moctl     *MoCtl
 	manticore *Manticore
 
-	// identity caches the answer of the sys-account check (see
-	// WithSysAccountCheck); guarded by identityMu so that concurrent first
-	// calls run the query once.
-	identityMu sync.Mutex
-	identity   *Identity
+	// identity is the answer of the sys-account check (see
+	// WithSysAccountCheck), asked once: concurrent first calls share one
+	// query, and none holds a lock while it runs (probe.go).
+	identity sharedProbe[*Identity]
+	// identityRTT is how long the identity query took, in nanoseconds: a
+	// measured round trip to the server (moctl.go, checkpointMargin).
+	identityRTT atomic.Int64
 
-	// recovery caches the MatrixOne server's time zone (recovery.go).
-	recovery recoveryState
+	// fz is the freeze bookkeeping: the journal's server address and the
+	// pending releasers (manticore_journal.go).
+	fz freezeBook
 }
 
 // Open parses dsn (go-sql-driver/mysql syntax, e.g.
@@ -50,6 +53,7 @@ func Open(dsn string, opts ...Option) (*Client, error) {
 	}
 	c := New(sql.OpenDB(conn), opts...)
 	c.ownsDB = true
+	c.fz.server = journalServer(cfg)
 	return c, nil
 }
 
@@ -65,6 +69,7 @@ func New(db *sql.DB, opts ...Option) *Client {
 	}
 	c.moctl = &MoCtl{c: c}
 	c.manticore = &Manticore{c: c}
+	c.fz.init()
 	return c
 }
 
@@ -72,16 +77,20 @@ func New(db *sql.DB, opts ...Option) *Client {
 // cover.
 func (c *Client) DB() *sql.DB { return c.db }
 
-// Close closes the *sql.DB if Open created it; for a Client made with New it
-// does nothing.
+// Close waits for the pending releases (see WaitReleases), at most the
+// release timeout (WithReleaseTimeout), then cuts what is still waiting (a
+// FREEZE still running on the server keeps its journal record for the next
+// run) and closes the *sql.DB if Open created it; a *sql.DB passed to New
+// is left open. The error names the releases it could not finish.
 func (c *Client) Close() error {
+	werr := c.closeReleasers()
 	if !c.ownsDB {
-		return nil
+		return werr
 	}
 	if err := c.db.Close(); err != nil {
-		return opErr("close", nil, "", err)
+		return errors.Join(werr, opErr("close", nil, "", err))
 	}
-	return nil
+	return werr
 }
 
 // Ping checks that the server answers (COM_PING on a pooled connection).

@@ -176,9 +176,18 @@ func quoteForMessage(s string) string {
 	return strconv.Quote(s)
 }
 
-// ErrFreezeOutcomeUnknown: the answer of a FREEZE was lost (the connection
-// broke, or it ran longer than the release timeout) and, watching the
-// counters for the release timeout, Freeze saw no sign that it ran. If
-// searchd still runs it, the tables named in the error become frozen:
-// check SHOW LOCKS and UNFREEZE them.
+// ErrFreezeOutcomeUnknown: the connection died while a FREEZE was in flight,
+// so whether searchd ran it (or still will: it runs a FREEZE whose client
+// has gone) is unknown. A releaser watches the counters for the release
+// timeout and unfreezes the tables if it lands; after that, its journal
+// record (see WithStateDir) is left for the next run on this machine
+// (ReleaseOrphanedFreezes), which releases it once the counters show that
+// it landed.
 var ErrFreezeOutcomeUnknown = errors.New("dbctl: FREEZE outcome unknown")
+
+// ErrStateDir: the freeze journal's folder (WithStateDir, default
+// $XDG_STATE_HOME/dbctl or ~/.local/state/dbctl) cannot be made, read or
+// written. Nothing was frozen: a freeze that could not be recorded is not
+// taken. Move the folder with WithStateDir (CLI: --state-dir) or
+// XDG_STATE_HOME.
+var ErrStateDir = errors.New("dbctl: freeze journal folder unusable")

@@ -368,28 +368,3 @@ func ExampleTableTarget() {
 	// database shop
 	// table shop.orders
 }
-
-func ExampleWithMatrixOneTimeZone() {
-	srv, err := dbctltest.StartMatrixOne()
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Close()
-	ist := time.FixedZone("IST", 5*3600+30*60)
-	srv.SetTimeZone(ist) // the emulated server process runs in IST
-	// A server in a zone with daylight saving time should be named here;
-	// without the option the zone's current offset is found from the
-	// server's clock once per Client.
-	c, err := dbctl.Open(srv.DSN(), dbctl.WithMatrixOneTimeZone(ist))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer c.Close()
-	p, err := c.PITRs().Create(context.Background(), "acct", dbctl.AccountTarget(""), dbctl.Range{N: 1, Unit: dbctl.RangeDays})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(p.Created.Location())
-	// Output:
-	// IST
-}

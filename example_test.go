@@ -326,9 +326,17 @@ func ExampleManticore_FlushTable() {
 
 func ExampleManticore_Optimize() {
 	c, mock := mockClient()
+	// a freeze is looked for first: searchd drops an OPTIMIZE of a frozen table
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rows([]string{"Type", "Name", "Lock Type", "Additional Info"}, "rt", "orders", "freeze", "Count: 1"))
 	mock.ExpectExec("OPTIMIZE TABLE `products` OPTION cutoff=1, sync=1").WillReturnResult(sqlmock.NewResult(0, 0))
 	fmt.Println(c.Manticore().Optimize(context.Background(), "products", dbctl.OptimizeOptions{Cutoff: 1, Sync: true}))
-	// Output: <nil>
+
+	mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rows([]string{"Type", "Name", "Lock Type", "Additional Info"}, "rt", "orders", "freeze", "Count: 1"))
+	err := c.Manticore().Optimize(context.Background(), "orders", dbctl.OptimizeOptions{})
+	fmt.Println(errors.Is(err, dbctl.ErrTableFrozen))
+	// Output:
+	// <nil>
+	// true
 }
 
 func ExampleManticore_Tables() {

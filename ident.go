@@ -100,11 +100,13 @@ func validateMoName(kind, name string) error {
 	return nil
 }
 
-// QuoteString renders s as a single-quoted SQL string literal safe for both
-// MySQL-protocol servers here, whether or not the session has
-// NO_BACKSLASH_ESCAPES: quotes are doubled (valid in both modes) and
-// backslashes and control bytes are escaped the way the default mode reads
-// them.
+// QuoteString renders s as a single-quoted SQL string literal as MySQL and
+// MatrixOne read it, whether or not the session has NO_BACKSLASH_ESCAPES:
+// quotes are doubled (valid in both modes) and backslashes and control bytes
+// are escaped the way the default mode reads them. Every MatrixOne statement
+// of this package (mo_ctl arguments, PITR times, names in SHOW ... WHERE)
+// uses it. It is not for Manticore: searchd does not read a doubled quote
+// (use QuoteManticoreString).
 func QuoteString(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
@@ -129,4 +131,36 @@ func QuoteString(s string) string {
 	}
 	b.WriteByte('\'')
 	return b.String()
+}
+
+// QuoteManticoreString renders s as a string literal as searchd's lexers
+// read it, for every string this package sends to Manticore (the path of
+// IMPORT TABLE). The token is '([^'\\]|\\.|\\\\)*' in both lexers
+// (src/sphinxql.l and src/ddl.l, TOK_QUOTED_STRING), and its text is
+// unescaped by SqlUnescape (src/sphinxint.h, SqlUnescapeN): a backslash and
+// the byte after it become a backspace, newline, carriage return or tab for
+// b, n, r, t, a space for 0, and that byte itself for anything else. So a
+// quote and a backslash are written \' and \\, and every other byte,
+// control characters and non-ASCII included, stands for itself inside the
+// quotes ([^'\\] takes any byte, a newline too). A doubled quote is not an
+// escape there: "it's" written with a doubled quote lexes as two strings, a
+// syntax error (1064 "P03: syntax error, ..." for IMPORT TABLE, issue 18),
+// which is why QuoteString is wrong for Manticore. A NUL byte has no escape
+// (\0 reads as a space) and is refused with ErrInvalidArgument; nothing
+// else is.
+func QuoteManticoreString(s string) (string, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return "", fmt.Errorf("%w: a Manticore string literal cannot hold a NUL byte: %q", ErrInvalidArgument, s)
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\'' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('\'')
+	return b.String(), nil
 }

@@ -51,12 +51,14 @@ func TestIntegrationFreezeAfterStaleWarning(t *testing.T) {
 	assert.Equal(t, 0, itest.Locked(t, other, name))
 }
 
-// C, deterministically: a FREEZE held on the server past the caller's
-// deadline is waited for, then released: the counter is 0 as soon as
-// Freeze returns. And when the FREEZE's answer is lost (the connection is
-// cut while searchd holds it, or it outlasts the release timeout), Freeze
-// does not send an UNFREEZE that would run first: it watches the counters
-// and undoes the FREEZE once it lands, or says the outcome is unknown.
+// C, deterministically: searchd runs a FREEZE whose client has gone, so a
+// FREEZE is never abandoned. When the caller's deadline passes while the
+// FREEZE is held on the server, Freeze returns at once and a releaser
+// unfreezes the table as soon as the FREEZE lands. When the connection is
+// cut while searchd holds the FREEZE, the outcome is unknown to the
+// caller, and the releaser undoes the FREEZE once it lands, never before
+// (an UNFREEZE sent first would run first). A FREEZE slower than the
+// release timeout is simply waited for.
 func TestIntegrationFreezeNeverAbandoned(t *testing.T) {
 	target := itest.NewManticoreTarget(t)
 	target.NeedEmbedded(t)
@@ -75,17 +77,19 @@ func TestIntegrationFreezeNeverAbandoned(t *testing.T) {
 		defer release()
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		done := make(chan error)
-		go func() { _, err := c.Manticore().Freeze(ctx, a); done <- err }()
-		waitHeld()
-		<-ctx.Done()
+		_, err := c.Manticore().Freeze(ctx, a)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "FREEZE still running on the server: "+a+" are unfrozen as soon as it answers")
+		assert.Equal(t, 1, srv.Held(), "Freeze returned while the FREEZE was still held on the server")
 		release()
-		require.ErrorIs(t, <-done, context.DeadlineExceeded)
+		released, err := c.WaitReleases(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, []string{a}, released)
 		assert.Equal(t, 0, itest.Locked(t, c, a))
 	})
 
 	t.Run("connection cut while FREEZE is held: undone once it lands", func(t *testing.T) {
-		c := itest.OpenClient(t, target.DSN, dbctl.WithReleaseTimeout(10*time.Second))
+		c := itest.OpenClient(t, target.DSN, dbctl.WithReleaseTimeout(time.Minute))
 		a := itest.RTTable(t, c)
 		release := srv.Hold("^FREEZE")
 		defer release()
@@ -93,30 +97,34 @@ func TestIntegrationFreezeNeverAbandoned(t *testing.T) {
 		go func() { _, err := c.Manticore().Freeze(context.Background(), a); done <- err }()
 		waitHeld()
 		srv.DropConnections()
-		select {
-		case err := <-done:
-			t.Fatalf("Freeze returned before the FREEZE landed: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-		release()
 		err := <-done
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "the FREEZE's answer was lost; it ran, and was undone for "+a)
+		require.ErrorIs(t, err, dbctl.ErrFreezeOutcomeUnknown)
+		assert.Contains(t, err.Error(), "the connection died with the FREEZE in flight")
+		assert.Equal(t, 1, srv.Held(), "the FREEZE had not landed when Freeze returned")
+		release()
+		released, err := c.WaitReleases(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, []string{a}, released)
 		assert.Equal(t, 0, itest.Locked(t, c, a))
 	})
 
-	t.Run("FREEZE outlasts the release timeout: outcome unknown, tables named", func(t *testing.T) {
-		c := itest.OpenClient(t, target.DSN, dbctl.WithReleaseTimeout(100*time.Millisecond))
+	t.Run("FREEZE slower than the release timeout: awaited", func(t *testing.T) {
+		c := itest.OpenClient(t, target.DSN, dbctl.WithReleaseTimeout(50*time.Millisecond))
 		a := itest.RTTable(t, c)
 		release := srv.Hold("^FREEZE")
 		defer release()
-		_, err := c.Manticore().Freeze(context.Background(), a)
-		require.ErrorIs(t, err, dbctl.ErrFreezeOutcomeUnknown)
-		assert.Contains(t, err.Error(), "these tables become frozen: "+a)
-		release() // searchd runs it now: exactly what the error warned of
-		for itest.Locked(t, c, a) != 1 {
-			time.Sleep(time.Millisecond)
+		done := make(chan error, 1)
+		go func() { _, err := c.Manticore().Freeze(context.Background(), a); done <- err }()
+		waitHeld()
+		time.Sleep(200 * time.Millisecond) // four release timeouts
+		select {
+		case err := <-done:
+			t.Fatalf("Freeze gave up on a FREEZE still running: %v", err)
+		default:
 		}
+		release()
+		require.NoError(t, <-done)
+		assert.Equal(t, 1, itest.Locked(t, c, a), "the caller's freeze")
 		require.NoError(t, c.Manticore().Unfreeze(context.Background(), a))
 	})
 }

@@ -253,15 +253,17 @@ func TestIntegrationFreezeFaults(t *testing.T) {
 	assert.Contains(t, err.Error(), "injected")
 	assert.Equal(t, 0, itest.Locked(t, c, a))
 
-	// The deadline passes while FREEZE waits on the server: Freeze does not
-	// abandon it (searchd would run it after any UNFREEZE), it waits for
-	// the answer and then releases (issue 9 C).
+	// The deadline passes while FREEZE waits on the server: Freeze returns,
+	// and does not abandon it (searchd runs it after any UNFREEZE): a
+	// releaser waits for the answer and then releases (issue 9 C, 16).
 	target.Srv.Delay("^FREEZE", 400*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err = c.Manticore().Freeze(ctx, a)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	target.Srv.Delay("^FREEZE", 0)
-	time.Sleep(time.Second)
+	released, err := c.WaitReleases(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{a}, released)
 	assert.Equal(t, 0, itest.Locked(t, c, a))
 }

@@ -119,12 +119,22 @@ func (m *Manticore) ServerVersion(ctx context.Context) (string, error) {
 
 // FlushAttributes writes in-memory attribute updates of every table to disk
 // and returns the server's tag (the number of attribute saves since start;
-// it grows only when something was saved). Never blocked by FREEZE.
+// it grows only when something was saved). Never blocked by FREEZE. A ctx
+// that ends after it was sent gives ErrOutcomeUnknown (repeating it is
+// harmless).
 func (m *Manticore) FlushAttributes(ctx context.Context) (int64, error) {
 	const op = "manticore flush attributes"
-	t, err := m.c.query(ctx, m.c.db, "FLUSH ATTRIBUTES")
+	conn, err := m.c.conn(ctx, op)
 	if err != nil {
-		return 0, manticoreErr(op, err)
+		return 0, err
+	}
+	defer conn.Close()
+	if err := ctx.Err(); err != nil {
+		return 0, opErr(op, nil, "not sent", err)
+	}
+	t, err := m.c.query(ctx, conn, "FLUSH ATTRIBUTES")
+	if err != nil {
+		return 0, outcomeErr(ctx, op, err, "FLUSH ATTRIBUTES was sent and its answer did not come; attributes may have been saved (repeating it is harmless)")
 	}
 	if len(t.rows) != 1 || len(t.cols) == 0 {
 		return 0, opErr(op, ErrUnexpectedResult, fmt.Sprintf("want 1 row with column \"tag\", got %d rows of %q", len(t.rows), t.cols), nil)
@@ -145,29 +155,53 @@ func (m *Manticore) FlushAttributes(ctx context.Context) (int64, error) {
 }
 
 // FlushHostnames renews the IP addresses of agent host names and returns how
-// many names were resolved (0 unless hostname_lookup = request).
+// many names were resolved (0 unless hostname_lookup = request). A ctx that
+// ends after it was sent gives ErrOutcomeUnknown (repeating it is
+// harmless).
 func (m *Manticore) FlushHostnames(ctx context.Context) (int64, error) {
 	const op = "manticore flush hostnames"
-	n, err := m.c.exec(ctx, m.c.db, "FLUSH HOSTNAMES")
-	if err != nil {
-		return 0, manticoreErr(op, err)
-	}
-	return n, nil
+	return m.execOutcome(ctx, op, "FLUSH HOSTNAMES",
+		"FLUSH HOSTNAMES was sent and its answer did not come; the names may have been renewed (repeating it is harmless)")
 }
 
-// FlushRAMChunk turns the RAM chunk of an RT table into a new disk chunk.
+// FlushRAMChunk turns the RAM chunk of an RT table into a new disk chunk
+// (FLUSH RAMCHUNK).
 //
 // On a frozen table this blocks until the table is unfrozen (measured on
-// 29.2.2; the manual says otherwise), with no server-side timeout, and the
-// server finishes it even if ctx is cancelled and the connection closed.
+// 29.2.2, manticore.md §4.3; the manual says otherwise), with no
+// server-side timeout, and the server applies it after the UNFREEZE even
+// when its client has gone. So when ctx ends (or the connection breaks)
+// after the statement was sent and before its answer, the error is
+// ErrOutcomeUnknown wrapping ctx's error: the flush will still happen when
+// the table is unfrozen (SHOW LOCKS shows the freeze; SHOW TABLE t STATUS
+// LIKE 'disk_chunks' shows the new chunk afterwards). An error before it is
+// sent (an invalid name, a context already ended) means it was not sent.
 func (m *Manticore) FlushRAMChunk(ctx context.Context, table string) error {
-	return m.tableStatement(ctx, "manticore flush ramchunk "+table, "FLUSH RAMCHUNK ", table, "")
+	op := "manticore flush ramchunk " + table
+	name, err := oneManticoreTable(table)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	_, err = m.execOutcome(ctx, op, "FLUSH RAMCHUNK "+quoteManticoreIdent(name),
+		"FLUSH RAMCHUNK was sent and its answer did not come; searchd finishes it without its client, "+
+			"and while the table is frozen it waits and is applied when the table is unfrozen "+
+			"(check SHOW LOCKS, then SHOW TABLE "+name+" STATUS LIKE 'disk_chunks')")
+	return err
 }
 
 // FlushTable (FLUSH TABLE, formerly FLUSH RTINDEX) saves the RAM chunk of an
-// RT table so the binary log can be cleaned. Not blocked by FREEZE.
+// RT table so the binary log can be cleaned. Not blocked by FREEZE
+// (manticore.md §4.3). A ctx that ends after it was sent gives
+// ErrOutcomeUnknown: the save may have happened; repeating it is harmless.
 func (m *Manticore) FlushTable(ctx context.Context, table string) error {
-	return m.tableStatement(ctx, "manticore flush table "+table, "FLUSH TABLE ", table, "")
+	op := "manticore flush table " + table
+	name, err := oneManticoreTable(table)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
+	_, err = m.execOutcome(ctx, op, "FLUSH TABLE "+quoteManticoreIdent(name),
+		"FLUSH TABLE was sent and its answer did not come; the RAM chunk may have been saved (repeating it is harmless)")
+	return err
 }
 
 // OptimizeOptions are the OPTION clause of OPTIMIZE TABLE.
@@ -177,14 +211,33 @@ type OptimizeOptions struct {
 	Cutoff int
 	// Sync waits for the merge to finish. Without it the server only queues
 	// the job. Even with it, a cancelled ctx closes the connection but the
-	// merge goes on on the server.
+	// merge goes on on the server (ErrOutcomeUnknown).
 	Sync bool
 }
 
-// Optimize merges the disk chunks of an RT table (OPTIMIZE TABLE). With
-// Sync on a frozen table the server refuses: ErrTableFrozen.
+// Optimize merges the disk chunks of an RT table (OPTIMIZE TABLE).
+//
+// A frozen table is refused before anything is sent: ErrTableFrozen when
+// SHOW LOCKS lists a freeze of the table. searchd refuses OPTIMIZE ...
+// sync=1 of a frozen table itself ("Can't optimize frozen table",
+// manticore.md §4.3), but it answers OK to an OPTIMIZE without sync and
+// drops the job: the disk chunks never merge, also after the UNFREEZE
+// (issue 18, on 29.2.2; src/sphinxrt.cpp RtIndex_c::StartOptimize starts
+// nothing while the table holds a freeze lock, and RtIndex_c::Optimize
+// returns at once while MergeCanRun is false, which the FREEZE's
+// StopOptimize makes it). A FREEZE taken by someone else between the SHOW
+// LOCKS and the OPTIMIZE still drops the job: the check narrows the window,
+// it cannot close it. Read locks (LOCK TABLES ... READ) are not checked.
+//
+// Without Sync, success means the job was queued, not that the chunks were
+// merged. Once the statement was sent, a ctx that ends first gives
+// ErrOutcomeUnknown: a queued job or a synchronous merge runs on.
 func (m *Manticore) Optimize(ctx context.Context, table string, opts OptimizeOptions) error {
 	op := "manticore optimize " + table
+	name, err := oneManticoreTable(table)
+	if err != nil {
+		return opErr(op, nil, "", err)
+	}
 	if opts.Cutoff < 0 {
 		return opErr(op, ErrInvalidArgument, fmt.Sprintf("cutoff %d is negative", opts.Cutoff), nil)
 	}
@@ -199,20 +252,23 @@ func (m *Manticore) Optimize(ctx context.Context, table string, opts OptimizeOpt
 	if len(parts) > 0 {
 		suffix = " OPTION " + strings.Join(parts, ", ")
 	}
-	return m.tableStatement(ctx, op, "OPTIMIZE TABLE ", table, suffix)
-}
-
-// tableStatement validates one table name and sends prefix + `name` + suffix
-// as a statement answered by an OK packet.
-func (m *Manticore) tableStatement(ctx context.Context, op, prefix, table, suffix string) error {
-	name, err := oneManticoreTable(table)
+	locks, err := m.Locks(ctx)
 	if err != nil {
-		return opErr(op, nil, "", err)
+		return opErr(op, nil, "not sent: could not check for a freeze", err)
 	}
-	if _, err := m.c.exec(ctx, m.c.db, prefix+quoteManticoreIdent(name)+suffix); err != nil {
-		return manticoreErr(op, err)
+	for _, l := range locks {
+		if l.Name == name && l.LockType == "freeze" && l.Count > 0 {
+			return opErr(op, ErrTableFrozen, fmt.Sprintf("not sent: SHOW LOCKS lists a freeze of %s (%s); searchd would refuse OPTIMIZE ... sync=1 "+
+				"and accept and then drop an OPTIMIZE without it (the chunks would never merge); run it after the UNFREEZE", name, l.AdditionalInfo), nil)
+		}
 	}
-	return nil
+	pending := "OPTIMIZE was sent and its answer did not come; searchd may have queued it"
+	if opts.Sync {
+		pending = "OPTIMIZE ... sync=1 was sent and its answer did not come; searchd goes on merging without its client"
+	}
+	_, err = m.execOutcome(ctx, op, "OPTIMIZE TABLE "+quoteManticoreIdent(name)+suffix,
+		pending+" (SHOW TABLE "+name+" STATUS LIKE 'optimizing' and 'disk_chunks' tell)")
+	return err
 }
 
 func oneManticoreTable(table string) (string, error) {

@@ -3,7 +3,6 @@ package dbctl
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,13 +17,19 @@ import (
 // the server, not in this connection, and survives this process. Prefer
 // WithFrozen, which always releases.
 //
-// FREEZE is never abandoned mid-flight: searchd executes a FREEZE whose
-// client has gone, so it is sent under a context that ctx's cancellation does
-// not cut (bounded by the release timeout, WithReleaseTimeout); when ctx has
-// ended by the time it answers, the tables it froze are unfrozen and ctx's
-// error is returned. Only when the answer is lost (the connection broke, or
-// the release timeout passed) does Freeze unfreeze every table it named, on
-// a new connection.
+// The FREEZE's answer is always awaited: searchd runs a FREEZE whose client
+// has gone (FREEZE saves the RAM chunk and stops a merge, which can take
+// long on a big table or a slow disk), so no deadline cuts it. When ctx ends
+// first, Freeze returns ctx's error at once (an *OpError naming the
+// tables) and a releaser goes on waiting: when the FREEZE answers, it
+// unfreezes exactly the tables the FREEZE froze (Client.WaitReleases and
+// Close wait for it). When the connection dies with the FREEZE in flight,
+// the error is ErrFreezeOutcomeUnknown (see there).
+//
+// While in flight the freeze is journaled (WithStateDir): a process killed
+// then leaves a record that the next run on this machine releases. Once
+// Freeze returns the files the record is removed: the freeze is the
+// caller's, and no later run takes it for an orphan.
 //
 // The server does not fail FREEZE for a table it cannot freeze (missing,
 // plain or distributed): it lists no files for it and sets a warning.
@@ -46,82 +51,28 @@ func (m *Manticore) Freeze(ctx context.Context, tables ...string) ([]FrozenFile,
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
-	conn, err := m.c.conn(ctx, op)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	return m.freezeOn(ctx, conn, op, names)
+	_, files, err := m.freeze(ctx, op, names, handOver)
+	return files, err
 }
 
-// freezeOn sends FREEZE on conn and decides from its answer which tables it
-// froze: a frozen RT or percolate table always lists its own files (at
-// least .meta and .settings: manticore-2.jsonl "FREEZE cap_rt", "FREEZE
-// cap_pq"), and a table FREEZE could not freeze lists none
-// (manticore-2.jsonl "FREEZE cap_dist": columns, no rows). SHOW WARNINGS is
-// not used for that decision: searchd keeps a warning on its connection
-// until another statement replaces it, so on a pooled connection it can
-// name tables of an earlier FREEZE (manticore-2.jsonl, the note at "FREEZE
-// cap_rt, cap_dist, cap_nope"), and with no warning it answers an OK packet,
-// not a result set (manticore.md §4.5). It is read only to quote the
-// server's words in the error.
-//
-// FREEZE is never abandoned mid-flight: it is sent under a context the
-// caller's cancellation does not cut, bounded by the release timeout,
-// because searchd executes a FREEZE whose client has gone, after any
-// compensating UNFREEZE (issue 9 C). If ctx ended meanwhile, the tables it
-// froze are released on the same connection and ctx's error is returned.
-// If the answer itself is lost, settleLostFreeze decides from the counters
-// read before it. Once FREEZE may have run, every failure path releases
-// what it froze.
-func (m *Manticore) freezeOn(ctx context.Context, conn *sql.Conn, op string, names []string) ([]FrozenFile, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, opErr(op, nil, "", err)
-	}
-	// The counters before the FREEZE tell, if its answer is lost, whether
-	// it ran (settleLostFreeze). A server that refuses SHOW LOCKS gets the
-	// old remedy: an immediate UNFREEZE.
-	before, err := m.lockCounts(ctx, conn)
-	if err != nil && !isServerError(err) {
-		return nil, opErr(op, nil, "read the freeze counters", err)
-	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.opts.releaseTimeout)
-	t, err := m.c.query(fctx, conn, "FREEZE "+quoteManticoreList(names))
-	cancel()
-	if err != nil {
-		if isServerError(err) || errors.Is(err, driver.ErrBadConn) {
-			// The server refused the statement, or the driver did not send
-			// it (it reports ErrBadConn only then): nothing was frozen.
-			return nil, manticoreErr(op, err)
-		}
-		return nil, m.settleLostFreeze(ctx, op, names, before, err)
-	}
-	files, err := parseFreezeFiles(t, names)
-	if err != nil {
-		// The answer is one this package does not understand, so which
-		// tables it froze is unknown: release every name.
-		return nil, errors.Join(opErr(op, nil, "", err), m.release(ctx, conn, names))
-	}
-	frozen := tablesOf(files, names)
-	if err := ctx.Err(); err != nil {
-		return nil, errors.Join(opErr(op, nil, "cancelled while FREEZE ran; released", err), m.release(ctx, conn, frozen))
-	}
-	if missing := subtract(names, frozen); len(missing) > 0 {
-		detail := "not frozen (missing, plain or distributed): " + strings.Join(missing, ", ")
-		if w := m.lastWarning(ctx, conn); w != "" {
-			detail += "; the connection's last warning: " + quoteForMessage(w)
-		}
-		return nil, errors.Join(opErr(op, ErrTableNotFound, detail, nil), m.release(ctx, conn, frozen))
-	}
-	return files, nil
-}
+// How freeze decides from FREEZE's answer which tables it froze: a frozen
+// RT or percolate table always lists its own files (at least .meta and
+// .settings: manticore-2.jsonl "FREEZE cap_rt", "FREEZE cap_pq"), and a
+// table FREEZE could not freeze lists none (manticore-2.jsonl "FREEZE
+// cap_dist": columns, no rows). SHOW WARNINGS is not used for that
+// decision: searchd keeps a warning on its connection until another
+// statement replaces it, so on a pooled connection it can name tables of
+// an earlier FREEZE (manticore-2.jsonl, the note at "FREEZE cap_rt,
+// cap_dist, cap_nope"), and with no warning it answers an OK packet, not a
+// result set (manticore.md §4.5). It is read only to quote the server's
+// words in the error (manticore_flight.go).
 
 // lastWarning returns the messages of SHOW WARNINGS on conn, or "" when
 // there is none or it cannot be read (it only decorates an error). With no
 // warning searchd answers an OK packet, which reads as a table without
 // columns (manticore-2.jsonl: "SHOW WARNINGS" on connection "other").
 func (m *Manticore) lastWarning(ctx context.Context, conn *sql.Conn) string {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.opts.releaseTimeout)
+	wctx, cancel := m.c.detached(ctx)
 	defer cancel()
 	w, err := m.c.query(wctx, conn, "SHOW WARNINGS")
 	if err != nil {
@@ -210,6 +161,14 @@ func (m *Manticore) unfreeze(ctx context.Context, q querier, op string, names []
 // release timeout, on a new connection if need be). Errors of fn and of the
 // release are joined, never dropped.
 //
+// First it releases this server's orphaned freezes (ReleaseOrphanedFreezes:
+// freezes of dbctl runs on this machine that died holding them), logging
+// what it released. Its own freeze is journaled (WithStateDir) from before
+// the FREEZE until the UNFREEZE is confirmed, so that if this process dies
+// meanwhile the next run releases it. When ctx ends while the FREEZE runs,
+// WithFrozen returns at once without calling fn, and the FREEZE is released
+// when it answers (see Freeze).
+//
 // fn receives ctx. What blocks while a table is frozen, and why a blocked
 // statement outlives its context, is described at Freeze.
 func (m *Manticore) WithFrozen(ctx context.Context, tables []string, fn func(ctx context.Context, files []FrozenFile) error) (err error) {
@@ -221,23 +180,19 @@ func (m *Manticore) WithFrozen(ctx context.Context, tables []string, fn func(ctx
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
-	conn, err := m.c.conn(ctx, op)
-	if err != nil {
-		return err
-	}
-	files, err := m.freezeOn(ctx, conn, "manticore freeze "+strings.Join(names, ", "), names)
-	conn.Close()
+	m.releaseOrphansFirst(ctx, op)
+	h, files, err := m.freeze(ctx, "manticore freeze "+strings.Join(names, ", "), names, keepHeld)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			if rerr := m.release(ctx, nil, names); rerr != nil {
+			if rerr := h.release(ctx); rerr != nil {
 				m.c.opts.logger.ErrorContext(ctx, "dbctl: release after panic failed", "error", rerr)
 			}
 			panic(p)
 		}
-		err = errors.Join(err, m.release(ctx, nil, names))
+		err = errors.Join(err, h.release(ctx))
 	}()
 	if err := fn(ctx, files); err != nil {
 		return opErr(op, nil, "callback", err)

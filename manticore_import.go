@@ -12,31 +12,45 @@ import (
 // shared/reference/manticore.md §7); searchd opens them itself, so they must
 // be on the server's machine and readable by the searchd process. The
 // engine that imports a table of a backup (package backup, Import) finds
-// and verifies those files, then calls this.
+// and verifies those files, stages them where needed, then calls this.
 //
-// Errors: an invalid table name is ErrInvalidIdentifier and an empty path
-// ErrInvalidArgument, before anything is sent; a table of that name on the
-// server is ErrTableExists ("table 'x' already exists",
-// golden/manticore-2.jsonl); "no table files found" at path is an *OpError
-// wrapping the server's *mysql.MySQLError.
+// path must have no dot: searchd takes everything from the first dot of
+// each file's path on as the file's extension (src/sphinxutils.cpp
+// GetExtension, used by src/searchdconfig.cpp CopyIndexFiles) and fails on
+// a dot in a folder name (golden/manticore-3.jsonl: "failed to open
+// <data_dir>/<new>/<new>.ted/...: No such file or directory"). The path is
+// sent as searchd's lexer reads a string literal (QuoteManticoreString), so
+// quotes, backslashes, spaces and non-ASCII are safe.
+//
+// Errors: an invalid table name is ErrInvalidIdentifier, and an empty path,
+// one with a dot or a NUL byte ErrInvalidArgument, before anything is sent;
+// a table of that name on the server is ErrTableExists ("table 'x' already
+// exists", golden/manticore-2.jsonl); "no table files found" at path is an
+// *OpError wrapping the server's *mysql.MySQLError. Once the statement was
+// sent, a ctx that ends first (or a broken connection) is ErrOutcomeUnknown:
+// searchd copies on without its client, and the table may still appear.
 func (m *Manticore) ImportTable(ctx context.Context, table, path string) error {
 	op := "manticore import table " + table + " from " + path
 	name, err := oneManticoreTable(table)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
-	if path == "" {
+	switch {
+	case path == "":
 		return opErr(op, ErrInvalidArgument, "empty path", nil)
+	case strings.Contains(path, "."):
+		return opErr(op, ErrInvalidArgument, "the path has a dot, from which searchd would take the files' extension: it cannot import from there (stage the files in a folder without a dot; backup.Import does)", nil)
 	}
-	stmt := "IMPORT TABLE " + quoteManticoreIdent(name) + " FROM " + QuoteString(path)
-	if _, err := m.c.exec(ctx, m.c.db, stmt); err != nil {
-		kind := classifyManticoreError(err)
-		if me, ok := ServerError(err); ok && strings.Contains(me.Message, "already exists") {
-			kind = ErrTableExists
-		}
-		return opErr(op, kind, "", err)
+	lit, err := QuoteManticoreString(path)
+	if err != nil {
+		return opErr(op, nil, "", err)
 	}
-	return nil
+	_, err = m.execOutcome(ctx, op, "IMPORT TABLE "+quoteManticoreIdent(name)+" FROM "+lit,
+		"IMPORT TABLE was sent and its answer did not come; searchd goes on copying without its client, so the table may still appear (SHOW TABLES LIKE '"+name+"')")
+	if me, ok := ServerError(err); ok && strings.Contains(me.Message, "already exists") {
+		return opErr(op, ErrTableExists, "", me)
+	}
+	return err
 }
 
 // Logger returns the logger the Client was given (WithLogger; never nil),

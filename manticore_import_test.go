@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/DATA-DOG/go-sqlmock"
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,6 +32,18 @@ func TestImportTable(t *testing.T) {
 		}},
 		{name: "bad name sends nothing", table: "t`x", path: path, kind: ErrInvalidIdentifier},
 		{name: "empty path sends nothing", table: "t", path: "", kind: ErrInvalidArgument},
+		// golden/manticore-3.jsonl: searchd fails on a dot in a folder name
+		{name: "dotted path sends nothing", table: "t", path: "/b/bk.2026.12.06/data/t/t", kind: ErrInvalidArgument},
+		{name: "hidden folder sends nothing", table: "t", path: "/b/.hidden/data/t/t", kind: ErrInvalidArgument},
+		{name: "NUL sends nothing", table: "t", path: "/b/x\x00y/t", kind: ErrInvalidArgument},
+		// issue 18: searchd's lexer reads \' and \\, not a doubled quote
+		{name: "quote and backslash escaped as searchd reads them", table: "t", path: `/b/it's/back\slash/ünï space/t`, expect: func(m sqlmock.Sqlmock) {
+			m.ExpectExec(`IMPORT TABLE ` + "`t`" + ` FROM '/b/it\'s/back\\slash/ünï space/t'`).WillReturnResult(sqlmock.NewResult(0, 0))
+		}},
+		// the connection broke after it was sent: searchd may still import
+		{name: "answer lost", table: "t", path: path, kind: ErrOutcomeUnknown, expect: func(m sqlmock.Sqlmock) {
+			m.ExpectExec("IMPORT TABLE `t` FROM '/b/data/t/t'").WillReturnError(mysql.ErrInvalidConn)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,20 +12,21 @@ import (
 // releaseAttempts bounds how many UNFREEZEs one release sends.
 const releaseAttempts = 5
 
-// release unfreezes names after a failure or at the end of WithFrozen, and
-// tries hard: it runs on a fresh context (the caller's may be cancelled)
-// bounded by the release timeout; it starts on conn when given and moves to
-// a new pooled connection after a failure (after a cancelled query the driver
-// has closed conn); and it retries with backoff. A server error means the
-// UNFREEZE did not run, so it is simply sent again. A broken connection
-// leaves it unknown whether it ran, so before retrying, the counters of
-// SHOW LOCKS read before and after tell which tables it did release; only
-// the others are unfrozen again, so no other holder's lock is taken.
-func (m *Manticore) release(ctx context.Context, conn *sql.Conn, names []string) error {
+// unfreezeRetrying unfreezes names and tries hard: it runs on a fresh
+// context (the caller's may be cancelled) bounded by the release timeout;
+// it starts on conn when given and moves to a new pooled connection after
+// a failure (after a cancelled query the driver has closed conn); and it
+// retries with backoff. A server error means the UNFREEZE did not run, so
+// it is simply sent again. A broken connection leaves it unknown whether
+// it ran, so before retrying, the counters of SHOW LOCKS read before and
+// after tell which tables it did release; only the others are unfrozen
+// again, so no other holder's lock is taken. before, when not nil, are the
+// counters just read, used for the first attempt.
+func (m *Manticore) unfreezeRetrying(ctx context.Context, conn *sql.Conn, names []string, before map[string]int) error {
 	if len(names) == 0 {
 		return nil
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.opts.releaseTimeout)
+	rctx, cancel := m.c.detached(ctx)
 	defer cancel()
 	op := "manticore release (unfreeze) " + strings.Join(names, ", ")
 	var q querier = m.c.db
@@ -36,7 +37,9 @@ func (m *Manticore) release(ctx context.Context, conn *sql.Conn, names []string)
 	var errs []error
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		before, _ := m.lockCounts(rctx, q)
+		if attempt > 1 || before == nil {
+			before, _ = m.lockCounts(rctx, q)
+		}
 		err := m.unfreeze(rctx, q, op, pending)
 		if err == nil || errors.Is(err, ErrTableNotFound) {
 			m.logRelease(ctx, pending, attempt, err)
@@ -123,46 +126,4 @@ func appendDistinct(errs []error, err error) []error {
 		}
 	}
 	return append(errs, err)
-}
-
-// settleLostFreeze handles a FREEZE whose answer was lost (the connection
-// broke, or the release timeout passed while it ran): searchd may have run
-// it, may still run it, or never got it, and an UNFREEZE sent at once could
-// run before it and leave the table frozen (issue 9 C). So it watches the
-// counters (SHOW LOCKS on fresh connections) until the release timeout:
-// once a named table's counter is above its value from before the FREEZE,
-// the FREEZE ran, and exactly those tables are unfrozen. If none rose, the
-// outcome stays unknown and ErrFreezeOutcomeUnknown names the tables that
-// become frozen if searchd still runs it. A concurrent FREEZE by someone
-// else in that window looks the same and would be undone too. Without the
-// counters from before (a server that refused SHOW LOCKS), every name is
-// unfrozen at once, as before.
-func (m *Manticore) settleLostFreeze(ctx context.Context, op string, names []string, before map[string]int, cause error) error {
-	if before == nil {
-		return errors.Join(opErr(op, nil, "the FREEZE's answer was lost", cause), m.release(ctx, nil, names))
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.opts.releaseTimeout)
-	defer cancel()
-	backoff := 20 * time.Millisecond
-	for {
-		if after, err := m.lockCounts(sctx, m.c.db); err == nil {
-			var risen []string
-			for _, n := range names {
-				if after[n] > before[n] {
-					risen = append(risen, n)
-				}
-			}
-			if len(risen) > 0 {
-				detail := "the FREEZE's answer was lost; it ran, and was undone for " + strings.Join(risen, ", ")
-				return errors.Join(opErr(op, nil, detail, cause), m.release(ctx, nil, risen))
-			}
-		}
-		if !sleepCtx(sctx, backoff) {
-			detail := fmt.Sprintf("the FREEZE's answer was lost and no counter rose within %s; if searchd still runs it, "+
-				"these tables become frozen: %s (check SHOW LOCKS)", m.c.opts.releaseTimeout, strings.Join(names, ", "))
-			m.c.opts.logger.WarnContext(ctx, "dbctl: "+detail, "error", cause)
-			return opErr(op, ErrFreezeOutcomeUnknown, detail, cause)
-		}
-		backoff = min(2*backoff, time.Second)
-	}
 }

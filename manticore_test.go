@@ -204,16 +204,29 @@ func TestFlushAndOptimizeStatements(t *testing.T) {
 	ctx := context.Background()
 	c, mock := newMock(t)
 	m := c.Manticore()
+	// gold_a is not frozen (a read lock does not count); gold_f is
+	locks := func() {
+		mock.ExpectQuery("SHOW LOCKS").WillReturnRows(rowsOf(locksCols,
+			[]string{"rt", "gold_a", "read", "Count: 1"}, []string{"rt", "gold_f", "freeze", "Count: 2"}))
+	}
 	mock.ExpectExec("FLUSH HOSTNAMES").WillReturnResult(sqlmock.NewResult(0, 5))
 	mock.ExpectExec("FLUSH RAMCHUNK `gold_a`").WillReturnResult(sqlmock.NewResult(0, 0))
 	mock.ExpectExec("FLUSH TABLE `gold_a`").WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectExec("OPTIMIZE TABLE `gold_a`").WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectExec("OPTIMIZE TABLE `gold_a` OPTION sync=1").WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectExec("OPTIMIZE TABLE `gold_a` OPTION cutoff=1, sync=1").WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectExec("OPTIMIZE TABLE `gold_a` OPTION cutoff=4").WillReturnResult(sqlmock.NewResult(0, 0))
+	for _, stmt := range []string{"OPTIMIZE TABLE `gold_a`", "OPTIMIZE TABLE `gold_a` OPTION sync=1",
+		"OPTIMIZE TABLE `gold_a` OPTION cutoff=1, sync=1", "OPTIMIZE TABLE `gold_a` OPTION cutoff=4"} {
+		locks()
+		mock.ExpectExec(stmt).WillReturnResult(sqlmock.NewResult(0, 0))
+	}
+	// frozen between the SHOW LOCKS and the OPTIMIZE: the server's refusal
+	locks()
 	mock.ExpectExec("OPTIMIZE TABLE `gold_b` OPTION sync=1").WillReturnError(myErr(1064, "42000", "Can't optimize frozen table"))
+	// frozen: refused before the OPTIMIZE is sent, with and without sync
+	locks()
+	locks()
 	mock.ExpectExec("FLUSH RAMCHUNK `gold_nope`").WillReturnError(myErr(1064, "42000", "FLUSH RAMCHUNK requires an existing RT table"))
 	mock.ExpectExec("FLUSH TABLE `gold_nope`").WillReturnError(myErr(1064, "42000", "FLUSH RTINDEX requires an existing RT table"))
+	// SHOW LOCKS fails: nothing is sent
+	mock.ExpectQuery("SHOW LOCKS").WillReturnError(myErr(1064, "42000", "injected"))
 
 	n, err := m.FlushHostnames(ctx)
 	require.NoError(t, err)
@@ -225,9 +238,17 @@ func TestFlushAndOptimizeStatements(t *testing.T) {
 	require.NoError(t, m.Optimize(ctx, "gold_a", OptimizeOptions{Cutoff: 1, Sync: true}))
 	require.NoError(t, m.Optimize(ctx, "gold_a", OptimizeOptions{Cutoff: 4}))
 	assert.ErrorIs(t, m.Optimize(ctx, "gold_b", OptimizeOptions{Sync: true}), ErrTableFrozen)
+	for _, sync := range []bool{false, true} {
+		err := m.Optimize(ctx, "GOLD_F", OptimizeOptions{Sync: sync})
+		require.ErrorIs(t, err, ErrTableFrozen)
+		assert.Contains(t, err.Error(), "not sent: SHOW LOCKS lists a freeze of gold_f (Count: 2)")
+	}
 	assert.ErrorIs(t, m.FlushRAMChunk(ctx, "gold_nope"), ErrTableNotFound)
 	assert.ErrorIs(t, m.FlushTable(ctx, "gold_nope"), ErrTableNotFound)
 	assert.ErrorIs(t, m.Optimize(ctx, "gold_a", OptimizeOptions{Cutoff: -1}), ErrInvalidArgument)
+	err = m.Optimize(ctx, "gold_a", OptimizeOptions{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not sent: could not check for a freeze")
 }
 
 func TestTablesAndVersion(t *testing.T) {

@@ -2,6 +2,7 @@ package dbctl
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -35,7 +36,10 @@ const moService = "dn"
 // returns when they are flushed (about 500 ms when there was data to flush,
 // 1-3 ms otherwise). Names are lower-cased first (see WithLowerCaseNames).
 // A name containing '.' cannot be flushed by name: use FlushTableByID. A
-// missing database or table is ErrTableNotFound.
+// missing database or table is ErrTableNotFound. When the flush was sent
+// and no answer came (ctx ended first), the error is ErrOutcomeUnknown,
+// wrapping ctx's error: the TN may still flush, and nothing is lost either
+// way.
 func (m *MoCtl) FlushTable(ctx context.Context, database, table string) (*MoCtlResult, error) {
 	op := "mo_ctl flush " + database + "." + table
 	param, err := m.flushName(database, table)
@@ -79,44 +83,78 @@ func (m *MoCtl) flushName(database, table string) (string, error) {
 }
 
 func (m *MoCtl) flush(ctx context.Context, op, param string) (*MoCtlResult, error) {
-	return m.statusCommand(ctx, op, "flush", func() (string, error) { return param, nil }, "Flush", true)
+	return m.statusCommand(ctx, op, "flush", func() (string, error) { return param, nil }, "Flush", flushCheck)
 }
 
 // IncrementalCheckpoint flushes all blocks on the TN, writes an incremental
-// checkpoint and truncates the WAL. When ctx has a deadline, the time left is
-// sent as the server-side timeout (a Go duration such as "29.998s"), so the
-// server gives up (ErrServerTimeout) rather than working on after the caller
-// stopped waiting; without one the server's default of 90 s applies.
+// checkpoint and truncates the WAL. Its parameter is the TN's timeout for
+// the work (matrixone.md §6.6, Appendix C: "1ns" fails with "force flush
+// failed: context deadline exceeded"; ” or "0" is the default of 90 s).
+// When ctx has a deadline, dbctl sends the time left minus a margin for the
+// answer to come back (see checkpointMargin), so that the server's own
+// timeout answer arrives before the caller's deadline and is reported as
+// ErrServerTimeout: the checkpoint was not written, and nothing is lost.
+// When the time left is not more than the margin, nothing is sent and the
+// error wraps context.DeadlineExceeded. Without a deadline ” is sent. If
+// the caller's context still ends first (a slow network), the error is
+// ErrOutcomeUnknown: the TN may still write the checkpoint.
 func (m *MoCtl) IncrementalCheckpoint(ctx context.Context) (*MoCtlResult, error) {
-	return m.statusCommand(ctx, "mo_ctl checkpoint", "checkpoint", func() (string, error) { return timeoutParam(ctx) }, "Checkpoint", false)
+	return m.statusCommand(ctx, "mo_ctl checkpoint", "checkpoint", func() (string, error) { return m.timeoutParam(ctx) }, "Checkpoint", checkpointCheck)
 }
 
-// GlobalCheckpoint writes a global checkpoint. The timeout rule is the one of
-// IncrementalCheckpoint.
+// GlobalCheckpoint writes a global checkpoint. It takes the same timeout
+// parameter (matrixone.md Appendix C: globalcheckpoint '1ns' times out the
+// same way), sent by the rule of IncrementalCheckpoint.
 func (m *MoCtl) GlobalCheckpoint(ctx context.Context) (*MoCtlResult, error) {
-	return m.statusCommand(ctx, "mo_ctl globalcheckpoint", "globalcheckpoint", func() (string, error) { return timeoutParam(ctx) }, "GlobalCheckpoint", false)
+	return m.statusCommand(ctx, "mo_ctl globalcheckpoint", "globalcheckpoint", func() (string, error) { return m.timeoutParam(ctx) }, "GlobalCheckpoint", checkpointCheck)
 }
 
-// timeoutParam renders the time left before ctx's deadline as a Go duration
-// for the server, or "" (server default) when there is no deadline. It is
-// computed right before sending, after the sys-account check has taken its
-// share of the time.
-func timeoutParam(ctx context.Context) (string, error) {
+// Server-side timeouts. The server's timeout answer needs a round trip
+// (client to CN, CN to TN and back) after the TN gives up: "1ns" came back
+// in 1.6-12.8 ms on the captured server (matrixone.md Appendix C, K3).
+const (
+	// checkpointMarginBase is the fixed part of the margin.
+	checkpointMarginBase = 100 * time.Millisecond
+	// minServerTimeout is the shortest timeout sent: the server parses the
+	// parameter with Go's time.ParseDuration (an invalid one is "time:
+	// invalid duration", golden matrixone.jsonl record 32), any positive
+	// duration is taken, and dbctl sends whole milliseconds; "0s" would
+	// mean the default of 90 s.
+	minServerTimeout = time.Millisecond
+)
+
+// checkpointMargin is what the server's timeout answer is given to come
+// back: 100 ms plus three times the client's measured round trip (the time
+// its identity query took, which may include dialing a connection; 0 when
+// the sys-account check is off).
+func (m *MoCtl) checkpointMargin() time.Duration {
+	return checkpointMarginBase + 3*time.Duration(m.c.identityRTT.Load())
+}
+
+// timeoutParam renders the server-side timeout for ctx: the time left
+// before its deadline minus checkpointMargin, in whole milliseconds ("" for
+// the server's default when ctx has no deadline). It is computed right
+// before sending, after the sys-account check has taken its share of the
+// time.
+func (m *MoCtl) timeoutParam(ctx context.Context) (string, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return "", nil
 	}
-	left := time.Until(deadline).Truncate(time.Millisecond)
-	if left < time.Millisecond {
-		// "0s" would mean "use the default of 90 s" to the server.
-		return "", context.DeadlineExceeded
+	left := time.Until(deadline)
+	margin := m.checkpointMargin()
+	send := (left - margin).Truncate(time.Millisecond)
+	if send < minServerTimeout {
+		return "", fmt.Errorf("the deadline leaves %s, not more than the %s the server's own timeout answer needs to come back: nothing was sent: %w",
+			left.Truncate(time.Millisecond), margin.Truncate(time.Millisecond), context.DeadlineExceeded)
 	}
-	return left.String(), nil
+	return send.String(), nil
 }
 
-// statusCommand runs a TN command whose answer is an array of
-// {"returnStr": "OK"} and checks that every shard said OK.
-func (m *MoCtl) statusCommand(ctx context.Context, op, command string, param func() (string, error), method string, isFlush bool) (*MoCtlResult, error) {
+// statusCommand runs a TN command that changes state (check says what to
+// look at when its answer is lost) and whose answer is an array of
+// {"returnStr": "OK"}, and checks that every shard said OK.
+func (m *MoCtl) statusCommand(ctx context.Context, op, command string, param func() (string, error), method, check string) (*MoCtlResult, error) {
 	if err := m.ensureSysAccount(ctx, op); err != nil {
 		return nil, err
 	}
@@ -124,7 +162,7 @@ func (m *MoCtl) statusCommand(ctx context.Context, op, command string, param fun
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
-	r, err := m.call(ctx, op, moService, command, p, isFlush)
+	r, err := m.call(ctx, op, moService, command, p, check)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +194,7 @@ func (m *MoCtl) ping(ctx context.Context, op, param string) ([]TNShard, error) {
 	if err := m.ensureSysAccount(ctx, op); err != nil {
 		return nil, err
 	}
-	r, err := m.call(ctx, op, moService, "ping", param, false)
+	r, err := m.call(ctx, op, moService, "ping", param, "")
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +213,11 @@ func (m *MoCtl) ping(ctx context.Context, op, param string) ([]TNShard, error) {
 // an escaped string literal. JSON answers are decoded and checked like the
 // typed calls (an empty result array is ErrEmptyResult, a returnStr other
 // than OK a *MoCtlError, returned together with the result). Answers that are
-// not JSON (inspect, mergeobjects) come back in Raw with no error.
+// not JSON (inspect, mergeobjects) come back in Raw with no error. A
+// command that may change state (any but ping, inspect, getsnapshot,
+// getprotocolversion) whose answer is lost is ErrOutcomeUnknown (see
+// IncrementalCheckpoint); its parameter is sent as given, a checkpoint's
+// timeout included.
 func (m *MoCtl) Exec(ctx context.Context, service, command, parameter string) (*MoCtlResult, error) {
 	op := "mo_ctl " + service + " " + command
 	if strings.TrimSpace(service) == "" || strings.TrimSpace(command) == "" {
@@ -184,7 +226,7 @@ func (m *MoCtl) Exec(ctx context.Context, service, command, parameter string) (*
 	if err := m.ensureSysAccount(ctx, op); err != nil {
 		return nil, err
 	}
-	r, err := m.call(ctx, op, service, command, parameter, strings.EqualFold(command, "flush"))
+	r, err := m.call(ctx, op, service, command, parameter, execCheck(command))
 	if err != nil {
 		return nil, err
 	}
@@ -203,12 +245,49 @@ func MoCtlStatement(service, command, parameter string) string {
 	return "select mo_ctl(" + QuoteString(service) + ", " + QuoteString(command) + ", " + QuoteString(parameter) + ")"
 }
 
+// execCheck is what Exec's error says to check for a command whose answer
+// was lost: "" for the commands that only read.
+func execCheck(command string) string {
+	switch strings.ToUpper(strings.TrimSpace(command)) {
+	case "PING", "INSPECT", "GETSNAPSHOT", "GETPROTOCOLVERSION":
+		return ""
+	case "FLUSH":
+		return flushCheck
+	case "CHECKPOINT", "GLOBALCHECKPOINT":
+		return checkpointCheck
+	}
+	return moCtlCheck
+}
+
 // call sends one mo_ctl statement and decodes its single value. A value
-// that is not JSON comes back undecoded (IsJSON false) with no error.
-func (m *MoCtl) call(ctx context.Context, op, service, command, param string, isFlush bool) (*MoCtlResult, error) {
-	t, err := m.c.query(ctx, m.c.db, MoCtlStatement(service, command, param))
-	if err != nil {
-		return nil, opErr(op, classifyMoError(err, isFlush), "", err)
+// that is not JSON comes back undecoded (IsJSON false) with no error. check
+// is "" for a command that only reads; for one that changes state, a
+// failure with no answer from the server is ErrOutcomeUnknown saying check.
+func (m *MoCtl) call(ctx context.Context, op, service, command, param, check string) (*MoCtlResult, error) {
+	isFlush := strings.EqualFold(command, "flush")
+	stmt := MoCtlStatement(service, command, param)
+	var t *textTable
+	var err error
+	if check == "" {
+		if t, err = m.c.query(ctx, m.c.db, stmt); err != nil {
+			return nil, opErr(op, classifyMoError(err, isFlush), "", err)
+		}
+	} else {
+		// a connection is taken first, so that a context that ends while
+		// the pool dials is "not sent", not "unknown"
+		err = m.c.withConn(ctx, op, func(conn *sql.Conn) error {
+			if err := notSent(ctx, op); err != nil {
+				return err
+			}
+			var qerr error
+			if t, qerr = m.c.query(ctx, conn, stmt); qerr != nil {
+				return changeFailed(ctx, op, qerr, classifyMoError(qerr, isFlush), check)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if len(t.cols) == 0 || len(t.rows) != 1 {
 		return nil, opErr(op, ErrUnexpectedResult, fmt.Sprintf("want 1 row of 1 column, got %d rows of %d columns", len(t.rows), len(t.cols)), nil)
@@ -255,65 +334,4 @@ func classifyMoError(err error, isFlush bool) error {
 		return ErrInvalidArgument
 	}
 	return nil
-}
-
-// CheckSysAccount asks the server who this session is and reports
-// ErrNotSysAccount, naming the account and role, unless it is the sys
-// account with the moadmin role. The answer replaces the one cached for the
-// client's first mo_ctl.
-func (m *MoCtl) CheckSysAccount(ctx context.Context) (*Identity, error) {
-	const op = "mo_ctl sys-account check"
-	id, err := m.queryIdentity(ctx, op)
-	if err != nil {
-		return nil, err
-	}
-	m.c.identityMu.Lock()
-	m.c.identity = id
-	m.c.identityMu.Unlock()
-	return id, identityError(op, id)
-}
-
-// ensureSysAccount runs the sys-account check once per Client (unless it is
-// turned off) and refuses before any mo_ctl is sent. A failed query is not
-// cached, so the next call asks again.
-func (m *MoCtl) ensureSysAccount(ctx context.Context, op string) error {
-	if !m.c.opts.sysAccountCheck {
-		return nil
-	}
-	m.c.identityMu.Lock()
-	defer m.c.identityMu.Unlock()
-	if m.c.identity == nil {
-		id, err := m.queryIdentity(ctx, op)
-		if err != nil {
-			return err
-		}
-		m.c.identity = id
-	}
-	return identityError(op, m.c.identity)
-}
-
-const identityQuery = "select current_account_name(), current_user_name(), current_role_name()"
-
-func (m *MoCtl) queryIdentity(ctx context.Context, op string) (*Identity, error) {
-	t, err := m.c.query(ctx, m.c.db, identityQuery)
-	if err != nil {
-		return nil, opErr(op, nil, "", err)
-	}
-	if len(t.rows) != 1 || len(t.cols) < 3 {
-		return nil, opErr(op, ErrUnexpectedResult, fmt.Sprintf("identity query: want 1 row of 3 columns, got %d rows of %d columns", len(t.rows), len(t.cols)), nil)
-	}
-	var vals [3]string
-	for i := range vals {
-		if vals[i], err = t.text(0, i); err != nil {
-			return nil, opErr(op, nil, "identity query", err)
-		}
-	}
-	return &Identity{Account: vals[0], User: vals[1], Role: vals[2]}, nil
-}
-
-func identityError(op string, id *Identity) error {
-	if id.IsSysAdmin() {
-		return nil
-	}
-	return opErr(op, ErrNotSysAccount, fmt.Sprintf("session is account %q, user %q, role %q", id.Account, id.User, id.Role), nil)
 }

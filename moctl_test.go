@@ -249,17 +249,35 @@ func TestMoCtlCheckpointExpiredDeadlineSendsNothing(t *testing.T) {
 }
 
 func TestTimeoutParam(t *testing.T) {
-	p, err := timeoutParam(context.Background())
+	c, _ := newMock(t, WithSysAccountCheck(false))
+	m := c.MoCtl()
+	p, err := m.timeoutParam(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "", p)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	p, err = timeoutParam(ctx)
+	p, err = m.timeoutParam(ctx)
 	require.NoError(t, err)
 	d, err := time.ParseDuration(p)
 	require.NoError(t, err)
-	assert.InDelta(t, 90, d.Seconds(), 1)
+	assert.InDelta(t, (90*time.Second - checkpointMarginBase).Seconds(), d.Seconds(), 1)
+	assert.LessOrEqual(t, d, 90*time.Second-checkpointMarginBase, "the margin is taken off")
 	assert.Equal(t, time.Duration(0), d%time.Millisecond, "truncated to milliseconds")
+
+	// a measured round trip widens the margin
+	c.identityRTT.Store(int64(time.Second))
+	p, err = m.timeoutParam(ctx)
+	require.NoError(t, err)
+	d, err = time.ParseDuration(p)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, d, 90*time.Second-checkpointMarginBase-3*time.Second)
+
+	// no more time left than the margin: nothing to send
+	short, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel2()
+	_, err = m.timeoutParam(short)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "nothing was sent")
 }
 
 func TestMoCtlPing(t *testing.T) {

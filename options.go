@@ -14,13 +14,15 @@ type options struct {
 	sysAccountCheck bool
 	lowerCaseNames  bool
 	releaseTimeout  time.Duration
-	moTimeZone      *time.Location // WithMatrixOneTimeZone (recovery.go)
+	moTimeZone      *time.Location // WithMatrixOneTimeZone (recovery_zone.go)
+	stateDir        string         // WithStateDir (manticore_journal.go)
 }
 
 // Defaults, documented on the options that change them.
 const (
 	// DefaultReleaseTimeout bounds the UNFREEZE that WithFrozen and Freeze
-	// send on a fresh context after the caller's context was cancelled.
+	// send on a fresh context after the caller's context was cancelled, and
+	// how long Close waits for pending releases.
 	DefaultReleaseTimeout = 30 * time.Second
 )
 
@@ -67,8 +69,11 @@ func WithLowerCaseNames(on bool) Option {
 
 // WithReleaseTimeout bounds the UNFREEZE that is sent on a fresh context when
 // the caller's context is already cancelled (Freeze cleaning up after a
-// partial failure, WithFrozen always). Default: DefaultReleaseTimeout.
-// Values <= 0 keep the default.
+// partial failure, WithFrozen always), how long a FREEZE whose connection
+// died is watched for landing, and how long Close waits for pending
+// releases. It never bounds a FREEZE itself: its answer is always awaited
+// (see Freeze). Default: DefaultReleaseTimeout. Values <= 0 keep the
+// default.
 func WithReleaseTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -203,12 +202,6 @@ func (t Target) forClause(own bool) string {
 	}
 }
 
-// recoveryState is the per-Client cache of the server's time zone.
-type recoveryState struct {
-	mu   sync.Mutex
-	zone *time.Location
-}
-
 // Snapshots returns the MatrixOne snapshot manager.
 func (c *Client) Snapshots() *Snapshots { return &Snapshots{c: c} }
 
@@ -229,20 +222,6 @@ func (c *Client) resolveOwnAccount(ctx context.Context, op string, t Target) (ow
 	return false, t.Account, nil
 }
 
-// sessionIdentity returns who the Client's sessions run as, asking once.
-func (c *Client) sessionIdentity(ctx context.Context, op string) (*Identity, error) {
-	c.identityMu.Lock()
-	defer c.identityMu.Unlock()
-	if c.identity == nil {
-		id, err := c.moctl.queryIdentity(ctx, op)
-		if err != nil {
-			return nil, err
-		}
-		c.identity = id
-	}
-	return c.identity, nil
-}
-
 // nsRange is what a MatrixOne timestamp can hold: nanoseconds since 1970 in
 // an int64. Times past 2262 wrap (capture 265: 2999 became 1829).
 var (
@@ -250,19 +229,17 @@ var (
 	maxServerTime = time.Unix(0, 1<<63-1).UTC()
 )
 
-// formatRestoreTime renders a PITR restore time as the server parses it:
-// the wall clock in the server process's zone, whatever the session zone
-// (matrixone-recovery.md §7), with the nanoseconds (trailing zeros
-// dropped). Refuses a time the server cannot represent.
-func formatRestoreTime(at time.Time, loc *time.Location) (string, error) {
+// checkRestoreTime refuses a PITR restore time the server cannot hold:
+// the zero time, or one outside MatrixOne's int64 nanosecond clock.
+func checkRestoreTime(at time.Time) error {
 	if at.IsZero() {
-		return "", fmt.Errorf("%w: restore time is the zero time", ErrInvalidArgument)
+		return fmt.Errorf("%w: restore time is the zero time", ErrInvalidArgument)
 	}
 	if at.Before(minServerTime) || at.After(maxServerTime) {
-		return "", fmt.Errorf("%w: restore time %s is outside what MatrixOne can represent (%s to %s)",
+		return fmt.Errorf("%w: restore time %s is outside what MatrixOne can represent (%s to %s)",
 			ErrInvalidArgument, at.UTC().Format(time.RFC3339Nano), minServerTime.Format(time.RFC3339), maxServerTime.Format(time.RFC3339))
 	}
-	return at.In(loc).Format(wallClockLayout + ".999999999"), nil
+	return nil
 }
 
 // withConn runs f on one connection taken from the pool for the operation.

@@ -1,6 +1,7 @@
 package dbctl
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -62,27 +63,41 @@ func FuzzParseWindowEntries(f *testing.F) {
 		}
 		var w RecoveryWindow
 		for _, e := range entries {
-			_ = w.add(e, time.UTC)
+			_ = w.add(e)
 		}
 	})
 }
 
+// FuzzRestoreTime: in any zone (fixed, or one with daylight saving time),
+// the wall clock sent for an instant is read back by the server's parse as
+// that instant, or the instant is refused; nothing sent needs escaping.
 func FuzzRestoreTime(f *testing.F) {
-	f.Add(int64(1796081914635969827), 0)
-	f.Add(int64(-1), 3600)
-	f.Add(int64(0), -12*3600)
-	f.Fuzz(func(t *testing.T, ns int64, off int) {
+	f.Add(int64(1796081914635969827), 0, false)
+	f.Add(int64(-1), 3600, false)
+	f.Add(int64(1792888200000000000), 0, true) // 2026-10-25T00:30Z, Berlin's repeated hour
+	f.Add(int64(1774746000000000000), 0, true) // 2026-03-29T01:00Z, Berlin's gap
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, ns int64, off int, dst bool) {
 		off %= 14 * 3600
 		loc := time.FixedZone("z", off)
+		if dst {
+			loc = berlin
+		}
 		at := time.Unix(0, ns)
-		s, err := formatRestoreTime(at, loc)
+		s, err := restoreWall(context.Background(), localOffsets(loc), at)
 		if err != nil {
+			if !dst {
+				t.Fatalf("%d in a fixed zone refused: %v", ns, err)
+			}
 			return
 		}
-		// the server reads it in its own zone (md §7)
+		// the server reads it in its own zone (md §7; pitr.go doResolveTimeStamp)
 		back, err := time.ParseInLocation(wallClockLayout, s, loc)
 		if err != nil || !back.Equal(at) {
-			t.Fatalf("%d in %d: %q read back as %v (%v)", ns, off, s, back, err)
+			t.Fatalf("%d in %v: %q read back as %v (%v)", ns, loc, s, back, err)
 		}
 		if strings.ContainsAny(s, "'\\") {
 			t.Fatalf("%q needs escaping", s)

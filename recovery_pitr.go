@@ -3,6 +3,7 @@ package dbctl
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,84 +15,29 @@ import (
 // and visibility rules are those of Snapshots (captures 201-203, 298-301).
 //
 // Times: SHOW PITR renders DATETIMEs in the session time zone (captures
-// 239, 250) and RESTORE reads its timestamp in the server process's zone,
-// whatever the session's (matrixone-recovery.md §7). Each operation
-// therefore pins its connection to "set time_zone = 'SYSTEM'" (the zone a
-// new session starts with) and converts with the server's zone, found once
-// per Client (see WithMatrixOneTimeZone). The client's own time.Local plays
-// no part. Safe for concurrent use.
+// 239, 250), so it runs with the session at '+00:00' and its times come
+// back in UTC; RESTORE reads its timestamp in the server process's zone,
+// whatever the session's (matrixone-recovery.md §7), so each restore time
+// is converted with that zone's offset at that instant (recovery_zone.go,
+// WithMatrixOneTimeZone). A session zone dbctl sets is put back after the
+// operation: a connection of the application's pool keeps the zone the
+// application gave it. The client's own time.Local plays no part. Safe for
+// concurrent use.
+//
+// Create, Alter, Drop and Restore change state: when one was sent and no
+// answer came (the caller's context ended, the connection broke), the
+// error wraps ErrOutcomeUnknown, as MatrixOne goes on with a statement
+// whose client has left (recovery_outcome.go).
 type PITRs struct {
 	c *Client
-}
-
-// RangeUnit is the unit of a PITR range, as the server stores it.
-type RangeUnit string
-
-// The units MatrixOne accepts (case-insensitive on input, stored
-// lower-case; captures 204-207, 210). "m", "w", "hour" are refused
-// (captures 224-226).
-const (
-	RangeHours  RangeUnit = "h"
-	RangeDays   RangeUnit = "d"
-	RangeMonths RangeUnit = "mo"
-	RangeYears  RangeUnit = "y"
-)
-
-// MaxRangeN is the largest range value the server takes (capture 208 took
-// 100; 101 is refused, capture 220).
-const MaxRangeN = 100
-
-// Range is how far back a PITR reaches: N units, 1 <= N <= MaxRangeN.
-type Range struct {
-	N    int
-	Unit RangeUnit
-}
-
-// String renders "N unit", e.g. "2 d".
-func (r Range) String() string { return strconv.Itoa(r.N) + " " + string(r.Unit) }
-
-// validate normalises the unit and checks the value. 0 is refused although
-// ALTER PITR takes it on the server (capture 257: the PITR then keeps
-// nothing).
-func (r Range) validate() (Range, error) {
-	u := RangeUnit(strings.ToLower(string(r.Unit)))
-	switch u {
-	case RangeHours, RangeDays, RangeMonths, RangeYears:
-	default:
-		return r, fmt.Errorf("%w: range unit %q (want h, d, mo or y)", ErrInvalidArgument, r.Unit)
-	}
-	if r.N < 1 || r.N > MaxRangeN {
-		return r, fmt.Errorf("%w: range value %d (want 1 to %d)", ErrInvalidArgument, r.N, MaxRangeN)
-	}
-	return Range{N: r.N, Unit: u}, nil
-}
-
-// clause renders "range N 'u'": a bare integer and a quoted unit (a quoted
-// number, a bare unit or no unit are syntax errors, captures 223, 228-229).
-func (r Range) clause() string {
-	return "range " + strconv.Itoa(r.N) + " " + QuoteString(string(r.Unit))
-}
-
-// ParseRange reads "N unit" or "Nunit" ("2 d", "1mo", "3 H").
-func ParseRange(s string) (Range, error) {
-	s = strings.TrimSpace(s)
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	if i == 0 || i > 3 {
-		return Range{}, fmt.Errorf("%w: range %q: want N unit, 1 <= N <= %d, unit h, d, mo or y", ErrInvalidArgument, s, MaxRangeN)
-	}
-	n, _ := strconv.Atoi(s[:i])
-	return Range{N: n, Unit: RangeUnit(strings.TrimSpace(s[i:]))}.validate()
 }
 
 // PITR is one row of SHOW PITR.
 type PITR struct {
 	// Name as the server stores it: lower-cased (capture 239).
 	Name string
-	// Created and Modified are whole seconds (the server rounds them),
-	// in the server's zone.
+	// Created and Modified are whole seconds (the server rounds them), in
+	// UTC.
 	Created, Modified time.Time
 	Level             Level
 	// Account is the covered account ("" for a cluster PITR); Database and
@@ -130,8 +76,8 @@ func (p *PITRs) Create(ctx context.Context, name string, t Target, r Range) (*PI
 	stmt := "create pitr " + quoteIdent(n) + " for " + t.forClause(own) + " " + r.clause()
 	var out *PITR
 	err = p.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		if _, err := p.c.exec(ctx, conn, stmt); err != nil {
-			return recoveryErr(op, err)
+		if err := p.c.execChange(ctx, conn, op, stmt, createdCheck("PITR", n)); err != nil {
+			return err
 		}
 		out, err = p.get(ctx, op, conn, n)
 		return err
@@ -182,10 +128,8 @@ func (p *PITRs) Alter(ctx context.Context, name string, r Range) error {
 		return opErr(op, nil, "", err)
 	}
 	return p.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		if _, err := p.c.exec(ctx, conn, "alter pitr "+quoteIdent(n)+" "+r.clause()); err != nil {
-			return recoveryErr(op, err)
-		}
-		return nil
+		return p.c.execChange(ctx, conn, op, "alter pitr "+quoteIdent(n)+" "+r.clause(),
+			"the PITR "+n+" may have its new range: look at it (Get)")
 	})
 }
 
@@ -200,10 +144,7 @@ func (p *PITRs) Drop(ctx context.Context, name string) error {
 		return opErr(op, nil, "", err)
 	}
 	return p.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		if _, err := p.c.exec(ctx, conn, "drop pitr "+quoteIdent(n)); err != nil {
-			return recoveryErr(op, err)
-		}
-		return nil
+		return p.c.execChange(ctx, conn, op, "drop pitr "+quoteIdent(n), droppedCheck("PITR", n))
 	})
 }
 
@@ -224,7 +165,16 @@ func (p *PITRs) Drop(ctx context.Context, name string) error {
 //
 // at is sent as the wall clock in the server process's zone with its
 // nanoseconds, "YYYY-MM-DD HH:MM:SS.fffffffff" (§7; captures 264-266), so any
-// time.Time works whatever its location. A time the server cannot hold
+// time.Time works whatever its location. The zone's offset is the one at
+// that instant, daylight saving time included: asked of the server on the
+// operation's connection ("select @@time_zone", "set time_zone =
+// 'SYSTEM'", "select from_unixtime(N)" once or twice, the session's zone
+// put back before the restore is sent), or taken from
+// WithMatrixOneTimeZone. An instant whose wall clock the server would read
+// as another instant (the first pass of the hour that repeats when the
+// clocks go back: the server parses with Go's time.ParseInLocation in its
+// zone, source pkg/frontend/pitr.go doResolveTimeStamp) is refused with
+// ErrInvalidArgument, nothing restored. A time the server cannot hold
 // (outside 1677-2262) or the zero time is ErrInvalidArgument, nothing sent.
 // Sent: "restore cluster from pitr `p` 'ts'", "restore from pitr `p` 'ts'",
 // "restore account `acc` from pitr `p` 'ts'", "restore database `db` from
@@ -233,6 +183,9 @@ func (p *PITRs) Drop(ctx context.Context, name string) error {
 // ErrInvalidArgument (the server's message says which), a missing PITR
 // ErrPITRNotFound, a tenant naming another account ErrPermissionDenied.
 // Nothing is replaced when an error is returned by the server's checks.
+// When the restore was sent and no answer came (ctx ended first), the error
+// is ErrOutcomeUnknown, wrapping ctx's error: the server may still restore
+// (it does, issue 18), so look at the target's data before anything else.
 // ValidatePITRRestore runs the checks made before sending, without a
 // connection (e.g. before a confirmation).
 func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target) error {
@@ -249,12 +202,17 @@ func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target
 		}
 	}
 	return p.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		loc, err := p.c.serverZone(ctx, op, conn)
-		if err != nil {
+		var ts string
+		err := p.c.zoneFor(ctx, op, conn, func(offs zoneOffsets) error {
+			var err error
+			ts, err = restoreWall(ctx, offs, at)
 			return err
-		}
-		ts, err := formatRestoreTime(at, loc)
+		})
 		if err != nil {
+			var oe *OpError
+			if errors.As(err, &oe) {
+				return err
+			}
 			return opErr(op, nil, "", err)
 		}
 		from := "from pitr " + quoteIdent(n) + " " + QuoteString(ts)
@@ -271,10 +229,7 @@ func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target
 		default:
 			stmt = "restore database " + quoteIdent(t.Database) + " table " + quoteIdent(t.Table) + " " + from
 		}
-		if _, err := p.c.exec(ctx, conn, stmt); err != nil {
-			return recoveryErr(op, err)
-		}
-		return nil
+		return p.c.execChange(ctx, conn, op, stmt, restoreCheck(t, pitrState(at)))
 	})
 }
 
@@ -298,7 +253,7 @@ func ValidatePITRRestore(name string, at time.Time, t Target) error {
 	if err := t.Validate(); err != nil {
 		return opErr(op, nil, "", err)
 	}
-	if _, err := formatRestoreTime(at, time.UTC); err != nil {
+	if err := checkRestoreTime(at); err != nil {
 		return opErr(op, nil, "", err)
 	}
 	return nil
@@ -317,27 +272,28 @@ func (p *PITRs) get(ctx context.Context, op string, conn *sql.Conn, name string)
 	return nil, opErr(op, ErrPITRNotFound, fmt.Sprintf("no PITR %q in SHOW PITR", name), nil)
 }
 
+// list runs a SHOW PITR with the session at '+00:00' (put back afterwards),
+// so that its DATETIMEs are UTC whatever the session's or the server's zone.
 func (p *PITRs) list(ctx context.Context, op string, conn *sql.Conn, stmt string) ([]PITR, error) {
-	loc, err := p.c.pinSessionZone(ctx, op, conn)
-	if err != nil {
-		return nil, err
-	}
-	t, err := p.c.query(ctx, conn, stmt)
-	if err != nil {
-		return nil, recoveryErr(op, err)
-	}
-	out, err := parsePITRs(t, loc)
-	if err != nil {
-		return nil, opErr(op, nil, "", err)
-	}
-	return out, nil
+	var out []PITR
+	err := p.c.withSessionZone(ctx, op, conn, zoneUTC, func() error {
+		t, err := p.c.query(ctx, conn, stmt)
+		if err != nil {
+			return recoveryErr(op, err)
+		}
+		if out, err = parsePITRs(t); err != nil {
+			return opErr(op, nil, "", err)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // parsePITRs reads SHOW PITR by column name (capture 239): PITR_NAME,
-// CREATED_TIME and MODIFIED_TIME (DATETIME in the session zone, read in
-// loc), PITR_LEVEL, ACCOUNT_NAME, DATABASE_NAME, TABLE_NAME ("*" when not
+// CREATED_TIME and MODIFIED_TIME (DATETIME in the session zone, which list
+// sets to UTC), PITR_LEVEL, ACCOUNT_NAME, DATABASE_NAME, TABLE_NAME ("*" when not
 // applicable), PITR_LENGTH, PITR_UNIT.
-func parsePITRs(t *textTable, loc *time.Location) ([]PITR, error) {
+func parsePITRs(t *textTable) ([]PITR, error) {
 	names := []string{"PITR_NAME", "CREATED_TIME", "MODIFIED_TIME", "PITR_LEVEL", "ACCOUNT_NAME", "DATABASE_NAME", "TABLE_NAME", "PITR_LENGTH", "PITR_UNIT"}
 	idx := make([]int, len(names))
 	for i, name := range names {
@@ -362,7 +318,7 @@ func parsePITRs(t *textTable, loc *time.Location) ([]PITR, error) {
 			if err != nil {
 				return nil, err
 			}
-			times[i] = inZone(w, loc)
+			times[i] = w
 		}
 		level, err := parseLevel(v[3])
 		if err != nil {

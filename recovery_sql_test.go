@@ -138,15 +138,14 @@ func TestPITRCreateSQL(t *testing.T) {
 				mock.ExpectQuery(identityQuery).WillReturnRows(rowsOf(identityCols, tc.identity))
 			}
 			mock.ExpectExec(tc.stmt).WillReturnResult(sqlmock.NewResult(0, 0))
-			mock.ExpectExec(stmtZoneSystem).WillReturnResult(sqlmock.NewResult(0, 0))
 			lower := strings.ToLower(tc.name)
-			mock.ExpectQuery("show pitr where pitr_name = '" + lower + "'").WillReturnRows(rowsOf(pitrCols, tc.row))
+			expectUTCSession(mock, "+08:00", "show pitr where pitr_name = '"+lower+"'", rowsOf(pitrCols, tc.row))
 			p, err := c.PITRs().Create(context.Background(), tc.name, tc.target, tc.r)
 			require.NoError(t, err)
 			assert.Equal(t, lower, p.Name)
 			assert.Equal(t, tc.target.Level, p.Level)
-			// the DATETIME is read in the server's zone (here +08:00)
-			assert.Equal(t, time.Date(2026, 11, 30, 15, 38, 34, 0, time.UTC), p.Created.UTC())
+			// the DATETIME is UTC: SHOW PITR ran under '+00:00'
+			assert.Equal(t, time.Date(2026, 11, 30, 23, 38, 34, 0, time.UTC), p.Created)
 			assert.Equal(t, strings.ToLower(string(tc.r.Unit)), string(p.Range.Unit))
 			assert.Equal(t, tc.r.N, p.Range.N)
 			assert.Equal(t, strings.Trim(tc.row[4], "*"), p.Account)
@@ -157,9 +156,8 @@ func TestPITRCreateSQL(t *testing.T) {
 }
 
 func TestPITRListAlterDropSQL(t *testing.T) {
-	c, mock := newMock(t, WithMatrixOneTimeZone(time.UTC))
-	mock.ExpectExec(stmtZoneSystem).WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectQuery("show pitr").WillReturnRows(rowsOf(pitrCols,
+	c, mock := newMock(t)
+	expectUTCSession(mock, "SYSTEM", "show pitr", rowsOf(pitrCols,
 		[]string{"cap-p.dash", "2026-11-30 23:38:34", "2026-11-30 23:38:34", "account", "cap_acc", "*", "*", "1", "h"},
 		[]string{"cap_p_db", "2026-11-30T23:38:34Z", "2026-11-30 23:38:34", "database", "sys", "cap_db", "*", "0", "h"}))
 	list, err := c.PITRs().List(context.Background())
@@ -179,7 +177,8 @@ func TestPITRListAlterDropSQL(t *testing.T) {
 	mock.ExpectExec("drop pitr `cap_p_cluster`").WillReturnResult(sqlmock.NewResult(0, 0))
 	require.NoError(t, c.PITRs().Drop(context.Background(), "CAP_P_CLUSTER"))
 
-	mock.ExpectExec(stmtZoneSystem).WillReturnResult(sqlmock.NewResult(0, 0))
+	// a session already at '+00:00' is not set at all
+	mock.ExpectQuery(stmtSessionZone).WillReturnRows(rowsOf([]string{"@@time_zone"}, []string{"+00:00"}))
 	mock.ExpectQuery("show pitr where pitr_name = 'cap_p_nope'").WillReturnRows(rowsOf(pitrCols))
 	_, err = c.PITRs().Get(context.Background(), "cap_p_nope")
 	assert.True(t, errors.Is(err, ErrPITRNotFound))
@@ -209,56 +208,6 @@ func TestPITRRestoreSQL(t *testing.T) {
 			mock.ExpectExec(tc.stmt).WillReturnResult(sqlmock.NewResult(0, 0))
 			// the same instant in any location gives the same text
 			require.NoError(t, c.PITRs().Restore(context.Background(), "P", at.In(time.FixedZone("X", -7*3600)), tc.target))
-		})
-	}
-}
-
-func TestServerZoneFoundOnceAndCached(t *testing.T) {
-	c, mock := newMock(t)
-	mock.ExpectExec(stmtZoneUTC).WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectQuery(stmtNow).WillReturnRows(rowsOf([]string{"now()"}, []string{"2026-11-30 23:38:34.831691"}))
-	mock.ExpectExec(stmtZoneSystem).WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectQuery(stmtNow).WillReturnRows(rowsOf([]string{"now()"}, []string{"2026-12-01 05:08:34.832001"}))
-	mock.ExpectExec("restore database `d` from pitr `p` '2026-12-01 05:08:40'").WillReturnResult(sqlmock.NewResult(0, 0))
-	at := time.Date(2026, 11, 30, 23, 38, 40, 0, time.UTC)
-	require.NoError(t, c.PITRs().Restore(context.Background(), "p", at, DatabaseTarget("d")))
-	// second call: no probe
-	mock.ExpectExec("restore database `d` from pitr `p` '2026-12-01 05:08:40'").WillReturnResult(sqlmock.NewResult(0, 0))
-	require.NoError(t, c.PITRs().Restore(context.Background(), "p", at, DatabaseTarget("d")))
-	loc := c.recovery.zone
-	_, off := time.Date(2026, 1, 1, 0, 0, 0, 0, loc).Zone()
-	assert.Equal(t, 5*3600+30*60, off)
-}
-
-func TestServerZoneProbeFailureIsNotCached(t *testing.T) {
-	c, mock := newMock(t)
-	mock.ExpectExec(stmtZoneUTC).WillReturnError(errors.New("connection refused"))
-	err := c.PITRs().Restore(context.Background(), "p", time.Now(), DatabaseTarget("d"))
-	require.Error(t, err)
-	assert.Nil(t, c.recovery.zone)
-}
-
-func TestRecoveryWindowSQL(t *testing.T) {
-	raw := "[{'timestamp':'2026-11-30 23:38:31.679045024 +0000 UTC', 'source':'snapshot', 'source_name':'cap_sn_acct'}, " +
-		"{'start_time':'2026-11-30 23:38:34.635969827', 'end_time':'2026-11-30 23:38:34.799983838', 'source':'pitr', 'source_name':'cap_p_acct'}]"
-	forms := map[string]Target{
-		"show recovery_window for account":                AccountTarget(""),
-		"show recovery_window for account `acc1`":         AccountTarget("acc1"),
-		"show recovery_window for database `cap_db`":      DatabaseTarget("cap_db"),
-		"show recovery_window for table `cap_db` `cap_t`": TableTarget("cap_db", "cap_t"),
-	}
-	for stmt, target := range forms {
-		t.Run(stmt, func(t *testing.T) {
-			c, mock := newMock(t, WithMatrixOneTimeZone(time.UTC))
-			mock.ExpectQuery(stmt).WillReturnRows(rowsOf(windowCols, []string{"account", "sys", "cap_db", "cap_t", raw}))
-			w, err := c.PITRs().RecoveryWindow(context.Background(), target)
-			require.NoError(t, err)
-			require.Len(t, w, 1)
-			assert.Equal(t, []WindowSnapshot{{Name: "cap_sn_acct", Timestamp: time.Date(2026, 11, 30, 23, 38, 31, 679045024, time.UTC)}}, w[0].Snapshots)
-			assert.Equal(t, []WindowPITR{{Name: "cap_p_acct", Start: time.Date(2026, 11, 30, 23, 38, 34, 635969827, time.UTC),
-				End: time.Date(2026, 11, 30, 23, 38, 34, 799983838, time.UTC)}}, w[0].PITRs)
-			assert.Equal(t, "cap_t", w[0].Table)
-			assert.Equal(t, raw, w[0].Raw)
 		})
 	}
 }
@@ -309,8 +258,7 @@ func TestParseWindowEntries(t *testing.T) {
 
 func TestParsePITRsRejectsUnknownShapes(t *testing.T) {
 	c, mock := newMock(t, WithMatrixOneTimeZone(time.UTC))
-	mock.ExpectExec(stmtZoneSystem).WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectQuery("show pitr").WillReturnRows(rowsOf(pitrCols, []string{"p", "bad", "2026-11-30 23:38:34", "account", "sys", "*", "*", "1", "h"}))
+	expectUTCSession(mock, "SYSTEM", "show pitr", rowsOf(pitrCols, []string{"p", "bad", "2026-11-30 23:38:34", "account", "sys", "*", "*", "1", "h"}))
 	_, err := c.PITRs().List(context.Background())
 	assert.ErrorIs(t, err, ErrUnexpectedResult)
 	assert.Contains(t, err.Error(), `"bad"`)
@@ -322,16 +270,6 @@ func TestParsePITRsRejectsUnknownShapes(t *testing.T) {
 	mock.ExpectQuery("show snapshots").WillReturnRows(rowsOf(snapCols, []string{"s", "2026-11-30 23:38:31", "schema", "", "", ""}))
 	_, err = c.Snapshots().List(context.Background())
 	assert.ErrorIs(t, err, ErrUnexpectedResult)
-}
-
-func TestServerZoneProbeFailureLeavesTheSessionAtSystem(t *testing.T) {
-	c, mock := newMock(t)
-	mock.ExpectExec(stmtZoneUTC).WillReturnResult(sqlmock.NewResult(0, 0))
-	mock.ExpectQuery(stmtNow).WillReturnRows(rowsOf([]string{"now()"}, []string{"not a time"}))
-	mock.ExpectExec(stmtZoneSystem).WillReturnResult(sqlmock.NewResult(0, 0))
-	err := c.PITRs().Restore(context.Background(), "p", time.Now(), DatabaseTarget("d"))
-	assert.ErrorIs(t, err, ErrUnexpectedResult)
-	assert.Nil(t, c.recovery.zone)
 }
 
 func TestRecoveryNamesAreEscapedInLiterals(t *testing.T) {
@@ -352,4 +290,13 @@ func TestRecoveryHonoursCancellation(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = c.PITRs().List(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// expectUTCSession expects a SHOW PITR run under '+00:00' on a session
+// whose zone was orig, and the zone put back.
+func expectUTCSession(mock sqlmock.Sqlmock, orig, stmt string, rows *sqlmock.Rows) {
+	mock.ExpectQuery(stmtSessionZone).WillReturnRows(rowsOf([]string{"@@time_zone"}, []string{orig}))
+	mock.ExpectExec("set time_zone = '+00:00'").WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectQuery(stmt).WillReturnRows(rows)
+	mock.ExpectExec("set time_zone = '" + orig + "'").WillReturnResult(sqlmock.NewResult(0, 0))
 }

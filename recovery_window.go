@@ -41,22 +41,55 @@ type WindowPITR struct {
 	// Start is the earliest time the PITR restores to: the later of now
 	// minus the PITR's range and its last change (creation or ALTER)
 	// (MatrixOne pkg/frontend/show_recovery_window.go,
-	// getStartTimeOfRecoveryWindow). End is the server's clock when the
-	// statement ran (getEndTimeOfRecoveryWindow). The server sends both as
-	// wall clocks of its process's zone with 0-9 fraction digits and no
-	// zone (capture 244); they are returned in that zone (found once per
-	// Client, or WithMatrixOneTimeZone), to the nanosecond the server sent.
+	// getStartTimeOfRecoveryWindow).
+	//
+	// End is the server's clock when SHOW RECOVERY_WINDOW ran
+	// (getEndTimeOfRecoveryWindow; golden matrixone-recovery-2.jsonl: the
+	// end_time is the time of the query), not the end of what the PITR
+	// keeps: an active PITR goes on recording, so a restore to any time up
+	// to the server's now is valid, a later one than End included (issue
+	// 18). Only a time after the server's clock is refused ("is bigger than
+	// now timestamp", matrixone-recovery.md §5).
+	//
+	// The server sends both as wall clocks of its process's zone, 0-9
+	// fraction digits and no offset (capture 244); dbctl converts them to
+	// instants with the zone's offset there (asked of the server, or
+	// WithMatrixOneTimeZone) and returns them in UTC, to the nanosecond the
+	// server sent. A wall clock of the hour that repeats when the clocks
+	// are turned back is read as the server itself would read it in a
+	// restore (Go's time.Date in its zone).
 	Start, End time.Time
 }
 
+// windowStmt is SHOW RECOVERY_WINDOW for t: level-wide, it lists a target's
+// tables; for a table, it is that table's window.
+func windowStmt(t Target, own bool) string { return "show recovery_window for " + t.forClause(own) }
+
 // RecoveryWindow lists, per table of t, the snapshots and PITR ranges it can
-// be restored from: "show recovery_window for account [`acc`] | database
-// `db` | table `db` `tbl`" (captures 244-248, 307). One row per table, even
-// for an account; tables nothing covers are not listed; an unknown database
-// gives no rows (capture 248). A cluster target is ErrInvalidArgument (there
-// is no cluster form); a tenant asking for another account
-// ErrPermissionDenied (capture 308). The list may name PITRs the caller
-// cannot use (a PITR sys made for the account, capture 307).
+// be restored from, as "show recovery_window for table `db` `tbl`" answers
+// for each table (captures 246, 307; golden matrixone-recovery-2.jsonl).
+//
+// The per-table answers are used because the database- and account-level
+// answers of MatrixOne v4.2.0 are wrong whenever they list more than one
+// table: the tables' lists share one buffer, so every row but the last is
+// overwritten by the rows after it (matrixone-recovery-2.jsonl: table t1's
+// row lost a snapshot, listed another twice and is malformed; captures
+// 244-245: rows cut in the middle of an entry). So for a database, and for
+// the caller's own account, the level-wide statement ("show
+// recovery_window for database `db`" / "for account") is sent only to list
+// the tables, then the per-table statement once per table, all on one
+// connection. For another account (sys only) no per-table form exists (it
+// always means the session's own account): its account-level answer is used
+// when it lists at most one table, and ErrNotSupported is returned when it
+// lists more, since those rows cannot be trusted; log in as that account's
+// admin instead.
+//
+// One window per table that something covers; tables nothing covers are not
+// listed; an unknown database gives none (capture 248). Level is the level
+// asked for. A cluster target is ErrInvalidArgument (there is no cluster
+// form); a tenant asking for another account ErrPermissionDenied (capture
+// 308). The list may name PITRs the caller cannot use (a PITR sys made for
+// the account, capture 307). See WindowPITR for what End means.
 func (p *PITRs) RecoveryWindow(ctx context.Context, t Target) ([]RecoveryWindow, error) {
 	op := "recovery window " + t.String()
 	if t.Level == LevelCluster {
@@ -65,182 +98,145 @@ func (p *PITRs) RecoveryWindow(ctx context.Context, t Target) ([]RecoveryWindow,
 	if err := t.Validate(); err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
-	stmt := "show recovery_window for " + t.forClause(false)
+	own := true
+	if t.Level == LevelAccount && t.Account != "" {
+		var err error
+		if own, _, err = p.c.resolveOwnAccount(ctx, op, t); err != nil {
+			return nil, err
+		}
+	}
 	var out []RecoveryWindow
 	err := p.c.withConn(ctx, op, func(conn *sql.Conn) error {
-		loc, err := p.c.serverZone(ctx, op, conn)
-		if err != nil {
+		var err error
+		if !own {
+			out, err = p.otherAccountWindows(ctx, op, conn, t)
+		} else {
+			out, err = p.tableWindows(ctx, op, conn, t)
+		}
+		if err != nil || len(out) == 0 {
 			return err
 		}
-		tbl, err := p.c.query(ctx, conn, stmt)
-		if err != nil {
-			return recoveryErr(op, err)
-		}
-		if out, err = parseRecoveryWindows(tbl, loc); err != nil {
-			return opErr(op, nil, "", err)
-		}
-		return nil
+		return p.c.zoneFor(ctx, op, conn, func(offs zoneOffsets) error {
+			return windowInstants(ctx, offs, out)
+		})
 	})
 	return out, err
 }
 
-func parseRecoveryWindows(t *textTable, loc *time.Location) ([]RecoveryWindow, error) {
-	var idx [5]int
-	for i, name := range []string{"RecoveryWindowLevel", "AccountName", "DatabaseName", "TableName", "RecoveryWindows"} {
-		c, err := t.column(name)
+// tableWindows lists t's tables (unless t is one) and asks each table's
+// window.
+func (p *PITRs) tableWindows(ctx context.Context, op string, conn *sql.Conn, t Target) ([]RecoveryWindow, error) {
+	tables := [][2]string{{t.Database, t.Table}}
+	if t.Level != LevelTable {
+		list, err := p.c.query(ctx, conn, windowStmt(t, true))
 		if err != nil {
-			return nil, err
+			return nil, recoveryErr(op, err)
 		}
-		idx[i] = c
+		if tables, err = windowTables(list); err != nil {
+			return nil, opErr(op, nil, "", err)
+		}
 	}
-	out := make([]RecoveryWindow, 0, len(t.rows))
-	for r := range t.rows {
-		var v [5]string
-		for i, c := range idx {
-			var err error
-			if v[i], err = t.text(r, c); err != nil {
-				return nil, err
-			}
-		}
-		level, err := parseLevel(v[0])
+	var out []RecoveryWindow
+	for _, tb := range tables {
+		ans, err := p.c.query(ctx, conn, windowStmt(TableTarget(tb[0], tb[1]), true))
 		if err != nil {
-			return nil, err
+			return nil, recoveryErr(op, err)
 		}
-		w := RecoveryWindow{Level: level, Account: v[1], Database: v[2], Table: v[3], Raw: v[4]}
-		entries, err := parseWindowEntries(v[4])
+		ws, err := parseRecoveryWindows(ans)
 		if err != nil {
-			return nil, err
+			return nil, opErr(op, nil, "", err)
 		}
-		for _, e := range entries {
-			if err := w.add(e, loc); err != nil {
-				return nil, fmt.Errorf("%w: recovery window %s", err, quoteForMessage(v[4]))
-			}
+		if len(ws) > 1 {
+			return nil, opErr(op, ErrUnexpectedResult, fmt.Sprintf("%d rows for table %s.%s, want at most 1", len(ws), tb[0], tb[1]), nil)
 		}
-		out = append(out, w)
+		for _, w := range ws {
+			w.Level = t.Level
+			out = append(out, w)
+		}
 	}
 	return out, nil
 }
 
-// snapshotEntryLayout is Go's time.Time.String() without the zone name:
-// snapshot entries carry "2026-11-30 23:38:31.679045024 +0000 UTC"
-// (capture 244).
-const snapshotEntryLayout = "2006-01-02 15:04:05.999999999 -0700"
-
-// parseGoTimeString reads a time.Time.String() rendering by its numeric
-// offset; the zone name after it (UTC, CST, a name time.Parse would not
-// take) is ignored.
-func parseGoTimeString(s string) (time.Time, error) {
-	f := strings.Fields(s)
-	if len(f) == 4 {
-		f = f[:3]
+// otherAccountWindows is the account-level answer for another account,
+// trusted only when it lists at most one table (see RecoveryWindow).
+func (p *PITRs) otherAccountWindows(ctx context.Context, op string, conn *sql.Conn, t Target) ([]RecoveryWindow, error) {
+	ans, err := p.c.query(ctx, conn, windowStmt(t, false))
+	if err != nil {
+		return nil, recoveryErr(op, err)
 	}
-	return time.Parse(snapshotEntryLayout, strings.Join(f, " "))
+	if len(ans.rows) > 1 {
+		tables, _ := windowTables(ans)
+		return nil, opErr(op, ErrNotSupported, fmt.Sprintf("the server's account-level answer lists %d tables (%s), and MatrixOne v4.2.0 overwrites every row of such an answer but the last; the per-table form covers only the session's own account: ask as an admin of account %s", len(ans.rows), tableList(tables), t.Account), nil)
+	}
+	out, err := parseRecoveryWindows(ans)
+	if err != nil {
+		return nil, opErr(op, nil, "", err)
+	}
+	return out, nil
 }
 
-func (w *RecoveryWindow) add(e map[string]string, loc *time.Location) error {
-	switch e["source"] {
-	case "snapshot":
-		ts, err := parseGoTimeString(e["timestamp"])
-		if err != nil {
-			return fmt.Errorf("%w: snapshot entry timestamp %q", ErrUnexpectedResult, e["timestamp"])
+// windowTables reads the (database, table) pairs of a level-wide answer, in
+// the server's order, each once. Only the name columns are read: the
+// RecoveryWindows values of such an answer are not to be trusted.
+func windowTables(t *textTable) ([][2]string, error) {
+	dc, err := t.column("DatabaseName")
+	if err != nil {
+		return nil, err
+	}
+	tc, err := t.column("TableName")
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	seen := map[[2]string]bool{}
+	for r := range t.rows {
+		var k [2]string
+		if k[0], err = t.text(r, dc); err != nil {
+			return nil, err
 		}
-		w.Snapshots = append(w.Snapshots, WindowSnapshot{Name: e["source_name"], Timestamp: ts.UTC()})
-	case "pitr":
-		// Start and end carry no zone: they are wall clocks of the server
-		// process's zone. MatrixOne pkg/frontend/show_recovery_window.go
-		// renders the start with .Local() (getStartTimeOfRecoveryWindow)
-		// and the end from time.Now() (getEndTimeOfRecoveryWindow); capture
-		// 244 shows them equal to the UTC creation time on a UTC server.
-		var se [2]time.Time
-		for i, k := range []string{"start_time", "end_time"} {
-			wc, err := parseWallClock(e[k])
-			if err != nil {
-				return err
-			}
-			se[i] = inZone(wc, loc)
+		if k[1], err = t.text(r, tc); err != nil {
+			return nil, err
 		}
-		w.PITRs = append(w.PITRs, WindowPITR{Name: e["source_name"], Start: se[0], End: se[1]})
-	default:
-		return fmt.Errorf("%w: entry source %q", ErrUnexpectedResult, e["source"])
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+func tableList(tables [][2]string) string {
+	names := make([]string, len(tables))
+	for i, tb := range tables {
+		names[i] = tb[0] + "." + tb[1]
+	}
+	return strings.Join(names, ", ")
+}
+
+// windowInstants turns the PITR start and end wall clocks of ws into
+// instants, reading each as the server reads a wall clock of its zone.
+func windowInstants(ctx context.Context, offs zoneOffsets, ws []RecoveryWindow) error {
+	var walls []int64
+	for _, w := range ws {
+		for _, p := range w.PITRs {
+			walls = append(walls, p.Start.Unix(), p.End.Unix())
+		}
+	}
+	if len(walls) == 0 {
+		return nil
+	}
+	inst, err := serverReadsWall(ctx, offs, walls)
+	if err != nil {
+		return err
+	}
+	at := func(wall time.Time) time.Time {
+		return time.Unix(inst[wall.Unix()], int64(wall.Nanosecond())).UTC()
+	}
+	for i := range ws {
+		for j := range ws[i].PITRs {
+			p := &ws[i].PITRs[j]
+			p.Start, p.End = at(p.Start), at(p.End)
+		}
 	}
 	return nil
-}
-
-// parseWindowEntries reads the RecoveryWindows value. Typed JSON, it is not
-// JSON: objects of single-quoted keys and values with no escapes,
-// "[{'timestamp':'…', 'source':'snapshot', 'source_name':'x'}, {…}]"
-// (capture 244). A value ends at a quote followed by ',' or '}' (after
-// spaces), so a name holding a quote still reads right unless it holds
-// "', " itself. An empty value or "[]" is no entries.
-func parseWindowEntries(s string) ([]map[string]string, error) {
-	bad := func(why string) error {
-		return fmt.Errorf("%w: recovery window %s: %s", ErrUnexpectedResult, quoteForMessage(s), why)
-	}
-	in := strings.TrimSpace(s)
-	if in == "" || in == "[]" {
-		return nil, nil
-	}
-	if !strings.HasPrefix(in, "[") || !strings.HasSuffix(in, "]") {
-		return nil, bad("not a list")
-	}
-	rest := strings.TrimSpace(in[1 : len(in)-1])
-	var out []map[string]string
-	for rest != "" {
-		if rest[0] != '{' {
-			return nil, bad("want '{'")
-		}
-		rest = rest[1:]
-		obj := map[string]string{}
-		for {
-			rest = strings.TrimSpace(rest)
-			if strings.HasPrefix(rest, "}") {
-				rest = rest[1:]
-				break
-			}
-			key, r2, ok := readWindowQuoted(rest, true)
-			if !ok {
-				return nil, bad("bad key")
-			}
-			r2 = strings.TrimSpace(r2)
-			if !strings.HasPrefix(r2, ":") {
-				return nil, bad("want ':'")
-			}
-			val, r3, ok := readWindowQuoted(strings.TrimSpace(r2[1:]), false)
-			if !ok {
-				return nil, bad("bad value")
-			}
-			obj[key] = val
-			rest = strings.TrimPrefix(strings.TrimSpace(r3), ",")
-		}
-		out = append(out, obj)
-		rest = strings.TrimSpace(rest)
-		if strings.HasPrefix(rest, ",") {
-			rest = strings.TrimSpace(rest[1:])
-		} else if rest != "" {
-			return nil, bad("want ',' between entries")
-		}
-	}
-	return out, nil
-}
-
-// readWindowQuoted reads 'text' at the start of s. A key ends at the next
-// quote; a value at the first quote followed by optional spaces and ',' or
-// '}'.
-func readWindowQuoted(s string, key bool) (string, string, bool) {
-	if !strings.HasPrefix(s, "'") {
-		return "", "", false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] != '\'' {
-			continue
-		}
-		if key {
-			return s[1:i], s[i+1:], true
-		}
-		after := strings.TrimLeft(s[i+1:], " ")
-		if after == "" || after[0] == ',' || after[0] == '}' {
-			return s[1:i], s[i+1:], true
-		}
-	}
-	return "", "", false
 }

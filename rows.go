@@ -35,7 +35,7 @@ type textTable struct {
 func (c *Client) query(ctx context.Context, q querier, stmt string) (*textTable, error) {
 	kw := crashpoint.SQL(stmt)
 	if err := crashpoint.Hit("sql.send " + kw); err != nil {
-		return nil, err
+		return nil, &notSentError{err}
 	}
 	start := time.Now()
 	rows, err := q.QueryContext(ctx, stmt)
@@ -56,7 +56,7 @@ func (c *Client) query(ctx context.Context, q querier, stmt string) (*textTable,
 func (c *Client) exec(ctx context.Context, q querier, stmt string) (int64, error) {
 	kw := crashpoint.SQL(stmt)
 	if err := crashpoint.Hit("sql.send " + kw); err != nil {
-		return 0, err
+		return 0, &notSentError{err}
 	}
 	start := time.Now()
 	res, err := q.ExecContext(ctx, stmt)
@@ -72,6 +72,13 @@ func (c *Client) exec(ctx context.Context, q querier, stmt string) (int64, error
 	c.logStatement(ctx, stmt, start, err)
 	return 0, err
 }
+
+// notSentError is a failure before the statement was sent (at its
+// "sql.send" crash point): the server never saw it, whatever the error.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }
 
 func (c *Client) logStatement(ctx context.Context, stmt string, start time.Time, err error) {
 	// Checked first so that a disabled logger costs no allocations.

@@ -178,15 +178,18 @@ type backupRun struct {
 	// settings is SHOW SETTINGS, nil when the server refused it.
 	settings *dbctl.ServerSettings
 
-	jobs    []backupJob
-	phase   atomic.Value // string
-	files   atomic.Int64
-	bytes   atomic.Int64
-	total   int64
-	frozen  atomic.Int64 // unix nanos of the FREEZE, 0 before
-	thawed  atomic.Int64 // unix nanos of the UNFREEZE, 0 before
-	noClone atomic.Bool  // a clone failed: the file system cannot
-	reports *reporter
+	jobs  []backupJob
+	phase atomic.Value // string
+	files atomic.Int64
+	bytes atomic.Int64
+	total int64
+	// filesTotal and bytesTotal are len(jobs) and total for the progress
+	// reporter's goroutine, stored once the plan is made.
+	filesTotal, bytesTotal atomic.Int64
+	frozen                 atomic.Int64 // unix nanos of the FREEZE, 0 before
+	thawed                 atomic.Int64 // unix nanos of the UNFREEZE, 0 before
+	noClone                atomic.Bool  // a clone failed: the file system cannot
+	reports                *reporter
 
 	stagingMode atomic.Value // string: Manifest.Staging once decided
 	staging     *stagingDir  // nil: no staging
@@ -368,8 +371,8 @@ func (b *backupRun) concurrency() int {
 
 func (b *backupRun) snapshot() Progress {
 	p := Progress{
-		Phase: b.phase.Load().(string), Files: int(b.files.Load()), FilesTotal: len(b.jobs),
-		Bytes: b.bytes.Load(), BytesTotal: b.total, Elapsed: time.Since(b.started),
+		Phase: b.phase.Load().(string), Files: int(b.files.Load()), FilesTotal: int(b.filesTotal.Load()),
+		Bytes: b.bytes.Load(), BytesTotal: b.bytesTotal.Load(), Elapsed: time.Since(b.started),
 	}
 	if s, ok := b.stagingMode.Load().(string); ok {
 		p.Staging = s

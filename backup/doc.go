@@ -71,8 +71,10 @@
 //     from a verified backup.
 //   - restore_guard.go, livelock_*.go: Restore refuses a data_dir a running
 //     searchd holds (its lock files locked).
-//   - import.go: Import of one table: verified, decompressed when need be,
-//     then m.ImportTable.
+//   - import.go, import_stage.go: Import of one table: verified, then read
+//     in place when its path has no dot and it is not compressed, else
+//     staged in a dot-free folder (in the data_dir when it is local; a
+//     symlink, or the files decompressed), then m.ImportTable.
 //
 // Shared by all: progress.go (the Progress reporter), tempdir.go (marked
 // temporary folders), owner_*.go (files given to searchd's user when run as

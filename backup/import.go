@@ -2,9 +2,8 @@ package backup
 
 import (
 	"context"
-	"os"
+	"errors"
 	"path/filepath"
-	"sync/atomic"
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
@@ -21,16 +20,24 @@ type ImportOptions struct {
 // Import brings one table of the backup at location into the running server
 // m speaks to as a new table (opts.As, else its own name): the table's files
 // are verified first, then m.ImportTable sends IMPORT TABLE <as> FROM
-// '<path>'. An uncompressed backup is imported straight from its
-// directory; a compressed one is first decompressed into a temporary
-// directory beside the backup, removed afterwards. The server reads the
-// files itself, so it must see the same paths (same machine, or the backup
-// on a shared mount). location may be "s3://bucket/prefix": the table's
+// '<path>'. The server reads the files itself, so it must see the same
+// paths (same machine, or the backup on a shared mount), and it cannot
+// import from a path with a dot in a folder name (golden/manticore-3.jsonl):
+// an uncompressed backup whose path has no dot is imported straight from
+// its folder; otherwise (a dated folder such as bk.2026.12.06, a hidden
+// folder, a compressed backup) the table is staged in a folder without a
+// dot, in the server's data_dir when it is on this machine, else beside
+// the backup, else in the temporary folder (stageImport), and the folder is
+// removed afterwards. location may be "s3://bucket/prefix": the table's
 // files are downloaded and verified first.
 //
 // Errors: a table the backup does not hold is dbctl.ErrTableNotFound; a
 // table of that name on the server dbctl.ErrTableExists (from
 // m.ImportTable); damaged files ErrCorrupt; a bad manifest ErrInvalid.
+// Once IMPORT TABLE was sent, a ctx that ends first gives
+// dbctl.ErrOutcomeUnknown: searchd goes on copying without its client and
+// the table may still appear (SHOW TABLES tells); the staging folder is
+// then left for searchd and removed by the next import.
 func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opts ImportOptions) (err error) {
 	dir, as := location, opts.As
 	if backupstore.IsRemote(dir) {
@@ -68,33 +75,17 @@ func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opt
 	if err := verifyFiles(ctx, op, abs, man, files, 0, nil); err != nil {
 		return err
 	}
-	prefix := filepath.Join(abs, "data", src, src)
-	if man.Compression == "zstd" {
-		stage, done, err := markedTempDir(filepath.Dir(abs), "."+filepath.Base(abs)+".dbctl-import", map[string]any{"import_of": abs})
-		if err != nil {
-			return opErr(op, nil, "staging directory", err)
-		}
-		defer done()
-		if err := os.Mkdir(filepath.Join(stage, src), 0o755); err != nil {
-			return opErr(op, nil, "staging directory", err)
-		}
-		w := newFileWorker(new(atomic.Int64))
-		defer w.close()
-		for _, f := range files {
-			if err := writeVerified(ctx, w, man.storedPath(abs, f), filepath.Join(stage, src, filepath.Base(f.Path)), true, f); err != nil {
-				return opErr(op, nil, "stage "+f.Path, err)
-			}
-		}
-		// searchd reads the staged files itself: give them to the owner of
-		// the backup (Create gives it to the data_dir's owner).
-		own, err := ownerOf(abs)
-		if err == nil {
-			err = giveTreeTo(own, stage)
-		}
-		if err != nil {
-			return opErr(op, nil, "give the staging directory to the backup's owner", err)
-		}
-		prefix = filepath.Join(stage, src, src)
+	st, err := stageImport(ctx, m, op, abs, man, src, files)
+	if err != nil {
+		return err
 	}
-	return m.ImportTable(ctx, dst, prefix)
+	keep := false // for an IMPORT that searchd may still run
+	defer func() {
+		if rerr := st.release(keep); rerr != nil {
+			m.Logger().WarnContext(ctx, "dbctl: could not remove the import staging folder (the next import removes it)", "path", st.dir, "error", rerr)
+		}
+	}()
+	err = m.ImportTable(ctx, dst, st.prefix)
+	keep = errors.Is(err, dbctl.ErrOutcomeUnknown)
+	return err
 }

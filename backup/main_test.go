@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dbctl/dbctl/internal/crashpoint"
+	"github.com/dbctl/dbctl/internal/crashpoint/crashtest"
 	"github.com/dbctl/dbctl/internal/shapecheck"
 )
 
@@ -19,5 +20,10 @@ func TestMain(m *testing.M) {
 	if _, err := crashpoint.InstallFromEnv(); err != nil {
 		panic(err)
 	}
-	os.Exit(shapecheck.Run(m))
+	// The freeze journal of the tests' clients (WithStateDir's default)
+	// goes to a folder of this run, not the user's.
+	cleanup := crashtest.IsolateStateDir()
+	code := shapecheck.Run(m)
+	cleanup()
+	os.Exit(code)
 }

@@ -117,6 +117,8 @@ func (b *backupRun) plan(files []dbctl.FrozenFile, selected map[string]string) (
 			b.reuse(j)
 		}
 	}
+	b.filesTotal.Store(int64(len(b.jobs)))
+	b.bytesTotal.Store(b.total)
 	if err := mkdirAll(parentDirs(dsts)); err != nil {
 		return "", opErr(b.op, nil, "create directories", err)
 	}

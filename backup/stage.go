@@ -126,8 +126,9 @@ func (s *stagingDir) remove() error {
 	return err
 }
 
-// removeStaleStaging removes the staging folders and partial backups
-// (".<name>.dbctl-partial-*", which hold the same marker) under dir that
+// removeStaleStaging removes the staging folders, partial backups
+// (".<name>.dbctl-partial-*") and import staging folders
+// ("dbctl-import-*"), which hold the same marker, under dir that
 // killed runs left: those whose marker no running backup holds locked.
 // Folders without a marker are not this package's and are left alone.
 func removeStaleStaging(dir string) ([]string, error) {
@@ -138,7 +139,8 @@ func removeStaleStaging(dir string) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, e := range entries {
-		if !e.IsDir() || !(strings.HasPrefix(e.Name(), stagingPrefix) || strings.Contains(e.Name(), partialInfix)) {
+		if !e.IsDir() || !(strings.HasPrefix(e.Name(), stagingPrefix) || strings.Contains(e.Name(), partialInfix) ||
+			strings.HasPrefix(e.Name(), importStagePrefix)) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())

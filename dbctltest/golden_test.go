@@ -108,8 +108,10 @@ func TestGoldenReplay(t *testing.T) {
 			switch {
 			case strings.HasPrefix(name, "manticore"):
 				s := dbctltest.NewManticore(t)
+				fixtures := goldenFixtures(t)
 				replay(t, records, func(string) string { return s.DSN() }, map[string]string{
-					"{data_dir}": s.DataDir(), "{server_root}": s.ServerRoot(), "{fixtures}": goldenFixtures(t)})
+					"{data_dir}": s.DataDir(), "{server_root}": s.ServerRoot(), "{fixtures}": fixtures},
+					copyFrozenForImport(t, s.DataDir(), fixtures))
 			case strings.HasPrefix(name, "matrixone"):
 				s := dbctltest.NewMatrixOne(t)
 				if name == "matrixone-recovery.jsonl" {
@@ -127,9 +129,15 @@ func TestGoldenReplay(t *testing.T) {
 }
 
 // goldenFixtures is the {fixtures} folder of golden/README.md
-// (manticore-2.jsonl): wf.txt, sw.txt and ex.txt.
+// (manticore-2.jsonl): wf.txt, sw.txt and ex.txt. Its path has no dot
+// (t.TempDir's would have the subtest's ".jsonl"): manticore-3.jsonl
+// imports from {fixtures}/plain/..., which searchd refuses when any folder
+// of the path has a dot.
 func goldenFixtures(t *testing.T) string {
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "dbctl-golden-fixtures-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NotContains(t, dir, ".", "the temporary folder's path has a dot: set TMPDIR to a dot-free folder")
 	for name, body := range map[string]string{
 		"wf.txt": "walked > walk\nwalking > walk\n",
 		"sw.txt": "the\nand\n",
@@ -220,7 +228,34 @@ func matrixOneDSN(s *dbctltest.MatrixOne, conn string) string {
 	return s.DSNFor("sys", conn, "111")
 }
 
-func replay(t *testing.T, records []goldenRecord, dsnFor func(string) string, subst map[string]string) {
+// copyFrozenForImport is the harness step of manticore-3.jsonl
+// (golden/README.md): after "FREEZE cap_imp" it copies the frozen table's
+// files ({data_dir}/cap_imp/cap_imp.*) into {fixtures}/plain/cap_imp/,
+// {fixtures}/dot.ted/cap_imp/ and {fixtures}/.hidden/cap_imp/, from which
+// the capture's IMPORT TABLE statements read. Other records pass.
+func copyFrozenForImport(t *testing.T, dataDir, fixtures string) func(goldenRecord) {
+	return func(r goldenRecord) {
+		if r.Query != "FREEZE cap_imp" {
+			return
+		}
+		files, err := filepath.Glob(filepath.Join(dataDir, "cap_imp", "cap_imp.*"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files)
+		for _, folder := range []string{"plain", "dot.ted", ".hidden"} {
+			dst := filepath.Join(fixtures, folder, "cap_imp")
+			require.NoError(t, os.MkdirAll(dst, 0o755))
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644))
+			}
+		}
+	}
+}
+
+// replay runs the records in order and compares every answer; after, if
+// given, runs after each record (a harness step of the capture).
+func replay(t *testing.T, records []goldenRecord, dsnFor func(string) string, subst map[string]string, after ...func(goldenRecord)) {
 	ctx := context.Background()
 	// Connections open at the start, in the order the capture uses them; one
 	// that cannot log in yet (an account the capture itself creates, the
@@ -260,81 +295,88 @@ func replay(t *testing.T, records []goldenRecord, dsnFor func(string) string, su
 		return s
 	}
 	for i, r := range records {
-		r.Query = expand(r.Query) // placeholders are in queries too (golden/README.md)
-		label := r.Conn + "> " + r.Query
-		c := connFor(r.Conn)
-		if r.Affected != nil {
-			res, err := c.ExecContext(ctx, r.Query)
-			require.NoError(t, err, label)
-			n, err := res.RowsAffected()
-			require.NoError(t, err)
-			assert.Equal(t, *r.Affected, n, "record %d %s: rows affected", i, label)
-			continue
+		replayOne(t, ctx, i, r, connFor, expand)
+		for _, f := range after {
+			f(r)
 		}
-		rows, err := c.QueryContext(ctx, r.Query)
-		if r.Error != nil {
-			var me *mysql.MySQLError
-			if assert.True(t, errors.As(err, &me), "record %d %s: want error %+v, got %v", i, label, r.Error, err) {
-				assert.Equal(t, r.Error.Number, me.Number, "record %d %s: number", i, label)
-				assert.Equal(t, r.Error.SQLState, string(me.SQLState[:]), "record %d %s: sqlstate", i, label)
-				want, got := maskRunTimes(expand(r.Error.Message), me.Message)
-				assert.Equal(t, want, got, "record %d %s: message", i, label)
-			}
-			if rows != nil {
-				rows.Close()
-			}
-			continue
-		}
-		if !assert.NoError(t, err, "record %d %s", i, label) {
-			continue
-		}
-		cts, err := rows.ColumnTypes()
+	}
+}
+
+func replayOne(t *testing.T, ctx context.Context, i int, r goldenRecord, connFor func(string) *sql.Conn, expand func(string) string) {
+	r.Query = expand(r.Query) // placeholders are in queries too (golden/README.md)
+	label := r.Conn + "> " + r.Query
+	c := connFor(r.Conn)
+	if r.Affected != nil {
+		res, err := c.ExecContext(ctx, r.Query)
+		require.NoError(t, err, label)
+		n, err := res.RowsAffected()
 		require.NoError(t, err)
-		var got [][]*string
-		for rows.Next() {
-			vals := make([]sql.NullString, len(cts))
-			dest := make([]any, len(cts))
-			for j := range vals {
-				dest[j] = &vals[j]
-			}
-			require.NoError(t, rows.Scan(dest...), label)
-			row := make([]*string, len(vals))
-			for j, v := range vals {
-				if v.Valid {
-					s := v.String
-					row[j] = &s
-				}
-			}
-			got = append(got, row)
+		assert.Equal(t, *r.Affected, n, "record %d %s: rows affected", i, label)
+		return
+	}
+	rows, err := c.QueryContext(ctx, r.Query)
+	if r.Error != nil {
+		var me *mysql.MySQLError
+		if assert.True(t, errors.As(err, &me), "record %d %s: want error %+v, got %v", i, label, r.Error, err) {
+			assert.Equal(t, r.Error.Number, me.Number, "record %d %s: number", i, label)
+			assert.Equal(t, r.Error.SQLState, string(me.SQLState[:]), "record %d %s: sqlstate", i, label)
+			want, got := maskRunTimes(expand(r.Error.Message), me.Message)
+			assert.Equal(t, want, got, "record %d %s: message", i, label)
 		}
-		require.NoError(t, rows.Err(), label)
-		rows.Close()
-		require.Len(t, cts, len(r.Columns), "record %d %s: columns", i, label)
-		for j, want := range r.Columns {
-			assert.Equal(t, want.Name, cts[j].Name(), "record %d %s: column %d name", i, label, j)
-			assert.Equal(t, want.Type, cts[j].DatabaseTypeName(), "record %d %s: column %q type", i, label, want.Name)
-			if want.Nullable != nil {
-				n, ok := cts[j].Nullable()
-				assert.True(t, ok, "record %d: nullable known", i)
-				assert.Equal(t, *want.Nullable, n, "record %d %s: column %q nullable", i, label, want.Name)
+		if rows != nil {
+			rows.Close()
+		}
+		return
+	}
+	if !assert.NoError(t, err, "record %d %s", i, label) {
+		return
+	}
+	cts, err := rows.ColumnTypes()
+	require.NoError(t, err)
+	var got [][]*string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cts))
+		dest := make([]any, len(cts))
+		for j := range vals {
+			dest[j] = &vals[j]
+		}
+		require.NoError(t, rows.Scan(dest...), label)
+		row := make([]*string, len(vals))
+		for j, v := range vals {
+			if v.Valid {
+				s := v.String
+				row[j] = &s
 			}
 		}
-		if !assert.Len(t, got, len(r.Rows), "record %d %s: row count", i, label) {
+		got = append(got, row)
+	}
+	require.NoError(t, rows.Err(), label)
+	rows.Close()
+	require.Len(t, cts, len(r.Columns), "record %d %s: columns", i, label)
+	for j, want := range r.Columns {
+		assert.Equal(t, want.Name, cts[j].Name(), "record %d %s: column %d name", i, label, j)
+		assert.Equal(t, want.Type, cts[j].DatabaseTypeName(), "record %d %s: column %q type", i, label, want.Name)
+		if want.Nullable != nil {
+			n, ok := cts[j].Nullable()
+			assert.True(t, ok, "record %d: nullable known", i)
+			assert.Equal(t, *want.Nullable, n, "record %d %s: column %q nullable", i, label, want.Name)
+		}
+	}
+	if !assert.Len(t, got, len(r.Rows), "record %d %s: row count", i, label) {
+		return
+	}
+	for j := range r.Rows {
+		assert.Len(t, got[j], len(r.Rows[j]), "record %d %s: row %d width", i, label, j)
+		if r.Volatile {
 			continue
 		}
-		for j := range r.Rows {
-			assert.Len(t, got[j], len(r.Rows[j]), "record %d %s: row %d width", i, label, j)
-			if r.Volatile {
+		for k, want := range r.Rows[j] {
+			if want == nil {
+				assert.Nil(t, got[j][k], "record %d %s: row %d col %d", i, label, j, k)
 				continue
 			}
-			for k, want := range r.Rows[j] {
-				if want == nil {
-					assert.Nil(t, got[j][k], "record %d %s: row %d col %d", i, label, j, k)
-					continue
-				}
-				if assert.NotNil(t, got[j][k], "record %d %s: row %d col %d is NULL", i, label, j, k) {
-					assert.Equal(t, expand(*want), *got[j][k], "record %d %s: row %d col %d", i, label, j, k)
-				}
+			if assert.NotNil(t, got[j][k], "record %d %s: row %d col %d is NULL", i, label, j, k) {
+				assert.Equal(t, expand(*want), *got[j][k], "record %d %s: row %d col %d", i, label, j, k)
 			}
 		}
 	}

@@ -89,6 +89,15 @@ func lex(sql string, mode lexMode) []token {
 				kind = tBadNum
 			}
 			out = append(out, token{kind: kind, text: sql[start:i], pos: start})
+		case c == '\'' && mode == manticoreLex:
+			s, n, ok := readManticoreString(sql[i:])
+			if !ok {
+				out = append(out, token{kind: tBadQuote, text: sql[i:], pos: start})
+				i = len(sql)
+				continue
+			}
+			out = append(out, token{kind: tString, text: s, pos: start})
+			i += n
 		case c == '\'' || (c == '"' && dqString):
 			s, n, ok := readQuoted(sql[i:], c)
 			if !ok {
@@ -154,8 +163,50 @@ func hasAlpha(s string) bool {
 	return false
 }
 
+// readManticoreString reads a string literal starting at its opening quote
+// (s[0]) as searchd reads one: the token is '([^'\\]|\\.|\\\\)*'
+// (src/sphinxql.l and src/ddl.l, TOK_QUOTED_STRING; flex's '.' is any byte
+// but a newline), so the first quote not taken by a backslash ends it, and
+// a doubled quote ends one string and starts another. Its text is
+// unescaped by SqlUnescapeN (src/sphinxint.h): \b \n \r \t are
+// backspace, newline, carriage return and tab, \0 is a space, and a
+// backslash before any other byte stands for that byte. A backslash before
+// a newline, or a missing closing quote, is no string token (ok false).
+func readManticoreString(s string) (string, int, bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\'':
+			return b.String(), i + 1, true
+		case '\\':
+			if i+1 >= len(s) || s[i+1] == '\n' {
+				return "", 0, false
+			}
+			i++
+			switch s[i] {
+			case 'b':
+				b.WriteByte('\b')
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case '0':
+				b.WriteByte(' ')
+			default:
+				b.WriteByte(s[i])
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", 0, false
+}
+
 // readQuoted reads a quoted string starting at s[0] == q, with doubled
-// quotes and backslash escapes, and returns its value and length.
+// quotes and backslash escapes, and returns its value and length (MySQL's
+// and MatrixOne's reading).
 func readQuoted(s string, q byte) (string, int, bool) {
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {

@@ -46,9 +46,10 @@ type Manticore struct {
 type Option func(*config)
 
 type config struct {
-	addr    string
-	dataDir string
-	user    *fileUser
+	addr      string
+	dataDir   string
+	user      *fileUser
+	startedAt time.Time
 }
 
 // WithUser makes the embedded Manticore check file access as searchd
@@ -62,6 +63,15 @@ type config struct {
 func WithUser(uid, gid int) Option {
 	return func(c *config) { c.user = &fileUser{uid: uint32(uid), gid: uint32(gid)} }
 }
+
+// WithStartedAt makes the embedded Manticore report SHOW STATUS uptime as
+// a searchd started at t would (src/searchd.cpp BuildStatus: uptime is
+// time(nullptr) minus the daemon's start, in whole seconds). Default: the
+// moment it starts, so uptime restarts at 0 with every start, as searchd's
+// does. A test uses it to stand for a searchd that has run a while, so
+// that a restart, even within the same second, changes the start time a
+// client derives (now minus uptime). Ignored by MatrixOne.
+func WithStartedAt(t time.Time) Option { return func(c *config) { c.startedAt = t } }
 
 // WithAddr sets the listen address. Default "127.0.0.1:0" (a free port).
 func WithAddr(addr string) Option { return func(c *config) { c.addr = addr } }
@@ -117,6 +127,9 @@ func StartManticore(opts ...Option) (*Manticore, error) {
 	if s.eng, err = newEngine(real, cfg.user); err != nil {
 		s.removeDir(dir)
 		return nil, err
+	}
+	if !cfg.startedAt.IsZero() {
+		s.eng.started = cfg.startedAt
 	}
 	fail := func(err error) (*Manticore, error) {
 		s.eng.releaseLocks()
@@ -211,6 +224,18 @@ func (s *Manticore) Hold(match string) (release func()) { return s.faults.hold(m
 // Held is how many statements wait on a Hold now: a test waits for it to
 // know that a statement has reached the server before it acts.
 func (s *Manticore) Held() int { return s.faults.waiting() }
+
+// Blocked is how many statements wait on a freeze now (UPDATE, FLUSH
+// RAMCHUNK, writes to disk chunks, an INSERT past rt_mem_limit): a test
+// waits for it to know that a statement has reached the server and is
+// blocked, with no timing. A statement no longer counted has been applied
+// (or has failed). searchd itself shows no such thing: SHOW THREADS does not
+// list statements waiting on a freeze (manticore.md §4.3).
+func (s *Manticore) Blocked() int {
+	s.eng.mu.Lock()
+	defer s.eng.mu.Unlock()
+	return s.eng.blocked
+}
 
 // DropConnections cuts every open client connection now. Statements being
 // executed finish on the server (as they do on searchd).

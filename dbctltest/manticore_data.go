@@ -57,6 +57,9 @@ func (e *mEngine) truncate(p *parser) (*mysqlwire.Result, error) {
 	if t == nil || t.Type != "rt" {
 		return nil, mErr("TRUNCATE RTINDEX requires an existing RT table")
 	}
+	if t.foreign {
+		return nil, foreignErr(t)
+	}
 	if t.locked > 0 {
 		return nil, mErr("failed to save metadata for table '%s': ; keeping binlog for recovery", name)
 	}
@@ -153,6 +156,9 @@ func (e *mEngine) insert(ctx context.Context, p *parser, replace bool) (*mysqlwi
 	t := e.tables[name]
 	if t == nil || t.Type == "distributed" {
 		return nil, mErr("table '%s' absent", name)
+	}
+	if t.foreign {
+		return nil, foreignErr(t)
 	}
 	if cols == nil {
 		cols = append([]string{"id"}, fieldNames(t)...)

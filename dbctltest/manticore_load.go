@@ -35,6 +35,9 @@ func (s *store) load() (map[string]*mTable, error) {
 		if err != nil {
 			return nil, err
 		}
+		if t.foreign && ix.Type != "" {
+			t.Type = ix.Type // a real percolate table's .meta does not say
+		}
 		tables[name] = t
 	}
 	return tables, nil
@@ -44,6 +47,9 @@ func (s *store) loadTable(name string) (*mTable, error) {
 	b, err := os.ReadFile(s.path(name, "meta"))
 	if err != nil {
 		return nil, fmt.Errorf("dbctltest: table %s: %w", name, err)
+	}
+	if isRealMeta(b) {
+		return s.loadRealTable(name, b)
 	}
 	t := &mTable{counters: map[string]int{}}
 	if err := json.Unmarshal(b, t); err != nil {

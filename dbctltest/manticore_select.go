@@ -93,6 +93,9 @@ func (e *mEngine) selectStmt(p *parser) (*mysqlwire.Result, error) {
 	if t == nil || t.Type == "distributed" {
 		return nil, mErr("unknown local table(s) '%s' in search request", name)
 	}
+	if t.foreign && !(count && !hasWhere && match == nil) {
+		return nil, foreignErr(t)
+	}
 	t.counters["search"]++
 	docs := t.allDocs()
 	if t.Type == "percolate" {
@@ -118,9 +121,13 @@ func (e *mEngine) selectStmt(p *parser) (*mysqlwire.Result, error) {
 		}
 	}
 	if count {
+		n := len(docs)
+		if t.foreign {
+			n = t.docCount()
+		}
 		return &mysqlwire.Result{
 			Columns: []mysqlwire.Column{{Name: "count(*)", Schema: "Manticore", Type: mysqlwire.TypeLongLong, Length: 20}},
-			Rows:    textRows([]string{strconv.Itoa(len(docs))}),
+			Rows:    textRows([]string{strconv.Itoa(n)}),
 		}, nil
 	}
 	sort.SliceStable(docs, func(i, j int) bool { return docs[i].ID < docs[j].ID })

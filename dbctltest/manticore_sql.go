@@ -154,6 +154,15 @@ func parseFreeze(p *parser) ([]string, *string, error) {
 	}
 }
 
+// ddlSyntaxErr is a syntax error of searchd's DDL grammar (src/ddl.y,
+// which parses statements starting with CREATE, ALTER, DROP, JOIN and
+// IMPORT: src/sphinxql.l TOK_DDLCLAUSE), prefixed "P03:" (manticore.md
+// §4.7). The text after "unexpected" is written as the other grammars
+// write it; no capture shows an IMPORT TABLE parse error.
+func ddlSyntaxErr(p *parser, t token) error {
+	return mErr("P03: syntax error, unexpected %s near '%s'", tokenName(t), p.rest(t))
+}
+
 func syntaxErr(p *parser, t token) error {
 	return mErr("P01: syntax error, unexpected %s near '%s'", tokenName(t), p.rest(t))
 }
@@ -226,7 +235,10 @@ func (e *mEngine) show(p *parser) (*mysqlwire.Result, error) {
 
 // showStatus answers SHOW STATUS [LIKE 'p'] with a few counters; version
 // as 29.2.2 reports it (manticore-2.jsonl and manticore.jsonl: "SHOW STATUS
-// LIKE 'version'"). The other counters rest on manticore.md §4.5.
+// LIKE 'version'"). The other counters rest on manticore.md §4.5; uptime
+// (§4.8: "SHOW STATUS LIKE 'uptime'") is whole seconds since the daemon
+// started, as src/searchd.cpp BuildStatus computes it (time(nullptr) minus
+// m_uStarted), so it restarts at 0 when the server restarts.
 func (e *mEngine) showStatus(like *string) *mysqlwire.Result {
 	e.mu.Lock()
 	uptime := int(time.Since(e.started).Seconds())

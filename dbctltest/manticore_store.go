@@ -84,6 +84,10 @@ type mTable struct {
 	locked   int
 	nextID   int64
 	counters map[string]int
+	// foreign: the table's files were written by a real searchd
+	// (manticore_realmeta.go); foreignDocs is its .meta's total_documents.
+	foreign     bool
+	foreignDocs int64
 }
 
 func (t *mTable) freezable() bool { return t.Type == "rt" || t.Type == "percolate" }
@@ -186,6 +190,9 @@ func (t *mTable) locate(id int64) (chunk *mChunk, idx int) {
 }
 
 func (t *mTable) docCount() int {
+	if t.foreign {
+		return int(t.foreignDocs)
+	}
 	n := len(t.ram)
 	for _, c := range t.chunks {
 		n += c.alive()
@@ -216,6 +223,9 @@ func (s *store) files(t *mTable) []string {
 	var out []string
 	if t.Type == "distributed" {
 		return nil
+	}
+	if t.foreign {
+		return s.foreignFiles(t)
 	}
 	out = append(out, s.path(t.Name, "meta"), s.path(t.Name, "settings"))
 	// the table's copies of its external files, in its folder
@@ -262,6 +272,9 @@ func jsonLines(docs []mDoc) []byte {
 }
 
 func (s *store) saveMeta(t *mTable) error {
+	if t.foreign {
+		return nil // searchd's files are never rewritten in the emulator's format
+	}
 	t.ChunkIDs = t.ChunkIDs[:0]
 	for _, c := range t.chunks {
 		t.ChunkIDs = append(t.ChunkIDs, c.ID)
@@ -286,6 +299,9 @@ func (s *store) saveSettings(t *mTable) error {
 // saveRAM writes the RAM chunk to <t>.ram. After FLUSH RAMCHUNK moved it
 // to disk the file is gone, and an empty RAM chunk does not bring it back.
 func (s *store) saveRAM(t *mTable) error {
+	if t.foreign {
+		return nil
+	}
 	if t.Type != "rt" || (len(t.ram) == 0 && !t.ramFile) {
 		return s.saveMeta(t)
 	}

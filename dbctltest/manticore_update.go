@@ -79,6 +79,8 @@ func (e *mEngine) update(ctx context.Context, p *parser) (*mysqlwire.Result, err
 	defer e.mu.Unlock()
 	if t := e.tables[name]; t == nil || t.Type != "rt" {
 		return nil, mErr("unknown table '%s' in update request", name)
+	} else if t.foreign {
+		return nil, foreignErr(t)
 	}
 	// UPDATE waits while the table is frozen, even for RAM documents.
 	t, err := e.waitFrozen(ctx, name)
@@ -139,6 +141,9 @@ func (e *mEngine) delete(ctx context.Context, p *parser) (*mysqlwire.Result, err
 	t := e.tables[name]
 	if t == nil || t.Type != "rt" {
 		return nil, mErr("unknown table '%s' in delete request", name)
+	}
+	if t.foreign {
+		return nil, foreignErr(t)
 	}
 	var affected uint64
 	for _, id := range ids {

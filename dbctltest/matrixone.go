@@ -208,6 +208,9 @@ func (s *MatrixOne) Delay(match string, d time.Duration) { s.faults.delay(match,
 // is called or the server closes (see Manticore.Hold).
 func (s *MatrixOne) Hold(match string) (release func()) { return s.faults.hold(match) }
 
+// Held reports how many statements wait on a Hold now.
+func (s *MatrixOne) Held() int { return s.faults.waiting() }
+
 // DropConnections cuts every open client connection now.
 func (s *MatrixOne) DropConnections() { s.srv.DropConnections() }
 
@@ -274,6 +277,11 @@ func (m *moSession) InitDB(db string) error {
 
 func (m *moSession) Close() {}
 
+// Query runs one statement. ctx is the server's, not the client's: a
+// statement delayed or held by the faults, a RESTORE included, runs to the
+// end after its client has gone, as MatrixOne v4.2.0 does (issue 18: a
+// snapshot restore whose client gave up at 10 ms had landed three seconds
+// later; the same for PITR restores).
 func (m *moSession) Query(ctx context.Context, q mysqlwire.Query) (*mysqlwire.Result, error) {
 	sqlshape.Record("matrixone", q.SQL) // for the statement-coverage test (internal/shapecheck)
 	if err := m.s.faults.before(ctx, q.SQL); err != nil {

@@ -172,7 +172,16 @@ func (m *moSession) moFlush(param string) (string, error) {
 }
 
 // moCheckpoint takes "" (or "0") for the default timeout of 90 s, or a Go
-// duration that bounds the TN-side work.
+// duration that bounds the TN-side work (matrixone.md §5: cmd_checkpoint.go
+// passes it to the TN's HandleForceCheckpoint, default 90 s; §6.6 and
+// Appendix C: "1ns" and "-5s" answer 20101 "internal error: force flush
+// failed: context deadline exceeded", "0" the default, "abc" 1105 "time:
+// invalid duration"; golden matrixone.jsonl record 33 has the text without
+// "force flush failed:", see checkpointTimeoutErr). The work takes
+// SetCheckpointDuration (2 ms by
+// default); a timeout shorter than that gives up when it runs out and
+// answers the timeout error. The TN's clock runs on the server: a client
+// that leaves meanwhile does not stop it (ctx is the server's).
 func (m *moSession) moCheckpoint(ctx context.Context, command, param string) (string, error) {
 	method := "Checkpoint"
 	if command == "GLOBALCHECKPOINT" {
@@ -186,12 +195,14 @@ func (m *moSession) moCheckpoint(ctx context.Context, command, param string) (st
 		}
 		timeout = d
 	}
+	m.s.mu.Lock()
 	work := m.s.checkpointWork
+	m.s.mu.Unlock()
 	if timeout < work {
 		if timeout > 0 {
 			sleepCtx(ctx, timeout)
 		}
-		return "", moErr(20101, "internal error: context deadline exceeded")
+		return "", m.s.checkpointTimeoutErr()
 	}
 	sleepCtx(ctx, work)
 	m.s.mu.Lock()
@@ -228,4 +239,34 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// SetCheckpointDuration sets how long a checkpoint (incremental or global)
+// takes on the emulated TN; a timeout parameter shorter than d makes it
+// give up after that timeout with the server's timeout error (see
+// moCheckpoint). Default 2 ms.
+func (s *MatrixOne) SetCheckpointDuration(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checkpointWork = d
+}
+
+// checkpointTimeoutErr is the answer of a checkpoint whose timeout ran out:
+// "force flush failed: context deadline exceeded" when there were rows to
+// flush (matrixone.md Appendix C D2 and K3, each right after an insert),
+// "context deadline exceeded" alone when there were none (golden
+// matrixone.jsonl record 33).
+func (s *MatrixOne) checkpointTimeoutErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.accounts {
+		for _, db := range a.dbs {
+			for _, t := range db.tables {
+				if t.dirty {
+					return moErr(20101, "internal error: force flush failed: context deadline exceeded")
+				}
+			}
+		}
+	}
+	return moErr(20101, "internal error: context deadline exceeded")
 }

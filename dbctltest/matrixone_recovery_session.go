@@ -99,8 +99,11 @@ func (m *moSession) sessionZone() *time.Location {
 	return m.s.rec.zone
 }
 
-// setVar handles "set time_zone = 'SYSTEM' | '+hh:mm'" (rec 249, 254) and
-// "set @v = 'text'" (rec 288); other SETs go to the base emulation.
+// setVar handles "set time_zone = 'SYSTEM' | '+hh:mm'" (rec 249, 254), or
+// a zone name (MatrixOne docs, System-Parameters/0.6-timezone.md: "the
+// value can be given as a named time zone"; not captured), and "set @v =
+// 'text'" (rec 288); other SETs go to the base emulation. The value is kept
+// as given for select @@time_zone.
 func (m *moSession) setVar(p *parser) (*mysqlwire.Result, *mysqlwire.Error, bool) {
 	switch {
 	case p.peek().is("time_zone"):
@@ -110,14 +113,17 @@ func (m *moSession) setVar(p *parser) (*mysqlwire.Result, *mysqlwire.Error, bool
 		}
 		v := p.next().text
 		if strings.EqualFold(v, "SYSTEM") {
-			m.rec.tz = nil
+			m.rec.tz, m.rec.tzName = nil, v
 			return &mysqlwire.Result{}, nil, true
 		}
 		loc, ok := parseOffsetZone(v)
 		if !ok {
-			return nil, moErr(20101, "internal error: unknown time zone %s", v), true // not captured
+			var err error
+			if loc, err = time.LoadLocation(v); err != nil || v == "" || strings.EqualFold(v, "Local") {
+				return nil, moErr(20101, "internal error: unknown time zone %s", v), true // not captured
+			}
 		}
-		m.rec.tz = loc
+		m.rec.tz, m.rec.tzName = loc, v
 		return &mysqlwire.Result{}, nil, true
 	case p.peek().isPunct('@') && p.toks[p.i+1].kind == tIdent:
 		p.next()
@@ -176,6 +182,29 @@ func (m *moSession) prepare(p *parser) (*mysqlwire.Result, *mysqlwire.Error) {
 		}
 	}
 	return nil, moErr(20105, "not supported: dbctltest does not emulate PREPARE of %q", text)
+}
+
+// timeZoneVar is select @@time_zone: the session's time_zone as it was set,
+// "SYSTEM" for a session that never set it (MatrixOne docs,
+// System-Parameters/0.6-timezone.md; not captured).
+func (m *moSession) timeZoneVar() string {
+	if m.rec.tzName == "" {
+		return "SYSTEM"
+	}
+	return m.rec.tzName
+}
+
+// fromUnixtime is from_unixtime(N): the wall clock of Unix second N in the
+// session zone, whole seconds, DATETIME; NULL outside 0..32536771199
+// (source pkg/sql/plan/function, FromUnixTimeInt64 and
+// types.DatetimeFromUnix: Go's offset of the zone at that instant). Not
+// captured.
+func (m *moSession) fromUnixtime(arg token) mysqlwire.Value {
+	n, err := strconv.ParseInt(arg.text, 10, 64)
+	if arg.kind != tInt || err != nil || n < 0 || n > 32536771199 {
+		return mysqlwire.Null
+	}
+	return mysqlwire.V(time.Unix(n, 0).In(m.sessionZone()).Format("2006-01-02 15:04:05"))
 }
 
 // nowText renders the server clock in the session zone, as select now()

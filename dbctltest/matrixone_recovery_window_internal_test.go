@@ -58,18 +58,16 @@ func TestShowRecoveryWindowStartAndZone(t *testing.T) {
 		_, err := db.Exec(q)
 		require.NoError(t, err, q)
 	}
-	// the PITR was last changed 3 hours ago: its window starts 1 hour ago
-	s.mu.Lock()
-	for _, pt := range s.rec.pitrs {
-		if pt.name == "p" {
-			pt.modified = pt.modified.Add(-3 * time.Hour)
-		}
-	}
-	s.mu.Unlock()
-	before := time.Now()
+	// three hours later the PITR was last changed 3 hours ago: its window
+	// starts 1 hour ago. (The clock is set a millisecond short of 3 hours,
+	// so that the server's time, set from a reading taken just before,
+	// cannot be ahead of before below.)
+	const later = 3*time.Hour - time.Millisecond
+	s.SetClock(time.Now().Add(later))
+	before := time.Now().Add(later)
 	var level, account, dbName, table, windows string
 	require.NoError(t, db.QueryRow("show recovery_window for database d").Scan(&level, &account, &dbName, &table, &windows))
-	after := time.Now()
+	after := time.Now().Add(3 * time.Hour)
 	m := regexp.MustCompile(`'start_time':'([^']+)', 'end_time':'([^']+)'`).FindStringSubmatch(windows)
 	require.NotNil(t, m, windows)
 	start, err := time.ParseInLocation("2006-01-02 15:04:05.999999999", m[1], ist)

@@ -267,6 +267,11 @@ func (m *moSession) evalItem(ctx context.Context, it selectItem, q mysqlwire.Que
 		return varchar(name), v, nil
 	case "version":
 		return varchar(name), mysqlwire.V(matrixOneVersion), nil
+	case "from_unixtime":
+		if len(it.args) != 1 {
+			return mysqlwire.Column{}, mysqlwire.Value{}, moErr(20105, "not supported: dbctltest emulates from_unixtime(N) only")
+		}
+		return mysqlwire.Column{Name: name, Type: typeDatetime, Length: 19}, m.fromUnixtime(it.args[0]), nil
 	case "current_account_id", "current_user_id", "current_role_id":
 		return mysqlwire.Column{Name: name, Type: mysqlwire.TypeLong}, mysqlwire.V(strconv.FormatUint(uint64(m.account.id), 10)), nil
 	case "":
@@ -275,6 +280,9 @@ func (m *moSession) evalItem(ctx context.Context, it selectItem, q mysqlwire.Que
 			return mysqlwire.Column{Name: name, Type: mysqlwire.TypeBlob, Length: 0xffffffff}, mysqlwire.V(matrixOneVersion), nil
 		case "@@version_comment":
 			return varchar(name), mysqlwire.V("MatrixOne"), nil
+		case "@@time_zone":
+			// column type as @@version's (golden matrixone.jsonl); not captured
+			return mysqlwire.Column{Name: name, Type: mysqlwire.TypeBlob, Length: 0xffffffff}, mysqlwire.V(m.timeZoneVar()), nil
 		}
 		if strings.HasPrefix(it.text, "@@") {
 			return varchar(name), mysqlwire.Null, nil

@@ -35,8 +35,16 @@ type app struct {
 	embedded bool
 
 	// interruptNote, set by a command that froze tables, says what an
-	// interrupted run left behind, as verified (see releaseNote).
+	// interrupted (or timed out) run left behind, as verified (see
+	// releaseNote).
 	interruptNote string
+
+	// stateDir is --state-dir (freezes.go); clients are the command's
+	// clients, whose releases are awaited before exit, and released what
+	// those releases unfroze.
+	stateDir string
+	clients  []*dbctl.Client
+	released []string
 
 	closers []func()
 }
@@ -67,7 +75,7 @@ Exit codes: 0 ok, 1 operation failed or interrupted, 2 usage error.`,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.dsn, "dsn", "", "server DSN (default $DBCTL_DSN)")
-	pf.DurationVar(&a.timeout, "timeout", 0, "deadline for the operation, e.g. 30s (a MatrixOne checkpoint sends it to the server as its timeout)")
+	pf.DurationVar(&a.timeout, "timeout", 0, "deadline for the operation, e.g. 30s (a MatrixOne checkpoint sends the time left, less a margin, as the server's own timeout)")
 	pf.BoolVar(&a.json, "json", false, "print one JSON document (stable field names)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "no progress output")
 	pf.BoolVar(&a.embedded, "embedded", false, "run against embedded demo servers (dbctltest) instead of --dsn")
@@ -112,22 +120,29 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	err := root.ExecuteContext(ctx)
+	// A FREEZE still running when the command stopped is waited for and
+	// released before exit (freezes.go).
+	_, werr := a.settleReleases()
+	note := a.releasedNote(werr)
+	if err == nil && werr != nil {
+		err = werr
+	}
 	if err == nil {
+		if note != "" {
+			a.notice("dbctl: %s", note)
+		}
 		return exitOK
 	}
-	code := exitFailed
-	var ue *usageError
-	switch {
-	case errors.As(err, &ue), isCobraUsage(err),
-		errors.Is(err, dbctl.ErrInvalidIdentifier), errors.Is(err, dbctl.ErrInvalidArgument), errors.Is(err, dbctl.ErrNoTables):
-		code = exitUsage
-	}
+	code := exitCode(err)
 	msg := err.Error()
 	if ctx.Err() != nil {
 		msg = "interrupted: " + strings.TrimPrefix(msg, "dbctl: ")
-		if a.interruptNote != "" {
-			msg += " (" + a.interruptNote + ")"
-		}
+	}
+	switch {
+	case a.interruptNote != "": // interrupted, or out of --timeout
+		msg += " (" + a.interruptNote + ")"
+	case note != "":
+		msg += " (" + note + ")"
 	}
 	if !strings.HasPrefix(msg, "dbctl: ") {
 		msg = "dbctl: " + msg
@@ -141,6 +156,9 @@ func (a *app) execute(ctx context.Context, args []string) int {
 		if me, ok := dbctl.ServerError(err); ok {
 			doc["error"].(map[string]any)["server_code"] = me.Number
 		}
+		if errors.Is(err, dbctl.ErrOutcomeUnknown) {
+			doc["error"].(map[string]any)["outcome_unknown"] = true
+		}
 		a.printJSON(doc)
 	} else {
 		fmt.Fprintln(a.stderr, msg)
@@ -149,6 +167,26 @@ func (a *app) execute(ctx context.Context, args []string) int {
 		}
 	}
 	return code
+}
+
+// exitCode is 2 for a usage error: how the command was called (flags,
+// arguments), or an argument dbctl refused before sending anything (an
+// invalid name or value). Everything else is 1, a server's refusal
+// included even when it is about an argument (MatrixOne says "input
+// timestamp ... is less than the pitr valid time" with the code of any
+// refusal, 20101), and a statement whose outcome is unknown.
+func exitCode(err error) int {
+	var ue *usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		return exitUsage
+	}
+	if _, fromServer := dbctl.ServerError(err); fromServer || errors.Is(err, dbctl.ErrOutcomeUnknown) {
+		return exitFailed
+	}
+	if errors.Is(err, dbctl.ErrInvalidIdentifier) || errors.Is(err, dbctl.ErrInvalidArgument) || errors.Is(err, dbctl.ErrNoTables) {
+		return exitUsage
+	}
+	return exitFailed
 }
 
 // isCobraUsage recognizes cobra's own argument errors.
@@ -194,10 +232,11 @@ func (a *app) client(kind string) (*dbctl.Client, error) {
 		return nil, usagef("no server: pass --dsn, set DBCTL_DSN, or use --embedded")
 	}
 	a.dsn = dsn
-	c, err := dbctl.Open(dsn)
+	c, err := dbctl.Open(dsn, a.clientOptions()...)
 	if err != nil {
 		return nil, &usageError{err.Error()}
 	}
+	a.clients = append(a.clients, c)
 	a.closers = append(a.closers, func() { _ = c.Close() })
 	return c, nil
 }

@@ -47,6 +47,7 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 			}
 			ctx, cancel := a.opContext(cmd.Context())
 			defer cancel()
+			a.releaseOrphansOrWarn(ctx, m)
 			pp := a.progress("backup")
 			opts.Progress = pp.update
 			before, beforeErr := freezeCounters(ctx, m)
@@ -54,7 +55,7 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 			pp.done()
 			if err != nil {
 				if ctx.Err() != nil {
-					a.interruptNote = "partial output was removed; " + releaseNote(m, before, beforeErr, err)
+					a.interruptNote = "partial output was removed; " + a.releaseNote(m, before, beforeErr, err)
 				}
 				return err
 			}

@@ -11,10 +11,13 @@ import (
 )
 
 func (a *app) manticoreCmd() *cobra.Command {
-	return group("manticore", "Manticore Search table control, backup and restore",
+	cmd := group("manticore", "Manticore Search table control, backup and restore",
 		a.freezeCmd(), a.unfreezeCmd(), a.locksCmd(), a.statusCmd(), a.flushCmd(), a.optimizeCmd(),
 		a.backupCmd(), a.verifyCmd(), a.restoreCmd(), a.importCmd(), a.backupsCmd(), a.pruneCmd(),
 	)
+	cmd.PersistentFlags().StringVar(&a.stateDir, "state-dir", "",
+		"folder of the freeze journal, shared by every dbctl on this machine (default $XDG_STATE_HOME/dbctl, else ~/.local/state/dbctl)")
+	return cmd
 }
 
 // manticore returns the manager on a connected client.
@@ -44,8 +47,13 @@ func (a *app) freezeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "freeze TABLE...",
 		Short: "FREEZE tables and print the files to copy (they stay frozen: unfreeze them when done)",
-		Args:  minArgs(1, "at least one TABLE"),
+		Long: `FREEZE tables and print the files to copy. They stay frozen, on purpose: unfreeze them when done
+('dbctl manticore unfreeze'). First, orphaned freezes of this server (of dbctl runs on this machine that died
+holding them, see 'dbctl manticore locks') are released. If the command is interrupted while the FREEZE runs,
+it waits for the FREEZE and unfreezes what it froze before it exits.`,
+		Args: minArgs(1, "at least one TABLE"),
 		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, args []string) error {
+			orphans := a.releaseOrphansOrWarn(ctx, m)
 			files, err := m.Freeze(ctx, args...)
 			if err != nil {
 				return err
@@ -57,9 +65,10 @@ func (a *app) freezeCmd() *cobra.Command {
 					Normalized string `json:"normalized"`
 				}
 				out := struct {
-					Frozen []string `json:"frozen"`
-					Files  []file   `json:"files"`
-				}{Frozen: lowerAll(args), Files: []file{}}
+					Frozen          []string     `json:"frozen"`
+					Files           []file       `json:"files"`
+					ReleasedOrphans []orphanJSON `json:"released_orphans"`
+				}{Frozen: lowerAll(args), Files: []file{}, ReleasedOrphans: orphansJSON(orphans)}
 				for _, f := range files {
 					out.Files = append(out.Files, file{f.Table, f.File, f.Normalized})
 				}
@@ -114,41 +123,6 @@ func rowsOf(vals []string) [][]string {
 		out[i] = []string{v}
 	}
 	return out
-}
-
-func (a *app) locksCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "locks",
-		Short: "SHOW LOCKS: frozen and read-locked tables with their counters",
-		Args:  noArgs,
-		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, _ []string) error {
-			locks, err := m.Locks(ctx)
-			if err != nil {
-				return err
-			}
-			if a.json {
-				type lock struct {
-					Type           string `json:"type"`
-					Name           string `json:"name"`
-					LockType       string `json:"lock_type"`
-					Count          int    `json:"count"`
-					AdditionalInfo string `json:"additional_info"`
-				}
-				out := []lock{}
-				for _, l := range locks {
-					out = append(out, lock{l.Type, l.Name, l.LockType, l.Count, l.AdditionalInfo})
-				}
-				a.printJSON(map[string]any{"locks": out})
-				return nil
-			}
-			rows := make([][]string, len(locks))
-			for i, l := range locks {
-				rows[i] = []string{l.Type, l.Name, l.LockType, strconv.Itoa(l.Count)}
-			}
-			a.printTable([]string{"TYPE", "NAME", "LOCK", "COUNT"}, rows)
-			return nil
-		}),
-	}
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -243,7 +217,7 @@ func (a *app) optimizeCmd() *cobra.Command {
 	var opts dbctl.OptimizeOptions
 	cmd := &cobra.Command{
 		Use:   "optimize TABLE",
-		Short: "OPTIMIZE TABLE: merge disk chunks",
+		Short: "OPTIMIZE TABLE: merge disk chunks (refused while the table is frozen: searchd would drop it)",
 		Args:  exactArgs(1, "one TABLE"),
 		RunE: a.manticoreRun(func(ctx context.Context, m *dbctl.Manticore, args []string) error {
 			if err := m.Optimize(ctx, args[0], opts); err != nil {

@@ -133,7 +133,7 @@ func (a *app) moCheckpointCmd() *cobra.Command {
 	var global bool
 	cmd := &cobra.Command{
 		Use:   "checkpoint [--global] [--timeout 90s]",
-		Short: "Force an incremental (or --global) checkpoint; --timeout is sent as the server-side timeout",
+		Short: "Force an incremental (or --global) checkpoint; --timeout, less a margin, is sent as the server's own timeout",
 		Args:  noArgs,
 		RunE: a.moctlRun(func(ctx context.Context, mo *dbctl.MoCtl, _ []string) error {
 			var r *dbctl.MoCtlResult

@@ -13,7 +13,7 @@ import (
 
 func (a *app) pitrCmd() *cobra.Command {
 	return group("pitr", "MatrixOne point-in-time recovery: create, list, alter, drop, restore",
-		a.pitrCreateCmd(), pitrs.listCmd(a, "List the session account's PITRs, newest first (times in the server's zone)"),
+		a.pitrCreateCmd(), pitrs.listCmd(a, "List the session account's PITRs, newest first (times in UTC)"),
 		a.pitrAlterCmd(), pitrs.dropCmd(a, "Drop a PITR (never the server's own sys_mo_catalog_pitr)"), a.pitrRestoreCmd())
 }
 
@@ -132,8 +132,10 @@ func (a *app) pitrRestoreCmd() *cobra.Command {
 		Long: `Restore replaces data with its state at --at: --database DB the whole database (tables made since are
 dropped), --table its rows, --account ACC every database of the account (your own account: give its name),
 --cluster EVERY ACCOUNT of the cluster. --at is RFC 3339 with a zone, "YYYY-MM-DD HH:MM:SS[.f]" in UTC, or a
-duration before now (-15m); it is sent in the server's own zone. Asks for confirmation; without a terminal,
---yes is required.`,
+duration before now (-15m); it is sent as the wall clock of the server's own zone at that instant (a time
+the server would read as another instant, in the hour that repeats when the clocks go back, is refused).
+If --timeout passes before the server answers, the restore may still be applied: the error says so, and what
+to check. Asks for confirmation; without a terminal, --yes is required.`,
 		Args: exactArgs(1, pitrs.what),
 		RunE: a.restoreRun(&yes, func(name string) (restorePlan, error) {
 			t, err := tf.target(true)

@@ -74,7 +74,9 @@ func (a *app) snapshotRestoreCmd() *cobra.Command {
 		Short: "Replace an account, database or table (or, with --cluster, every account) with its state at a snapshot",
 		Long: `Restore replaces data: --database DB replaces the whole database (tables made since are dropped),
 --table replaces the table's rows, --account ACC every database of the account (--to-account B: into account B,
-sys only), --cluster EVERY ACCOUNT of the cluster. Asks for confirmation; without a terminal, --yes is required.`,
+sys only), --cluster EVERY ACCOUNT of the cluster. If --timeout passes before the server answers, the restore may
+still be applied (MatrixOne runs it to the end): the error says so, and what to check. Asks for confirmation;
+without a terminal, --yes is required.`,
 		Args: exactArgs(1, snapshots.what),
 		RunE: a.restoreRun(&yes, func(name string) (restorePlan, error) {
 			t, err := tf.target(true)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -130,18 +131,18 @@ func TestKilledBackupsStagingRemovedByTheNext(t *testing.T) {
 	assert.Equal(t, uint64(1), uint64(st.Nlink))
 }
 
-// SIGINT while the FREEZE itself is on its way (delayed on the server): the
-// FREEZE is not abandoned (searchd would run it after the UNFREEZE); the
-// command waits for it, releases, verifies, and a second later nothing is
-// frozen (issue 9 C).
+// SIGINT while the FREEZE itself is on its way (held on the server): the
+// backup stops at once, but the FREEZE is not abandoned (searchd would run
+// it after any UNFREEZE): the command waits for it, says so, releases what
+// it froze, verifies, and exits with nothing frozen (issue 9 C, issue 16).
 func TestInterruptDuringFreeze(t *testing.T) {
 	s := newServers(t)
 	release := s.mt.Hold("^FREEZE")
 	defer release()
 	target := filepath.Join(t.TempDir(), "bk")
 	cmd := exec.Command(binary, s.m("backup", "--dir", target)...)
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
 	require.NoError(t, cmd.Start())
 	deadline := time.Now().Add(20 * time.Second)
 	for s.mt.Held() == 0 { // the FREEZE has reached the server and waits there
@@ -149,21 +150,42 @@ func TestInterruptDuringFreeze(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	// the signal is handled at once; the command must still be waiting for
-	// its FREEZE (not abandon it), so let the server run it only now
-	time.Sleep(200 * time.Millisecond)
+	// the command says it waits for its FREEZE (it does not abandon it);
+	// only then may the server run it
+	for !strings.Contains(errb.String(), "waiting for a FREEZE still running on the server") {
+		require.True(t, time.Now().Before(deadline), "the command did not wait for its FREEZE:\n%s", errb.String())
+		time.Sleep(5 * time.Millisecond)
+	}
 	release()
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 1, ee.ExitCode(), errb.String())
 	assert.Contains(t, errb.String(), "interrupted")
+	assert.Contains(t, errb.String(), "the FREEZE answered after the command stopped; unfrozen again: alerts, products")
 	assert.Contains(t, errb.String(), "verified with SHOW LOCKS: no table is left frozen by this command")
-	assert.Contains(t, errb.String(), "cancelled while FREEZE ran; released", "the FREEZE was waited for, not abandoned")
 	for _, table := range []string{"products", "alerts"} {
 		n, ok := s.mt.Locked(table)
 		require.True(t, ok, table)
 		assert.Equal(t, 0, n, table, "unfrozen when the command exits, not later")
 	}
 	assert.NoDirExists(t, target)
+}
+
+// syncBuffer is a bytes.Buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

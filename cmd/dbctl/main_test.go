@@ -29,6 +29,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "dbctl")
+	// The freeze journal of the dbctl processes the tests run (its
+	// default folder) is one of this run, not the user's.
+	if err := os.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state")); err != nil {
+		panic(err)
+	}
 	// Built with the crash points on (internal/crashpoint): without
 	// DBCTL_CRASHPOINT in its environment it behaves as a release build.
 	build := exec.Command("go", "build", "-tags", "dbctl_crashpoints", "-o", binary, ".")

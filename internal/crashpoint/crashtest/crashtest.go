@@ -203,3 +203,23 @@ func readSteps(file string) []Step {
 	lines = slices.DeleteFunc(lines, func(s string) bool { return s == "" })
 	return Number(lines)
 }
+
+// IsolateStateDir points XDG_STATE_HOME, the default folder of dbctl's
+// freeze journal (dbctl.WithStateDir), at a new temporary folder for this
+// test process and the processes it starts, so that tests never read or
+// write the user's journal; a child started by Child keeps its parent's,
+// so that the parent's next run finds what the killed child recorded. Call
+// it from TestMain; the returned function removes the folder.
+func IsolateStateDir() (cleanup func()) {
+	if IsChild() && os.Getenv("XDG_STATE_HOME") != "" {
+		return func() {}
+	}
+	state, err := os.MkdirTemp("", "dbctl-test-state-")
+	if err != nil {
+		panic(err)
+	}
+	if err := os.Setenv("XDG_STATE_HOME", state); err != nil {
+		panic(err)
+	}
+	return func() { _ = os.RemoveAll(state) }
+}
