@@ -142,7 +142,7 @@ func TestS3CreateCrashCampaign(t *testing.T) {
 					noBackupFoldersLeft(t, e["staging"])
 					cleanupStore(t, openDirect(t, srv, e["root"]))
 				},
-				only: func(s recordedStep) bool { return !v.big || !seen[stepKind(s.Name)] },
+				only:     func(s recordedStep) bool { return !v.big || !seen[stepKind(s.Name)] },
 				recorded: func(t *testing.T, rec []recordedStep) { steps = rec }}
 			runCampaign(t, c)
 			for _, s := range steps {
