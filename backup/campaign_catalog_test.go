@@ -130,8 +130,8 @@ func prunedCatalog(t *testing.T, e campaignEnv) {
 }
 
 // The Prune campaign, in a folder and in S3, keeping the newest of three
-// backups: at every instant each backup is listed and verifies, or is not
-// listed; a failed prune reports only unlisted backups as deleted; the
+// backups: whatever step failed, panicked or was killed, each backup is
+// listed and verifies, or is not listed, and the kept one is listed; the
 // next Prune finishes the job and nothing but the kept backup is left.
 func TestPruneCrashCampaign(t *testing.T) {
 	if crashtest.IsChild() {
@@ -146,7 +146,7 @@ func TestPruneCrashCampaign(t *testing.T) {
 					prunedCatalog(t, e)
 					return e
 				},
-				next: func(t *testing.T, e campaignEnv, how string, step crashtest.Step, err error) {
+				next: func(t *testing.T, e campaignEnv, _ string, _ crashtest.Step, _ error) {
 					opts := PruneOptions{KeepLast: 1, Store: campaignStore(e)}
 					list, lerr := List(ctx, e["root"], ListOptions{Store: opts.Store})
 					require.NoError(t, lerr)
