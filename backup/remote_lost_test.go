@@ -14,7 +14,7 @@ import (
 // lostCase is one S3 operation of the fault matrix: run it through the
 // proxy's endpoint at a fresh root, and tell the root and the location.
 type lostCase struct {
-	run  func(t *testing.T, loc string, opts backupstore.Options) error
+	run func(t *testing.T, loc string, opts backupstore.Options) error
 	// only: the S3 operations to fault ("" all of a successful run's)
 	only map[string]bool
 }
