@@ -15,10 +15,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// ListBackups over 50 S3 backups opens one store (one client, one
-// HeadBucket) and reads each backup through a sub-store of it: the prefix
-// listing, then a HEAD and a GET of each manifest.json. It closes the
-// store: no connection or goroutine of it is left.
+// List over 50 S3 backups opens one store (one client, one HeadBucket)
+// and reads each backup through a sub-store of it: the prefix listing,
+// then a GET of each manifest.json and a listing of its claim and
+// heartbeat objects (none here). It closes the store: no connection or
+// goroutine of it is left.
 func TestS3ListBackupsOneClient(t *testing.T) {
 	srv := s3Env(t)
 	root := srv.Location(t)
@@ -36,6 +37,8 @@ func TestS3ListBackupsOneClient(t *testing.T) {
 		assert.Empty(t, b.Problem)
 	}
 	assert.Equal(t, 1, p.Count("HeadBucket"))
+	assert.Equal(t, backups, p.Count("GetObject"))
+	assert.Equal(t, 1+backups, p.Count("ListObjectsV2"))
 	assert.Equal(t, 2+2*backups, p.Count(""), "%d requests", p.Count(""))
 	before.NoneLeft(t)
 }

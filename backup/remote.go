@@ -126,13 +126,19 @@ type UploadOptions struct {
 
 // Upload copies the finished local backup in dir to location (an
 // object store or another folder), which must not hold a manifest yet.
-// Each file is streamed once: its stored bytes are uploaded while the sha256
-// of the original bytes is computed in the same pass (decompressing a
-// compressed backup's files on the side) and checked against the manifest
-// (a mismatch is ErrCorrupt with a *FileError). manifest.json
-// is uploaded last. On any failure, cancellation included, the multipart
-// upload in flight is aborted and every object written is deleted, so the
-// location never holds a backup that looks complete but is not.
+// It takes the location's claim first (claim.go: ErrExists while another
+// run writes there; a dead writer's claim is taken over and what it left
+// removed). Each file is streamed once: its stored bytes are uploaded
+// while the sha256 of the original bytes is computed in the same pass
+// (decompressing a compressed backup's files on the side) and checked
+// against the manifest (a mismatch is ErrCorrupt with a *FileError).
+// manifest.json is uploaded last, once the claim is read back as this
+// run's. On any failure, cancellation and panics included, the multipart
+// upload in flight is aborted and every object written is deleted, the
+// claim last, so the location never holds a backup that looks complete
+// but is not, and is free again; when even that cleanup fails, or the
+// process is killed, the claim left is a dead run's and the next run there
+// (Upload, Create, List or Prune of the parent) removes the rest.
 func Upload(ctx context.Context, dir, location string, opts UploadOptions) error {
 	op := "upload backup " + dir + " to " + location
 	man, err := readManifest(dir)
