@@ -143,6 +143,13 @@ func runCampaign(t *testing.T, c campaign) []recordedStep {
 		c.recorded(t, steps)
 	}
 	c.next(t, e, "", crashtest.Step{}, nil)
+	run := 0
+	for _, s := range steps {
+		if c.only == nil || c.only(s) {
+			run++
+		}
+	}
+	t.Logf("%s: %d steps recorded, %d under the campaign", t.Name(), len(steps), run)
 	for _, s := range steps {
 		if c.only != nil && !c.only(s) {
 			continue
