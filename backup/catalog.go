@@ -132,8 +132,8 @@ func (c *catalog) list(ctx context.Context) ([]Info, error) {
 	}
 	out := []Info{}
 	for _, name := range names {
-		if internalName(name) {
-			continue
+		if c.dir != "" && internalName(name) {
+			continue // a store has no such folders: a name there is the user's
 		}
 		info, ok, err := c.entry(ctx, name)
 		if err != nil {
