@@ -102,7 +102,7 @@ func stubDB(b *testing.B) *sql.DB {
 
 func benchPair(b *testing.B, sdk func(*Client) error, hand func(*sql.DB) error) {
 	db := stubDB(b)
-	c := New(db)
+	c := New(db, nil)
 	b.Run("sdk", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
@@ -239,20 +239,6 @@ func BenchmarkManticoreLocks(b *testing.B) {
 		}
 		benchSink = len(locks)
 		return rows.Err()
-	})
-}
-
-func BenchmarkManticoreLockedCount(b *testing.B) {
-	benchPair(b, func(c *Client) error {
-		_, err := c.Manticore().LockedCount(bctx, "gold_a")
-		return err
-	}, func(db *sql.DB) error {
-		var k, v string
-		if err := db.QueryRowContext(bctx, "SHOW TABLE `gold_a` STATUS LIKE 'locked'").Scan(&k, &v); err != nil {
-			return err
-		}
-		_, err := strconv.Atoi(v)
-		return err
 	})
 }
 

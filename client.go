@@ -21,7 +21,7 @@ type Client struct {
 	manticore *Manticore
 
 	// identity is the answer of the sys-account check (see
-	// WithSysAccountCheck), asked once: concurrent first calls share one
+	// Options.SkipSysAccountCheck), asked once: concurrent first calls share one
 	// query, and none holds a lock while it runs (probe.go).
 	identity sharedProbe[*Identity]
 	// identityRTT is how long the identity query took, in nanoseconds: a
@@ -36,13 +36,14 @@ type Client struct {
 // Open parses dsn (go-sql-driver/mysql syntax, e.g.
 // "root:111@tcp(127.0.0.1:6001)/" for MatrixOne or
 // "root@tcp(127.0.0.1:9306)/" for Manticore) and returns a Client over a
-// new *sql.DB. It does not dial: use Ping to check the server. A malformed
-// DSN is reported here, without the password.
+// new *sql.DB, configured by opts (nil: every default; see Options). It
+// does not dial: use Ping to check the server. A malformed DSN is reported
+// here, without the password.
 //
 // MatrixOne logins of another account are written "account#user" in a DSN;
 // "account:user" would be split by the DSN parser at the first ':' and log in
 // as user "account" with the rest as password.
-func Open(dsn string, opts ...Option) (*Client, error) {
+func Open(dsn string, opts *Options) (*Client, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, opErr("open", ErrInvalidArgument, "parse DSN: "+dsnErrorText(dsn, err), nil)
@@ -51,22 +52,17 @@ func Open(dsn string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, opErr("open", ErrInvalidArgument, "DSN configuration: "+dsnErrorText(dsn, err), nil)
 	}
-	c := New(sql.OpenDB(conn), opts...)
+	c := New(sql.OpenDB(conn), opts)
 	c.ownsDB = true
 	c.fz.server = journalServer(cfg)
 	return c, nil
 }
 
 // New wraps an existing *sql.DB, which may come from any driver that speaks
-// to a MySQL-protocol server (or from go-sqlmock). Close does not close a DB
-// passed to New: its owner does.
-func New(db *sql.DB, opts ...Option) *Client {
-	c := &Client{db: db, opts: defaultOptions()}
-	for _, o := range opts {
-		if o != nil {
-			o(&c.opts)
-		}
-	}
+// to a MySQL-protocol server (or from go-sqlmock). opts may be nil (every
+// default). Close does not close a DB passed to New: its owner does.
+func New(db *sql.DB, opts *Options) *Client {
+	c := &Client{db: db, opts: resolveOptions(opts)}
 	c.moctl = &MoCtl{c: c}
 	c.manticore = &Manticore{c: c}
 	c.fz.init()
@@ -78,7 +74,7 @@ func New(db *sql.DB, opts ...Option) *Client {
 func (c *Client) DB() *sql.DB { return c.db }
 
 // Close waits for the pending releases (see WaitReleases), at most the
-// release timeout (WithReleaseTimeout), then cuts what is still waiting (a
+// release timeout (Options.ReleaseTimeout), then cuts what is still waiting (a
 // FREEZE still running on the server keeps its journal record for the next
 // run) and closes the *sql.DB if Open created it; a *sql.DB passed to New
 // is left open. The error names the releases it could not finish.

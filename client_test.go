@@ -24,7 +24,7 @@ func TestOpenErrorsHoldNoPassword(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.dsn, func(t *testing.T) {
-			_, err := Open(tc.dsn)
+			_, err := Open(tc.dsn, nil)
 			require.ErrorIs(t, err, ErrInvalidArgument)
 			assert.Contains(t, err.Error(), tc.want)
 			if tc.password != "" {
@@ -41,7 +41,7 @@ func FuzzOpenWithholdsThePassword(f *testing.F) {
 	f.Add("root:pw/db")
 	f.Add("u:p@ss@tcp(h:1)/?parseTime=maybe")
 	f.Fuzz(func(t *testing.T, dsn string) {
-		_, err := Open(dsn)
+		_, err := Open(dsn, nil)
 		if err == nil {
 			return
 		}

@@ -9,7 +9,7 @@
 // The one call a user makes is Open (or New over an existing *sql.DB), then
 // the manager of the database at hand:
 //
-//	c, err := dbctl.Open("root:111@tcp(127.0.0.1:6001)/")
+//	c, err := dbctl.Open("root:111@tcp(127.0.0.1:6001)/", nil)
 //	...
 //	defer c.Close()
 //	r, err := c.MoCtl().FlushTable(ctx, "db1", "orders")

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-
-	"github.com/go-sql-driver/mysql"
 )
 
 // Sentinel errors for the conditions callers branch on. Test for them with
@@ -50,8 +48,10 @@ var (
 	ErrUnexpectedResult = errors.New("dbctl: unexpected result")
 
 	// ErrNotSupported: MatrixOne refused the mo_ctl service or command
-	// (20105 "not supported", 20424 "wrong service").
-	ErrNotSupported = errors.New("dbctl: not supported by the server")
+	// (20105 "not supported", 20424 "wrong service"); or this system
+	// cannot do the operation (backup.Create where there is no flock(2),
+	// refused before anything is sent).
+	ErrNotSupported = errors.New("dbctl: not supported")
 
 	// ErrServerTimeout: the server gave up on its own deadline (the timeout
 	// parameter of a MatrixOne checkpoint ran out).
@@ -84,6 +84,28 @@ var (
 	// context's error (errors.Is(err, context.DeadlineExceeded) holds) and
 	// says what to check.
 	ErrOutcomeUnknown = errors.New("dbctl: outcome unknown: the server may still apply the statement")
+
+	// ErrMoCtlFailed: MatrixOne ran the mo_ctl command and its answer says
+	// it failed: a "returnStr" other than "OK" (matrixone.md §4.3, §5). The
+	// *MoCtlResult is returned together with the error: its ReturnStrs and
+	// Raw hold what the server said.
+	ErrMoCtlFailed = errors.New("dbctl: mo_ctl command failed")
+
+	// ErrFreezeOutcomeUnknown: the connection died while a FREEZE was in
+	// flight, so whether searchd ran it (or still will: it runs a FREEZE
+	// whose client has gone) is unknown. A releaser watches the counters
+	// for the release timeout and unfreezes the tables if it lands; after
+	// that, its journal record (see Options.StateDir) is left for the next
+	// run on this machine (ReleaseOrphanedFreezes), which releases it once
+	// the counters show that it landed.
+	ErrFreezeOutcomeUnknown = errors.New("dbctl: FREEZE outcome unknown")
+
+	// ErrStateDir: the freeze journal's folder (Options.StateDir, default
+	// $XDG_STATE_HOME/dbctl or ~/.local/state/dbctl) cannot be made, read
+	// or written. Nothing was frozen: a freeze that could not be recorded
+	// is not taken. Move the folder with Options.StateDir (CLI:
+	// --state-dir) or XDG_STATE_HOME.
+	ErrStateDir = errors.New("dbctl: freeze journal folder unusable")
 )
 
 // OpError is the error returned by every operation of this package. It
@@ -139,33 +161,6 @@ func opErr(op string, kind error, detail string, err error) *OpError {
 	return &OpError{Op: op, Kind: kind, Detail: detail, Err: err}
 }
 
-// MoCtlError reports a mo_ctl call that the server executed but whose result
-// says it failed: a "returnStr" other than "OK".
-type MoCtlError struct {
-	// Method is the "method" field of the answer, e.g. "Flush".
-	Method string
-	// ReturnStr is the first "returnStr" that was not "OK".
-	ReturnStr string
-	// Raw is the exact text the server returned.
-	Raw string
-}
-
-// Error implements error.
-func (e *MoCtlError) Error() string {
-	return "dbctl: mo_ctl " + e.Method + " returned " + quoteForMessage(e.ReturnStr)
-}
-
-// ServerError returns the *mysql.MySQLError that err wraps, if any. Note that
-// MatrixOne's "ExpectedEOB" packet carries number 0: a non-nil result with
-// Number 0 is still an error.
-func ServerError(err error) (*mysql.MySQLError, bool) {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me, true
-	}
-	return nil, false
-}
-
 // quoteForMessage renders a server value for an error message: quoted, and
 // cut to a length that keeps messages readable.
 func quoteForMessage(s string) string {
@@ -175,19 +170,3 @@ func quoteForMessage(s string) string {
 	}
 	return strconv.Quote(s)
 }
-
-// ErrFreezeOutcomeUnknown: the connection died while a FREEZE was in flight,
-// so whether searchd ran it (or still will: it runs a FREEZE whose client
-// has gone) is unknown. A releaser watches the counters for the release
-// timeout and unfreezes the tables if it lands; after that, its journal
-// record (see WithStateDir) is left for the next run on this machine
-// (ReleaseOrphanedFreezes), which releases it once the counters show that
-// it landed.
-var ErrFreezeOutcomeUnknown = errors.New("dbctl: FREEZE outcome unknown")
-
-// ErrStateDir: the freeze journal's folder (WithStateDir, default
-// $XDG_STATE_HOME/dbctl or ~/.local/state/dbctl) cannot be made, read or
-// written. Nothing was frozen: a freeze that could not be recorded is not
-// taken. Move the folder with WithStateDir (CLI: --state-dir) or
-// XDG_STATE_HOME.
-var ErrStateDir = errors.New("dbctl: freeze journal folder unusable")

@@ -27,7 +27,7 @@ func exampleServer() (srv *dbctltest.Manticore, state string, done func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,12 +38,12 @@ func exampleServer() (srv *dbctltest.Manticore, state string, done func()) {
 	return srv, state, func() { _ = os.RemoveAll(state); _ = srv.Close() }
 }
 
-func ExampleWithStateDir() {
+func ExampleOptions_stateDir() {
 	srv, state, done := exampleServer()
 	defer done()
 	// Every dbctl that freezes the same servers on this machine should
 	// share one journal folder (the CLI: --state-dir).
-	c, err := dbctl.Open(srv.DSN(), dbctl.WithStateDir(state))
+	c, err := dbctl.Open(srv.DSN(), &dbctl.Options{StateDir: state})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func ExampleWithStateDir() {
 func ExampleClient_WaitReleases() {
 	srv, state, done := exampleServer()
 	defer done()
-	c, err := dbctl.Open(srv.DSN(), dbctl.WithStateDir(state))
+	c, err := dbctl.Open(srv.DSN(), &dbctl.Options{StateDir: state})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -85,8 +85,11 @@ func ExampleClient_WaitReleases() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	n, _ := c.Manticore().LockedCount(context.Background(), "products")
-	fmt.Println("released:", released, "locked:", n)
+	st, err := c.Manticore().TableStatus(context.Background(), "products")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("released:", released, "locked:", st.Locked)
 	// Output:
 	// deadline: true
 	// released: [products] locked: 0
@@ -95,7 +98,7 @@ func ExampleClient_WaitReleases() {
 func ExampleManticore_OrphanedFreezes() {
 	srv, state, done := exampleServer()
 	defer done()
-	c, err := dbctl.Open(srv.DSN(), dbctl.WithStateDir(state))
+	c, err := dbctl.Open(srv.DSN(), &dbctl.Options{StateDir: state})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -116,7 +119,7 @@ func ExampleManticore_OrphanedFreezes() {
 func ExampleManticore_ReleaseOrphanedFreezes() {
 	srv, state, done := exampleServer()
 	defer done()
-	c, err := dbctl.Open(srv.DSN(), dbctl.WithStateDir(state))
+	c, err := dbctl.Open(srv.DSN(), &dbctl.Options{StateDir: state})
 	if err != nil {
 		log.Fatal(err)
 	}

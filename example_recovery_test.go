@@ -22,7 +22,7 @@ func recoveryExample() (*dbctltest.MatrixOne, *dbctl.Client) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

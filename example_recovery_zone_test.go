@@ -14,7 +14,7 @@ import (
 // A server process in Europe/Berlin, asked in December: a PITR restore to a
 // summer instant (CEST, +2) and to a winter one (CET, +1) each bring back
 // the rows of that instant. dbctl asks the server for its zone's offset at
-// each instant (or takes it from WithMatrixOneTimeZone).
+// each instant (or takes it from Options.MatrixOneTimeZone).
 func ExamplePITRs_Restore_daylightSavingTime() {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
@@ -32,7 +32,7 @@ func ExamplePITRs_Restore_daylightSavingTime() {
 		return time.Date(y, month, 1, hour, min, 0, 0, time.UTC)
 	}
 	srv.SetClock(day(time.July, 11, 0))
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -67,11 +67,11 @@ func ExamplePITRs_Restore_daylightSavingTime() {
 	//   3 scarf
 }
 
-// WithMatrixOneTimeZone names the server process's zone: dbctl then asks
+// Options.MatrixOneTimeZone names the server process's zone: dbctl then asks
 // the server for no offset. An instant whose wall clock the server would
 // read as another one (the first 02:30 of the night the clocks go back) is
 // refused before anything is sent.
-func ExampleWithMatrixOneTimeZone() {
+func ExampleOptions_matrixOneTimeZone() {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		log.Fatal(err)
@@ -82,7 +82,7 @@ func ExampleWithMatrixOneTimeZone() {
 	}
 	defer srv.Close()
 	srv.SetTimeZone(berlin)
-	c, err := dbctl.Open(srv.DSN(), dbctl.WithMatrixOneTimeZone(berlin))
+	c, err := dbctl.Open(srv.DSN(), &dbctl.Options{MatrixOneTimeZone: berlin})
 	if err != nil {
 		log.Fatal(err)
 	}

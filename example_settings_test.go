@@ -23,10 +23,9 @@ func ExampleManticore_Settings() {
 	}
 	fmt.Println(s.ConfigurationFile)
 	fmt.Println(s.DataDir)
-	listen, _ := s.Get("searchd.listen")
-	fmt.Println(listen, len(s.All))
+	fmt.Println(s.Values["searchd.listen"], len(s.Values))
 	// Output:
 	// /etc/manticoresearch/manticore.conf
 	// /var/lib/manticore
-	// 127.0.0.1:9306:mysql41 5
+	// [127.0.0.1:9306:mysql41 127.0.0.1:9308:http] 4
 }

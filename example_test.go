@@ -21,12 +21,17 @@ const (
 	dataDir = "/var/lib/manticore"
 )
 
-func mockClient(opts ...dbctl.Option) (*dbctl.Client, sqlmock.Sqlmock) {
+// mockClient is a Client over go-sqlmock; opts (at most one) configure it.
+func mockClient(opts ...dbctl.Options) (*dbctl.Client, sqlmock.Sqlmock) {
 	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))
 	if err != nil {
 		log.Fatal(err)
 	}
-	return dbctl.New(db, opts...), mock
+	var o *dbctl.Options
+	if len(opts) > 0 {
+		o = &opts[0]
+	}
+	return dbctl.New(db, o), mock
 }
 
 func rows(cols []string, vals ...string) *sqlmock.Rows {
@@ -69,12 +74,12 @@ func expectRelease(mock sqlmock.Sqlmock, table string) {
 
 func ExampleOpen() {
 	// Open parses the DSN but does not dial; Ping would.
-	c, err := dbctl.Open("root:111@tcp(127.0.0.1:6001)/")
+	c, err := dbctl.Open("root:111@tcp(127.0.0.1:6001)/", nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	_, err = dbctl.Open("root:111@tcp(127.0.0.1:6001")
+	_, err = dbctl.Open("root:111@tcp(127.0.0.1:6001", nil)
 	fmt.Println(err != nil)
 	// Output: true
 }
@@ -88,7 +93,7 @@ func ExampleNew() {
 
 func ExampleClient_Ping() {
 	db, mock, _ := sqlmock.New(sqlmock.MonitorPingsOption(true))
-	c := dbctl.New(db)
+	c := dbctl.New(db, nil)
 	mock.ExpectPing()
 	fmt.Println(c.Ping(context.Background()))
 	// Output: <nil>
@@ -103,13 +108,12 @@ func ExampleMoCtl_FlushTable() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	strs, _ := r.ReturnStrs()
-	fmt.Println(r.Method, strs)
+	fmt.Println(r.Method, r.ReturnStrs)
 	// Output: Flush [OK]
 }
 
 func ExampleMoCtl_FlushTable_errors() {
-	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+	c, mock := mockClient(dbctl.Options{SkipSysAccountCheck: true})
 	// An unknown database comes back as an error packet with errno 0.
 	mock.ExpectQuery("select mo_ctl('dn', 'flush', 'nodb.t')").
 		WillReturnError(&mysql.MySQLError{Number: 0, SQLState: [5]byte{'0', '0', '0', '0', '0'}, Message: "ExpectedEOB"})
@@ -127,7 +131,7 @@ func ExampleMoCtl_FlushTable_errors() {
 }
 
 func ExampleMoCtl_FlushTableByID() {
-	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+	c, mock := mockClient(dbctl.Options{SkipSysAccountCheck: true})
 	moctlReturns(mock, "select mo_ctl('dn', 'flush', '282826')", flushOK)
 	r, err := c.MoCtl().FlushTableByID(context.Background(), 282826)
 	fmt.Println(r.Method, err)
@@ -135,7 +139,7 @@ func ExampleMoCtl_FlushTableByID() {
 }
 
 func ExampleMoCtl_FlushAccountTable() {
-	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+	c, mock := mockClient(dbctl.Options{SkipSysAccountCheck: true})
 	moctlReturns(mock, "select mo_ctl('dn', 'flush', 'db1.t.10001')", flushOK)
 	r, err := c.MoCtl().FlushAccountTable(context.Background(), "db1", "t", 10001)
 	fmt.Println(r.Method, err)
@@ -143,7 +147,7 @@ func ExampleMoCtl_FlushAccountTable() {
 }
 
 func ExampleMoCtl_IncrementalCheckpoint() {
-	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+	c, mock := mockClient(dbctl.Options{SkipSysAccountCheck: true})
 	// No deadline on ctx: '' lets the server use its default of 90 s.
 	moctlReturns(mock, "select mo_ctl('dn', 'checkpoint', '')",
 		"{\n  \"method\": \"Checkpoint\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n")
@@ -153,7 +157,7 @@ func ExampleMoCtl_IncrementalCheckpoint() {
 }
 
 func ExampleMoCtl_GlobalCheckpoint() {
-	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+	c, mock := mockClient(dbctl.Options{SkipSysAccountCheck: true})
 	moctlReturns(mock, "select mo_ctl('dn', 'globalcheckpoint', '')",
 		"{\n  \"method\": \"GlobalCheckpoint\",\n  \"result\": [\n    {\n      \"returnStr\": \"OK\"\n    }\n  ]\n}\n")
 	r, err := c.MoCtl().GlobalCheckpoint(context.Background())
@@ -162,7 +166,7 @@ func ExampleMoCtl_GlobalCheckpoint() {
 }
 
 func ExampleMoCtl_Ping() {
-	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+	c, mock := mockClient(dbctl.Options{SkipSysAccountCheck: true})
 	moctlReturns(mock, "select mo_ctl('dn', 'ping', '')",
 		"{\n  \"method\": \"Ping\",\n  \"result\": [\n    {\n      \"serviceAddress\": \"127.0.0.1:22000\",\n      \"shardID\": 2,\n      \"replicaID\": 262146,\n      \"logShardID\": 1\n    }\n  ]\n}\n")
 	shards, err := c.MoCtl().Ping(context.Background())
@@ -170,19 +174,24 @@ func ExampleMoCtl_Ping() {
 	// Output: [{ServiceAddress:127.0.0.1:22000 ShardID:2 ReplicaID:262146 LogShardID:1}] <nil>
 }
 
-func ExampleMoCtl_PingShard() {
-	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+// Ping with shard ids pings those shards only; an id that names no shard
+// is ErrEmptyResult.
+func ExampleMoCtl_Ping_shard() {
+	c, mock := mockClient(dbctl.Options{SkipSysAccountCheck: true})
 	moctlReturns(mock, "select mo_ctl('dn', 'ping', '12345')", "{\n  \"method\": \"Ping\",\n  \"result\": []\n}\n")
-	_, err := c.MoCtl().PingShard(context.Background(), 12345)
+	_, err := c.MoCtl().Ping(context.Background(), 12345)
 	fmt.Println(errors.Is(err, dbctl.ErrEmptyResult))
-	// Output: true
+	fmt.Println(err)
+	// Output:
+	// true
+	// dbctl: mo_ctl ping shard 12345: empty result: mo_ctl Ping returned an empty result array: "{\n  \"method\": \"Ping\",\n  \"result\": []\n}\n"
 }
 
 func ExampleMoCtl_Exec() {
-	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+	c, mock := mockClient(dbctl.Options{SkipSysAccountCheck: true})
 	moctlReturns(mock, "select mo_ctl('dn', 'inspect', 'catalog')", "\nmsg: catalog ...\n")
 	r, err := c.MoCtl().Exec(context.Background(), "dn", "inspect", "catalog")
-	fmt.Printf("%v %q %v\n", r.IsJSON(), r.Raw, err)
+	fmt.Printf("%v %q %v\n", r.JSON, r.Raw, err)
 	// Output: false "\nmsg: catalog ...\n" <nil>
 }
 
@@ -196,11 +205,6 @@ func ExampleMoCtl_CheckSysAccount() {
 	// Output:
 	// acc1 accountadmin true
 	// dbctl: mo_ctl sys-account check: mo_ctl requires the sys account with the moadmin role: session is account "acc1", user "admin", role "accountadmin"
-}
-
-func ExampleMoCtlStatement() {
-	fmt.Println(dbctl.MoCtlStatement("dn", "flush", "db1.t'x"))
-	// Output: select mo_ctl('dn', 'flush', 'db1.t''x')
 }
 
 func ExampleManticore_Freeze() {
@@ -273,24 +277,16 @@ func ExampleManticore_Locks() {
 	// Output: [{Type:rt Name:products LockType:freeze AdditionalInfo:Count: 2 Count:2}]
 }
 
-func ExampleManticore_LockedCount() {
-	c, mock := mockClient()
-	mock.ExpectQuery("SHOW TABLE `products` STATUS LIKE 'locked'").WillReturnRows(rows([]string{"Variable_name", "Value"}, "locked", "1"))
-	n, err := c.Manticore().LockedCount(context.Background(), "products")
-	fmt.Println(n, err)
-	// Output: 1 <nil>
-}
-
 func ExampleManticore_TableStatus() {
 	c, mock := mockClient()
 	mock.ExpectQuery("SHOW TABLE `products` STATUS").WillReturnRows(rows([]string{"Variable_name", "Value"},
 		"table_type", "rt", "indexed_documents", "3", "locked", "0"))
-	st, _ := c.Manticore().TableStatus(context.Background(), "products")
-	typ, _ := st.TableType()
-	docs, _ := st.IndexedDocuments()
-	locked, _ := st.Locked()
-	fmt.Println(typ, docs, locked)
-	// Output: rt 3 0
+	st, err := c.Manticore().TableStatus(context.Background(), "products")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(st.TableType, st.IndexedDocuments, st.Locked, st.DiskChunks, len(st.Vars))
+	// Output: rt 3 0 0 3
 }
 
 func ExampleManticore_FlushAttributes() {
@@ -344,7 +340,7 @@ func ExampleManticore_Tables() {
 	mock.ExpectQuery("SHOW TABLES").WillReturnRows(rows([]string{"Table", "Type"}, "products", "rt", "dist", "distributed"))
 	tables, _ := c.Manticore().Tables(context.Background())
 	for _, t := range tables {
-		fmt.Println(t.Name, t.Type, t.Freezable())
+		fmt.Println(t.Name, t.Type, t.Freezable)
 	}
 	// Output:
 	// products rt true
@@ -367,27 +363,26 @@ func ExampleValidateManticoreTable() {
 	// dbctl: invalid identifier: Manticore table name "products; DROP TABLE x": character ';' at byte 8 is not allowed (only ASCII letters, digits and '_')
 }
 
-func ExampleQuoteString() {
-	fmt.Println(dbctl.QuoteString(`it's a \ test`))
-	// Output: 'it''s a \\ test'
+// The server's own error stays reachable through every wrap: errors.As
+// with *mysql.MySQLError.
+func ExampleOpError_serverError() {
+	c, mock := mockClient()
+	mock.ExpectQuery("SHOW TABLE `nope` STATUS").WillReturnError(&mysql.MySQLError{Number: 1064, Message: "SHOW TABLE STATUS requires an existing table"})
+	_, err := c.Manticore().TableStatus(context.Background(), "nope")
+	var me *mysql.MySQLError
+	fmt.Println(errors.As(err, &me), me.Number, errors.Is(err, dbctl.ErrTableNotFound))
+	// Output: true 1064 true
 }
 
-func ExampleServerError() {
-	err := fmt.Errorf("wrapped: %w", &mysql.MySQLError{Number: 1146, Message: "no such table db1.nope"})
-	me, ok := dbctl.ServerError(err)
-	fmt.Println(ok, me.Number)
-	// Output: true 1146
-}
-
-func ExampleWithLowerCaseNames() {
+func ExampleOptions_keepNameCase() {
 	// MatrixOne stores names lower-cased; the SDK matches that by default.
-	c, mock := mockClient(dbctl.WithSysAccountCheck(false))
+	c, mock := mockClient(dbctl.Options{SkipSysAccountCheck: true})
 	moctlReturns(mock, "select mo_ctl('dn', 'flush', 'shop.orders')", flushOK)
 	_, err := c.MoCtl().FlushTable(context.Background(), "Shop", "Orders")
 	fmt.Println(err)
 
 	// On a server whose catalog keeps case, send the names as they are.
-	c, mock = mockClient(dbctl.WithSysAccountCheck(false), dbctl.WithLowerCaseNames(false))
+	c, mock = mockClient(dbctl.Options{SkipSysAccountCheck: true, KeepNameCase: true})
 	moctlReturns(mock, "select mo_ctl('dn', 'flush', 'Shop.Orders')", flushOK)
 	_, err = c.MoCtl().FlushTable(context.Background(), "Shop", "Orders")
 	fmt.Println(err)

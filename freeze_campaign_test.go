@@ -43,7 +43,7 @@ func TestFreezeCrashCampaign(t *testing.T) {
 	// frozen and leave nothing behind.
 	next := func(t *testing.T, state string) {
 		t.Helper()
-		nc := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state))
+		nc := itest.OpenClient(t, target.DSN, dbctl.Options{StateDir: state})
 		err := nc.Manticore().WithFrozen(ctx, tables, func(context.Context, []dbctl.FrozenFile) error {
 			assert.Equal(t, [2]int{base[0] + 1, base[1] + 1}, counts(), "frozen once by this run, nothing left of the faulty one")
 			return nil
@@ -56,7 +56,7 @@ func TestFreezeCrashCampaign(t *testing.T) {
 	for _, op := range freezeOps {
 		t.Run(op.name, func(t *testing.T) {
 			state := t.TempDir()
-			oc := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state), dbctl.WithReleaseTimeout(300*time.Millisecond))
+			oc := itest.OpenClient(t, target.DSN, dbctl.Options{StateDir: state, ReleaseTimeout: 300 * time.Millisecond})
 			var handed bool
 			steps := crashtest.Record(t, func() { handed, _ = runOp(ctx, op, oc, tables) })
 			if handed {
@@ -68,7 +68,7 @@ func TestFreezeCrashCampaign(t *testing.T) {
 				for _, act := range []crashpoint.Action{crashpoint.Fail, crashpoint.Panic} {
 					t.Run(string(act)+"/"+s.String(), func(t *testing.T) {
 						state := t.TempDir()
-						fc := itest.OpenClient(t, target.DSN, dbctl.WithStateDir(state), dbctl.WithReleaseTimeout(300*time.Millisecond))
+						fc := itest.OpenClient(t, target.DSN, dbctl.Options{StateDir: state, ReleaseTimeout: 300 * time.Millisecond})
 						var undo func()
 						if act == crashpoint.Fail {
 							undo = crashtest.FailAt(t, s)

@@ -76,7 +76,7 @@ func TestFreezeChild(t *testing.T) {
 		t.Skip("runs only as the child process of the freeze journal tests")
 	}
 	ctx := context.Background()
-	c, err := dbctl.Open(os.Getenv(envDSN), dbctl.WithStateDir(os.Getenv(envState)), dbctl.WithReleaseTimeout(300*time.Millisecond))
+	c, err := dbctl.Open(os.Getenv(envDSN), &dbctl.Options{StateDir: os.Getenv(envState), ReleaseTimeout: 300 * time.Millisecond})
 	require.NoError(t, err)
 	tables := strings.Split(os.Getenv(envTables), ",")
 	if os.Getenv(envOp) == "hold" {

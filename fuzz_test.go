@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/dbctl/dbctl/internal/sqllit"
 )
 
 // The seeds run as ordinary tests in CI; `go test -fuzz FuzzX` explores.
@@ -41,65 +43,16 @@ func FuzzManticoreIdent(f *testing.F) {
 	})
 }
 
-// unquoteMySQL reads one single-quoted literal the way a MySQL-protocol
-// server does, with backslash escapes on (noBackslash=false) or off, and
-// reports whether the literal spans the whole input.
-func unquoteMySQL(lit string, noBackslash bool) (string, bool) {
-	if len(lit) < 2 || lit[0] != '\'' {
-		return "", false
-	}
-	var b strings.Builder
-	for i := 1; i < len(lit); i++ {
-		c := lit[i]
-		switch {
-		case c == '\'':
-			if i+1 < len(lit) && lit[i+1] == '\'' {
-				b.WriteByte('\'')
-				i++
-				continue
-			}
-			return b.String(), i == len(lit)-1
-		case c == '\\' && !noBackslash:
-			if i+1 >= len(lit) {
-				return "", false
-			}
-			i++
-			switch lit[i] {
-			case '0':
-				b.WriteByte(0)
-			case 'n':
-				b.WriteByte('\n')
-			case 'r':
-				b.WriteByte('\r')
-			case 'Z':
-				b.WriteByte(0x1a)
-			default:
-				b.WriteByte(lit[i])
-			}
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return "", false
-}
-
-func FuzzQuoteString(f *testing.F) {
+// FuzzMoCtlStatement: any parameter stays inside the statement's third
+// literal (internal/sqllit's FuzzQuote reads the literal back as MySQL
+// does, in both backslash modes).
+func FuzzMoCtlStatement(f *testing.F) {
 	for _, s := range []string{"", "gold.t", "t'x", `a\'b`, "x'); drop database d; --", "\x00\n\r\x1a", `\`, "''", "é"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		q := QuoteString(s)
-		got, whole := unquoteMySQL(q, false)
-		if !whole || got != s {
-			t.Fatalf("QuoteString(%q) = %s reads back as %q (whole=%v)", s, q, got, whole)
-		}
-		// With NO_BACKSLASH_ESCAPES the value may differ, but the literal
-		// must still end exactly where it ends: no injection in either mode.
-		if _, whole := unquoteMySQL(q, true); !whole {
-			t.Fatalf("QuoteString(%q) = %s ends early without backslash escapes", s, q)
-		}
-		st := MoCtlStatement("dn", "flush", s)
-		if !strings.HasPrefix(st, "select mo_ctl('dn', 'flush', ") || !strings.HasSuffix(st, ")") {
+		st := moCtlStatement("dn", "flush", s)
+		if st != "select mo_ctl('dn', 'flush', "+sqllit.Quote(s)+")" {
 			t.Fatalf("statement %q", st)
 		}
 	})
@@ -121,13 +74,16 @@ func FuzzDecodeMoCtl(f *testing.F) {
 			return
 		}
 		if cerr := r.check(); cerr != nil {
-			var me *MoCtlError
-			if !errors.Is(cerr, ErrEmptyResult) && !errors.Is(cerr, ErrUnexpectedResult) && !errors.As(cerr, &me) {
+			if !errors.Is(cerr, ErrEmptyResult) && !errors.Is(cerr, ErrUnexpectedResult) && !errors.Is(cerr, ErrMoCtlFailed) {
 				t.Fatalf("check error %v of no known kind", cerr)
 			}
 		}
-		if strs, err := r.ReturnStrs(); err == nil && strs == nil {
+		strs, err := r.returnStrs()
+		if err == nil && strs == nil {
 			t.Fatalf("nil slice without error")
+		}
+		if (err == nil) != (r.ReturnStrs != nil) || len(strs) != len(r.ReturnStrs) {
+			t.Fatalf("ReturnStrs field %q, parsed %q, %v", r.ReturnStrs, strs, err)
 		}
 		_, _ = parseTNShards(r)
 	})

@@ -3,6 +3,7 @@ package dbctl
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -22,7 +23,9 @@ import (
 // that tolerates errors (a best-effort SHOW LOCKS) would swallow; so the
 // client's own statement log is watched too, and a statement that sqlmock
 // did not expect fails the test.
-func newMock(t testing.TB, opts ...Option) (*Client, sqlmock.Sqlmock) {
+// opts, at most one, configure the client; its Logger is replaced by the
+// watcher.
+func newMock(t testing.TB, opts ...Options) (*Client, sqlmock.Sqlmock) {
 	t.Helper()
 	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))
 	require.NoError(t, err)
@@ -32,7 +35,12 @@ func newMock(t testing.TB, opts ...Option) (*Client, sqlmock.Sqlmock) {
 		require.Empty(t, watch.list(), "statements sqlmock did not expect")
 		_ = db.Close()
 	})
-	return New(db, append([]Option{WithLogger(slog.New(watch))}, opts...)...), mock
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Logger = slog.New(watch)
+	return New(db, &o), mock
 }
 
 // unexpectedWatcher is a slog.Handler that keeps the failed statements
@@ -140,4 +148,12 @@ func goldFiles(dataDir, name string) [][]string {
 		out = append(out, []string{p, p})
 	}
 	return out
+}
+
+// serverError is the server's *mysql.MySQLError that err wraps, found the
+// way callers find it (errors.As).
+func serverError(err error) (*mysql.MySQLError, bool) {
+	var me *mysql.MySQLError
+	ok := errors.As(err, &me)
+	return me, ok
 }

@@ -89,7 +89,7 @@ func TestIntegrationFreezeNeverAbandoned(t *testing.T) {
 	})
 
 	t.Run("connection cut while FREEZE is held: undone once it lands", func(t *testing.T) {
-		c := itest.OpenClient(t, target.DSN, dbctl.WithReleaseTimeout(time.Minute))
+		c := itest.OpenClient(t, target.DSN, dbctl.Options{ReleaseTimeout: time.Minute})
 		a := itest.RTTable(t, c)
 		release := srv.Hold("^FREEZE")
 		defer release()
@@ -109,7 +109,7 @@ func TestIntegrationFreezeNeverAbandoned(t *testing.T) {
 	})
 
 	t.Run("FREEZE slower than the release timeout: awaited", func(t *testing.T) {
-		c := itest.OpenClient(t, target.DSN, dbctl.WithReleaseTimeout(50*time.Millisecond))
+		c := itest.OpenClient(t, target.DSN, dbctl.Options{ReleaseTimeout: 50 * time.Millisecond})
 		a := itest.RTTable(t, c)
 		release := srv.Hold("^FREEZE")
 		defer release()

@@ -89,12 +89,12 @@ func TestIntegrationMoCtl(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, shards)
 	assert.NotEmpty(t, shards[0].ServiceAddress)
-	_, err = mo.PingShard(ctx, 987654321)
+	_, err = mo.Ping(ctx, 987654321)
 	assert.ErrorIs(t, err, dbctl.ErrEmptyResult)
 
 	r, err = mo.Exec(ctx, "dn", "inspect", "")
 	require.NoError(t, err)
-	assert.False(t, r.IsJSON())
+	assert.False(t, r.JSON)
 	_, err = mo.Exec(ctx, "tn", "flush", db+".t")
 	assert.ErrorIs(t, err, dbctl.ErrNotSupported)
 }
@@ -176,7 +176,7 @@ func TestIntegrationSysAccountCheck(t *testing.T) {
 	assert.Contains(t, err.Error(), `role "public"`)
 
 	// without the client-side check the server's own 20101 maps the same way
-	unchecked := itest.OpenClient(t, s.DSNFor("acc1", "admin", "111"), dbctl.WithSysAccountCheck(false))
+	unchecked := itest.OpenClient(t, s.DSNFor("acc1", "admin", "111"), dbctl.Options{SkipSysAccountCheck: true})
 	_, err = unchecked.MoCtl().GlobalCheckpoint(ctx)
 	require.ErrorIs(t, err, dbctl.ErrNotSysAccount)
 	var me *mysql.MySQLError

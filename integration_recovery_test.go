@@ -224,7 +224,7 @@ func TestIntegrationSessionZoneKept(t *testing.T) {
 	}
 	require.Equal(t, "+08:00", zone())
 
-	c := dbctl.New(app)
+	c := dbctl.New(app, nil)
 	ctx := context.Background()
 	db := itest.UniqueName("dbctl_tz_")
 	itest.ExecAll(t, app, "create database "+db, "create table "+db+".t (id int primary key, v varchar(20))", "insert into "+db+".t values (1,'one')")

@@ -52,7 +52,7 @@ func TestIntegrationSlowFreeze(t *testing.T) {
 	for _, op := range ops {
 		for _, cc := range contexts {
 			t.Run(op.name+"/"+cc.name, func(t *testing.T) {
-				c := itest.OpenClient(t, target.DSN, dbctl.WithReleaseTimeout(releaseTimeout), dbctl.WithStateDir(t.TempDir()))
+				c := itest.OpenClient(t, target.DSN, dbctl.Options{ReleaseTimeout: releaseTimeout, StateDir: t.TempDir()})
 				a, b := itest.RTTable(t, c), itest.RTTable(t, c)
 				itest.ExecAll(t, c.DB(), "FREEZE "+a, "FREEZE "+b) // another holder
 				target.Srv.Delay("^FREEZE", slow)

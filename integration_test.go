@@ -62,15 +62,10 @@ func TestIntegrationManticoreOperations(t *testing.T) {
 
 	st, err := m.TableStatus(ctx, a)
 	require.NoError(t, err)
-	n, err := st.Locked()
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
-	docs, err := st.IndexedDocuments()
-	require.NoError(t, err)
-	assert.Equal(t, int64(3), docs)
-	chunks, err := st.DiskChunks()
-	require.NoError(t, err)
-	assert.Equal(t, 1, chunks)
+	assert.Equal(t, 1, st.Locked)
+	assert.Equal(t, int64(3), st.IndexedDocuments)
+	assert.Equal(t, 1, st.DiskChunks)
+	assert.Equal(t, "rt", st.TableType)
 
 	err = m.Optimize(ctx, a, dbctl.OptimizeOptions{Sync: true})
 	assert.ErrorIs(t, err, dbctl.ErrTableFrozen)
@@ -94,8 +89,7 @@ func TestIntegrationManticoreOperations(t *testing.T) {
 	require.NoError(t, m.Optimize(ctx, a, dbctl.OptimizeOptions{Cutoff: 1, Sync: true}))
 	st, err = m.TableStatus(ctx, a)
 	require.NoError(t, err)
-	chunks, _ = st.DiskChunks()
-	assert.Equal(t, 1, chunks, "merged down to the cutoff")
+	assert.Equal(t, 1, st.DiskChunks, "merged down to the cutoff")
 
 	tables, err := m.Tables(ctx)
 	require.NoError(t, err)
@@ -135,8 +129,6 @@ func TestIntegrationManticoreErrors(t *testing.T) {
 	assert.Equal(t, uint16(1064), me.Number)
 	assert.ErrorIs(t, m.FlushRAMChunk(ctx, missing), dbctl.ErrTableNotFound)
 	assert.ErrorIs(t, m.FlushTable(ctx, missing), dbctl.ErrTableNotFound)
-	_, err = m.LockedCount(ctx, missing)
-	assert.ErrorIs(t, err, dbctl.ErrTableNotFound)
 	_, err = m.Freeze(ctx, "a; DROP TABLE "+a)
 	assert.ErrorIs(t, err, dbctl.ErrInvalidIdentifier)
 }

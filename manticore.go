@@ -22,36 +22,10 @@ type Manticore struct {
 	c *Client
 }
 
-// LockedCount returns the table's FREEZE counter (SHOW TABLE t STATUS LIKE
-// 'locked'): 0 when not frozen. Plain tables have no counter and report 0.
-// A missing table is ErrTableNotFound.
-func (m *Manticore) LockedCount(ctx context.Context, table string) (int, error) {
-	op := "manticore locked count " + table
-	name, err := oneManticoreTable(table)
-	if err != nil {
-		return 0, opErr(op, nil, "", err)
-	}
-	t, err := m.c.query(ctx, m.c.db, "SHOW TABLE "+quoteManticoreIdent(name)+" STATUS LIKE 'locked'")
-	if err != nil {
-		return 0, manticoreErr(op, err)
-	}
-	vars, err := parseVariables(t)
-	if err != nil {
-		return 0, opErr(op, nil, "", err)
-	}
-	if len(vars) == 0 {
-		return 0, nil // a plain table: no counter, never frozen
-	}
-	n, err := TableStatus(vars).Locked()
-	if err != nil {
-		return 0, opErr(op, nil, "", err)
-	}
-	return n, nil
-}
-
-// TableStatus returns every key of SHOW TABLE t STATUS. A missing table is
-// ErrTableNotFound.
-func (m *Manticore) TableStatus(ctx context.Context, table string) (TableStatus, error) {
+// TableStatus runs SHOW TABLE t STATUS and parses it by variable name (see
+// TableStatus for what a missing or malformed variable gives). A missing
+// table is ErrTableNotFound.
+func (m *Manticore) TableStatus(ctx context.Context, table string) (*TableStatus, error) {
 	op := "manticore table status " + table
 	name, err := oneManticoreTable(table)
 	if err != nil {
@@ -65,7 +39,11 @@ func (m *Manticore) TableStatus(ctx context.Context, table string) (TableStatus,
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
-	return TableStatus(vars), nil
+	st, err := parseTableStatus(vars)
+	if err != nil {
+		return nil, opErr(op, nil, "", err)
+	}
+	return st, nil
 }
 
 // Locks returns SHOW LOCKS: one row per frozen or read-locked table (a table

@@ -26,7 +26,7 @@ import (
 // Close wait for it). When the connection dies with the FREEZE in flight,
 // the error is ErrFreezeOutcomeUnknown (see there).
 //
-// While in flight the freeze is journaled (WithStateDir): a process killed
+// While in flight the freeze is journaled (Options.StateDir): a process killed
 // then leaves a record that the next run on this machine releases. Once
 // Freeze returns the files the record is removed: the freeze is the
 // caller's, and no later run takes it for an orphan.
@@ -143,7 +143,7 @@ func (m *Manticore) unfreeze(ctx context.Context, q querier, op string, names []
 	if known, err := m.Tables(ctx); err == nil {
 		var freezable []string
 		for _, t := range known {
-			if t.Freezable() {
+			if t.Freezable {
 				freezable = append(freezable, t.Name)
 			}
 		}
@@ -163,7 +163,7 @@ func (m *Manticore) unfreeze(ctx context.Context, q querier, op string, names []
 //
 // First it releases this server's orphaned freezes (ReleaseOrphanedFreezes:
 // freezes of dbctl runs on this machine that died holding them), logging
-// what it released. Its own freeze is journaled (WithStateDir) from before
+// what it released. Its own freeze is journaled (Options.StateDir) from before
 // the FREEZE until the UNFREEZE is confirmed, so that if this process dies
 // meanwhile the next run releases it. When ctx ends while the FREEZE runs,
 // WithFrozen returns at once without calling fn, and the FREEZE is released

@@ -2,8 +2,12 @@ package dbctl
 
 import (
 	"context"
-	"log/slog"
+	"errors"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/dbctl/dbctl/internal/sqllit"
 )
 
 // ImportTable makes the table files at path a new table of the running
@@ -19,7 +23,7 @@ import (
 // GetExtension, used by src/searchdconfig.cpp CopyIndexFiles) and fails on
 // a dot in a folder name (golden/manticore-3.jsonl: "failed to open
 // <data_dir>/<new>/<new>.ted/...: No such file or directory"). The path is
-// sent as searchd's lexer reads a string literal (QuoteManticoreString), so
+// sent as searchd's lexer reads a string literal (internal/sqllit), so
 // quotes, backslashes, spaces and non-ASCII are safe.
 //
 // Errors: an invalid table name is ErrInvalidIdentifier, and an empty path,
@@ -41,19 +45,15 @@ func (m *Manticore) ImportTable(ctx context.Context, table, path string) error {
 	case strings.Contains(path, "."):
 		return opErr(op, ErrInvalidArgument, "the path has a dot, from which searchd would take the files' extension: it cannot import from there (stage the files in a folder without a dot; backup.Import does)", nil)
 	}
-	lit, err := QuoteManticoreString(path)
+	lit, err := sqllit.QuoteManticore(path)
 	if err != nil {
-		return opErr(op, nil, "", err)
+		return opErr(op, ErrInvalidArgument, "", err)
 	}
 	_, err = m.execOutcome(ctx, op, "IMPORT TABLE "+quoteManticoreIdent(name)+" FROM "+lit,
 		"IMPORT TABLE was sent and its answer did not come; searchd goes on copying without its client, so the table may still appear (SHOW TABLES LIKE '"+name+"')")
-	if me, ok := ServerError(err); ok && strings.Contains(me.Message, "already exists") {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && strings.Contains(me.Message, "already exists") {
 		return opErr(op, ErrTableExists, "", me)
 	}
 	return err
 }
-
-// Logger returns the logger the Client was given (WithLogger; never nil),
-// so that engines built on the manager (package backup) log where its
-// statements do.
-func (m *Manticore) Logger() *slog.Logger { return m.c.opts.logger }

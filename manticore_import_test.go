@@ -63,14 +63,8 @@ func TestImportTable(t *testing.T) {
 			if tc.kind != nil {
 				assert.ErrorIs(t, err, tc.kind)
 			}
-			_, fromServer := ServerError(err)
+			_, fromServer := serverError(err)
 			assert.Equal(t, tc.server, fromServer)
 		})
 	}
-}
-
-func TestManticoreLoggerIsTheClients(t *testing.T) {
-	c, _ := newMock(t)
-	require.NotNil(t, c.Manticore().Logger())
-	assert.Same(t, c.opts.logger, c.Manticore().Logger())
 }

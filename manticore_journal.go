@@ -14,31 +14,6 @@ import (
 	"github.com/dbctl/dbctl/internal/freezejournal"
 )
 
-// WithStateDir sets the folder of the freeze journal: one small file per
-// freeze that WithFrozen (and so Backup), or a Freeze still in flight,
-// holds, written before the FREEZE is sent and removed once the UNFREEZE
-// is confirmed (or Freeze handed the freeze to its caller). The process
-// keeps each file locked (flock) for as long as the freeze is its own, so
-// a file nobody holds is the freeze of a run that died, which the next
-// WithFrozen, Backup or ReleaseOrphanedFreezes on this machine releases
-// (see ReleaseOrphanedFreezes).
-//
-// Default: $XDG_STATE_HOME/dbctl, else $HOME/.local/state/dbctl, made
-// 0700 when missing. Every dbctl process that names the same folder (and
-// may read its files) shares it: point every tool that freezes the same
-// servers at one folder. A folder that cannot be made or written fails a
-// freeze before anything is sent (ErrStateDir).
-//
-// Only a Client made with Open journals: the record names the server by
-// the DSN's address ("tcp(127.0.0.1:9306)", never the credentials), which
-// a *sql.DB passed to New does not tell. On systems without flock(2)
-// (Windows) nothing is journaled: a freeze is released by this process as
-// always, and one whose process dies stays until someone unfreezes it
-// (ReleaseOrphanedFreezes and OrphanedFreezes return ErrNotSupported).
-func WithStateDir(dir string) Option {
-	return func(o *options) { o.stateDir = dir }
-}
-
 // serverStartTolerance is how far apart two readings of searchd's start
 // time (now minus SHOW STATUS uptime, whole seconds: src/searchd.cpp
 // BuildStatus, "uptime" = time(nullptr) - m_uStarted) may be and still
@@ -63,7 +38,7 @@ func (c *Client) journal(op string) (*freezejournal.Journal, error) {
 	if dir == "" {
 		d, err := freezejournal.DefaultDir()
 		if err != nil {
-			return nil, opErr(op, ErrStateDir, "no folder for the freeze journal: set XDG_STATE_HOME or HOME, or pass WithStateDir (CLI: --state-dir)", err)
+			return nil, opErr(op, ErrStateDir, "no folder for the freeze journal: set XDG_STATE_HOME or HOME, or set Options.StateDir (CLI: --state-dir)", err)
 		}
 		dir = d
 	}
@@ -78,7 +53,7 @@ func (c *Client) journal(op string) (*freezejournal.Journal, error) {
 }
 
 func stateDirHint(dir string) string {
-	return "freeze journal folder " + dir + " is not usable; move it with WithStateDir (CLI: --state-dir) or XDG_STATE_HOME"
+	return "freeze journal folder " + dir + " is not usable; move it with Options.StateDir (CLI: --state-dir) or XDG_STATE_HOME"
 }
 
 // serverStart returns when searchd started: now minus SHOW STATUS uptime
@@ -173,7 +148,7 @@ func (c *Client) detached(ctx context.Context) (context.Context, context.CancelF
 // entry per UNFREEZE, and an error naming every release that failed or,
 // when ctx ended first, that is still waiting (and wrapping ctx's error).
 // A program that exits without calling it or Close leaves such a FREEZE
-// to the next run (its journal record; see WithStateDir).
+// to the next run (its journal record; see Options.StateDir).
 func (c *Client) WaitReleases(ctx context.Context) ([]string, error) {
 	b := &c.fz
 	var werr error

@@ -11,7 +11,7 @@ import (
 )
 
 // OrphanedFreeze is a freeze that a dbctl run on this machine recorded in
-// the freeze journal (WithStateDir) and did not live to release: the
+// the freeze journal (Options.StateDir) and did not live to release: the
 // process was killed (SIGKILL, the OOM killer, a drained node) or lost its
 // machine while it held the freeze, or its FREEZE was still running when
 // it gave up.

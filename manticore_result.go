@@ -38,70 +38,98 @@ type TableInfo struct {
 	Name string
 	// Type is "rt", "percolate", "distributed", "local" (plain), ...
 	Type string
+	// Freezable is whether FREEZE works on a table of this type: RT and
+	// percolate only; plain and distributed tables get a warning instead
+	// (manticore-2.jsonl, "FREEZE cap_dist").
+	Freezable bool
 }
 
-// Freezable reports whether FREEZE works on a table of this type (RT and
-// percolate only; plain and distributed tables get a warning instead).
-func (t TableInfo) Freezable() bool { return t.Type == "rt" || t.Type == "percolate" }
-
-// TableStatus is the answer of SHOW TABLE t STATUS: every Variable_name with
-// its Value, as text. The typed accessors parse the common keys and fail,
-// naming the raw value, when it is missing or not a number.
-type TableStatus map[string]string
-
-// Locked returns the FREEZE counter ("locked"): 0 when the table is not
-// frozen, N after N freezes not yet undone.
-func (s TableStatus) Locked() (int, error) { return s.intKey("locked") }
-
-// TableType returns "rt", "percolate", ... (key "table_type"; older servers
-// call it "index_type").
-func (s TableStatus) TableType() (string, error) { return s.stringKey("table_type", "index_type") }
-
-// IndexedDocuments returns the number of documents in the table.
-func (s TableStatus) IndexedDocuments() (int64, error) { return s.int64Key("indexed_documents") }
-
-// RAMBytes returns the RAM the table uses.
-func (s TableStatus) RAMBytes() (int64, error) { return s.int64Key("ram_bytes") }
-
-// DiskBytes returns the size of the table's files.
-func (s TableStatus) DiskBytes() (int64, error) { return s.int64Key("disk_bytes") }
-
-// DiskChunks returns the number of disk chunks of an RT table.
-func (s TableStatus) DiskChunks() (int, error) { return s.intKey("disk_chunks") }
-
-// RAMChunkSegments returns the number of RAM chunk segments of an RT table.
-func (s TableStatus) RAMChunkSegments() (int, error) { return s.intKey("ram_chunk_segments_count") }
-
-// Optimizing reports whether an OPTIMIZE is running on the table.
-func (s TableStatus) Optimizing() (bool, error) {
-	n, err := s.intKey("optimizing")
-	return n != 0, err
+// TableStatus is the answer of SHOW TABLE t STATUS, parsed by
+// Variable_name (golden manticore.jsonl, "SHOW TABLE gold_a STATUS").
+//
+// Which variables a table lists depends on its type and on the server's
+// version (a distributed table lists no counters: manticore-2.jsonl, "SHOW
+// TABLE cap_dist STATUS"; older servers call table_type index_type), so a
+// variable that is missing leaves its field zero: check Vars when zero and
+// absent must differ. A variable that is listed but whose value does not
+// parse fails the call with ErrUnexpectedResult naming the raw value.
+type TableStatus struct {
+	// TableType is "rt", "percolate", "distributed", ... ("table_type",
+	// or "index_type" on older servers).
+	TableType string
+	// IndexedDocuments is the number of documents ("indexed_documents").
+	IndexedDocuments int64
+	// DiskChunks is the number of disk chunks of an RT table
+	// ("disk_chunks").
+	DiskChunks int
+	// DiskBytes is the size of the table's files, in bytes ("disk_bytes").
+	DiskBytes int64
+	// RAMBytes is the RAM the table uses, in bytes ("ram_bytes").
+	RAMBytes int64
+	// RAMChunkSegments is the number of RAM chunk segments of an RT table
+	// ("ram_chunk_segments_count").
+	RAMChunkSegments int
+	// Locked is the FREEZE counter ("locked"): 0 when the table is not
+	// frozen, N after N freezes not yet undone.
+	Locked int
+	// Optimizing is whether an OPTIMIZE is running on the table
+	// ("optimizing" not 0).
+	Optimizing bool
+	// Vars holds every Variable_name with its Value, as text (a NULL value
+	// as "").
+	Vars map[string]string
 }
 
-func (s TableStatus) stringKey(keys ...string) (string, error) {
-	for _, k := range keys {
-		if v, ok := s[k]; ok {
-			return v, nil
+// parseTableStatus fills a TableStatus from SHOW TABLE t STATUS's
+// variables: each known variable that is present must parse.
+func parseTableStatus(vars map[string]string) (*TableStatus, error) {
+	s := &TableStatus{Vars: vars, TableType: vars["table_type"]}
+	if _, ok := vars["table_type"]; !ok {
+		s.TableType = vars["index_type"]
+	}
+	var optimizing int64
+	for _, f := range []struct {
+		key string
+		i64 *int64
+		i   *int
+	}{
+		{key: "indexed_documents", i64: &s.IndexedDocuments},
+		{key: "disk_bytes", i64: &s.DiskBytes},
+		{key: "ram_bytes", i64: &s.RAMBytes},
+		{key: "optimizing", i64: &optimizing},
+		{key: "disk_chunks", i: &s.DiskChunks},
+		{key: "ram_chunk_segments_count", i: &s.RAMChunkSegments},
+		{key: "locked", i: &s.Locked},
+	} {
+		bits := 64
+		if f.i != nil {
+			bits = strconv.IntSize
+		}
+		n, err := statusInt(vars, f.key, bits)
+		if err != nil {
+			return nil, err
+		}
+		if f.i != nil {
+			*f.i = int(n)
+		} else {
+			*f.i64 = n
 		}
 	}
-	return "", fmt.Errorf("%w: table status has no %q", ErrUnexpectedResult, keys[0])
+	s.Optimizing = optimizing != 0
+	return s, nil
 }
 
-func (s TableStatus) int64Key(key string) (int64, error) {
-	v, err := s.stringKey(key)
-	if err != nil {
-		return 0, err
+// statusInt parses the integer variable key; 0 when it is missing.
+func statusInt(vars map[string]string, key string, bits int) (int64, error) {
+	v, ok := vars[key]
+	if !ok {
+		return 0, nil
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, bits)
 	if err != nil {
 		return 0, fmt.Errorf("%w: table status %q is not an integer: %s", ErrUnexpectedResult, key, quoteForMessage(v))
 	}
 	return n, nil
-}
-
-func (s TableStatus) intKey(key string) (int, error) {
-	n, err := s.int64Key(key)
-	return int(n), err
 }
 
 // parseVariables reads a Variable_name/Value result (SHOW TABLE t STATUS,
@@ -121,8 +149,8 @@ func parseVariables(t *textTable) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		// A NULL value is kept as "" rather than failing the whole status:
-		// only the accessor of that key will report it.
+		// A NULL value is kept as "": a known variable of TableStatus then
+		// fails to parse, naming it; any other is kept as it is.
 		out[k] = t.rows[i][vc].String
 	}
 	return out, nil
@@ -180,7 +208,8 @@ func parseTables(t *textTable) ([]TableInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, TableInfo{Name: strings.ToLower(n), Type: t.rows[r][tc].String})
+		typ := t.rows[r][tc].String
+		out = append(out, TableInfo{Name: strings.ToLower(n), Type: typ, Freezable: typ == "rt" || typ == "percolate"})
 	}
 	return out, nil
 }

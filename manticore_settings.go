@@ -15,24 +15,10 @@ type ServerSettings struct {
 	// DataDir is "searchd.data_dir": the RT-mode data directory; "" in
 	// plain mode.
 	DataDir string
-	// All holds every row in the server's order.
-	All []Setting
-}
-
-// Setting is one row of SHOW SETTINGS.
-type Setting struct {
-	Name  string
-	Value string
-}
-
-// Get returns the first value of name, and whether it was listed.
-func (s *ServerSettings) Get(name string) (string, bool) {
-	for _, st := range s.All {
-		if st.Name == name {
-			return st.Value, true
-		}
-	}
-	return "", false
+	// Values holds every row by Setting_name, the values of a name in the
+	// server's order: most names have one, searchd.listen one per listener
+	// (like url.Values).
+	Values map[string][]string
 }
 
 // Settings runs SHOW SETTINGS. Errors: the server's refusal as an *OpError
@@ -60,15 +46,19 @@ func parseSettings(t *textTable) (*ServerSettings, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &ServerSettings{All: make([]Setting, 0, len(t.rows))}
+	s := &ServerSettings{Values: make(map[string][]string, len(t.rows))}
 	for r := range t.rows {
 		name, err := t.text(r, nc)
 		if err != nil {
 			return nil, err
 		}
-		s.All = append(s.All, Setting{Name: name, Value: t.rows[r][vc].String})
+		s.Values[name] = append(s.Values[name], t.rows[r][vc].String)
 	}
-	s.ConfigurationFile, _ = s.Get("configuration_file")
-	s.DataDir, _ = s.Get("searchd.data_dir")
+	if v := s.Values["configuration_file"]; len(v) > 0 {
+		s.ConfigurationFile = v[0]
+	}
+	if v := s.Values["searchd.data_dir"]; len(v) > 0 {
+		s.DataDir = v[0]
+	}
 	return s, nil
 }

@@ -37,7 +37,6 @@ func TestManticoreHostileNamesSendNothing(t *testing.T) {
 			calls := map[string]error{}
 			_, calls["freeze"] = m.Freeze(ctx, "ok", name)
 			calls["unfreeze"] = m.Unfreeze(ctx, name)
-			_, calls["locked"] = m.LockedCount(ctx, name)
 			_, calls["status"] = m.TableStatus(ctx, name)
 			calls["ramchunk"] = m.FlushRAMChunk(ctx, name)
 			calls["flush table"] = m.FlushTable(ctx, name)
@@ -117,25 +116,22 @@ func TestLocksFailLoudlyOnGarbage(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnexpectedResult)
 }
 
-func TestLockedCount(t *testing.T) {
+// The FREEZE counter is TableStatus.Locked: the name is lower-cased, and a
+// table that lists no counter (plain) reads 0.
+func TestTableStatusLocked(t *testing.T) {
 	ctx := context.Background()
 	c, mock := newMock(t)
-	mock.ExpectQuery("SHOW TABLE `gold_a` STATUS LIKE 'locked'").WillReturnRows(rowsOf(statusCols, []string{"locked", "2"}))
-	mock.ExpectQuery("SHOW TABLE `plain1` STATUS LIKE 'locked'").WillReturnRows(rowsOf(statusCols))
-	mock.ExpectQuery("SHOW TABLE `gold_nope` STATUS LIKE 'locked'").WillReturnError(myErr(1064, "42000", "SHOW TABLE STATUS requires an existing table"))
-	mock.ExpectQuery("SHOW TABLE `t` STATUS LIKE 'locked'").WillReturnRows(rowsOf(statusCols, []string{"locked", "two"}))
+	mock.ExpectQuery("SHOW TABLE `gold_a` STATUS").WillReturnRows(rowsOf(statusCols, []string{"table_type", "rt"}, []string{"locked", "2"}))
+	mock.ExpectQuery("SHOW TABLE `plain1` STATUS").WillReturnRows(rowsOf(statusCols, []string{"table_type", "local"}))
 
-	n, err := c.Manticore().LockedCount(ctx, "Gold_A")
+	st, err := c.Manticore().TableStatus(ctx, "Gold_A")
 	require.NoError(t, err)
-	assert.Equal(t, 2, n)
-	n, err = c.Manticore().LockedCount(ctx, "plain1")
+	assert.Equal(t, 2, st.Locked)
+	st, err = c.Manticore().TableStatus(ctx, "plain1")
 	require.NoError(t, err)
-	assert.Equal(t, 0, n)
-	_, err = c.Manticore().LockedCount(ctx, "gold_nope")
-	assert.ErrorIs(t, err, ErrTableNotFound)
-	_, err = c.Manticore().LockedCount(ctx, "t")
-	assert.ErrorIs(t, err, ErrUnexpectedResult)
-	assert.Contains(t, err.Error(), `"two"`)
+	assert.Equal(t, 0, st.Locked)
+	_, listed := st.Vars["locked"]
+	assert.False(t, listed)
 }
 
 // goldStatus is SHOW TABLE gold_a STATUS from the golden capture (cut).
@@ -148,40 +144,47 @@ var goldStatus = [][]string{
 }
 
 func TestTableStatus(t *testing.T) {
+	goldVars := make(map[string]string, len(goldStatus))
+	for _, kv := range goldStatus {
+		goldVars[kv[0]] = kv[1]
+	}
+	tests := []struct {
+		name    string
+		rows    [][]string
+		want    *TableStatus
+		wantErr string // the raw value the error names
+	}{
+		{"gold_a", goldStatus, &TableStatus{TableType: "rt", IndexedDocuments: 3, DiskChunks: 0, DiskBytes: 814, RAMBytes: 3630,
+			RAMChunkSegments: 1, Locked: 2, Optimizing: false, Vars: goldVars}, ""},
+		{"older server: index_type, no counters", [][]string{{"index_type", "percolate"}},
+			&TableStatus{TableType: "percolate", Vars: map[string]string{"index_type": "percolate"}}, ""},
+		{"distributed: no counters (golden cap_dist)", [][]string{{"table_type", "distributed"}, {"command_search", "0"}},
+			&TableStatus{TableType: "distributed", Vars: map[string]string{"table_type": "distributed", "command_search": "0"}}, ""},
+		{"optimizing", [][]string{{"table_type", "rt"}, {"optimizing", "1"}},
+			&TableStatus{TableType: "rt", Optimizing: true, Vars: map[string]string{"table_type": "rt", "optimizing": "1"}}, ""},
+		{"locked is not a number", [][]string{{"table_type", "rt"}, {"locked", "two"}}, nil, `"locked" is not an integer: "two"`},
+		{"disk_bytes is not a number", [][]string{{"disk_bytes", "1.5e3"}}, nil, `"disk_bytes" is not an integer: "1.5e3"`},
+		{"locked out of int range", [][]string{{"locked", "99999999999999999999"}}, nil, `"99999999999999999999"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, mock := newMock(t)
+			mock.ExpectQuery("SHOW TABLE `gold_a` STATUS").WillReturnRows(rowsOf(statusCols, tc.rows...))
+			st, err := c.Manticore().TableStatus(context.Background(), "gold_a")
+			if tc.wantErr != "" {
+				assert.ErrorIs(t, err, ErrUnexpectedResult)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				assert.Nil(t, st)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, st)
+		})
+	}
+
 	c, mock := newMock(t)
-	mock.ExpectQuery("SHOW TABLE `gold_a` STATUS").WillReturnRows(rowsOf(statusCols, goldStatus...))
-	st, err := c.Manticore().TableStatus(context.Background(), "gold_a")
-	require.NoError(t, err)
-	assert.Len(t, st, len(goldStatus))
-	locked, err := st.Locked()
-	require.NoError(t, err)
-	assert.Equal(t, 2, locked)
-	typ, err := st.TableType()
-	require.NoError(t, err)
-	assert.Equal(t, "rt", typ)
-	docs, err := st.IndexedDocuments()
-	require.NoError(t, err)
-	assert.Equal(t, int64(3), docs)
-	ram, _ := st.RAMBytes()
-	disk, _ := st.DiskBytes()
-	chunks, _ := st.DiskChunks()
-	segs, _ := st.RAMChunkSegments()
-	opt, err := st.Optimizing()
-	require.NoError(t, err)
-	assert.Equal(t, []int64{3630, 814, 0, 1}, []int64{ram, disk, int64(chunks), int64(segs)})
-	assert.False(t, opt)
-	assert.Equal(t, "0.00%", st["killed_rate"])
-
-	// drift: index_type in older servers
-	old := TableStatus{"index_type": "percolate"}
-	typ, err = old.TableType()
-	require.NoError(t, err)
-	assert.Equal(t, "percolate", typ)
-	_, err = old.Locked()
-	assert.ErrorIs(t, err, ErrUnexpectedResult)
-
 	mock.ExpectQuery("SHOW TABLE `gold_nope` STATUS").WillReturnError(myErr(1064, "42000", "SHOW TABLE STATUS requires an existing table"))
-	_, err = c.Manticore().TableStatus(context.Background(), "gold_nope")
+	_, err := c.Manticore().TableStatus(context.Background(), "gold_nope")
 	assert.ErrorIs(t, err, ErrTableNotFound)
 }
 
@@ -258,10 +261,10 @@ func TestTablesAndVersion(t *testing.T) {
 	tables, err := c.Manticore().Tables(context.Background())
 	require.NoError(t, err)
 	require.Len(t, tables, 4)
-	assert.True(t, tables[0].Freezable())
-	assert.True(t, tables[1].Freezable())
-	assert.False(t, tables[2].Freezable())
-	assert.False(t, tables[3].Freezable())
+	assert.True(t, tables[0].Freezable)
+	assert.True(t, tables[1].Freezable)
+	assert.False(t, tables[2].Freezable)
+	assert.False(t, tables[3].Freezable)
 	v, err := c.Manticore().ServerVersion(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "29.2.2 fe8f84c8b@260821", v)
@@ -273,9 +276,9 @@ func TestOpErrorFormatting(t *testing.T) {
 	assert.Equal(t, "dbctl: op", (&OpError{Op: "op"}).Error())
 	nested := &OpError{Op: "outer", Err: &OpError{Op: "inner"}}
 	assert.Equal(t, "dbctl: outer: inner", nested.Error())
-	me, ok := ServerError(e)
+	me, ok := serverError(e)
 	require.True(t, ok)
 	assert.Equal(t, uint16(1064), me.Number)
-	_, ok = ServerError(errors.New("x"))
+	_, ok = serverError(errors.New("x"))
 	assert.False(t, ok)
 }

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/dbctl/dbctl/internal/sqllit"
 )
 
 // MoCtl runs MatrixOne's mo_ctl control function. Every call needs a session
 // of the sys account with the moadmin role (root or dump on a fresh server);
-// see WithSysAccountCheck. Safe for concurrent use.
+// see Options.SkipSysAccountCheck. Safe for concurrent use.
 //
 // Each call sends exactly one statement,
 //
@@ -34,7 +36,7 @@ const moService = "dn"
 
 // FlushTable forces the TN to flush every block of database.table and
 // returns when they are flushed (about 500 ms when there was data to flush,
-// 1-3 ms otherwise). Names are lower-cased first (see WithLowerCaseNames).
+// 1-3 ms otherwise). Names are lower-cased first (see Options.KeepNameCase).
 // A name containing '.' cannot be flushed by name: use FlushTableByID. A
 // missing database or table is ErrTableNotFound. When the flush was sent
 // and no answer came (ctx ended first), the error is ErrOutcomeUnknown,
@@ -172,22 +174,31 @@ func (m *MoCtl) statusCommand(ctx context.Context, op, command string, param fun
 	if err := r.check(); err != nil {
 		return r, opErr(op, nil, "", err)
 	}
-	if _, err := r.ReturnStrs(); err != nil {
+	if _, err := r.returnStrs(); err != nil {
 		return r, opErr(op, nil, "", err)
 	}
 	return r, nil
 }
 
-// Ping asks every TN shard to answer and returns them.
-func (m *MoCtl) Ping(ctx context.Context) ([]TNShard, error) {
-	return m.ping(ctx, "mo_ctl ping", "")
-}
-
-// PingShard pings one TN shard by id. An unknown id answers with an empty
-// array, reported as ErrEmptyResult.
-func (m *MoCtl) PingShard(ctx context.Context, shardID uint64) ([]TNShard, error) {
-	id := strconv.FormatUint(shardID, 10)
-	return m.ping(ctx, "mo_ctl ping shard "+id, id)
+// Ping asks the TN shards to answer and returns them: with no shardIDs,
+// every shard (mo_ctl('dn', 'ping', <empty string>)); else each shard
+// named, one statement per id (mo_ctl('dn', 'ping', '<id>'); matrixone.md
+// §5), in the order given. An id that names no shard answers with an
+// empty array, reported as ErrEmptyResult naming the id.
+func (m *MoCtl) Ping(ctx context.Context, shardIDs ...uint64) ([]TNShard, error) {
+	if len(shardIDs) == 0 {
+		return m.ping(ctx, "mo_ctl ping", "")
+	}
+	var out []TNShard
+	for _, sid := range shardIDs {
+		id := strconv.FormatUint(sid, 10)
+		shards, err := m.ping(ctx, "mo_ctl ping shard "+id, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, shards...)
+	}
+	return out, nil
 }
 
 func (m *MoCtl) ping(ctx context.Context, op, param string) ([]TNShard, error) {
@@ -212,7 +223,7 @@ func (m *MoCtl) ping(ctx context.Context, op, param string) ([]TNShard, error) {
 // for CN-local ones), command (case-insensitive) and parameter, each sent as
 // an escaped string literal. JSON answers are decoded and checked like the
 // typed calls (an empty result array is ErrEmptyResult, a returnStr other
-// than OK a *MoCtlError, returned together with the result). Answers that are
+// than OK ErrMoCtlFailed, returned together with the result). Answers that are
 // not JSON (inspect, mergeobjects) come back in Raw with no error. A
 // command that may change state (any but ping, inspect, getsnapshot,
 // getprotocolversion) whose answer is lost is ErrOutcomeUnknown (see
@@ -230,7 +241,7 @@ func (m *MoCtl) Exec(ctx context.Context, service, command, parameter string) (*
 	if err != nil {
 		return nil, err
 	}
-	if !r.IsJSON() {
+	if !r.JSON {
 		return r, nil
 	}
 	if err := r.check(); err != nil {
@@ -239,10 +250,10 @@ func (m *MoCtl) Exec(ctx context.Context, service, command, parameter string) (*
 	return r, nil
 }
 
-// MoCtlStatement returns the exact statement the typed calls and Exec send
-// for the given arguments.
-func MoCtlStatement(service, command, parameter string) string {
-	return "select mo_ctl(" + QuoteString(service) + ", " + QuoteString(command) + ", " + QuoteString(parameter) + ")"
+// moCtlStatement returns the exact statement the typed calls and Exec send
+// for the given arguments: "select mo_ctl('dn', 'flush', 'db1.t”x')".
+func moCtlStatement(service, command, parameter string) string {
+	return "select mo_ctl(" + sqllit.Quote(service) + ", " + sqllit.Quote(command) + ", " + sqllit.Quote(parameter) + ")"
 }
 
 // execCheck is what Exec's error says to check for a command whose answer
@@ -260,12 +271,12 @@ func execCheck(command string) string {
 }
 
 // call sends one mo_ctl statement and decodes its single value. A value
-// that is not JSON comes back undecoded (IsJSON false) with no error. check
+// that is not JSON comes back undecoded (JSON false) with no error. check
 // is "" for a command that only reads; for one that changes state, a
 // failure with no answer from the server is ErrOutcomeUnknown saying check.
 func (m *MoCtl) call(ctx context.Context, op, service, command, param, check string) (*MoCtlResult, error) {
 	isFlush := strings.EqualFold(command, "flush")
-	stmt := MoCtlStatement(service, command, param)
+	stmt := moCtlStatement(service, command, param)
 	var t *textTable
 	var err error
 	if check == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -78,11 +79,12 @@ func (m *MoCtl) queryIdentity(ctx context.Context, op string) (*Identity, error)
 			return nil, opErr(op, nil, "identity query", err)
 		}
 	}
-	return &Identity{Account: vals[0], User: vals[1], Role: vals[2]}, nil
+	return &Identity{Account: vals[0], User: vals[1], Role: vals[2],
+		SysAdmin: strings.EqualFold(vals[0], "sys") && strings.EqualFold(vals[2], "moadmin")}, nil
 }
 
 func identityError(op string, id *Identity) error {
-	if id.IsSysAdmin() {
+	if id.SysAdmin {
 		return nil
 	}
 	return opErr(op, ErrNotSysAccount, fmt.Sprintf("session is account %q, user %q, role %q", id.Account, id.User, id.Role), nil)

@@ -2,10 +2,8 @@ package dbctl
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,13 +16,13 @@ import (
 func TestMoCtlFlushTableSQLAndParse(t *testing.T) {
 	tests := []struct {
 		name      string
-		opts      []Option
+		opts      []Options
 		db, table string
 		want      string
 	}{
 		{"plain", nil, "gold", "t", "select mo_ctl('dn', 'flush', 'gold.t')"},
 		{"lower-cased by default", nil, "Gold", "Mixed", "select mo_ctl('dn', 'flush', 'gold.mixed')"},
-		{"case kept when asked", []Option{WithLowerCaseNames(false)}, "gold", "Mixed", "select mo_ctl('dn', 'flush', 'gold.Mixed')"},
+		{"case kept when asked", []Options{{KeepNameCase: true}}, "gold", "Mixed", "select mo_ctl('dn', 'flush', 'gold.Mixed')"},
 		{"quote escaped", nil, "gold", "t'x", "select mo_ctl('dn', 'flush', 'gold.t''x')"},
 		{"backslash escaped", nil, "gold", `t\x`, `select mo_ctl('dn', 'flush', 'gold.t\\x')`},
 		{"backtick verbatim", nil, "db1", "back`tick", "select mo_ctl('dn', 'flush', 'db1.back`tick')"},
@@ -38,10 +36,8 @@ func TestMoCtlFlushTableSQLAndParse(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "Flush", r.Method)
 			assert.Equal(t, moFlushOK, r.Raw)
-			assert.True(t, r.IsJSON())
-			strs, err := r.ReturnStrs()
-			require.NoError(t, err)
-			assert.Equal(t, []string{"OK"}, strs)
+			assert.True(t, r.JSON)
+			assert.Equal(t, []string{"OK"}, r.ReturnStrs)
 		})
 	}
 }
@@ -100,7 +96,7 @@ func TestMoCtlServerErrorMapping(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, mock := newMock(t, WithSysAccountCheck(false))
+			c, mock := newMock(t, Options{SkipSysAccountCheck: true})
 			mock.ExpectQuery("select mo_ctl('dn', 'flush', 'gold.nope')").WillReturnError(tc.err)
 			r, err := c.MoCtl().FlushTable(context.Background(), "gold", "nope")
 			require.Error(t, err)
@@ -117,7 +113,7 @@ func TestMoCtlServerErrorMapping(t *testing.T) {
 }
 
 func TestMoCtlErrnoZeroIsNeverSuccess(t *testing.T) {
-	c, mock := newMock(t, WithSysAccountCheck(false))
+	c, mock := newMock(t, Options{SkipSysAccountCheck: true})
 	mock.ExpectQuery("select mo_ctl('dn', 'ping', '')").WillReturnError(myErr(0, "00000", "ExpectedEOB"))
 	_, err := c.MoCtl().Ping(context.Background())
 	require.Error(t, err)
@@ -138,13 +134,14 @@ func TestMoCtlResultShapes(t *testing.T) {
 			assert.ErrorIs(t, err, ErrEmptyResult)
 		}},
 		{"one shard failed", &failed, func(t *testing.T, r *MoCtlResult, err error) {
-			var me *MoCtlError
-			require.ErrorAs(t, err, &me)
-			assert.Equal(t, "Failed", me.ReturnStr)
-			assert.Equal(t, "Flush", me.Method)
-			assert.Equal(t, failed, me.Raw)
-			assert.Contains(t, err.Error(), `returned "Failed"`)
+			assert.ErrorIs(t, err, ErrMoCtlFailed)
+			var oe *OpError
+			require.ErrorAs(t, err, &oe)
+			assert.Contains(t, err.Error(), `mo_ctl command failed: Flush returned "Failed"`)
 			require.NotNil(t, r, "the result comes back with the error")
+			assert.Equal(t, "Flush", r.Method)
+			assert.Equal(t, []string{"OK", "Failed"}, r.ReturnStrs)
+			assert.Equal(t, failed, r.Raw)
 		}},
 		{"not JSON", ptr("garbage"), func(t *testing.T, _ *MoCtlResult, err error) {
 			assert.ErrorIs(t, err, ErrUnexpectedResult)
@@ -162,7 +159,7 @@ func TestMoCtlResultShapes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, mock := newMock(t, WithSysAccountCheck(false))
+			c, mock := newMock(t, Options{SkipSysAccountCheck: true})
 			rows := sqlmock.NewRows([]string{"mo_ctl(dn, flush, gold.t)"})
 			if tc.value == nil {
 				rows.AddRow(nil)
@@ -178,7 +175,7 @@ func TestMoCtlResultShapes(t *testing.T) {
 }
 
 func TestMoCtlRowCountMustBeOne(t *testing.T) {
-	c, mock := newMock(t, WithSysAccountCheck(false))
+	c, mock := newMock(t, Options{SkipSysAccountCheck: true})
 	mock.ExpectQuery("select mo_ctl('dn', 'flush', 'gold.t')").
 		WillReturnRows(rowsOf([]string{"x"}, []string{moFlushOK}, []string{moFlushOK}))
 	_, err := c.MoCtl().FlushTable(context.Background(), "gold", "t")
@@ -228,7 +225,7 @@ func TestMoCtlCheckpointSendsDeadlineAsTimeout(t *testing.T) {
 	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(matcher))
 	require.NoError(t, err)
 	defer db.Close()
-	c := New(db)
+	c := New(db, nil)
 	expectSysRoot(mock)
 	mock.ExpectQuery("checkpoint-with-timeout").WillReturnRows(rowsOf([]string{"x"}, []string{moCkpOK}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -241,7 +238,7 @@ func TestMoCtlCheckpointSendsDeadlineAsTimeout(t *testing.T) {
 }
 
 func TestMoCtlCheckpointExpiredDeadlineSendsNothing(t *testing.T) {
-	c, _ := newMock(t, WithSysAccountCheck(false))
+	c, _ := newMock(t, Options{SkipSysAccountCheck: true})
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
 	_, err := c.MoCtl().GlobalCheckpoint(ctx)
@@ -249,7 +246,7 @@ func TestMoCtlCheckpointExpiredDeadlineSendsNothing(t *testing.T) {
 }
 
 func TestTimeoutParam(t *testing.T) {
-	c, _ := newMock(t, WithSysAccountCheck(false))
+	c, _ := newMock(t, Options{SkipSysAccountCheck: true})
 	m := c.MoCtl()
 	p, err := m.timeoutParam(context.Background())
 	require.NoError(t, err)
@@ -281,22 +278,23 @@ func TestTimeoutParam(t *testing.T) {
 }
 
 func TestMoCtlPing(t *testing.T) {
-	c, mock := newMock(t, WithSysAccountCheck(false))
+	c, mock := newMock(t, Options{SkipSysAccountCheck: true})
 	expectMoCtl(mock, "select mo_ctl('dn', 'ping', '')", moPing)
 	expectMoCtl(mock, "select mo_ctl('dn', 'ping', '12345')", moPingNone)
 	expectMoCtl(mock, "select mo_ctl('dn', 'ping', '2')", `{"method":"Ping","result":[{"serviceAddress":"a:1","shardID":"2","replicaID":"3","logShardID":"1"}]}`)
 	shards, err := c.MoCtl().Ping(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, []TNShard{{ServiceAddress: "127.0.0.1:22000", ShardID: 2, ReplicaID: 262146, LogShardID: 1}}, shards)
-	_, err = c.MoCtl().PingShard(context.Background(), 12345)
+	_, err = c.MoCtl().Ping(context.Background(), 12345)
 	assert.ErrorIs(t, err, ErrEmptyResult)
-	shards, err = c.MoCtl().PingShard(context.Background(), 2)
+	assert.Contains(t, err.Error(), "mo_ctl ping shard 12345")
+	shards, err = c.MoCtl().Ping(context.Background(), 2)
 	require.NoError(t, err, "uint64 as protobuf JSON strings")
 	assert.Equal(t, []TNShard{{ServiceAddress: "a:1", ShardID: 2, ReplicaID: 3, LogShardID: 1}}, shards)
 }
 
 func TestMoCtlExec(t *testing.T) {
-	c, mock := newMock(t, WithSysAccountCheck(false))
+	c, mock := newMock(t, Options{SkipSysAccountCheck: true})
 	expectMoCtl(mock, "select mo_ctl('dn', 'inspect', '')", moInspect)
 	expectMoCtl(mock, "select mo_ctl('cn', 'forcegc', '')", "{\n  \"method\": \"FORCEGC\",\n  \"result\": \"OK\"\n}\n")
 	expectMoCtl(mock, "select mo_ctl('dn', 'ping', '12345')", moPingNone)
@@ -304,7 +302,7 @@ func TestMoCtlExec(t *testing.T) {
 
 	r, err := c.MoCtl().Exec(context.Background(), "dn", "inspect", "")
 	require.NoError(t, err, "console text is not an error")
-	assert.False(t, r.IsJSON())
+	assert.False(t, r.JSON)
 	assert.Equal(t, moInspect, r.Raw)
 
 	r, err = c.MoCtl().Exec(context.Background(), "cn", "forcegc", "")
@@ -326,97 +324,16 @@ func TestMoCtlExec(t *testing.T) {
 
 func TestMoCtlStatementEscapesEveryArgument(t *testing.T) {
 	assert.Equal(t, `select mo_ctl('d''n', 'x\\y', 'a''); drop database x; --')`,
-		MoCtlStatement("d'n", `x\y`, "a'); drop database x; --"))
-}
-
-func TestSysAccountCheckRefusesWithoutSendingMoCtl(t *testing.T) {
-	tests := []struct{ account, user, role string }{
-		{"acc1", "admin", "accountadmin"},
-		{"sys", "u1", "public"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.account+"/"+tc.user, func(t *testing.T) {
-			c, mock := newMock(t)
-			mock.ExpectQuery(identityQuery).WillReturnRows(rowsOf(identityCols, []string{tc.account, tc.user, tc.role}))
-			_, err := c.MoCtl().FlushTable(context.Background(), "db1", "t")
-			require.ErrorIs(t, err, ErrNotSysAccount)
-			assert.True(t, errors.Is(err, ErrNotSysAccount))
-			assert.Contains(t, err.Error(), fmt.Sprintf("account %q", tc.account))
-			assert.Contains(t, err.Error(), fmt.Sprintf("role %q", tc.role))
-			// cached: the second call asks nothing and sends nothing
-			_, err = c.MoCtl().IncrementalCheckpoint(context.Background())
-			require.ErrorIs(t, err, ErrNotSysAccount)
-		})
-	}
-}
-
-func TestSysAccountCheckRunsOnceAcrossGoroutines(t *testing.T) {
-	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))
-	require.NoError(t, err)
-	defer db.Close()
-	mock.MatchExpectationsInOrder(false)
-	c := New(db)
-	const n = 8
-	expectSysRoot(mock)
-	for i := 0; i < n; i++ {
-		expectMoCtl(mock, "select mo_ctl('dn', 'flush', 'gold.t')", moFlushOK)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.MoCtl().FlushTable(context.Background(), "gold", "t")
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	require.NoError(t, mock.ExpectationsWereMet())
-}
-
-func TestSysAccountCheckFailureIsNotCached(t *testing.T) {
-	c, mock := newMock(t)
-	mock.ExpectQuery(identityQuery).WillReturnError(errors.New("read: connection reset"))
-	expectSysRoot(mock)
-	expectMoCtl(mock, "select mo_ctl('dn', 'flush', 'gold.t')", moFlushOK)
-	_, err := c.MoCtl().FlushTable(context.Background(), "gold", "t")
-	require.Error(t, err)
-	assert.False(t, errors.Is(err, ErrNotSysAccount))
-	_, err = c.MoCtl().FlushTable(context.Background(), "gold", "t")
-	require.NoError(t, err)
-}
-
-func TestCheckSysAccount(t *testing.T) {
-	c, mock := newMock(t)
-	expectSysRoot(mock)
-	mock.ExpectQuery(identityQuery).WillReturnRows(rowsOf(identityCols, []string{"sys", "u1", "public"}))
-	id, err := c.MoCtl().CheckSysAccount(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, &Identity{Account: "sys", User: "root", Role: "moadmin"}, id)
-	id, err = c.MoCtl().CheckSysAccount(context.Background())
-	require.ErrorIs(t, err, ErrNotSysAccount)
-	assert.Equal(t, "u1", id.User, "the identity comes back with the error")
-	// the refreshed answer is the cached one: no query, no mo_ctl
-	_, err = c.MoCtl().GlobalCheckpoint(context.Background())
-	require.ErrorIs(t, err, ErrNotSysAccount)
-}
-
-func TestSysAccountCheckBadShape(t *testing.T) {
-	c, mock := newMock(t)
-	mock.ExpectQuery(identityQuery).WillReturnRows(rowsOf([]string{"a"}, []string{"sys"}))
-	_, err := c.MoCtl().FlushTable(context.Background(), "gold", "t")
-	assert.ErrorIs(t, err, ErrUnexpectedResult)
+		moCtlStatement("d'n", `x\y`, "a'); drop database x; --"))
 }
 
 func TestReturnStrsRejectsOtherShapes(t *testing.T) {
 	for _, raw := range []string{`"OK"`, `[1,2]`, `{}`, `[{"returnStr":5}]`} {
 		r := &MoCtlResult{Method: "X", Result: []byte(raw), Raw: raw}
-		_, err := r.ReturnStrs()
+		_, err := r.returnStrs()
 		assert.ErrorIs(t, err, ErrUnexpectedResult, raw)
+		d, err := decodeMoCtl(`{"method":"X","result":` + raw + `}`)
+		require.NoError(t, err)
+		assert.Nil(t, d.ReturnStrs, raw)
 	}
 }

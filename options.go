@@ -6,78 +6,136 @@ import (
 	"time"
 )
 
-// Option configures a Client. Pass options to Open or New.
-type Option func(*options)
+// Options configure a Client (Open, New). A nil *Options, and the zero
+// value of every field, mean the default written on the field.
+type Options struct {
+	// Logger receives the client's debug lines (each statement sent, with
+	// its duration and error) and warnings (a release that failed). Default
+	// (nil): a logger that discards everything. The backup engine (package
+	// backup) takes its own Logger in its options.
+	Logger *slog.Logger
 
+	// SkipSysAccountCheck turns off the sys-account check of MoCtl. Default
+	// (false): the first mo_ctl call of a Client runs "select
+	// current_account_name(), current_user_name(), current_role_name()"
+	// once (golden matrixone.jsonl record 5) and refuses with
+	// ErrNotSysAccount, without sending mo_ctl, unless the account is sys
+	// and the role is moadmin. Skip it for mocks that should see only the
+	// mo_ctl statements; the server's own privilege error (20101 "do not
+	// have privilege") still maps to ErrNotSysAccount. With the check off
+	// no round trip is measured, so a checkpoint's margin is its fixed
+	// 100 ms (see MoCtl.IncrementalCheckpoint).
+	SkipSysAccountCheck bool
+
+	// KeepNameCase sends MatrixOne database and table names to mo_ctl flush
+	// as given. Default (false): they are lower-cased first, matching
+	// MatrixOne's default lower_case_table_names = 1, under which the
+	// catalog stores names in lower case and flush matches them byte for
+	// byte (so "Mixed" would otherwise answer 1146 and "DB" the errno-0
+	// ExpectedEOB; matrixone.md). Set it only for a server whose catalog
+	// keeps case.
+	KeepNameCase bool
+
+	// ReleaseTimeout bounds the UNFREEZE that is sent on a fresh context
+	// when the caller's context is already cancelled (Freeze cleaning up
+	// after a partial failure, WithFrozen always), how long a FREEZE whose
+	// connection died is watched for landing, and how long Close waits for
+	// pending releases. It never bounds a FREEZE itself: its answer is
+	// always awaited (see Manticore.Freeze). Default (<= 0):
+	// DefaultReleaseTimeout.
+	ReleaseTimeout time.Duration
+
+	// StateDir is the folder of the freeze journal: one small file per
+	// freeze that WithFrozen (and so a backup), or a Freeze still in
+	// flight, holds, written before the FREEZE is sent and removed once the
+	// UNFREEZE is confirmed (or Freeze handed the freeze to its caller).
+	// The process keeps each file locked (flock) for as long as the freeze
+	// is its own, so a file nobody holds is the freeze of a run that died,
+	// which the next WithFrozen, backup or ReleaseOrphanedFreezes on this
+	// machine releases (see Manticore.ReleaseOrphanedFreezes).
+	//
+	// Default (""): $XDG_STATE_HOME/dbctl, else $HOME/.local/state/dbctl,
+	// made 0700 when missing. Every dbctl process that names the same
+	// folder (and may read its files) shares it: point every tool that
+	// freezes the same servers at one folder. A folder that cannot be made
+	// or written fails a freeze before anything is sent (ErrStateDir).
+	//
+	// Only a Client made with Open journals: the record names the server
+	// by the DSN's address ("tcp(127.0.0.1:9306)", never the credentials),
+	// which a *sql.DB passed to New does not tell. On systems without
+	// flock(2) (Windows) nothing is journaled: a freeze is released by this
+	// process as always, and one whose process dies stays until someone
+	// unfreezes it (ReleaseOrphanedFreezes and OrphanedFreezes return
+	// ErrNotSupported).
+	StateDir string
+
+	// MatrixOneTimeZone is the time zone of the MatrixOne server process:
+	// the zone RESTORE ... FROM PITR reads its time in and SHOW
+	// RECOVERY_WINDOW renders PITR times in (matrixone-recovery.md §7;
+	// source pkg/frontend/pitr.go, doResolveTimeStamp). Default (nil):
+	// dbctl asks the server for the zone's offset at each instant it
+	// converts (one or two short queries per restore, on the operation's
+	// own connection; see recovery_zone.go), which is exact across
+	// daylight saving time as long as the server's zone database is. Give
+	// the IANA zone here (time.LoadLocation) to send no such query.
+	MatrixOneTimeZone *time.Location
+}
+
+// Defaults, limits and the units of a PITR range.
+const (
+	// DefaultReleaseTimeout bounds the UNFREEZE that WithFrozen and Freeze
+	// send on a fresh context after the caller's context was cancelled, and
+	// how long Close waits for pending releases (Options.ReleaseTimeout).
+	DefaultReleaseTimeout = 30 * time.Second
+
+	// MaxRangeN is the largest range value the server takes for a PITR
+	// (Range.N; capture 208 took 100, 101 is refused, capture 220).
+	MaxRangeN = 100
+
+	// ReservedPITRName is the PITR that MatrixOne keeps on mo_catalog while
+	// any PITR exists. CREATE refuses it (capture 235, "pitr name is
+	// reserved"), but DROP PITR of it succeeds and deletes the server's own
+	// PITR (matrixone-recovery.md §6.6), so every operation here refuses it.
+	ReservedPITRName = "sys_mo_catalog_pitr"
+
+	// The units of Range.Unit, as MatrixOne stores them (any case is taken
+	// on input; captures 204-207, 210). "m", "w", "hour" are refused
+	// (captures 224-226).
+	RangeHours  = "h"
+	RangeDays   = "d"
+	RangeMonths = "mo"
+	RangeYears  = "y"
+)
+
+// options is Options resolved: every default filled in.
 type options struct {
 	logger          *slog.Logger
 	sysAccountCheck bool
 	lowerCaseNames  bool
 	releaseTimeout  time.Duration
-	moTimeZone      *time.Location // WithMatrixOneTimeZone (recovery_zone.go)
-	stateDir        string         // WithStateDir (manticore_journal.go)
+	moTimeZone      *time.Location // recovery_zone.go
+	stateDir        string         // manticore_journal.go
 }
 
-// Defaults, documented on the options that change them.
-const (
-	// DefaultReleaseTimeout bounds the UNFREEZE that WithFrozen and Freeze
-	// send on a fresh context after the caller's context was cancelled, and
-	// how long Close waits for pending releases.
-	DefaultReleaseTimeout = 30 * time.Second
-)
-
-func defaultOptions() options {
-	return options{
+func resolveOptions(o *Options) options {
+	r := options{
 		logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		sysAccountCheck: true,
 		lowerCaseNames:  true,
 		releaseTimeout:  DefaultReleaseTimeout,
 	}
-}
-
-// WithLogger sets the logger for the client's debug lines (each statement
-// sent, with its duration) and warnings (a release that failed). Default: a
-// logger that discards everything. A nil logger keeps the default.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.logger = l
-		}
+	if o == nil {
+		return r
 	}
-}
-
-// WithSysAccountCheck turns the sys-account check of MoCtl on or off.
-// Default: on. When on, the first mo_ctl call of a Client runs
-// "select current_account_name(), current_user_name(), current_role_name()"
-// once and refuses with ErrNotSysAccount, without sending mo_ctl, unless the
-// account is sys and the role is moadmin. Turn it off for mocks that should
-// see only the mo_ctl statements; the server's own privilege error still maps
-// to ErrNotSysAccount.
-func WithSysAccountCheck(on bool) Option {
-	return func(o *options) { o.sysAccountCheck = on }
-}
-
-// WithLowerCaseNames controls whether MoCtl lower-cases database and table
-// names before building the flush argument. Default: on, matching
-// MatrixOne's default lower_case_table_names = 1, under which the catalog
-// stores names in lower case and mo_ctl flush matches them byte for byte (so
-// "Mixed" would otherwise answer 1146 and "DB" the errno-0 ExpectedEOB).
-// Turn it off only for a server whose catalog keeps case.
-func WithLowerCaseNames(on bool) Option {
-	return func(o *options) { o.lowerCaseNames = on }
-}
-
-// WithReleaseTimeout bounds the UNFREEZE that is sent on a fresh context when
-// the caller's context is already cancelled (Freeze cleaning up after a
-// partial failure, WithFrozen always), how long a FREEZE whose connection
-// died is watched for landing, and how long Close waits for pending
-// releases. It never bounds a FREEZE itself: its answer is always awaited
-// (see Freeze). Default: DefaultReleaseTimeout. Values <= 0 keep the
-// default.
-func WithReleaseTimeout(d time.Duration) Option {
-	return func(o *options) {
-		if d > 0 {
-			o.releaseTimeout = d
-		}
+	if o.Logger != nil {
+		r.logger = o.Logger
 	}
+	r.sysAccountCheck = !o.SkipSysAccountCheck
+	r.lowerCaseNames = !o.KeepNameCase
+	if o.ReleaseTimeout > 0 {
+		r.releaseTimeout = o.ReleaseTimeout
+	}
+	r.moTimeZone = o.MatrixOneTimeZone
+	r.stateDir = o.StateDir
+	return r
 }

@@ -135,7 +135,7 @@ func (h *statementCounter) count(stmt string) int {
 func TestIdentityProbeLetsEachCallerLeaveOnItsOwnDeadline(t *testing.T) {
 	s := dbctltest.NewMatrixOne(t)
 	h := &statementCounter{n: map[string]int{}}
-	c := openClient(t, s.DSN(), WithLogger(slog.New(h)))
+	c := openClient(t, s.DSN(), Options{Logger: slog.New(h)})
 	mustExecAll(t, c.DB(), "create database d", "create table d.t (id int)")
 	release := s.Hold("current_account_name()")
 	defer release()
@@ -171,5 +171,5 @@ func TestIdentityProbeLetsEachCallerLeaveOnItsOwnDeadline(t *testing.T) {
 	release()
 	require.NoError(t, <-patient)
 	assert.Equal(t, 1, h.count(identityQuery), "one probe for both callers")
-	assert.Equal(t, 1, h.count(MoCtlStatement("dn", "flush", "d.t")), "only the patient caller flushed")
+	assert.Equal(t, 1, h.count(moCtlStatement("dn", "flush", "d.t")), "only the patient caller flushed")
 }

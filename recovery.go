@@ -88,12 +88,6 @@ const maxSnapshotName = 64
 // capture 40; database and table names are VARCHAR(5000) in the catalog).
 const maxRecoveryIdent = 5000
 
-// ReservedPITRName is the PITR that MatrixOne keeps on mo_catalog while any
-// PITR exists. CREATE refuses it (capture 235, "pitr name is reserved"), but
-// DROP PITR of it succeeds and deletes the server's own PITR
-// (matrixone-recovery.md §6.6), so every operation here refuses it.
-const ReservedPITRName = "sys_mo_catalog_pitr"
-
 // validateRecoveryIdent checks a snapshot, PITR, account, database or table
 // name. MatrixOne takes any character in back-quotes except the back-quote
 // itself: `cap-dash` and `cap.dot` are accepted (captures 69-70), a

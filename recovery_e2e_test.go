@@ -24,8 +24,14 @@ func recoveryServer(t *testing.T) *dbctltest.MatrixOne {
 	return s
 }
 
-func openClient(t *testing.T, dsn string, opts ...Option) *Client {
-	c, err := Open(dsn, opts...)
+// openClient opens a Client on dsn, closed when the test ends; opts (at
+// most one) configure it.
+func openClient(t *testing.T, dsn string, opts ...Options) *Client {
+	var o *Options
+	if len(opts) > 0 {
+		o = &opts[0]
+	}
+	c, err := Open(dsn, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c

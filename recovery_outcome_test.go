@@ -53,11 +53,11 @@ func changeCases() []changeCase {
 		{"pitr drop", "drop pitr `p`", false, func(ctx context.Context, c *Client) error {
 			return c.PITRs().Drop(ctx, "p")
 		}, "the PITR p may be gone"},
-		{"flush", MoCtlStatement("dn", "flush", "shop.big"), true, func(ctx context.Context, c *Client) error {
+		{"flush", moCtlStatement("dn", "flush", "shop.big"), true, func(ctx context.Context, c *Client) error {
 			_, err := c.MoCtl().FlushTable(ctx, "shop", "big")
 			return err
 		}, "nothing is lost either way"},
-		{"exec", MoCtlStatement("dn", "diskcleaner", "force_gc"), true, func(ctx context.Context, c *Client) error {
+		{"exec", moCtlStatement("dn", "diskcleaner", "force_gc"), true, func(ctx context.Context, c *Client) error {
 			_, err := c.MoCtl().Exec(ctx, "dn", "diskcleaner", "force_gc")
 			return err
 		}, "the command may still run"},
@@ -67,7 +67,7 @@ func changeCases() []changeCase {
 func TestStateChangingStatementWithoutAnswerIsOutcomeUnknown(t *testing.T) {
 	for _, tc := range changeCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			c, mock := newMock(t, WithSysAccountCheck(false), WithMatrixOneTimeZone(time.UTC))
+			c, mock := newMock(t, Options{SkipSysAccountCheck: true, MatrixOneTimeZone: time.UTC})
 			// the answer never comes before the deadline
 			if tc.query {
 				mock.ExpectQuery(tc.stmt).WillDelayFor(time.Hour).WillReturnRows(rowsOf([]string{"x"}, []string{moFlushOK}))
@@ -90,7 +90,7 @@ func TestStateChangingStatementOutcomes(t *testing.T) {
 	for _, tc := range changeCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			// the context ended before: nothing is sent, and the error says so
-			c, _ := newMock(t, WithSysAccountCheck(false), WithMatrixOneTimeZone(time.UTC))
+			c, _ := newMock(t, Options{SkipSysAccountCheck: true, MatrixOneTimeZone: time.UTC})
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			err := tc.call(ctx, c)
@@ -98,7 +98,7 @@ func TestStateChangingStatementOutcomes(t *testing.T) {
 			assert.NotErrorIs(t, err, ErrOutcomeUnknown)
 
 			// the connection broke after sending: unknown too
-			c, mock := newMock(t, WithSysAccountCheck(false), WithMatrixOneTimeZone(time.UTC))
+			c, mock := newMock(t, Options{SkipSysAccountCheck: true, MatrixOneTimeZone: time.UTC})
 			broken := errors.New("invalid connection")
 			if tc.query {
 				mock.ExpectQuery(tc.stmt).WillReturnError(broken)
@@ -110,7 +110,7 @@ func TestStateChangingStatementOutcomes(t *testing.T) {
 			assert.ErrorIs(t, err, broken)
 
 			// the server answered: its refusal, classified, is not unknown
-			c, mock = newMock(t, WithSysAccountCheck(false), WithMatrixOneTimeZone(time.UTC))
+			c, mock = newMock(t, Options{SkipSysAccountCheck: true, MatrixOneTimeZone: time.UTC})
 			refusal := myErr(20101, "HY000", "internal error: do not have privilege to execute the statement")
 			if tc.query {
 				mock.ExpectQuery(tc.stmt).WillReturnError(refusal)
@@ -119,7 +119,7 @@ func TestStateChangingStatementOutcomes(t *testing.T) {
 			}
 			err = tc.call(context.Background(), c)
 			assert.NotErrorIs(t, err, ErrOutcomeUnknown)
-			_, ok := ServerError(err)
+			_, ok := serverError(err)
 			assert.True(t, ok, "%v", err)
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dbctl/dbctl/internal/sqllit"
 )
 
 // PITRs manages MatrixOne point-in-time recovery: CREATE / SHOW / ALTER /
@@ -19,7 +21,7 @@ import (
 // back in UTC; RESTORE reads its timestamp in the server process's zone,
 // whatever the session's (matrixone-recovery.md §7), so each restore time
 // is converted with that zone's offset at that instant (recovery_zone.go,
-// WithMatrixOneTimeZone). A session zone dbctl sets is put back after the
+// Options.MatrixOneTimeZone). A session zone dbctl sets is put back after the
 // operation: a connection of the application's pool keeps the zone the
 // application gave it. The client's own time.Local plays no part. Safe for
 // concurrent use.
@@ -170,7 +172,7 @@ func (p *PITRs) Drop(ctx context.Context, name string) error {
 // operation's connection ("select @@time_zone", "set time_zone =
 // 'SYSTEM'", "select from_unixtime(N)" once or twice, the session's zone
 // put back before the restore is sent), or taken from
-// WithMatrixOneTimeZone. An instant whose wall clock the server would read
+// Options.MatrixOneTimeZone. An instant whose wall clock the server would read
 // as another instant (the first pass of the hour that repeats when the
 // clocks go back: the server parses with Go's time.ParseInLocation in its
 // zone, source pkg/frontend/pitr.go doResolveTimeStamp) is refused with
@@ -215,7 +217,7 @@ func (p *PITRs) Restore(ctx context.Context, name string, at time.Time, t Target
 			}
 			return opErr(op, nil, "", err)
 		}
-		from := "from pitr " + quoteIdent(n) + " " + QuoteString(ts)
+		from := "from pitr " + quoteIdent(n) + " " + sqllit.Quote(ts)
 		var stmt string
 		switch {
 		case t.Level == LevelCluster:
@@ -260,7 +262,7 @@ func ValidatePITRRestore(name string, at time.Time, t Target) error {
 }
 
 func (p *PITRs) get(ctx context.Context, op string, conn *sql.Conn, name string) (*PITR, error) {
-	list, err := p.list(ctx, op, conn, "show pitr where pitr_name = "+QuoteString(name))
+	list, err := p.list(ctx, op, conn, "show pitr where pitr_name = "+sqllit.Quote(name))
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +333,7 @@ func parsePITRs(t *textTable) ([]PITR, error) {
 		out = append(out, PITR{
 			Name: v[0], Created: times[0], Modified: times[1], Level: level,
 			Account: unstar(v[4]), Database: unstar(v[5]), Table: unstar(v[6]),
-			Range: Range{N: int(n), Unit: RangeUnit(v[8])},
+			Range: Range{N: int(n), Unit: v[8]},
 		})
 	}
 	return out, nil

@@ -4,41 +4,28 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/dbctl/dbctl/internal/sqllit"
 )
 
 // The range of a PITR: how far back it reaches.
 
-// RangeUnit is the unit of a PITR range, as the server stores it.
-type RangeUnit string
-
-// The units MatrixOne accepts (case-insensitive on input, stored
-// lower-case; captures 204-207, 210). "m", "w", "hour" are refused
-// (captures 224-226).
-const (
-	RangeHours  RangeUnit = "h"
-	RangeDays   RangeUnit = "d"
-	RangeMonths RangeUnit = "mo"
-	RangeYears  RangeUnit = "y"
-)
-
-// MaxRangeN is the largest range value the server takes (capture 208 took
-// 100; 101 is refused, capture 220).
-const MaxRangeN = 100
-
 // Range is how far back a PITR reaches: N units, 1 <= N <= MaxRangeN.
 type Range struct {
-	N    int
-	Unit RangeUnit
+	N int
+	// Unit is RangeHours, RangeDays, RangeMonths or RangeYears, as the
+	// server stores it ("h", "d", "mo", "y"); any case is taken.
+	Unit string
 }
 
 // String renders "N unit", e.g. "2 d".
-func (r Range) String() string { return strconv.Itoa(r.N) + " " + string(r.Unit) }
+func (r Range) String() string { return strconv.Itoa(r.N) + " " + r.Unit }
 
 // validate normalises the unit and checks the value. 0 is refused although
 // ALTER PITR takes it on the server (capture 257: the PITR then keeps
 // nothing).
 func (r Range) validate() (Range, error) {
-	u := RangeUnit(strings.ToLower(string(r.Unit)))
+	u := strings.ToLower(r.Unit)
 	switch u {
 	case RangeHours, RangeDays, RangeMonths, RangeYears:
 	default:
@@ -53,7 +40,7 @@ func (r Range) validate() (Range, error) {
 // clause renders "range N 'u'": a bare integer and a quoted unit (a quoted
 // number, a bare unit or no unit are syntax errors, captures 223, 228-229).
 func (r Range) clause() string {
-	return "range " + strconv.Itoa(r.N) + " " + QuoteString(string(r.Unit))
+	return "range " + strconv.Itoa(r.N) + " " + sqllit.Quote(r.Unit)
 }
 
 // ParseRange reads "N unit" or "Nunit" ("2 d", "1mo", "3 H").
@@ -67,5 +54,5 @@ func ParseRange(s string) (Range, error) {
 		return Range{}, fmt.Errorf("%w: range %q: want N unit, 1 <= N <= %d, unit h, d, mo or y", ErrInvalidArgument, s, MaxRangeN)
 	}
 	n, _ := strconv.Atoi(s[:i])
-	return Range{N: n, Unit: RangeUnit(strings.TrimSpace(s[i:]))}.validate()
+	return Range{N: n, Unit: strings.TrimSpace(s[i:])}.validate()
 }

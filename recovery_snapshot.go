@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dbctl/dbctl/internal/sqllit"
 )
 
 // Snapshots manages MatrixOne snapshots: CREATE / SHOW / DROP SNAPSHOT and
@@ -224,7 +226,7 @@ func ValidateSnapshotRestore(name string, t Target, opts SnapshotRestoreOptions)
 }
 
 func (s *Snapshots) get(ctx context.Context, op string, conn *sql.Conn, name string) (*Snapshot, error) {
-	list, err := s.list(ctx, op, conn, "show snapshots where snapshot_name = "+QuoteString(name))
+	list, err := s.list(ctx, op, conn, "show snapshots where snapshot_name = "+sqllit.Quote(name))
 	if err != nil {
 		return nil, err
 	}

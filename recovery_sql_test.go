@@ -77,7 +77,7 @@ func TestSnapshotListGetDropSQL(t *testing.T) {
 	mock.ExpectExec("drop snapshot `cap_sn_nope`").WillReturnError(myErr(20101, "HY000", "internal error: snapshot cap_sn_nope does not exist"))
 	err = c.Snapshots().Drop(context.Background(), "cap_sn_nope")
 	assert.True(t, errors.Is(err, ErrSnapshotNotFound), "%v", err)
-	me, ok := ServerError(err)
+	me, ok := serverError(err)
 	require.True(t, ok)
 	assert.Equal(t, uint16(20101), me.Number)
 }
@@ -133,7 +133,7 @@ func TestPITRCreateSQL(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.stmt, func(t *testing.T) {
-			c, mock := newMock(t, WithMatrixOneTimeZone(utc8))
+			c, mock := newMock(t, Options{MatrixOneTimeZone: utc8})
 			if tc.identity != nil {
 				mock.ExpectQuery(identityQuery).WillReturnRows(rowsOf(identityCols, tc.identity))
 			}
@@ -201,7 +201,7 @@ func TestPITRRestoreSQL(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, mock := newMock(t, WithMatrixOneTimeZone(utc8))
+			c, mock := newMock(t, Options{MatrixOneTimeZone: utc8})
 			if tc.identity != nil {
 				mock.ExpectQuery(identityQuery).WillReturnRows(rowsOf(identityCols, tc.identity))
 			}
@@ -257,7 +257,7 @@ func TestParseWindowEntries(t *testing.T) {
 }
 
 func TestParsePITRsRejectsUnknownShapes(t *testing.T) {
-	c, mock := newMock(t, WithMatrixOneTimeZone(time.UTC))
+	c, mock := newMock(t, Options{MatrixOneTimeZone: time.UTC})
 	expectUTCSession(mock, "SYSTEM", "show pitr", rowsOf(pitrCols, []string{"p", "bad", "2026-11-30 23:38:34", "account", "sys", "*", "*", "1", "h"}))
 	_, err := c.PITRs().List(context.Background())
 	assert.ErrorIs(t, err, ErrUnexpectedResult)

@@ -14,31 +14,32 @@ type RecoveryWindow struct {
 	// Level is the level asked for (account, database or table).
 	Level                    Level
 	Account, Database, Table string
-	// Snapshots are the snapshots covering the table.
-	Snapshots []WindowSnapshot
-	// PITRs are the PITR ranges covering the table.
-	PITRs []WindowPITR
+	// Snapshots are the snapshots covering the table (Source "snapshot").
+	Snapshots []WindowSource
+	// PITRs are the PITR ranges covering the table (Source "pitr").
+	PITRs []WindowSource
 	// Raw is the RecoveryWindows value as the server sent it.
 	Raw string
 }
 
-// WindowSnapshot is a snapshot entry of a recovery window.
-type WindowSnapshot struct {
-	// Name is the snapshot's name as the server stores it (lower-cased).
+// WindowSource is one entry of a recovery window: a snapshot, restorable
+// to its Timestamp, or a PITR, restorable to any time from Start to End.
+// The fields of the other kind are zero.
+type WindowSource struct {
+	// Source is the entry's kind as the server names it: "snapshot" or
+	// "pitr" (capture 244).
+	Source string
+	// Name is the snapshot's or PITR's name as the server stores it
+	// (lower-cased).
 	Name string
-	// Timestamp is the snapshot time to the nanosecond, in UTC. The server
+
+	// Timestamp is a snapshot's time to the nanosecond, in UTC. The server
 	// sends it as Go's time.Time.String() with its numeric offset
 	// ("2026-11-30 23:38:31.679045024 +0000 UTC", capture 244), which is
 	// read by that offset, so the server's zone does not matter.
 	Timestamp time.Time
-}
 
-// WindowPITR is a PITR entry of a recovery window: any time from Start to
-// End can be restored.
-type WindowPITR struct {
-	// Name is the PITR's name as the server stores it (lower-cased).
-	Name string
-	// Start is the earliest time the PITR restores to: the later of now
+	// Start is the earliest time a PITR restores to: the later of now
 	// minus the PITR's range and its last change (creation or ALTER)
 	// (MatrixOne pkg/frontend/show_recovery_window.go,
 	// getStartTimeOfRecoveryWindow).
@@ -54,10 +55,10 @@ type WindowPITR struct {
 	// The server sends both as wall clocks of its process's zone, 0-9
 	// fraction digits and no offset (capture 244); dbctl converts them to
 	// instants with the zone's offset there (asked of the server, or
-	// WithMatrixOneTimeZone) and returns them in UTC, to the nanosecond the
-	// server sent. A wall clock of the hour that repeats when the clocks
-	// are turned back is read as the server itself would read it in a
-	// restore (Go's time.Date in its zone).
+	// Options.MatrixOneTimeZone) and returns them in UTC, to the nanosecond
+	// the server sent. A wall clock of the hour that repeats when the
+	// clocks are turned back is read as the server itself would read it in
+	// a restore (Go's time.Date in its zone).
 	Start, End time.Time
 }
 
@@ -89,7 +90,7 @@ func windowStmt(t Target, own bool) string { return "show recovery_window for " 
 // asked for. A cluster target is ErrInvalidArgument (there is no cluster
 // form); a tenant asking for another account ErrPermissionDenied (capture
 // 308). The list may name PITRs the caller cannot use (a PITR sys made for
-// the account, capture 307). See WindowPITR for what End means.
+// the account, capture 307). See WindowSource for what End means.
 func (p *PITRs) RecoveryWindow(ctx context.Context, t Target) ([]RecoveryWindow, error) {
 	op := "recovery window " + t.String()
 	if t.Level == LevelCluster {

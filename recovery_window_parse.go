@@ -73,7 +73,7 @@ func (w *RecoveryWindow) add(e map[string]string) error {
 		if err != nil {
 			return fmt.Errorf("%w: snapshot entry timestamp %q", ErrUnexpectedResult, e["timestamp"])
 		}
-		w.Snapshots = append(w.Snapshots, WindowSnapshot{Name: e["source_name"], Timestamp: ts.UTC()})
+		w.Snapshots = append(w.Snapshots, WindowSource{Source: "snapshot", Name: e["source_name"], Timestamp: ts.UTC()})
 	case "pitr":
 		// Start and end carry no zone: they are wall clocks of the server
 		// process's zone. MatrixOne pkg/frontend/show_recovery_window.go
@@ -90,7 +90,7 @@ func (w *RecoveryWindow) add(e map[string]string) error {
 			}
 			se[i] = wc
 		}
-		w.PITRs = append(w.PITRs, WindowPITR{Name: e["source_name"], Start: se[0], End: se[1]})
+		w.PITRs = append(w.PITRs, WindowSource{Source: "pitr", Name: e["source_name"], Start: se[0], End: se[1]})
 	default:
 		return fmt.Errorf("%w: entry source %q", ErrUnexpectedResult, e["source"])
 	}

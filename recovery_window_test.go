@@ -29,15 +29,15 @@ func rw2Windows(level Level) []RecoveryWindow {
 	ts := func(ns int) time.Time { return time.Date(2026, 12, 6, 6, 51, 42, ns, time.UTC) }
 	return []RecoveryWindow{
 		{Level: level, Account: "sys", Database: "cap_rw", Table: "t1", Raw: rw2t1,
-			Snapshots: []WindowSnapshot{{"cap_rw_s1", ts(50314733)}, {"cap_rw_s2", ts(78256559)}},
-			PITRs:     []WindowPITR{{Name: "cap_rw_p1", Start: ts(60480089), End: ts(93307518)}}},
+			Snapshots: []WindowSource{{Source: "snapshot", Name: "cap_rw_s1", Timestamp: ts(50314733)}, {Source: "snapshot", Name: "cap_rw_s2", Timestamp: ts(78256559)}},
+			PITRs:     []WindowSource{{Source: "pitr", Name: "cap_rw_p1", Start: ts(60480089), End: ts(93307518)}}},
 		{Level: level, Account: "sys", Database: "cap_rw", Table: "later", Raw: rw2later,
-			Snapshots: []WindowSnapshot{{"cap_rw_s2", ts(78256559)}}},
+			Snapshots: []WindowSource{{Source: "snapshot", Name: "cap_rw_s2", Timestamp: ts(78256559)}}},
 	}
 }
 
 func TestRecoveryWindowOfADatabaseIsItsTablesWindows(t *testing.T) {
-	c, mock := newMock(t, WithMatrixOneTimeZone(time.UTC))
+	c, mock := newMock(t, Options{MatrixOneTimeZone: time.UTC})
 	mock.ExpectQuery("show recovery_window for database `cap_rw`").WillReturnRows(rowsOf(windowCols,
 		[]string{"database", "sys", "cap_rw", "t1", rw2DBt1}, []string{"database", "sys", "cap_rw", "later", rw2DBlater}))
 	mock.ExpectQuery("show recovery_window for table `cap_rw` `t1`").WillReturnRows(rowsOf(windowCols, []string{"table", "sys", "cap_rw", "t1", rw2t1}))
@@ -50,7 +50,7 @@ func TestRecoveryWindowOfADatabaseIsItsTablesWindows(t *testing.T) {
 func TestRecoveryWindowForms(t *testing.T) {
 	// the caller's own account: listed by the account-level answer, each
 	// table asked on its own; a table that no longer has a window is left out
-	c, mock := newMock(t, WithMatrixOneTimeZone(time.UTC))
+	c, mock := newMock(t, Options{MatrixOneTimeZone: time.UTC})
 	mock.ExpectQuery("show recovery_window for account").WillReturnRows(rowsOf(windowCols,
 		[]string{"account", "sys", "cap_rw", "t1", "[{'start_time':'2026-11-30 23:38:"}, []string{"account", "sys", "cap_rw", "later", rw2DBlater},
 		[]string{"account", "sys", "cap_rw", "t1", rw2DBt1}))
@@ -72,14 +72,14 @@ func TestRecoveryWindowForms(t *testing.T) {
 
 	// another account (sys only): its own answer, trusted for one table
 	// (capture 247) and refused for more, whose rows overwrite each other
-	c, mock = newMock(t, WithMatrixOneTimeZone(time.UTC))
+	c, mock = newMock(t, Options{MatrixOneTimeZone: time.UTC})
 	expectSysRoot(mock)
 	one := "[{'start_time':'2026-11-30 23:38:34.645828105', 'end_time':'2026-11-30 23:38:34.81999765', 'source':'pitr', 'source_name':'cap_p_acc1'}]"
 	mock.ExpectQuery("show recovery_window for account `acc1`").WillReturnRows(rowsOf(windowCols, []string{"account", "acc1", "cap_db", "cap_t", one}))
 	ws, err = c.PITRs().RecoveryWindow(context.Background(), AccountTarget("acc1"))
 	require.NoError(t, err)
 	require.Len(t, ws, 1)
-	assert.Equal(t, []WindowPITR{{Name: "cap_p_acc1", Start: time.Date(2026, 11, 30, 23, 38, 34, 645828105, time.UTC),
+	assert.Equal(t, []WindowSource{{Source: "pitr", Name: "cap_p_acc1", Start: time.Date(2026, 11, 30, 23, 38, 34, 645828105, time.UTC),
 		End: time.Date(2026, 11, 30, 23, 38, 34, 819997650, time.UTC)}}, ws[0].PITRs)
 	mock.ExpectQuery("show recovery_window for account `acc1`").WillReturnRows(rowsOf(windowCols,
 		[]string{"account", "acc1", "cap_db", "cap_t", one}, []string{"account", "acc1", "cap_db", "cap_u", one}))
@@ -88,7 +88,7 @@ func TestRecoveryWindowForms(t *testing.T) {
 	assert.Contains(t, err.Error(), "cap_db.cap_t, cap_db.cap_u")
 }
 
-// Without WithMatrixOneTimeZone, the PITR wall clocks are read with the
+// Without Options.MatrixOneTimeZone, the PITR wall clocks are read with the
 // server's offsets there, on the same connection, the session's zone put
 // back. The server here is in Berlin (CET, +1).
 func TestRecoveryWindowAsksTheServerZone(t *testing.T) {
@@ -107,7 +107,7 @@ func TestRecoveryWindowAsksTheServerZone(t *testing.T) {
 	ws, err := c.PITRs().RecoveryWindow(context.Background(), TableTarget("cap_rw", "t1"))
 	require.NoError(t, err)
 	require.Len(t, ws, 1)
-	assert.Equal(t, []WindowPITR{{Name: "cap_rw_p1", Start: time.Date(2026, 12, 6, 6, 51, 42, 60480089, time.UTC),
+	assert.Equal(t, []WindowSource{{Source: "pitr", Name: "cap_rw_p1", Start: time.Date(2026, 12, 6, 6, 51, 42, 60480089, time.UTC),
 		End: time.Date(2026, 12, 6, 6, 51, 42, 93307518, time.UTC)}}, ws[0].PITRs)
 }
 
@@ -145,13 +145,13 @@ func TestRecoveryWindowE2EIsRightWhereTheServerIsWrong(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ws, 2)
 	assert.Equal(t, "t1", ws[0].Table)
-	assert.Equal(t, []WindowSnapshot{{"cap_rw_s1", s1.Timestamp}, {"cap_rw_s2", s2.Timestamp}}, ws[0].Snapshots)
+	assert.Equal(t, []WindowSource{{Source: "snapshot", Name: "cap_rw_s1", Timestamp: s1.Timestamp}, {Source: "snapshot", Name: "cap_rw_s2", Timestamp: s2.Timestamp}}, ws[0].Snapshots)
 	require.Len(t, ws[0].PITRs, 1)
 	assert.Equal(t, "cap_rw_p1", ws[0].PITRs[0].Name)
 	assert.WithinDuration(t, p1.Created, ws[0].PITRs[0].Start, time.Second)
 	assert.False(t, ws[0].PITRs[0].End.Before(before.Add(-time.Millisecond)), "end is the server's clock at the query")
 	assert.Equal(t, "later", ws[1].Table)
-	assert.Equal(t, []WindowSnapshot{{"cap_rw_s2", s2.Timestamp}}, ws[1].Snapshots)
+	assert.Equal(t, []WindowSource{{Source: "snapshot", Name: "cap_rw_s2", Timestamp: s2.Timestamp}}, ws[1].Snapshots)
 	assert.Empty(t, ws[1].PITRs)
 
 	// the end is not a bound: a restore to a time after it is valid

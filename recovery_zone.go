@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dbctl/dbctl/internal/sqllit"
 )
 
 // The time zones of MatrixOne recovery. Three zones meet here:
@@ -25,24 +27,8 @@ import (
 //     each instant it converts, "select from_unixtime(N)" under the session
 //     zone 'SYSTEM' (source pkg/sql/plan/function, FromUnixTimeInt64:
 //     types.DatetimeFromUnix(session zone, N), Go's offset at that instant);
-//     WithMatrixOneTimeZone gives the zone instead;
+//     Options.MatrixOneTimeZone gives the zone instead;
 //   - the client's time.Local, which plays no part.
-
-// WithMatrixOneTimeZone gives the time zone of the MatrixOne server process:
-// the zone RESTORE ... FROM PITR reads its time in and SHOW RECOVERY_WINDOW
-// renders PITR times in. Default: none; dbctl then asks the server for the
-// zone's offset at each instant it converts (one or two short queries per
-// restore, on the operation's own connection), which is exact across
-// daylight saving time as long as the server's zone database is. Give the
-// IANA zone here (time.LoadLocation) to send no such query. A nil loc keeps
-// the default.
-func WithMatrixOneTimeZone(loc *time.Location) Option {
-	return func(o *options) {
-		if loc != nil {
-			o.moTimeZone = loc
-		}
-	}
-}
 
 const (
 	// stmtSessionZone reads the session's time zone ("SYSTEM", "+08:00" or a
@@ -66,7 +52,7 @@ const (
 
 // setZoneStmt is "set time_zone = '<zone>'" (captures 249, 254), the zone
 // escaped as a string literal.
-func setZoneStmt(zone string) string { return "set time_zone = " + QuoteString(zone) }
+func setZoneStmt(zone string) string { return "set time_zone = " + sqllit.Quote(zone) }
 
 // withSessionZone runs f with conn's session time zone set to want, and
 // then puts the session's own zone back, so that a connection of the
@@ -133,7 +119,7 @@ func (c *Client) serverOffsets(op string, conn *sql.Conn) zoneOffsets {
 		seen := map[int64]bool{}
 		for _, s := range secs {
 			if s < 0 || s > maxFromUnixtime {
-				return nil, opErr(op, ErrInvalidArgument, fmt.Sprintf("%s is outside what the server's from_unixtime() converts (1970 to 3001), so its zone offset there cannot be asked: give the zone with WithMatrixOneTimeZone",
+				return nil, opErr(op, ErrInvalidArgument, fmt.Sprintf("%s is outside what the server's from_unixtime() converts (1970 to 3001), so its zone offset there cannot be asked: give the zone with Options.MatrixOneTimeZone",
 					time.Unix(s, 0).UTC().Format(time.RFC3339)), nil)
 			}
 			if !seen[s] {
@@ -147,7 +133,7 @@ func (c *Client) serverOffsets(op string, conn *sql.Conn) zoneOffsets {
 		}
 		t, err := c.query(ctx, conn, "select "+strings.Join(items, ", "))
 		if err != nil {
-			return nil, opErr(op, classifyRecoveryError(err), "ask the server's zone offset (from_unixtime; WithMatrixOneTimeZone gives the zone instead)", withCtxErr(ctx, err))
+			return nil, opErr(op, classifyRecoveryError(err), "ask the server's zone offset (from_unixtime; Options.MatrixOneTimeZone gives the zone instead)", withCtxErr(ctx, err))
 		}
 		if len(t.rows) != 1 || len(t.cols) != len(uniq) {
 			return nil, opErr(op, ErrUnexpectedResult, fmt.Sprintf("from_unixtime: want 1 row of %d columns, got %d rows of %d", len(uniq), len(t.rows), len(t.cols)), nil)

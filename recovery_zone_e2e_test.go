@@ -66,7 +66,7 @@ func TestPITRRestoreAcrossDaylightSavingTime(t *testing.T) {
 }
 
 // An application connection that set time_zone = '+08:00' keeps it after
-// dbctl used it: New(db) over a pool of one connection, every recovery
+// dbctl used it: New(db, nil) over a pool of one connection, every recovery
 // operation that touches the zone.
 func TestApplicationSessionZoneIsKept(t *testing.T) {
 	ctx := context.Background()
@@ -84,7 +84,7 @@ func TestApplicationSessionZoneIsKept(t *testing.T) {
 	}
 	require.Equal(t, "+08:00", zone())
 
-	c := New(db)
+	c := New(db, nil)
 	mustExecAll(t, db, "create database d", "create table d.t (id int primary key, v varchar(9))")
 	p, err := c.PITRs().Create(ctx, "p", DatabaseTarget("d"), Range{1, RangeDays})
 	require.NoError(t, err)

@@ -95,15 +95,15 @@ func TestPITRRestoreRefusesAWallClockTheServerReadsAsAnotherInstant(t *testing.T
 	assert.Contains(t, err.Error(), "would read it as 2026-10-25T01:30:00Z")
 
 	// the same with the zone given: refused before anything is sent
-	c2, _ := newMock(t, WithMatrixOneTimeZone(loc))
+	c2, _ := newMock(t, Options{MatrixOneTimeZone: loc})
 	err = c2.PITRs().Restore(context.Background(), "p", at, DatabaseTarget("d"))
 	assert.ErrorIs(t, err, ErrInvalidArgument)
 }
 
-// With WithMatrixOneTimeZone the offsets come from the zone: no zone
+// With Options.MatrixOneTimeZone the offsets come from the zone: no zone
 // statement at all, the session untouched.
 func TestPITRRestoreWithTheZoneGivenSendsOnlyTheRestore(t *testing.T) {
-	c, mock := newMock(t, WithMatrixOneTimeZone(berlin(t)))
+	c, mock := newMock(t, Options{MatrixOneTimeZone: berlin(t)})
 	mock.ExpectExec("restore database `d` table `t` from pitr `p` '2026-07-01 14:00:00'").WillReturnResult(sqlmock.NewResult(0, 0))
 	require.NoError(t, c.PITRs().Restore(context.Background(), "p", time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC), TableTarget("d", "t")))
 	mock.ExpectExec("restore database `d` table `t` from pitr `p` '2026-12-01 13:00:00'").WillReturnResult(sqlmock.NewResult(0, 0))
@@ -186,7 +186,7 @@ func zoneResetMock(t *testing.T) (*Client, sqlmock.Sqlmock, *zoneResetWatch, con
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	w := &zoneResetWatch{cancel: cancel}
-	return New(db, WithLogger(slog.New(w))), mock, w, ctx
+	return New(db, &Options{Logger: slog.New(w)}), mock, w, ctx
 }
 
 // The caller's context ends after the zone was set: the probe runs no

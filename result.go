@@ -20,9 +20,20 @@ type MoCtlResult struct {
 	// Raw is the exact text the server returned (pretty-printed JSON with
 	// a trailing newline, or console text for inspect and mergeobjects).
 	Raw string
+	// JSON is whether the answer was a JSON document {"method": ...,
+	// "result": ...}: false for the console text of inspect and
+	// mergeobjects, which is only in Raw.
+	JSON bool
+	// ReturnStrs is the "returnStr" of every element of the result array,
+	// in shard order (["OK"] for a flush or checkpoint on one TN shard,
+	// matrixone.md §4.3). Nil when the result is not an array of objects
+	// that each carry a string returnStr (ping, inspect, CN-local
+	// commands); the typed calls that expect it fail with
+	// ErrUnexpectedResult and the raw text then.
+	ReturnStrs []string
 
 	// elems caches Result decoded as an array of objects (nil until check
-	// or ReturnStrs decoded it, or when it is not one).
+	// or returnStrs decoded it, or when it is not one).
 	elems []map[string]json.RawMessage
 }
 
@@ -39,14 +50,10 @@ func (r *MoCtlResult) objects() ([]map[string]json.RawMessage, bool) {
 	return elems, true
 }
 
-// IsJSON reports whether the answer was a JSON document (false for the
-// console text of inspect and mergeobjects, which is only in Raw).
-func (r *MoCtlResult) IsJSON() bool { return r.Result != nil }
-
-// ReturnStrs returns the "returnStr" of every element of the result array,
+// returnStrs reads the "returnStr" of every element of the result array,
 // in shard order. It fails, with the raw text, when the result is not an
 // array of objects that each carry a string returnStr.
-func (r *MoCtlResult) ReturnStrs() ([]string, error) {
+func (r *MoCtlResult) returnStrs() ([]string, error) {
 	elems, ok := r.objects()
 	if !ok {
 		return nil, fmt.Errorf("%w: mo_ctl result is not an array of objects: %s", ErrUnexpectedResult, quoteForMessage(r.Raw))
@@ -92,16 +99,18 @@ func decodeMoCtl(raw string) (*MoCtlResult, error) {
 		return r, fmt.Errorf("%w: mo_ctl answer is not a JSON object with a method: %s", ErrUnexpectedResult, quoteForMessage(raw))
 	}
 	r.Method = *doc.Method
+	r.JSON = true
 	r.Result = json.RawMessage("null")
 	if doc.Result != nil {
 		r.Result = *doc.Result
 	}
+	r.ReturnStrs, _ = r.returnStrs()
 	return r, nil
 }
 
 // check applies the rules every JSON mo_ctl answer must pass: a missing,
 // null or empty result array is ErrEmptyResult, and an element whose
-// returnStr is not "OK" is a *MoCtlError.
+// returnStr is not "OK" is ErrMoCtlFailed.
 func (r *MoCtlResult) check() error {
 	res := bytes.TrimSpace(r.Result)
 	if len(res) == 0 || bytes.Equal(res, []byte("null")) {
@@ -136,21 +145,21 @@ func (r *MoCtlResult) check() error {
 			return fmt.Errorf("%w: mo_ctl returnStr is not a string: %s", ErrUnexpectedResult, quoteForMessage(r.Raw))
 		}
 		if s != "OK" {
-			return &MoCtlError{Method: r.Method, ReturnStr: s, Raw: r.Raw}
+			return fmt.Errorf("%w: %s returned %s", ErrMoCtlFailed, r.Method, quoteForMessage(s))
 		}
 	}
 	return nil
 }
 
-// Identity is who a MatrixOne session runs as.
+// Identity is who a MatrixOne session runs as: the answer of "select
+// current_account_name(), current_user_name(), current_role_name()"
+// (golden matrixone.jsonl record 5).
 type Identity struct {
 	Account, User, Role string
-}
-
-// IsSysAdmin reports whether the identity may run mo_ctl: account sys with
-// role moadmin (root and dump on a fresh server).
-func (id Identity) IsSysAdmin() bool {
-	return strings.EqualFold(id.Account, "sys") && strings.EqualFold(id.Role, "moadmin")
+	// SysAdmin is whether the identity may run mo_ctl: account sys with
+	// role moadmin (root and dump on a fresh server), compared
+	// case-insensitively.
+	SysAdmin bool
 }
 
 // TNShard is one element of the answer to mo_ctl('dn', 'ping', ...).

@@ -168,7 +168,7 @@ func TestPruneCrashCampaign(t *testing.T) {
 				kinds[stepKind(s.Name)] = true
 			}
 			if name == "folder" {
-				assert.True(t, kinds["catalog.rename-aside"] && kinds["catalog.remove-marker"], "%v", kinds)
+				assert.True(t, kinds["catalog.rename-aside"] && kinds["backup.remove"], "%v", kinds)
 			} else {
 				assert.True(t, kinds["store.put-object"] && kinds["store.delete"] && kinds["store.list-uploads"], "%v", kinds)
 			}

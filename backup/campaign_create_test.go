@@ -19,7 +19,7 @@ func init() {
 	campaignOps["create-s3"] = func(ctx context.Context, e campaignEnv) error {
 		// a short release timeout: a FREEZE whose sending failed is
 		// waited for that long (the root package's rule, not the engine's)
-		c, err := dbctl.Open(e["dsn"], dbctl.WithReleaseTimeout(2*time.Second))
+		c, err := dbctl.Open(e["dsn"], &dbctl.Options{ReleaseTimeout: 2 * time.Second})
 		if err != nil {
 			return err
 		}

@@ -31,8 +31,8 @@ func markedDir(t *testing.T, dir, name string, files ...string) (string, *os.Fil
 // List of a folder lists backups only, never this package's temporary,
 // staging, partial or pruned folders (a live run's partial folder already
 // holds its manifest in its last step), and removes what dead runs left:
-// such folders whose marker nobody holds, empty unmarked ones past
-// emptyDirAge, a marker left in a finished backup, and a store-written
+// such folders whose marker nobody holds, empty unmarked ones, a marker
+// left in a finished backup, and a store-written
 // folder (an Upload) whose writer is gone, temporary files included. A
 // live run's folders and claims and folders that are not this package's
 // stay.
@@ -54,11 +54,8 @@ func TestListFolderShowsBackupsOnlyAndCleansUp(t *testing.T) {
 	importing := filepath.Join(dir, "dbctl-import-5")
 	require.NoError(t, os.MkdirAll(importing, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(importing, manifestName), []byte("{}"), 0o644))
-	oldEmpty := filepath.Join(dir, ".bk6"+partialInfix+"6")
-	require.NoError(t, os.Mkdir(oldEmpty, 0o755))
-	require.NoError(t, os.Chtimes(oldEmpty, time.Now().Add(-2*emptyDirAge), time.Now().Add(-2*emptyDirAge)))
-	newEmpty := filepath.Join(dir, ".bk7"+partialInfix+"7")
-	require.NoError(t, os.Mkdir(newEmpty, 0o755))
+	empty := filepath.Join(dir, ".bk6"+partialInfix+"6")
+	require.NoError(t, os.Mkdir(empty, 0o755))
 	stale, err := lockMarker(filepath.Join(dir, "bk"), map[string]any{"pid": 1})
 	require.NoError(t, err)
 	stale.Close()
@@ -82,11 +79,11 @@ func TestListFolderShowsBackupsOnlyAndCleansUp(t *testing.T) {
 	_, err = Verify(ctx, list[0].Location, VerifyOptions{})
 	require.NoError(t, err)
 
-	for _, gone := range []string{dead, pruned, staging, oldEmpty, filepath.Join(dir, "upload"), filepath.Join(dir, "bk", stagingMarker)} {
+	for _, gone := range []string{dead, pruned, staging, empty, filepath.Join(dir, "upload"), filepath.Join(dir, "bk", stagingMarker)} {
 		_, err := os.Stat(gone)
 		assert.ErrorIs(t, err, os.ErrNotExist, gone)
 	}
-	for _, kept := range []string{live, importing, newEmpty, foreign} {
+	for _, kept := range []string{live, importing, foreign} {
 		assert.DirExists(t, kept)
 	}
 	assert.FileExists(t, filepath.Join(live, stagingMarker))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // copyAll copies every file; largest first so that the workers finish
@@ -69,6 +71,9 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 func (b *backupRun) copyOne(ctx context.Context, w *fileWorker, j *backupJob, ext string) error {
 	orCopy := b.opts.CompressAfterUnfreeze || b.staging != nil
 	if clone := b.clone(); b.opts.Compress && ((clone != nil && !b.noClone.Load()) || orCopy) {
+		if err := crashpoint.Hit("backup.copy stage"); err != nil {
+			return fmt.Errorf("copy %s: %w", j.src, err)
+		}
 		res, ok, err := w.stage(ctx, j.src, j.dst+stageSuffix, clone, &b.noClone, orCopy)
 		if err != nil {
 			return fmt.Errorf("copy %s: %w", j.src, err)
@@ -78,6 +83,9 @@ func (b *backupRun) copyOne(ctx context.Context, w *fileWorker, j *backupJob, ex
 			b.files.Add(1)
 			return nil
 		}
+	}
+	if err := crashpoint.Hit("backup.copy freeze"); err != nil {
+		return fmt.Errorf("copy %s: %w", j.src, err)
 	}
 	res, err := w.copyFile(ctx, j.src, j.dst+ext, b.opts.Compress, b.clone())
 	if err != nil {

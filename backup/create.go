@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -89,11 +90,18 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	dir := location
 	op := "manticore backup " + dir
 	b := &backupRun{m: m, op: op, opts: opts, started: time.Now()}
+	if !haveFlock || (opts.hooks != nil && opts.hooks.noFlock) {
+		// Every folder a backup makes carries a marker it holds locked,
+		// so that the next run can tell a killed run's leftovers from a
+		// live one's: without flock that cannot be told, so nothing is
+		// started (nothing sent, nothing frozen, nothing made).
+		return nil, opErr(op, dbctl.ErrNotSupported, "backups need flock(2) to mark their temporary folders, and "+runtime.GOOS+" has none", nil)
+	}
 
-	// ORPHANED FREEZES: the single place where Create releases the freezes
-	// a killed run left behind (issue 16's freeze journal, through an
-	// exported method of dbctl.Manticore), before it does anything else.
-	// Nothing is called here yet: the journal lands in another change.
+	// ORPHANED FREEZES: the freezes a killed run left behind (the freeze
+	// journal of the client's state folder, dbctl.WithStateDir) are
+	// released by m.WithFrozen before its FREEZE (ReleaseOrphanedFreezes,
+	// logged); the crash campaign checks it (integration_createcrash_test.go).
 
 	// tmp is the backup's local folder: the backup itself, renamed to dir
 	// at the end; for a store, where files copied inside the freeze wait
@@ -122,17 +130,17 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	}
 	selected, skipped, err := selectTables(ctx, m, op, opts.Tables)
 	if err != nil {
-		return nil, err
+		return nil, inOp(op, err)
 	}
 	version, err := m.ServerVersion(ctx)
 	if err != nil {
-		return nil, err
+		return nil, opErr(op, nil, "", err)
 	}
 	// Where searchd's config file and data_dir are (manticore-2.jsonl,
 	// "SHOW SETTINGS"). A server that refuses the statement (older than
 	// SHOW SETTINGS) gets a backup without its config file.
 	if b.settings, err = m.Settings(ctx); err != nil && !isServerError(err) {
-		return nil, err
+		return nil, opErr(op, nil, "", err)
 	}
 	id, err := newBackupID()
 	if err != nil {
@@ -150,22 +158,23 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 		return nil, err
 	}
 	b.cleanStaleStaging(ctx, tmpParent)
-	if b.tmp, err = os.MkdirTemp(tmpParent, "."+tmpName+partialInfix); err != nil {
-		return nil, opErr(op, nil, "create temporary directory", err)
-	}
 	// the marker lets the next backup remove this directory if this
-	// process is killed; it is removed before the rename into place
-	if b.tmpLock, err = lockMarker(b.tmp, map[string]any{"backup_id": id, "pid": os.Getpid(), "target": b.targetName()}); err != nil {
-		_ = os.RemoveAll(b.tmp)
+	// process is killed; it stays until the directory is in place
+	b.tmp, b.tmpLock, err = newMarked("temp", func() (string, error) { return os.MkdirTemp(tmpParent, "."+tmpName+partialInfix) },
+		map[string]any{"backup_id": id, "pid": os.Getpid(), "target": b.targetName()})
+	if err != nil {
 		return nil, opErr(op, nil, "create temporary directory", err)
 	}
 	defer b.tmpLock.Close()
 	if err := b.claimStore(ctx); err != nil {
-		_ = os.RemoveAll(b.tmp)
+		_ = removeMarked(b.tmp, "temp")
 		return nil, err
 	}
 	return b.run(ctx, selected)
 }
+
+// log is where the run's notes go (CreateOptions.Logger).
+func (b *backupRun) log() *slog.Logger { return loggerOr(b.opts.Logger) }
 
 type backupRun struct {
 	m       *dbctl.Manticore
@@ -241,7 +250,7 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 				err = errors.Join(err, opErr(b.op, nil, "delete the partial upload", uerr))
 			}
 			_ = b.staging.remove()
-			_ = os.RemoveAll(b.tmp)
+			_ = removeMarked(b.tmp, "temp") // a folder left keeps its marker: the next run's
 			man = nil
 		}
 		if p != nil {
@@ -290,7 +299,7 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	if p := b.reports.stop(); p != nil {
 		panic(p)
 	}
-	if err := b.finish(); err != nil {
+	if err := b.finish(ctx); err != nil {
 		return nil, err
 	}
 	return b.man, nil
@@ -339,6 +348,16 @@ func unwrapCallback(op string, err, inside error) error {
 		return e
 	}
 	return unwrap(err)
+}
+
+// inOp wraps an error of another operation (the manager's SHOW TABLES) in
+// the backup's op; one of op already is returned as it is.
+func inOp(op string, err error) error {
+	var oe *dbctl.OpError
+	if errors.As(err, &oe) && oe.Op == op {
+		return err
+	}
+	return opErr(op, nil, "", err)
 }
 
 // newBackupID returns 128 random bits in hex (Manifest.ID).

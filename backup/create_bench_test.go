@@ -134,7 +134,7 @@ func benchServer(b *testing.B) (*dbctl.Client, []string) {
 		buildBenchData(b, dir)
 	}
 	srv := dbctltest.NewManticore(b, dbctltest.WithDataDir(dir))
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func buildBenchData(b *testing.B, dir string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

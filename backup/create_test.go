@@ -33,7 +33,7 @@ type backupFixture struct {
 
 func newBackupFixture(t *testing.T) *backupFixture {
 	srv := dbctltest.NewManticore(t)
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	for _, q := range []string{

@@ -10,7 +10,7 @@
 //
 // The one call a user makes:
 //
-//	c, err := dbctl.Open("root@tcp(127.0.0.1:9306)/")
+//	c, err := dbctl.Open("root@tcp(127.0.0.1:9306)/", nil)
 //	...
 //	man, err := backup.Create(ctx, c.Manticore(), "/var/backups/manticore/2026-12-06", backup.CreateOptions{})
 //
@@ -48,13 +48,15 @@
 //   - copy.go: inside the freeze, the files that are not staged are copied
 //     (cloned, copied by the kernel, or compressed) by the workers.
 //   - files.go, reflink_*.go: the workers' primitives: copy, clone
-//     (FICLONE), zstd compression, sha256, create-and-sync.
+//     (FICLONE), zstd compression, sha256; dirs.go: fsync of files and
+//     directories.
 //   - identity*.go: each source checked to be the very file of the freeze
 //     before and after its bytes are read (ErrSourceChanged).
 //   - stage_copy.go: after the unfreeze, the staged links and the bytes held
 //     in memory written into the backup, and synced as they land.
 //   - finish.go: compression of staged copies, hashing and fsync of the
-//     rest, then manifest.json, written last, and the rename into place.
+//     rest, then manifest.json, written last, the rename into place, and
+//     the temporary folder's marker removed from the finished backup.
 //   - manifest.go: the manifest format and its checks (paths stay inside
 //     the backup).
 //   - remote.go, remote_direct.go: for an s3:// location, the prefix claimed
@@ -88,8 +90,13 @@
 //     staged in a dot-free folder (in the data_dir when it is local; a
 //     symlink, or the files decompressed), then m.ImportTable.
 //
-// Shared by all: progress.go (the Progress reporter), tempdir.go (marked
-// temporary folders, removed marker last; a catalog folder's cleanup),
-// owner_*.go (files given to searchd's user when run as
-// root), errors.go (sentinels and error types).
+// Shared by all: progress.go (the Progress reporter), marked.go (folders
+// marked with a locked marker, made and removed so that a killed run's are
+// told from a live run's and removed by the next run), tempdir.go (marked
+// temporary folders), catalog_clean.go (a catalog folder's cleanup: such
+// folders, markers left in finished backups), owner_*.go (files given to
+// searchd's user when run as root), errors.go (sentinels and error
+// types). Each file step of Create, Import and Prune and each store
+// request is a crash point (internal/crashpoint; the README's faults
+// matrices); where there is no flock (identity_other.go) Create refuses.
 package backup

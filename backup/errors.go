@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/dbctl/dbctl"
+	"github.com/go-sql-driver/mysql"
 )
 
 // Sentinels of the backup engine, for errors.Is. Every error this package
@@ -93,8 +94,8 @@ func opErr(op string, kind error, detail string, err error) *dbctl.OpError {
 // isServerError reports whether err carries the server's own answer (as
 // opposed to a network or context failure).
 func isServerError(err error) bool {
-	_, ok := dbctl.ServerError(err)
-	return ok
+	var me *mysql.MySQLError
+	return errors.As(err, &me)
 }
 
 // quoteForMessage renders a value for an error message: quoted, and cut to

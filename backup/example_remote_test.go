@@ -158,7 +158,7 @@ func Example_ownS3Client() {
 	defer st.Close()
 	mine := backupstore.Options{Using: st}
 
-	c, err := dbctl.Open("root@tcp(127.0.0.1:9306)/")
+	c, err := dbctl.Open("root@tcp(127.0.0.1:9306)/", nil)
 	if err != nil {
 		log.Fatal(err)
 	}

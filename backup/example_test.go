@@ -21,7 +21,7 @@ func backupExampleServer() (*dbctltest.Manticore, *dbctl.Client, string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,8 +68,11 @@ func ExampleCreate() {
 	for _, s := range man.Skipped {
 		fmt.Println("skipped", s.Name, s.Type)
 	}
-	n, _ := c.Manticore().LockedCount(ctx, "products")
-	fmt.Println("locked after:", n)
+	st, err := c.Manticore().TableStatus(ctx, "products")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("locked after:", st.Locked)
 	// Output:
 	// backed up products rt
 	// skipped everything distributed
@@ -127,7 +130,7 @@ func ExampleRestore() {
 		log.Fatal(err)
 	}
 	defer restored.Close()
-	rc, _ := dbctl.Open(restored.DSN())
+	rc, _ := dbctl.Open(restored.DSN(), nil)
 	defer rc.Close()
 	var count int
 	_ = rc.DB().QueryRow("SELECT COUNT(*) FROM products").Scan(&count)

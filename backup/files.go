@@ -10,11 +10,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // copyBufSize is the read size of the copy loop: large enough that syscalls
@@ -242,6 +243,9 @@ func (w *fileWorker) compressLater(ctx context.Context, stage, dst string, mode 
 	if err := writeNew(dst, mode|0o200, func(out *os.File) error { return w.compress(ctx, in, out, &res) }); err != nil {
 		return res, err
 	}
+	if err := crashpoint.Hit("backup.remove stage"); err != nil {
+		return res, err
+	}
 	return res, os.Remove(stage)
 }
 
@@ -357,60 +361,4 @@ func runWorkers(ctx context.Context, n, conc int, done *atomic.Int64, fn func(ct
 	}
 	wg.Wait()
 	return context.Cause(ctx)
-}
-
-// syncFile flushes a written file to stable storage.
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
-
-// syncDir makes a directory's entries (new files, renames) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// dirIsEmpty reports whether dir has no entries other than dotfiles (as
-// manticore-backup checks a restore target).
-func dirIsEmpty(dir string) (bool, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return true, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, e := range entries {
-		if len(e.Name()) > 0 && e.Name()[0] != '.' {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-func mkdirAll(dirs map[string]bool) error {
-	for d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// parentDirs returns the directories of paths.
-func parentDirs(paths []string) map[string]bool {
-	out := map[string]bool{}
-	for _, p := range paths {
-		out[filepath.Dir(p)] = true
-	}
-	return out
 }

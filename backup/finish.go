@@ -10,6 +10,8 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // hashCopies hashes the files that were cloned or copied by the kernel
@@ -37,6 +39,9 @@ func (b *backupRun) compressStaged(ctx context.Context) error {
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
 			if err := b.beforeHash(j.dst + stageSuffix); err != nil {
 				return err
+			}
+			if err := crashpoint.Hit("backup.compress"); err != nil {
+				return fmt.Errorf("compress %s: %w", j.dst, err)
 			}
 			res, err := w.compressLater(ctx, j.dst+stageSuffix, j.dst+".zst", j.file.Mode)
 			if err != nil {
@@ -150,6 +155,9 @@ func (b *backupRun) syncJob(j *backupJob) error {
 			return err
 		}
 	}
+	if err := crashpoint.Hit("backup.sync file"); err != nil {
+		return err
+	}
 	return syncFile(p)
 }
 
@@ -163,6 +171,9 @@ func (b *backupRun) syncDirs() error {
 		return out
 	}())
 	for d := range dirs {
+		if err := crashpoint.Hit("backup.sync folder"); err != nil {
+			return opErr(b.op, nil, "sync", err)
+		}
 		if err := syncDir(d); err != nil {
 			return opErr(b.op, nil, "sync", err)
 		}
@@ -208,40 +219,60 @@ func (b *backupRun) completeManifest() ([]byte, error) {
 }
 
 // finish writes manifest.json last, syncs it, and renames the temporary
-// directory into place.
-func (b *backupRun) finish() error {
+// directory into place, then removes its marker. Until the rename the
+// directory holds its marker (so a run killed at any step before leaves a
+// folder the next backup beside it removes); from the rename on it is a
+// complete backup (a run killed before the marker's removal leaves a
+// stray DBCTL-STAGING file in it, which nothing reads). A failed sync of
+// the parent directory after the rename renames the backup back, to be
+// removed with the temporary directory: a failed Create leaves nothing
+// named dir.
+func (b *backupRun) finish(ctx context.Context) error {
 	data, err := b.completeManifest()
 	if err != nil {
 		return err
 	}
 	mp := filepath.Join(b.tmp, manifestName)
-	if err := os.WriteFile(mp, data, 0o644); err != nil {
+	if err := step("backup.write manifest", func() error { return os.WriteFile(mp, data, 0o644) }); err != nil {
 		return opErr(b.op, nil, "write manifest", err)
 	}
 	if !b.opts.NoSync {
-		if err := syncFile(mp); err != nil {
+		if err := step("backup.sync manifest", func() error { return syncFile(mp) }); err != nil {
 			return opErr(b.op, nil, "sync manifest", err)
 		}
-		if err := syncDir(b.tmp); err != nil {
+		if err := step("backup.sync temp", func() error { return syncDir(b.tmp) }); err != nil {
 			return opErr(b.op, nil, "sync", err)
 		}
+	}
+	if err := crashpoint.Hit("backup.chown"); err != nil {
+		return opErr(b.op, nil, "give the backup to the data_dir's owner", err)
 	}
 	if err := b.giveToDataDirOwner(); err != nil {
 		return err
 	}
-	if err := os.Rename(b.tmp, b.target); err != nil {
+	if err := step("backup.rename temp", func() error { return os.Rename(b.tmp, b.target) }); err != nil {
 		return opErr(b.op, ErrExists, "rename into place", err)
 	}
-	// The marker goes along with the rename, so that a run killed before
-	// it leaves a partial folder that still has it (and which the next run
-	// removes); one killed now leaves it in the backup, where List removes
-	// it (removeStaleMarker).
-	_ = os.Remove(filepath.Join(b.target, stagingMarker))
-	if b.opts.NoSync {
-		return nil
+	if !b.opts.NoSync {
+		if err := step("backup.sync parent", func() error { return syncDir(filepath.Dir(b.target)) }); err != nil {
+			if rerr := os.Rename(b.target, b.tmp); rerr != nil {
+				b.log().WarnContext(ctx, "dbctl: the backup is in place but its directory entry may not be durable",
+					"dir", b.target, "error", rerr)
+			}
+			return opErr(b.op, nil, "sync", err)
+		}
 	}
-	if err := syncDir(filepath.Dir(b.target)); err != nil {
-		return opErr(b.op, nil, "sync", err)
+	if err := step("backup.remove marker", func() error { return os.Remove(filepath.Join(b.target, stagingMarker)) }); err != nil {
+		b.log().WarnContext(ctx, "dbctl: could not remove the backup's marker file (nothing reads it)", "dir", b.target, "error", err)
 	}
 	return nil
+}
+
+// step runs the file operation fn at the crash point name: an error
+// injected there is returned and fn is not run.
+func step(name string, fn func() error) error {
+	if err := crashpoint.Hit(name); err != nil {
+		return err
+	}
+	return fn()
 }

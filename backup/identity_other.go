@@ -4,8 +4,12 @@ package backup
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"runtime"
+
+	"github.com/dbctl/dbctl"
 )
 
 // devIno: this platform's stat has no device and inode; identities compare
@@ -16,6 +20,12 @@ func devIno(fs.FileInfo) (uint64, uint64) { return 0, 0 }
 // the freeze).
 func devOf(string) (uint64, error) { return 0, errors.ErrUnsupported }
 
-// tryLock: no flock here; a staging folder is never taken for a killed
-// run's (remove it by hand).
-func tryLock(*os.File) (bool, error) { return false, nil }
+// haveFlock: no flock(2) here, so a marker's holder cannot be told alive
+// or dead: Create refuses to start (dbctl.ErrNotSupported), and so does
+// anything else that needs a marked folder (tryLock).
+const haveFlock = false
+
+// tryLock: no flock here (dbctl.ErrNotSupported).
+func tryLock(*os.File) (bool, error) {
+	return false, fmt.Errorf("%w: no flock(2) on %s to mark a temporary folder as in use", dbctl.ErrNotSupported, runtime.GOOS)
+}

@@ -26,6 +26,9 @@ func devOf(path string) (uint64, error) {
 	return uint64(st.Dev), nil //nolint:unconvert // Dev is int32 on some platforms
 }
 
+// haveFlock: markers are locked with flock(2) here (tryLock).
+const haveFlock = true
+
 // tryLock takes an exclusive advisory lock (flock) on f without waiting:
 // false when another process holds it. The kernel drops the lock when its
 // holder dies, however it dies.

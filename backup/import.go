@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 
 	"github.com/dbctl/dbctl"
@@ -15,6 +16,9 @@ type ImportOptions struct {
 	As string
 	// Store configures an s3:// location (see backupstore.Options).
 	Store backupstore.Options
+	// Logger receives a warning when the staging folder cannot be
+	// removed. Default (nil): discarded (see CreateOptions.Logger).
+	Logger *slog.Logger
 }
 
 // Import brings one table of the backup at location into the running server
@@ -41,7 +45,7 @@ type ImportOptions struct {
 func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opts ImportOptions) (err error) {
 	dir, as := location, opts.As
 	if backupstore.IsRemote(dir) {
-		return importRemote(ctx, m, dir, table, as, opts.Store)
+		return importRemote(ctx, m, dir, table, opts)
 	}
 	if as == "" {
 		as = table
@@ -82,7 +86,7 @@ func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opt
 	keep := false // for an IMPORT that searchd may still run
 	defer func() {
 		if rerr := st.release(keep); rerr != nil {
-			m.Logger().WarnContext(ctx, "dbctl: could not remove the import staging folder (the next import removes it)", "path", st.dir, "error", rerr)
+			loggerOr(opts.Logger).WarnContext(ctx, "dbctl: could not remove the import staging folder (the next import removes it)", "path", st.dir, "error", rerr)
 		}
 	}()
 	err = m.ImportTable(ctx, dst, st.prefix)

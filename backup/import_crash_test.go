@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,65 +18,127 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The crash-point campaign of Import from a compressed backup in a
-// dated folder (it stages: SHOW SETTINGS, the staging folder, each file
-// decompressed, IMPORT TABLE, the removal): at every step it reaches, fail
-// there, panic there, and kill a child process there; then the next import
-// of the same table runs. Invariants after the next run: the table holds
-// the backup's 4 rows, and no staging folder is left in the data_dir (a
-// killed or interrupted run's is removed by the next one). Without SHOW
-// SETTINGS's answer it stages beside the backup instead.
+// importVariant is one kind of local Import the campaign covers: a backup
+// compressed or not, in a folder whose path has a dot or not.
+type importVariant struct {
+	name     string
+	folder   string
+	compress bool
+}
+
+var importVariants = []importVariant{
+	{"compressed-dated", "bk.2026.12.06", true}, // decompressed into a staging folder
+	{"plain-dated", "bk.2026.12.07", false},     // a symbolic link in a staging folder
+	{"plain", "bk", false},                      // read in place: no staging
+}
+
+// The crash-point campaign of Import (issue 17: all or nothing), for each
+// variant: at every step a successful import reaches (SHOW SETTINGS, the
+// staging folder, each file decompressed, IMPORT TABLE, the removal, ...),
+// fail there, panic there, and kill a child process there; then the next
+// import of the same table runs. Invariants: after the interrupted run the
+// table is either absent or whole (4 rows), and present only when IMPORT
+// TABLE was sent (searchd copies the files and adds the table, or removes
+// what it copied: src/searchdconfig.cpp CopyIndexFiles, whose scope-exit
+// unlinks the copies on failure, and AddExistingIndexConfigless, whose
+// ScopedCleanup_c removes a table it could not load or save); after the
+// next run the table holds the backup's 4 rows, no staging folder is left
+// in the data_dir or beside the backup (a killed or interrupted run's is
+// removed by the next one), and the backup still verifies. Without SHOW
+// SETTINGS's answer the import stages beside the backup instead.
 func TestImportCrashCampaign(t *testing.T) {
 	if crashtest.IsChild() {
 		importChild(t)
 		return
 	}
 	f := newBackupFixture(t)
+	for _, v := range importVariants {
+		t.Run(v.name, func(t *testing.T) { importCampaign(t, f, v) })
+	}
+}
+
+func importCampaign(t *testing.T, f *backupFixture, v importVariant) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "bk.2026.12.06")
-	_, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Tables: []string{"a"}, Compress: true})
+	dir := filepath.Join(t.TempDir(), v.folder)
+	_, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Tables: []string{"a"}, Compress: v.compress})
 	require.NoError(t, err)
 	n := 0
-	next := func() string { n++; return fmt.Sprintf("a_crash_%d", n) }
+	next := func() string { n++; return fmt.Sprintf("a_%s_%d", strings.ReplaceAll(v.name, "-", "_"), n) }
 
 	steps := crashtest.Record(t, func() { require.NoError(t, Import(ctx, f.c.Manticore(), dir, "a", ImportOptions{As: next()})) })
+	sendAt := -1 // the index of the step that sends IMPORT TABLE
 	var names []string
-	for _, s := range steps {
+	for i, s := range steps {
 		names = append(names, s.String())
+		if s.Name == "sql.send IMPORT TABLE" && sendAt < 0 {
+			sendAt = i
+		}
 	}
-	for _, want := range []string{"sql.send SHOW SETTINGS#1", "import.stage-create#1", "import.stage-write a.meta#1", "sql.send IMPORT TABLE#1", "sql.answer IMPORT TABLE#1", "import.stage-remove#1"} {
-		require.Contains(t, names, want)
+	require.GreaterOrEqual(t, sendAt, 0, "%v", names)
+	want := []string{"sql.send IMPORT TABLE#1", "sql.answer IMPORT TABLE#1"}
+	if v.compress || strings.Contains(dir, ".") {
+		want = append(want, "sql.send SHOW SETTINGS#1", "import.stage-create#1", "import.stage-remove#1",
+			"backup.remove import-stage#1", "backup.remove import-stage-marker#1")
 	}
-	check := func(t *testing.T, as string) {
+	if v.compress {
+		want = append(want, "import.stage-write a.meta#1")
+	} else if strings.Contains(dir, ".") {
+		want = append(want, "import.stage-link#1")
+	}
+	for _, w := range want {
+		require.Contains(t, names, w)
+	}
+	rows := func(as string) (string, bool) {
+		var c string
+		err := f.c.DB().QueryRow("SELECT COUNT(*) FROM " + as).Scan(&c)
+		return c, err == nil
+	}
+	// check runs after the interrupted run (done: it returned nil).
+	check := func(t *testing.T, as string, at int, done bool) {
 		t.Helper()
+		if c, ok := rows(as); ok {
+			assert.Equal(t, "4", c, "a table imported whole")
+			if !done {
+				assert.Greater(t, at, sendAt, "a table only when IMPORT TABLE was sent")
+			}
+		} else {
+			assert.False(t, done, "an import that returned nil made the table")
+		}
 		err := Import(ctx, f.c.Manticore(), dir, "a", ImportOptions{As: as}) // the next run
 		if err != nil {
 			require.ErrorIs(t, err, dbctl.ErrTableExists, "only a table the interrupted run created is in the way")
 		}
-		var rows string
-		require.NoError(t, f.c.DB().QueryRow("SELECT COUNT(*) FROM "+as).Scan(&rows))
-		assert.Equal(t, "4", rows)
+		c, ok := rows(as)
+		require.True(t, ok)
+		assert.Equal(t, "4", c)
 		assert.Empty(t, stagingLeftovers(t, f.srv.DataDir()), "no staging folder left in the data_dir")
 		assert.Empty(t, stagingLeftovers(t, filepath.Dir(dir)), "nor beside the backup")
+		_, err = Verify(ctx, dir, VerifyOptions{})
+		assert.NoError(t, err, "the backup is as it was")
 	}
-	for _, step := range steps {
+	for at, step := range steps {
+		if !slices.Contains(crashtest.Distinct(steps), step) {
+			continue
+		}
 		t.Run("fail "+step.String(), func(t *testing.T) {
 			as := next()
 			restore := crashtest.FailAt(t, step)
 			err := Import(ctx, f.c.Manticore(), dir, "a", ImportOptions{As: as})
 			restore()
 			switch step.Name {
-			case "import.stage-remove": // the import is done; the folder goes next time
-				require.NoError(t, err)
+			case "import.stage-remove", "backup.remove import-stage", "backup.remove import-stage-marker":
+				require.NoError(t, err, "the import is done; the folder goes next time")
 			case "sql.send SHOW SETTINGS", "sql.answer SHOW SETTINGS":
 				require.NoError(t, err, "without the data_dir it stages beside the backup")
+			case "backup.lock import-stage":
+				require.NoError(t, err, "the next place is tried: beside the backup")
 			case "sql.answer IMPORT TABLE":
 				require.ErrorIs(t, err, dbctl.ErrOutcomeUnknown)
 			default:
 				require.ErrorIs(t, err, crashpoint.ErrInjected)
 				assert.NotErrorIs(t, err, dbctl.ErrOutcomeUnknown, "failed before IMPORT TABLE was sent")
 			}
-			check(t, as)
+			check(t, as, at, err == nil)
 		})
 		t.Run("panic "+step.String(), func(t *testing.T) {
 			as := next()
@@ -85,7 +148,7 @@ func TestImportCrashCampaign(t *testing.T) {
 				_ = Import(ctx, f.c.Manticore(), dir, "a", ImportOptions{As: as})
 			}()
 			restore()
-			check(t, as)
+			check(t, as, at, false)
 		})
 		t.Run("kill "+step.String(), func(t *testing.T) {
 			as := next()
@@ -93,7 +156,7 @@ func TestImportCrashCampaign(t *testing.T) {
 			res := crashtest.Child(t, "TestImportCrashCampaign", &spec, time.Minute,
 				"DBCTL_CRASH_DSN="+f.srv.DSN(), "DBCTL_CRASH_DIR="+dir, "DBCTL_CRASH_AS="+as)
 			require.True(t, res.Killed, "the child reached %s:\n%s", step, res.Output)
-			check(t, as)
+			check(t, as, at, false)
 		})
 	}
 }
@@ -101,7 +164,7 @@ func TestImportCrashCampaign(t *testing.T) {
 // importChild is the child's side of the kill half: one import, killed at
 // the step of its crash spec.
 func importChild(t *testing.T) {
-	c, err := dbctl.Open(os.Getenv("DBCTL_CRASH_DSN"))
+	c, err := dbctl.Open(os.Getenv("DBCTL_CRASH_DSN"), nil)
 	require.NoError(t, err)
 	defer c.Close()
 	err = Import(context.Background(), c.Manticore(), os.Getenv("DBCTL_CRASH_DIR"), "a", ImportOptions{As: os.Getenv("DBCTL_CRASH_AS")})

@@ -50,7 +50,9 @@ func (s *importStage) release(keep bool) error {
 	if err := crashpoint.Hit("import.stage-remove"); err != nil {
 		return err
 	}
-	return os.RemoveAll(s.dir)
+	// marker last: killed meanwhile, the folder is still the next import's
+	// to remove (removeMarked)
+	return removeMarked(s.dir, "import-stage")
 }
 
 // stageImport returns what searchd reads table src of the local backup at
@@ -167,7 +169,7 @@ func newImportStage(parents []string, abs string) (*importStage, error) {
 			errs = append(errs, err)
 			continue
 		}
-		lock, err := lockMarker(dir, map[string]any{"import_of": abs, "pid": os.Getpid()})
+		lock, err := lockMarkerAs(dir, "import-stage", map[string]any{"import_of": abs, "pid": os.Getpid()})
 		if err == nil {
 			err = os.Chmod(dir, 0o755)
 		}

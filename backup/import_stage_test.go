@@ -55,7 +55,7 @@ func TestImportStageParents(t *testing.T) {
 				}
 				q.WillReturnRows(rows)
 			}
-			parents, dd := importStageParents(context.Background(), dbctl.New(db).Manticore(), tc.backup)
+			parents, dd := importStageParents(context.Background(), dbctl.New(db, nil).Manticore(), tc.backup)
 			assert.Equal(t, tc.parents, parents)
 			assert.Equal(t, tc.dataDir, dd)
 			require.NoError(t, mock.ExpectationsWereMet())

@@ -8,6 +8,8 @@ import (
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
+
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // baseBackup is the earlier backup an incremental backup reuses files of.
@@ -43,7 +45,7 @@ func (b *backupRun) readBase(ctx context.Context) error {
 		return opErr(b.op, nil, "base "+dir, err)
 	}
 	if man.Compression != b.man.Compression {
-		b.m.Logger().WarnContext(ctx, "dbctl: the base backup is compressed otherwise; no file of it is reused",
+		b.log().WarnContext(ctx, "dbctl: the base backup is compressed otherwise; no file of it is reused",
 			"base", dir, "base_compression", man.Compression, "compression", b.man.Compression)
 		return nil
 	}
@@ -108,8 +110,8 @@ func (b *backupRun) linkMemory(ctx context.Context, w *fileWorker, j *backupJob,
 	if err != nil || n != bf.Size || got != sum {
 		return false
 	}
-	if os.Link(stored, dst) != nil {
-		return false
+	if crashpoint.Hit("backup.link base-memory") != nil || os.Link(stored, dst) != nil {
+		return false // the bytes are written instead
 	}
 	b.takeFromBase(j, bf)
 	j.linked, j.mem = true, nil
@@ -127,9 +129,15 @@ func (b *backupRun) linkFromBase(ctx context.Context) error {
 	return b.afterUnfreeze(ctx, "link", func(j *backupJob) bool { return j.fromBase != "" && !j.linked },
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
 			dst := j.dst + ext
+			if err := crashpoint.Hit("backup.link base"); err != nil {
+				return err
+			}
 			if err := os.Link(j.fromBase, dst); err == nil {
 				j.linked = true
-			} else if _, err := w.copyFile(ctx, j.fromBase, dst, false, b.clone()); err != nil {
+			} else if err := step("backup.copy base", func() error {
+				_, err := w.copyFile(ctx, j.fromBase, dst, false, b.clone())
+				return err
+			}); err != nil {
 				return fmt.Errorf("from base %s: %w", j.fromBase, err)
 			}
 			b.bytes.Add(j.file.Size)

@@ -75,7 +75,7 @@ func leftovers(t *testing.T, dir string) []string {
 func TestIntegrationImportFromAnyPath(t *testing.T) {
 	target := itest.NewManticoreTarget(t)
 	log := &statementLog{}
-	c := itest.OpenClient(t, target.DSN, dbctl.WithLogger(slog.New(log)))
+	c := itest.OpenClient(t, target.DSN, dbctl.Options{Logger: slog.New(log)})
 	ctx := context.Background()
 	name := itest.RTTable(t, c) // 3 rows
 	settings, err := c.Manticore().Settings(ctx)

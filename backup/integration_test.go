@@ -42,7 +42,7 @@ func TestIntegrationManticoreStagedIncrementalBackup(t *testing.T) {
 	require.NoError(t, os.RemoveAll(dir+"/full"))
 	_, err = backup.Verify(ctx, dir+"/inc", backup.VerifyOptions{})
 	require.NoError(t, err)
-	n, err := m.LockedCount(ctx, name)
+	st, err := m.TableStatus(ctx, name)
 	require.NoError(t, err)
-	assert.Zero(t, n)
+	assert.Zero(t, st.Locked)
 }

@@ -20,7 +20,7 @@ func TestMain(m *testing.M) {
 	if _, err := crashpoint.InstallFromEnv(); err != nil {
 		panic(err)
 	}
-	// The freeze journal of the tests' clients (WithStateDir's default)
+	// The freeze journal of the tests' clients (Options.StateDir's default)
 	// goes to a folder of this run, not the user's.
 	cleanup := crashtest.IsolateStateDir()
 	code := shapecheck.Run(m)

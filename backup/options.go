@@ -1,6 +1,8 @@
 package backup
 
 import (
+	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -81,6 +83,13 @@ type CreateOptions struct {
 	// credentials and endpoint from the environment unless set: see
 	// backupstore.Options).
 	Store backupstore.Options
+	// Logger receives the engine's notes and warnings: a staging folder a
+	// killed run left and this one removed, files copied inside the freeze
+	// and why, a base compressed otherwise, a folder it could not remove.
+	// Default (nil): discarded. The statements the backup sends log to the
+	// client's own logger (dbctl.Options.Logger); pass the same one here to
+	// see both.
+	Logger *slog.Logger
 	// NoStaging copies every file inside the freeze (the way before
 	// staging existed), even where hard links are possible.
 	NoStaging bool
@@ -133,4 +142,16 @@ type backupHooks struct {
 	beforeHash     func(path string) error
 	beforeSync     func(path string) error
 	beforeManifest func() error
+	noFlock        bool // stands in for a system without flock (haveFlock false)
+}
+
+// discard is the logger of an engine call given none.
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// loggerOr returns l, or a logger that discards everything when l is nil.
+func loggerOr(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return discard
+	}
+	return l
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/dbctl/dbctl"
+
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // selectTables resolves the tables to back up against SHOW TABLES.
@@ -119,6 +121,9 @@ func (b *backupRun) plan(files []dbctl.FrozenFile, selected map[string]string) (
 	}
 	b.filesTotal.Store(int64(len(b.jobs)))
 	b.bytesTotal.Store(b.total)
+	if err := crashpoint.Hit("backup.mkdir folders"); err != nil {
+		return "", opErr(b.op, nil, "create directories", err)
+	}
 	if err := mkdirAll(parentDirs(dsts)); err != nil {
 		return "", opErr(b.op, nil, "create directories", err)
 	}

@@ -132,8 +132,9 @@ func (c *catalog) remove(ctx context.Context, name string) (unlisted bool, err e
 
 // removeFolder renames the backup's folder aside, with a marker this run
 // holds locked (created in the folder first, so that it goes along), and
-// removes it, the marker last: a folder left aside by a killed run is
-// removed by the next one (removeStaleStaging).
+// removes it, the marker last (removeMarked: crash points "backup.remove
+// pruned" and "backup.remove pruned-marker"): a folder left aside by a
+// killed run is removed by the next one (removeStaleStaging).
 func (c *catalog) removeFolder(name string) (unlisted bool, err error) {
 	path := filepath.Join(c.dir, name)
 	lock, err := holdMarker(path, map[string]any{"prune_of": name, "pid": os.Getpid()})
@@ -160,7 +161,7 @@ func (c *catalog) removeFolder(name string) (unlisted bool, err error) {
 	if err := syncDir(c.dir); err != nil {
 		return true, err
 	}
-	return true, removeMarkedDir(aside, name)
+	return true, removeMarked(aside, "pruned")
 }
 
 // removePrefix deletes the backup under name in a store: its claim

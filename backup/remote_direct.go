@@ -63,7 +63,7 @@ func (b *backupRun) upload(ctx context.Context) error {
 		return err
 	}
 	if err := os.RemoveAll(b.tmp); err != nil {
-		b.m.Logger().WarnContext(ctx, "dbctl: could not remove the backup's temporary folder", "dir", b.tmp, "error", err)
+		b.log().WarnContext(ctx, "dbctl: could not remove the backup's temporary folder", "dir", b.tmp, "error", err)
 	}
 	return nil
 }

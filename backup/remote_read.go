@@ -295,13 +295,13 @@ func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOp
 // downloaded into a temporary folder under os.TempDir() (readable by the
 // server, which must run on this machine), checked, imported by the local
 // code, and the folder removed.
-func importRemote(ctx context.Context, m *dbctl.Manticore, location, table, as string, remote backupstore.Options) error {
+func importRemote(ctx context.Context, m *dbctl.Manticore, location, table string, opts ImportOptions) error {
 	op := "manticore import table " + table + " from " + location
 	src, err := oneTable(table)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
-	st, err := backupstore.Open(ctx, location, remote)
+	st, err := backupstore.Open(ctx, location, opts.Store)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
@@ -322,7 +322,7 @@ func importRemote(ctx context.Context, m *dbctl.Manticore, location, table, as s
 	if !strings.Contains(","+manifestTableNames(man)+",", ","+src+",") {
 		return opErr(op, dbctl.ErrTableNotFound, "the backup has no table "+src, nil)
 	}
-	return Import(ctx, m, tmp, table, ImportOptions{As: as})
+	return Import(ctx, m, tmp, table, ImportOptions{As: opts.As, Logger: opts.Logger})
 }
 
 func manifestTableNames(man *Manifest) string {

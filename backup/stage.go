@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // immutableSuffixes are the extensions of the disk-chunk files searchd
@@ -80,91 +80,34 @@ type stagingDir struct {
 }
 
 // createStaging makes the staging folder under parent and locks its
-// marker before anything is linked into it.
+// marker before anything is linked into it (newMarked).
 func createStaging(parent, id string, info map[string]any) (*stagingDir, error) {
 	path := filepath.Join(parent, stagingPrefix+id)
-	if err := os.Mkdir(path, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := lockMarker(path, info)
+	dir, f, err := newMarked("staging", func() (string, error) { return path, os.Mkdir(path, 0o700) }, info)
 	if err != nil {
-		_ = os.RemoveAll(path)
 		return nil, err
 	}
-	return &stagingDir{path: path, lock: f}, nil
+	return &stagingDir{path: dir, lock: f}, nil
 }
 
-// lockMarker creates dir's marker, locked, and writes info into it.
-func lockMarker(dir string, info map[string]any) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(dir, stagingMarker), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	ok, err := tryLock(f)
-	if err == nil && !ok {
-		err = errors.New("cannot lock the marker")
-	}
-	if err == nil {
-		b, _ := json.Marshal(info)
-		_, err = f.Write(append(b, '\n'))
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// remove deletes the folder and its links; nil-safe, idempotent.
-func (s *stagingDir) remove() error {
+// remove deletes the folder and its links (removeMarked); nil-safe,
+// idempotent. After a failure the marker stays locked, so that a later
+// call can try again; after a panic it is let go, and the folder left is
+// the next run's to remove.
+func (s *stagingDir) remove() (err error) {
 	if s == nil || s.lock == nil {
 		return nil
 	}
-	err := os.RemoveAll(s.path)
-	s.lock.Close()
-	s.lock = nil
+	returned := false
+	defer func() {
+		if !returned || err == nil {
+			s.lock.Close()
+			s.lock = nil
+		}
+	}()
+	err = removeMarked(s.path, "staging")
+	returned = true
 	return err
-}
-
-// removeStaleStaging removes the staging folders, partial backups
-// (".<name>.dbctl-partial-*") and import staging folders
-// ("dbctl-import-*"), which hold the same marker, under dir that
-// killed runs left: those whose marker no running backup holds locked.
-// Folders without a marker are not this package's and are left alone.
-func removeStaleStaging(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var removed []string
-	var errs []error
-	for _, e := range entries {
-		if !e.IsDir() || !(strings.HasPrefix(e.Name(), stagingPrefix) || strings.Contains(e.Name(), partialInfix) ||
-			strings.HasPrefix(e.Name(), importStagePrefix)) {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
-		f, err := os.OpenFile(filepath.Join(path, stagingMarker), os.O_RDWR, 0)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		ok, err := tryLock(f)
-		if ok {
-			err = removeHeldDir(path, f)
-			if err == nil {
-				removed = append(removed, path)
-			}
-		}
-		f.Close()
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return removed, errors.Join(errs...)
 }
 
 // cleanStaleStaging runs removeStaleStaging where this backup may stage
@@ -180,10 +123,10 @@ func (b *backupRun) cleanStaleStaging(ctx context.Context, tmpParent string) {
 	for _, d := range dirs {
 		removed, err := removeStaleStaging(d)
 		for _, p := range removed {
-			b.m.Logger().InfoContext(ctx, "dbctl: removed a staging folder left by a killed backup", "path", p)
+			b.log().InfoContext(ctx, "dbctl: removed a staging folder left by a killed backup", "path", p)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			b.m.Logger().WarnContext(ctx, "dbctl: could not clean up old staging folders", "dir", d, "error", err)
+			b.log().WarnContext(ctx, "dbctl: could not clean up old staging folders", "dir", d, "error", err)
 		}
 	}
 }
@@ -246,7 +189,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 	}
 	dd, err := dev(dataDir)
 	if err != nil {
-		b.m.Logger().InfoContext(ctx, "dbctl: backup copies inside the freeze", "reason", err)
+		b.log().InfoContext(ctx, "dbctl: backup copies inside the freeze", "reason", err)
 		return nil
 	}
 	var reasons []error
@@ -259,7 +202,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 				b.memBudget.Store(h.stageMemory)
 			}
 			b.setStaging(StagingStaged)
-			b.m.Logger().InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
+			b.log().InfoContext(ctx, "dbctl: backup stages hard links", "dir", st.path)
 			return nil
 		}
 		if place.must {
@@ -270,7 +213,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 	if b.opts.StagingDir == "" && b.store == nil {
 		reasons = append(reasons, errors.New("the target is on another file system than the data_dir and no StagingDir is set"))
 	}
-	b.m.Logger().WarnContext(ctx, "dbctl: no staging folder possible: the backup copies every file inside the freeze",
+	b.log().WarnContext(ctx, "dbctl: no staging folder possible: the backup copies every file inside the freeze",
 		"tmp", b.tmp, "reason", errors.Join(reasons...))
 	return nil
 }
@@ -291,14 +234,25 @@ func (b *backupRun) tryStaging(parent, dataDir string, dd uint64, dev func(strin
 	if err != nil {
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok { // also on a panic: the folder and its lock are not left behind
+			_ = st.remove()
+		}
+	}()
 	probe := filepath.Join(st.path, "probe")
-	if err = os.Link(filepath.Join(dataDir, "manticore.json"), probe); err == nil {
-		err = os.Remove(probe)
+	if err = crashpoint.Hit("backup.link probe"); err == nil {
+		err = os.Link(filepath.Join(dataDir, "manticore.json"), probe)
+	}
+	if err == nil {
+		if err = crashpoint.Hit("backup.remove probe"); err == nil {
+			err = os.Remove(probe)
+		}
 	}
 	if err != nil {
-		_ = st.remove()
 		return nil, fmt.Errorf("cannot hard-link the data_dir's files there: %w", err)
 	}
+	ok = true
 	return st, nil
 }
 
@@ -313,6 +267,9 @@ func (b *backupRun) setStaging(mode string) {
 // copies the file).
 func (b *backupRun) link(i int, j *backupJob) (bool, error) {
 	staged := filepath.Join(b.staging.path, fmt.Sprintf("%d-%s", i, filepath.Base(j.src)))
+	if err := crashpoint.Hit("backup.link staged"); err != nil {
+		return false, err
+	}
 	if err := os.Link(j.src, staged); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, err

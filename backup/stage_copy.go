@@ -9,11 +9,16 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
 // readToMemory reads a mutable file into memory inside the freeze, checking
 // that the open file is the one of the freeze before and after.
 func (b *backupRun) readToMemory(j *backupJob) error {
+	if err := crashpoint.Hit("backup.read mutable"); err != nil {
+		return fmt.Errorf("copy %s: %w", j.src, err)
+	}
 	f, err := os.Open(j.src)
 	if err != nil {
 		return fmt.Errorf("copy %s: %w", j.src, err)
@@ -57,6 +62,9 @@ func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob
 	}
 	if b.linkMemory(ctx, w, j, sum, j.dst+ext) {
 		return nil
+	}
+	if err := crashpoint.Hit("backup.write memory"); err != nil {
+		return fmt.Errorf("write %s: %w", j.dst, err)
 	}
 	var err error
 	if b.opts.Compress {
@@ -120,6 +128,9 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 			b.files.Add(1)
 			b.bytes.Add(j.file.Size)
 			syncer.add(j)
+			if err := crashpoint.Hit("backup.remove staged"); err != nil {
+				return err
+			}
 			return os.Remove(j.staged)
 		})
 	if serr := syncer.stop(); err == nil && serr != nil {
@@ -183,6 +194,9 @@ func (s *syncer) stop() error {
 
 // copyOneStaged copies or compresses one staged link into the backup.
 func (b *backupRun) copyOneStaged(ctx context.Context, w *fileWorker, j *backupJob) error {
+	if err := crashpoint.Hit("backup.copy staged"); err != nil {
+		return err
+	}
 	return b.readStaged(j, func(in *os.File) error {
 		res := copyResult{mode: j.file.Mode}
 		var err error

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -363,56 +362,6 @@ func TestBackupStagingOnOtherFileSystem(t *testing.T) {
 		require.ErrorContains(t, err, "a FREEZE was sent", "the backup's FREEZE would have used the injected failure")
 	})
 	assert.Equal(t, before, f.counters(t))
-}
-
-// A staging folder left by a killed run (its marker no longer locked) is
-// removed by the next backup that stages in the same place; one a running
-// backup holds is left alone, and so is a folder without a marker.
-func TestBackupRemovesKilledRunsStaging(t *testing.T) {
-	f := newBackupFixture(t)
-	parent := t.TempDir()
-	// a killed run: its hard links pin a source file's bytes
-	killed, err := createStaging(parent, "killedrun", map[string]any{"pid": 1})
-	require.NoError(t, err)
-	victim := filepath.Join(f.srv.DataDir(), "a", "a.0.spd")
-	require.NoError(t, os.Link(victim, filepath.Join(killed.path, "0-a.0.spd")))
-	require.NoError(t, killed.lock.Close()) // the process died: the kernel dropped its lock
-	// a running one
-	running, err := createStaging(parent, "running", map[string]any{"pid": 2})
-	require.NoError(t, err)
-	defer running.remove()
-	// not ours
-	foreign := filepath.Join(parent, stagingPrefix+"foreign")
-	require.NoError(t, os.Mkdir(foreign, 0o755))
-	// a killed run's partial backup, and one without a marker
-	partial := filepath.Join(parent, ".old"+partialInfix+"123")
-	require.NoError(t, os.Mkdir(partial, 0o755))
-	lock, err := lockMarker(partial, map[string]any{"pid": 3})
-	require.NoError(t, err)
-	require.NoError(t, lock.Close())
-	unmarked := filepath.Join(parent, ".other"+partialInfix+"456")
-	require.NoError(t, os.Mkdir(unmarked, 0o755))
-
-	var st syscall.Stat_t
-	require.NoError(t, syscall.Stat(victim, &st))
-	assert.Equal(t, uint64(2), uint64(st.Nlink), "pinned by the leftover link")
-
-	before := f.counters(t)
-	_, err = Create(context.Background(), f.c.Manticore(), filepath.Join(parent, "bk"), CreateOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, before, f.counters(t))
-	_, err = os.Stat(killed.path)
-	assert.True(t, errors.Is(err, os.ErrNotExist), "the killed run's folder is gone")
-	require.NoError(t, syscall.Stat(victim, &st))
-	assert.Equal(t, uint64(1), uint64(st.Nlink), "nothing pins the source any more")
-	_, err = os.Stat(running.path)
-	assert.NoError(t, err, "a running backup's folder stays")
-	_, err = os.Stat(foreign)
-	assert.NoError(t, err, "a folder without a marker stays")
-	_, err = os.Stat(partial)
-	assert.True(t, errors.Is(err, os.ErrNotExist), "the killed run's partial backup is gone")
-	_, err = os.Stat(unmarked)
-	assert.NoError(t, err, "a partial backup without a marker stays")
 }
 
 // isImmutable never panics, and says yes only for "<name>.<digits>.<ext>"

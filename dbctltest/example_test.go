@@ -21,7 +21,7 @@ func ExampleStartManticore() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func ExampleManticore_FailNext() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -102,14 +102,14 @@ func ExampleStartMatrixOne() {
 	if err := srv.CreateAccount("acc1", "admin", "111"); err != nil {
 		log.Fatal(err)
 	}
-	root, err := dbctl.Open(srv.DSN()) // root:111, sys, moadmin
+	root, err := dbctl.Open(srv.DSN(), nil) // root:111, sys, moadmin
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer root.Close()
 	shards, err := root.MoCtl().Ping(context.Background())
 	fmt.Println(len(shards) > 0, err)
-	tenant, err := dbctl.Open(srv.DSNFor("acc1", "admin", "111"))
+	tenant, err := dbctl.Open(srv.DSNFor("acc1", "admin", "111"), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func ExampleMatrixOne_SetClock() {
 	}
 	defer srv.Close()
 	srv.SetClock(time.Date(time.Now().Year()+1, time.June, 1, 12, 0, 0, 0, time.UTC))
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func ExampleMatrixOne_SetCheckpointDuration() {
 	}
 	defer srv.Close()
 	srv.SetCheckpointDuration(time.Hour)
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func ExampleMatrixOne_Held() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/dbctl/dbctl"
@@ -119,7 +118,7 @@ func floor(ctx context.Context, m *dbctl.Manticore, names []string, dir string, 
 		bytes += n
 	}
 	if sync {
-		syscall.Sync()
+		syncAll()
 	}
 	if err := m.Unfreeze(ctx, names...); err != nil {
 		return result{}, err

@@ -32,7 +32,6 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/dbctl/dbctl"
@@ -82,7 +81,7 @@ func main() {
 		log.Fatal(err)
 	}
 	defer srv.Close()
-	c, err := dbctl.Open(srv.DSN())
+	c, err := dbctl.Open(srv.DSN(), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -292,7 +291,7 @@ func listed(ctx context.Context, m *dbctl.Manticore, names []string) ([]string, 
 // page cache) and recently used free pages for the run's memory and writes
 // (see prefault).
 func prepare(data, out string, total int64, pause time.Duration) error {
-	syscall.Sync()
+	syncAll()
 	time.Sleep(pause)
 	if err := warm(data); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl"
+	"github.com/go-sql-driver/mysql"
 	"github.com/spf13/cobra"
 )
 
@@ -153,7 +154,8 @@ func (a *app) execute(ctx context.Context, args []string) int {
 	}
 	if a.json {
 		doc := map[string]any{"error": map[string]any{"message": msg, "exit_code": code}}
-		if me, ok := dbctl.ServerError(err); ok {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) {
 			doc["error"].(map[string]any)["server_code"] = me.Number
 		}
 		if errors.Is(err, dbctl.ErrOutcomeUnknown) {
@@ -180,7 +182,8 @@ func exitCode(err error) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage
 	}
-	if _, fromServer := dbctl.ServerError(err); fromServer || errors.Is(err, dbctl.ErrOutcomeUnknown) {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) || errors.Is(err, dbctl.ErrOutcomeUnknown) {
 		return exitFailed
 	}
 	if errors.Is(err, dbctl.ErrInvalidIdentifier) || errors.Is(err, dbctl.ErrInvalidArgument) || errors.Is(err, dbctl.ErrNoTables) {
@@ -232,7 +235,7 @@ func (a *app) client(kind string) (*dbctl.Client, error) {
 		return nil, usagef("no server: pass --dsn, set DBCTL_DSN, or use --embedded")
 	}
 	a.dsn = dsn
-	c, err := dbctl.Open(dsn, a.clientOptions()...)
+	c, err := dbctl.Open(dsn, a.clientOptions())
 	if err != nil {
 		return nil, &usageError{err.Error()}
 	}

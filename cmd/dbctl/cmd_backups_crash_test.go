@@ -37,11 +37,11 @@ func dbctlKilled(t *testing.T, spec string, args ...string) bool {
 // the next prune finishes the job.
 func TestPruneKilledThenBackupsCleansUp(t *testing.T) {
 	s := newServers(t)
-	c, err := dbctl.Open(s.mt.DSN())
+	c, err := dbctl.Open(s.mt.DSN(), nil)
 	require.NoError(t, err)
 	defer c.Close()
 	roots := map[string]string{"folder": filepath.Join(t.TempDir(), "backups")}
-	kills := map[string]string{"folder": "catalog.remove one#1=kill", "s3": "store.list-uploads data/#1=kill"}
+	kills := map[string]string{"folder": "backup.remove pruned#1=kill", "s3": "store.list-uploads data/#1=kill"}
 	if s3test.Available() {
 		srv := s3test.Require(t)
 		t.Setenv("AWS_ENDPOINT_URL", srv.Endpoint) // the binary reads it like the AWS CLI

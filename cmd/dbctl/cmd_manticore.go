@@ -136,17 +136,17 @@ func (a *app) statusCmd() *cobra.Command {
 				return err
 			}
 			if a.json {
-				a.printJSON(map[string]any{"table": strings.ToLower(args[0]), "status": st})
+				a.printJSON(map[string]any{"table": strings.ToLower(args[0]), "status": st.Vars})
 				return nil
 			}
-			keys := make([]string, 0, len(st))
-			for k := range st {
+			keys := make([]string, 0, len(st.Vars))
+			for k := range st.Vars {
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
 			rows := make([][]string, len(keys))
 			for i, k := range keys {
-				rows[i] = []string{k, st[k]}
+				rows[i] = []string{k, st.Vars[k]}
 			}
 			a.printTable([]string{"KEY", "VALUE"}, rows)
 			return nil

@@ -45,17 +45,17 @@ func (a *app) moctlRun(fn func(ctx context.Context, mo *dbctl.MoCtl, args []stri
 func (a *app) printMoCtl(what string, r *dbctl.MoCtlResult) {
 	if a.json {
 		out := map[string]any{"command": what, "method": r.Method, "raw": r.Raw}
-		if r.IsJSON() {
+		if r.JSON {
 			out["result"] = json.RawMessage(r.Result)
 		}
-		if strs, err := r.ReturnStrs(); err == nil {
-			out["return_strs"] = strs
+		if r.ReturnStrs != nil {
+			out["return_strs"] = r.ReturnStrs
 		}
 		a.printJSON(out)
 		return
 	}
-	if strs, err := r.ReturnStrs(); err == nil {
-		a.printTable([]string{"COMMAND", "METHOD", "RESULT"}, [][]string{{what, r.Method, strings.Join(strs, ",")}})
+	if r.ReturnStrs != nil {
+		a.printTable([]string{"COMMAND", "METHOD", "RESULT"}, [][]string{{what, r.Method, strings.Join(r.ReturnStrs, ",")}})
 		return
 	}
 	fmt.Fprint(a.stdout, r.Raw)

@@ -19,11 +19,8 @@ import (
 // when the command was interrupted or timed out.
 
 // clientOptions are the dbctl.Options every command's client gets.
-func (a *app) clientOptions() []dbctl.Option {
-	if a.stateDir == "" {
-		return nil
-	}
-	return []dbctl.Option{dbctl.WithStateDir(a.stateDir)}
+func (a *app) clientOptions() *dbctl.Options {
+	return &dbctl.Options{StateDir: a.stateDir}
 }
 
 // notice prints a line for people on stderr, also with --json (whose

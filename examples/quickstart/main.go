@@ -44,7 +44,7 @@ func manticore(ctx context.Context) error {
 	} else {
 		fmt.Println("== Manticore: DBCTL_MANTICORE_DSN")
 	}
-	c, err := dbctl.Open(dsn)
+	c, err := dbctl.Open(dsn, nil)
 	if err != nil {
 		return err
 	}
@@ -80,8 +80,8 @@ func manticore(ctx context.Context) error {
 	for _, f := range files {
 		fmt.Printf("     %s  %s\n", f.Table, f.Normalized)
 	}
-	locked, err := m.LockedCount(ctx, table)
-	show("LockedCount", locked, err)
+	locked, err := lockedCount(ctx, m, table)
+	show("TableStatus: Locked (the FREEZE counter)", locked, err)
 	locks, err := m.Locks(ctx)
 	show("Locks", locks, err)
 	err = m.Optimize(ctx, table, dbctl.OptimizeOptions{Sync: true})
@@ -90,21 +90,19 @@ func manticore(ctx context.Context) error {
 
 	st, err := m.TableStatus(ctx, table)
 	if err == nil {
-		docs, _ := st.IndexedDocuments()
-		chunks, _ := st.DiskChunks()
-		l, _ := st.Locked()
-		show("TableStatus", fmt.Sprintf("%d keys; indexed_documents=%d disk_chunks=%d locked=%d", len(st), docs, chunks, l), nil)
+		show("TableStatus", fmt.Sprintf("%d keys; type=%s indexed_documents=%d disk_chunks=%d locked=%d",
+			len(st.Vars), st.TableType, st.IndexedDocuments, st.DiskChunks, st.Locked), nil)
 	} else {
 		show("TableStatus", nil, err)
 	}
 	show("Optimize cutoff=1 sync", "ok", m.Optimize(ctx, table, dbctl.OptimizeOptions{Cutoff: 1, Sync: true}))
 
 	err = m.WithFrozen(ctx, []string{table}, func(ctx context.Context, files []dbctl.FrozenFile) error {
-		n, err := m.LockedCount(ctx, table)
+		n, err := lockedCount(ctx, m, table)
 		show("WithFrozen: locked inside", n, err)
 		return nil
 	})
-	locked, _ = m.LockedCount(ctx, table)
+	locked, _ = lockedCount(ctx, m, table)
 	show("WithFrozen: locked after", locked, err)
 
 	_, err = m.Freeze(ctx, "no_such_table")
@@ -128,7 +126,7 @@ func matrixOne(ctx context.Context) error {
 	} else {
 		fmt.Println("\n== MatrixOne: DBCTL_MATRIXONE_DSN")
 	}
-	c, err := dbctl.Open(dsn)
+	c, err := dbctl.Open(dsn, nil)
 	if err != nil {
 		return err
 	}
@@ -185,6 +183,15 @@ func showResult(what string, r *dbctl.MoCtlResult, err error) {
 		show(what, nil, err)
 		return
 	}
-	strs, _ := r.ReturnStrs()
-	show(what, fmt.Sprintf("method=%s returnStr=%v", r.Method, strs), nil)
+	show(what, fmt.Sprintf("method=%s returnStr=%v", r.Method, r.ReturnStrs), nil)
+}
+
+// lockedCount is the table's FREEZE counter: TableStatus's Locked
+// (SHOW TABLE t STATUS, "locked").
+func lockedCount(ctx context.Context, m *dbctl.Manticore, table string) (int, error) {
+	st, err := m.TableStatus(ctx, table)
+	if err != nil {
+		return 0, err
+	}
+	return st.Locked, nil
 }

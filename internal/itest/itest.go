@@ -49,9 +49,14 @@ func UniqueName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// OpenClient opens a Client on dsn, closed when the test ends.
-func OpenClient(t *testing.T, dsn string, opts ...dbctl.Option) *dbctl.Client {
-	c, err := dbctl.Open(dsn, opts...)
+// OpenClient opens a Client on dsn, closed when the test ends; opts (at
+// most one) configure it.
+func OpenClient(t *testing.T, dsn string, opts ...dbctl.Options) *dbctl.Client {
+	var o *dbctl.Options
+	if len(opts) > 0 {
+		o = &opts[0]
+	}
+	c, err := dbctl.Open(dsn, o)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
@@ -79,12 +84,13 @@ func RTTable(t *testing.T, c *dbctl.Client) string {
 	return name
 }
 
-// Locked returns the table's FREEZE counter.
+// Locked returns the table's FREEZE counter (SHOW TABLE t STATUS,
+// "locked").
 func Locked(t *testing.T, c *dbctl.Client, table string) int {
 	t.Helper()
-	n, err := c.Manticore().LockedCount(context.Background(), table)
+	st, err := c.Manticore().TableStatus(context.Background(), table)
 	require.NoError(t, err)
-	return n
+	return st.Locked
 }
 
 // SharedTempDir is a folder a searchd running as another user can read

@@ -16,7 +16,7 @@ import (
 
 func main() {
 	ctx := context.Background()
-	mo, err := dbctl.Open(os.Getenv("DBCTL_MATRIXONE_DSN"))
+	mo, err := dbctl.Open(os.Getenv("DBCTL_MATRIXONE_DSN"), nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -25,7 +25,7 @@ func main() {
 	if _, err := mo.MoCtl().FlushTable(ctx, "db1", "t"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	mt, err := dbctl.Open(os.Getenv("DBCTL_MANTICORE_DSN"))
+	mt, err := dbctl.Open(os.Getenv("DBCTL_MANTICORE_DSN"), nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

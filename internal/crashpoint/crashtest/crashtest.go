@@ -205,7 +205,7 @@ func readSteps(file string) []Step {
 }
 
 // IsolateStateDir points XDG_STATE_HOME, the default folder of dbctl's
-// freeze journal (dbctl.WithStateDir), at a new temporary folder for this
+// freeze journal (dbctl.Options.StateDir), at a new temporary folder for this
 // test process and the processes it starts, so that tests never read or
 // write the user's journal; a child started by Child keeps its parent's,
 // so that the parent's next run finds what the killed child recorded. Call
