@@ -136,31 +136,31 @@ func takeClaim(ctx context.Context, op string, st backupstore.Store, rec claimRe
 			break
 		}
 		if !errors.Is(err, backupstore.ErrExists) {
-			c.abandon(ctx, false)
+			c.abandon(ctx)
 			return nil, opErr(op, nil, "claim "+st.Location(), err)
 		}
 		other, err := readSign(ctx, st, claimName)
 		if err != nil {
-			c.abandon(ctx, false)
+			c.abandon(ctx)
 			return nil, opErr(op, nil, "read the claim of "+st.Location(), err)
 		}
 		if other != nil && !other.gone {
-			c.abandon(ctx, true)
+			c.abandon(ctx)
 			return nil, opErr(op, ErrExists, other.describe(st.Location()), nil)
 		}
 		if attempt == 2 { // claims that keep coming back: another run is taking over too
-			c.abandon(ctx, true)
+			c.abandon(ctx)
 			return nil, opErr(op, ErrExists, "another run is taking over the claim of "+st.Location(), nil)
 		}
 		if other == nil {
 			continue // released meanwhile
 		}
 		if err := c.putSign(ctx); err != nil {
-			c.abandon(ctx, false)
+			c.abandon(ctx)
 			return nil, opErr(op, nil, "claim "+st.Location(), err)
 		}
 		if err := st.Delete(ctx, claimName); err != nil {
-			c.abandon(ctx, false)
+			c.abandon(ctx)
 			return nil, opErr(op, nil, "delete the dead writer's claim of "+st.Location(), err)
 		}
 		c.took()

@@ -170,18 +170,16 @@ func (c *claim) forget() {
 // abandon ends a claim whose Put failed: when the claim at the key is this
 // run's all the same (the Put landed, its answer lost), it is deleted;
 // when that cannot be told, it is left, dead, for the next run. This
-// run's sign (written for a takeover) is deleted only when another run
-// holds the claim (lost, a live holder's claim found): otherwise it is
-// what tells the next run that a dead writer's leftovers are there.
-func (c *claim) abandon(ctx context.Context, lost bool) {
-	beat := c.end()
+// run's sign (written for a takeover) stays: once this run has deleted a
+// dead claim, it may be the only mark of that writer's leftovers, and as
+// this run has ended it is a dead writer's sign, which the next holder of
+// the claim clears (clearDead).
+func (c *claim) abandon(ctx context.Context) {
+	c.end()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if ours, err := c.ours(cctx); err == nil && ours {
 		_ = c.st.Delete(cctx, claimName)
-	}
-	if beat && lost {
-		_ = c.st.Delete(cctx, c.rec.heartbeatKey())
 	}
 }
 
