@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/dbctl/dbctl/backupstore"
+	"github.com/dbctl/dbctl/backupstore/s3store"
 	"github.com/dbctl/dbctl/internal/crashpoint"
 	"github.com/dbctl/dbctl/internal/crashpoint/crashtest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -191,4 +195,41 @@ func runCampaign(t *testing.T, c campaign) []recordedStep {
 		})
 	}
 	return steps
+}
+
+// storeKeys lists the keys under location (through a store of its own).
+func storeKeys(t *testing.T, location string, opts backupstore.Options) []string {
+	t.Helper()
+	st, err := backupstore.Open(context.Background(), location, opts)
+	require.NoError(t, err)
+	defer st.Close()
+	return listKeys(t, st, "")
+}
+
+// expectOnly checks that root holds exactly the listed backups' files,
+// manifests and nothing else (no claim, heartbeat or partial object), and
+// that each listed backup verifies; with a store, also that no
+// unfinished multipart upload is left.
+func expectOnly(t *testing.T, root string, opts backupstore.Options, list []Info) {
+	t.Helper()
+	ctx := context.Background()
+	want := []string{}
+	for _, b := range list {
+		man, err := Verify(ctx, b.Location, VerifyOptions{Store: opts})
+		require.NoError(t, err, "a listed backup verifies: %s", b.Location)
+		want = append(want, b.Name+"/"+manifestName)
+		for _, f := range man.Files {
+			want = append(want, b.Name+"/"+man.storedKey(f))
+		}
+	}
+	sort.Strings(want)
+	assert.Equal(t, want, storeKeys(t, root, opts), "nothing but the listed backups")
+	if backupstore.IsRemote(root) {
+		st, err := backupstore.Open(ctx, root, opts)
+		require.NoError(t, err)
+		defer st.Close()
+		ups, err := st.(*s3store.Store).MultipartUploads(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, ups, "no unfinished multipart upload")
+	}
 }
