@@ -26,9 +26,10 @@ import (
 // heartbeat object, claimName+"."+nonce.
 //
 // A claim whose writer is gone (killed, or failed without being able to
-// delete it) is taken over by the next run that meets it (writerGone):
-// it deletes the claim, puts its own, then removes what the dead writer
-// left (removeLeftovers), so that a prefix is never refused for good.
+// delete it) is taken over by the next run that meets it (readSign tells;
+// takeClaim takes over): it deletes the claim, puts its own, then removes
+// what the dead writer left (removeLeftovers), so that a prefix is never
+// refused for good.
 const claimName = ".dbctl-writing"
 
 // How claims live; variables for this package's tests.
@@ -55,7 +56,7 @@ type claimRecord struct {
 	UploadOf string `json:"upload_of,omitempty"`
 	// Host, BootID and PIDNS name the machine, its boot and the PID
 	// namespace of PID: a run on the same ones can ask the kernel whether
-	// the holder still runs (writerGone).
+	// the holder still runs (readSign).
 	Host    string    `json:"host"`
 	BootID  string    `json:"boot_id,omitempty"`
 	PIDNS   string    `json:"pid_ns,omitempty"`

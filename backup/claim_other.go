@@ -3,5 +3,5 @@
 package backup
 
 // bootAndPIDNamespace: not known here; claims of this machine are then
-// judged by their age only, as those of other machines (writerGone).
+// judged by their age only, as those of other machines (readSign).
 func bootAndPIDNamespace() (boot, pidNS string) { return "", "" }

@@ -71,7 +71,7 @@ func here(pid int, nonce string) claimRecord {
 	return claimRecord{Op: "create", Host: me.host, BootID: me.boot, PIDNS: me.pidNS, PID: pid, Nonce: nonce, Started: time.Now()}
 }
 
-// How a claim's writer is found gone (readClaim): on this machine by its
+// How a claim's writer is found gone (readSign): on this machine by its
 // process (and, in this process, by the claims it holds), elsewhere, and
 // for a PID that runs, by the age of its last sign of life.
 func TestClaimWriterGone(t *testing.T) {

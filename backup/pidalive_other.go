@@ -3,5 +3,5 @@
 package backup
 
 // pidAlive cannot ask here: every process is taken to run, and claims are
-// judged by their age (writerGone).
+// judged by their age (readSign).
 func pidAlive(int) bool { return true }
