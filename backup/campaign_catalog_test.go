@@ -98,7 +98,7 @@ func TestUploadCrashCampaign(t *testing.T) {
 	require.NoError(t, err)
 	for name, root := range catalogRoots(t) {
 		t.Run(name, func(t *testing.T) {
-			runCampaign(t, campaign{op: "upload",
+			runCampaign(t, opCampaign{op: "upload",
 				setup: func(t *testing.T) campaignEnv {
 					e := root(t)
 					e["dir"], e["loc"] = dir, e["root"]+"/bk"
@@ -142,7 +142,7 @@ func TestPruneCrashCampaign(t *testing.T) {
 	ctx := context.Background()
 	for name, root := range catalogRoots(t) {
 		t.Run(name, func(t *testing.T) {
-			steps := runCampaign(t, campaign{op: "prune",
+			steps := runCampaign(t, opCampaign{op: "prune",
 				setup: func(t *testing.T) campaignEnv {
 					e := root(t)
 					prunedCatalog(t, e)
@@ -233,7 +233,7 @@ func TestListCleanupCrashCampaign(t *testing.T) {
 	ctx := context.Background()
 	for name, root := range catalogRoots(t) {
 		t.Run(name, func(t *testing.T) {
-			steps := runCampaign(t, campaign{op: "list",
+			steps := runCampaign(t, opCampaign{op: "list",
 				setup: func(t *testing.T) campaignEnv {
 					e := root(t)
 					deadCatalog(t, e)

@@ -67,7 +67,7 @@ func TestS3CreateCrashCampaign(t *testing.T) {
 			ctx := context.Background()
 			remote := backupstore.Options{Endpoint: srv.Endpoint}
 			var steps []recordedStep
-			c := campaign{op: "create-s3",
+			c := opCampaign{op: "create-s3",
 				setup: func(t *testing.T) campaignEnv {
 					root := srv.Location(t)
 					return campaignEnv{"dsn": f.srv.DSN(), "root": root, "loc": root + "/bk", "staging": t.TempDir(),

@@ -38,9 +38,9 @@ type campaignEnv map[string]string
 // same code; registered by the campaign tests' init functions.
 var campaignOps = map[string]func(ctx context.Context, e campaignEnv) error{}
 
-// campaign is how one operation's campaign prepares a run and checks what
+// opCampaign is how one operation's campaign prepares a run and checks what
 // the next run finds.
-type campaign struct {
+type opCampaign struct {
 	// op names the operation (campaignOps).
 	op string
 	// setup makes a fresh state for one run and returns its env.
@@ -136,7 +136,7 @@ func goroutineID() string {
 
 // runCampaign records the steps of a successful run of c's operation and
 // runs it failing, panicking and killed at each; it returns the steps.
-func runCampaign(t *testing.T, c campaign) []recordedStep {
+func runCampaign(t *testing.T, c opCampaign) []recordedStep {
 	ctx := context.Background()
 	op := campaignOps[c.op]
 	require.NotNil(t, op, c.op)

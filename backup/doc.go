@@ -75,16 +75,25 @@
 // Reading backups back:
 //
 //   - remote_read.go: ReadManifest, and the download of a backup (or one
-//     table of it) from a store for Verify, Restore and Import.
+//     table of it) from a store for Verify and Import.
 //   - catalog.go: List of the backups under a location (never a
 //     temporary, staging or partial folder), removing what runs that are
 //     gone left there.
 //   - prune.go: Prune, each backup as a whole (a folder renamed aside,
 //     then removed; a prefix claimed, its manifest deleted first).
-//   - restore.go: Verify (every file re-hashed) and Restore of a data_dir
-//     from a verified backup.
+//   - restore.go: Verify (every file re-hashed); Restore's options, report
+//     and checks.
 //   - restore_guard.go, livelock_*.go: Restore refuses a data_dir a running
 //     searchd holds (its lock files locked).
+//   - restore_recover.go: first, the restore folders of killed restores in
+//     the data_dir rolled back or forward from their journals.
+//   - restore_write.go, restore_file.go, restore_sync.go, restore_mmap_*.go:
+//     the backup read once (from a folder, mapped; or streamed from the
+//     store) into the restore folder's new/, every file hashed as it is
+//     written and synced beside the workers.
+//   - restore_swap.go, restore_journal.go: the swap under a journal (the
+//     data_dir's entries into old/, the new ones in, the commit), and the
+//     undo of a swap that did not commit.
 //   - import.go, import_stage.go: Import of one table: verified, then read
 //     in place when its path has no dot and it is not compressed, else
 //     staged in a dot-free folder (in the data_dir when it is local; a

@@ -42,6 +42,9 @@ var (
 	// manticore.json and the tables' files on its own schedule. Stop
 	// searchd first.
 	ErrServerRunning = errors.New("dbctl: searchd is running on the data_dir")
+	// ErrRestoreRunning: another Restore is running into the data_dir
+	// (its restore folder's marker is locked by a live process).
+	ErrRestoreRunning = errors.New("dbctl: another restore is running into the data_dir")
 )
 
 // FileError reports one bad file of a backup.

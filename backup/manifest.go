@@ -87,6 +87,10 @@ type ManifestTable struct {
 	Files int `json:"files"`
 	// Bytes is the size of the table's files (original bytes).
 	Bytes int64 `json:"bytes"`
+	// DirMode is the permission bits of the table's folder
+	// (<data_dir>/<table>), given back by Restore; 0 in manifests written
+	// before it was recorded, whose table folders Restore makes 0755.
+	DirMode fs.FileMode `json:"dir_mode,omitempty"`
 }
 
 // SkippedTable is a selected table that was not backed up.
@@ -173,6 +177,9 @@ func (m *Manifest) validate() error {
 	for _, t := range m.Tables {
 		if err := dbctl.ValidateManticoreTable(t.Name); err != nil || t.Name != strings.ToLower(t.Name) {
 			return fmt.Errorf("bad table name %q", t.Name)
+		}
+		if t.DirMode&^fs.ModePerm != 0 {
+			return fmt.Errorf("table %q: dir_mode %#o has bits other than permissions", t.Name, uint32(t.DirMode))
 		}
 		tables[t.Name] = true
 	}

@@ -82,6 +82,11 @@ func (b *backupRun) plan(files []dbctl.FrozenFile, selected map[string]string) (
 		if tables[f.Table] == nil {
 			tables[f.Table] = &ManifestTable{Name: f.Table, Type: selected[f.Table]}
 		}
+		if tables[f.Table].DirMode == 0 && filepath.Base(filepath.Dir(src)) == f.Table {
+			if fi, err := os.Stat(filepath.Dir(src)); err == nil {
+				tables[f.Table].DirMode = fi.Mode().Perm() // given back by Restore (issue 18)
+			}
+		}
 		tables[f.Table].Files++
 	}
 	if b.settings != nil && filepath.IsAbs(b.settings.DataDir) {

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
-// progressInterval spaces the Progress calls (at most ~10 a second).
-const progressInterval = 100 * time.Millisecond
+// progressInterval spaces the Progress calls (at most ~10 a second); a
+// variable only so that a test may call Progress more often.
+var progressInterval = 100 * time.Millisecond
 
 // errProgressPanicked cancels a backup whose Progress callback panicked;
 // the panic itself goes on in the caller's goroutine after the cleanup.
@@ -41,6 +44,9 @@ func (r *reporter) loop() {
 		if p := recover(); p != nil {
 			r.panicVal = p
 			r.cancel(errProgressPanicked)
+			// reached once the panic has cancelled the operation: the
+			// restore campaign orders on it (its error is not used)
+			_ = crashpoint.Hit("progress.panicked")
 		}
 	}()
 	t := time.NewTicker(progressInterval)

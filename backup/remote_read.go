@@ -253,44 +253,6 @@ func download(ctx context.Context, op string, st backupstore.Store, dir string, 
 	return man, nil
 }
 
-// restoreRemote is Restore from an object store: the backup is
-// downloaded into a temporary folder beside dataDir (it needs the backup's
-// stored size in free space there), every hash checked, then restored by
-// the local code, and the folder removed.
-func restoreRemote(ctx context.Context, location, dataDir string, opts RestoreOptions) error {
-	op := "restore backup " + location + " into " + dataDir
-	abs, err := filepath.Abs(dataDir)
-	if err != nil {
-		return opErr(op, dbctl.ErrInvalidArgument, "", err)
-	}
-	empty, err := dirIsEmpty(abs)
-	if err != nil {
-		return opErr(op, nil, "", err)
-	}
-	if !empty && !opts.Overwrite {
-		return opErr(op, ErrDataDirNotEmpty, dataDir, nil)
-	}
-	st, err := backupstore.Open(ctx, location, opts.Store)
-	if err != nil {
-		return opErr(op, nil, "", err)
-	}
-	defer st.Close()
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return opErr(op, nil, "", err)
-	}
-	tmp, done, err := markedTempDir(filepath.Dir(abs), "."+filepath.Base(abs)+".dbctl-download", map[string]any{"restore_of": location})
-	if err != nil {
-		return opErr(op, nil, "download directory", err)
-	}
-	defer done()
-	if _, err := download(ctx, op, st, tmp, nil, opts.Progress); err != nil {
-		return err
-	}
-	local := opts
-	local.Store = backupstore.Options{}
-	return Restore(ctx, tmp, abs, local)
-}
-
 // importRemote is Import from an object store: the table's files are
 // downloaded into a temporary folder under os.TempDir() (readable by the
 // server, which must run on this machine), checked, imported by the local

@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
 )
 
@@ -133,145 +134,163 @@ func checkFile(ctx context.Context, w *fileWorker, dir string, man *Manifest, f 
 
 // RestoreOptions configure Restore.
 type RestoreOptions struct {
-	// Overwrite allows a data_dir that already has files (dotfiles do not
-	// count); the backup's files replace files of the same name.
+	// Overwrite allows a data_dir that already has entries (names starting
+	// with a dot, and lost+found, do not count): every one of them is
+	// replaced by the backup's content, as a whole (see Restore).
 	Overwrite bool
+	// KeepReplaced keeps what an Overwrite replaced instead of removing it:
+	// in <data_dir>/.dbctl-replaced-<UTC time>-<id>/ (RestoreReport.KeptAt),
+	// a dot folder that searchd ignores and that a later Restore neither
+	// counts nor moves. Remove it yourself.
+	KeepReplaced bool
 	// Progress, when set, is called from one goroutine at most ~10 times a
-	// second, through Phase "verify" and then "restore". A panic in it
-	// stops the restore, removes what it wrote, and goes on in the
+	// second, through Phase "restore" (each file written aside while it is
+	// hashed) and then "swap". A panic in it before the swap is committed
+	// stops the restore, leaves the data_dir as it was, and goes on in the
 	// caller's goroutine.
 	Progress func(Progress)
+	// Logger receives what Restore does besides writing files: restore
+	// folders of killed runs rolled back or forward, what was replaced and
+	// where it was kept, a folder it could not remove. nil discards.
+	Logger *slog.Logger
+	// Report, when not nil, is filled in with what Restore did, on success
+	// and on failure.
+	Report *RestoreReport
 	// Store configures an s3:// location (see backupstore.Options).
 	Store backupstore.Options
 }
 
-// Restore rebuilds a Manticore data_dir from a backup, offline. A
-// data_dir with a table that a running searchd holds (its <table>.lock is
-// locked) is refused with ErrServerRunning whatever the options, before
-// anything is read or written: stop searchd first. Every file is verified
-// before anything is written; files get their original permission bits;
-// manticore.json is written last. A data_dir with files in it is refused
-// (ErrDataDirNotEmpty) unless opts.Overwrite. For a partial backup,
-// manticore.json is rewritten to list only the tables in the backup. The
-// restored files and folders get the owner of the data_dir (of its parent
-// when it does not exist yet) when this process runs as root, so that a
-// searchd running as its own user can lock and serve them. On failure the
-// files written so far are removed. The config file a backup keeps
-// (config/) is not written anywhere.
-// location may be "s3://bucket/prefix": downloaded into a folder beside
-// dataDir and verified first.
-func Restore(ctx context.Context, location, dataDir string, opts RestoreOptions) (err error) {
-	dir := location
-	op := "restore backup " + dir + " into " + dataDir
-	if err := refuseLive(op, dataDir); err != nil {
+// RestoreReport is what a Restore did.
+type RestoreReport struct {
+	// Recovered lists the restore folders of killed runs that this call
+	// found in the data_dir and rolled back or forward first.
+	Recovered []RecoveredRestore
+	// Replaced lists the data_dir's entries (names, sorted) that the
+	// restore replaced; empty for a restore into an empty data_dir.
+	Replaced []string
+	// KeptAt is where the replaced entries are (RestoreOptions.KeepReplaced).
+	KeptAt string
+	// Files and Bytes count what was written (original bytes).
+	Files int
+	Bytes int64
+	// Leftover is a restore folder that could not be removed once the swap
+	// was committed (the restore succeeded; the next Restore into this
+	// data_dir removes it); "" normally.
+	Leftover string
+}
+
+// Actions of RecoveredRestore.
+const (
+	// RecoveryRemoved: the killed run had not begun the swap; its folder
+	// (the new content written so far) was removed, nothing else changed.
+	RecoveryRemoved = "removed"
+	// RecoveryRolledBack: it had begun the swap but not committed it: the
+	// data_dir's earlier entries were put back, the new ones removed.
+	RecoveryRolledBack = "rolled back"
+	// RecoveryRolledForward: it had committed the swap: the replaced
+	// entries were removed (or kept, as that run was asked to).
+	RecoveryRolledForward = "rolled forward"
+)
+
+// RecoveredRestore is one restore folder of a killed run and what was done
+// with it.
+type RecoveredRestore struct {
+	// Path is the restore folder (<data_dir>/.dbctl-restore-<id>).
+	Path string
+	// Action is RecoveryRemoved, RecoveryRolledBack or
+	// RecoveryRolledForward.
+	Action string
+	// KeptAt is where that run's replaced entries were kept
+	// (KeepReplaced), when it was rolled forward.
+	KeptAt string
+}
+
+// Restore rebuilds a Manticore data_dir from a backup, offline, as a whole
+// or not at all.
+//
+// A data_dir with a table or a binary log that a running searchd holds
+// (lock files locked) is refused with ErrServerRunning whatever the
+// options, before anything is read or written, and again right before the
+// swap: stop searchd first. A data_dir with entries in it is refused
+// (ErrDataDirNotEmpty) unless opts.Overwrite; dot entries and lost+found
+// do not count and are never touched. Another Restore running into the same
+// data_dir is ErrRestoreRunning.
+//
+// The new content is written into <data_dir>/.dbctl-restore-<id>/new/ (on
+// the data_dir's file system even when the data_dir is a mount point),
+// each file hashed as it is written: the backup is read once, decompressed
+// in the same pass, streamed from the store for an s3:// location. Every
+// file gets its original permission bits, every table folder the bits the
+// manifest records (0755 for manifests written before they were recorded).
+// Only when every size and sha256 matched (else ErrCorrupt, with one
+// *FileError per bad file) and every file and folder is synced does the
+// swap begin: a journal (written aside, synced, renamed) lists the
+// data_dir's entries and the new ones; each existing entry is moved into
+// the restore folder's old/, each new one into the data_dir, and the
+// journal is renamed to "committed". Then old/ is removed (or kept, see
+// KeepReplaced) and the restore folder too. A successful Overwrite leaves
+// exactly the backup's tables, manticore.json and state.sql: no table,
+// disk chunk or binary log of the replaced data survives (binlog/ is not
+// restored: searchd makes an empty one when it starts, as it does on an
+// empty data_dir). For a partial backup, manticore.json is rewritten to
+// list only the tables in the backup (and distributed tables).
+//
+// On any failure before the commit (an error, a bad file, ctx cancelled, a
+// panic in Progress) the data_dir is left as it was, byte for byte, and
+// the restore folder removed. A process killed at any instant leaves a
+// restore folder whose marker it held locked (flock); the next Restore into
+// the data_dir first rolls every such folder of a dead run back (not
+// committed: the earlier entries put back) or forward (committed), and
+// says so in RestoreReport.Recovered and the log. Free space: the backup's
+// size, beside the replaced data, until the commit.
+//
+// The restored files and folders get the owner of the data_dir (of its
+// parent when it does not exist yet) when this process runs as root, so
+// that a searchd running as its own user can lock and serve them. The
+// config file a backup keeps (config/) is not written anywhere.
+func Restore(ctx context.Context, location, dataDir string, opts RestoreOptions) error {
+	op := "restore backup " + location + " into " + dataDir
+	rep := opts.Report
+	if rep == nil {
+		rep = &RestoreReport{}
+	}
+	*rep = RestoreReport{}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if !restoreCanLock {
+		return opErr(op, dbctl.ErrNotSupported, "a restore needs file locks (flock) to be undone after a crash; this platform has none", nil)
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return opErr(op, dbctl.ErrInvalidArgument, "", err)
+	}
+	if err := refuseLive(op, abs); err != nil {
 		return err
 	}
-	if backupstore.IsRemote(dir) {
-		return restoreRemote(ctx, dir, dataDir, opts)
+	rep.Recovered, err = recoverRestores(abs, log)
+	if err != nil {
+		return opErr(op, nil, "", err)
 	}
-	own, err := ownerOf(dataDir)
+	own, err := ownerOf(abs)
 	if err != nil {
 		return opErr(op, nil, "owner of the data_dir", err)
 	}
-	man, err := Verify(ctx, dir, VerifyOptions{Progress: opts.Progress})
+	src, man, err := openRestoreSource(ctx, op, location, opts.Store)
 	if err != nil {
 		return err
 	}
-	empty, err := dirIsEmpty(dataDir)
+	defer src.close()
+	old, err := replaceable(abs)
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
-	if !empty && !opts.Overwrite {
+	if len(old) > 0 && !opts.Overwrite {
 		return opErr(op, ErrDataDirNotEmpty, dataDir, nil)
 	}
-	// searchd may have started while the backup was verified
-	if err := refuseLive(op, dataDir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return opErr(op, nil, "", err)
-	}
-	// The files of the data_dir: every table file, then the state files;
-	// config/ is kept for the operator and not written anywhere.
-	var tableFiles, state []ManifestFile
-	for _, f := range man.Files {
-		switch {
-		case f.Table != "":
-			tableFiles = append(tableFiles, f)
-		case strings.HasPrefix(f.Path, "state/"):
-			state = append(state, f)
-		}
-	}
-	var written []string
-	tr := newTracker("restore", append(append([]ManifestFile(nil), tableFiles...), state...))
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	rep := startReporter(opts.Progress, tr.snapshot, cancel)
-	defer func() {
-		p := recover()
-		if rp := rep.stop(); p == nil {
-			p = rp
-		}
-		if err != nil || p != nil {
-			for i := len(written) - 1; i >= 0; i-- {
-				_ = os.Remove(written[i])
-			}
-		}
-		if p != nil {
-			panic(p)
-		}
-	}()
-	w := newFileWorker(&tr.bytes)
-	defer w.close()
-	restore := func(f ManifestFile, dst string) error {
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := writeVerified(ctx, w, man.storedPath(dir, f), dst, man.Compression == "zstd", f); err != nil {
-			return fmt.Errorf("%s: %w", f.Path, err)
-		}
-		written = append(written, dst)
-		tr.files.Add(1)
-		return nil
-	}
-	for _, f := range tableFiles {
-		if err := restore(f, filepath.Join(dataDir, f.Table, filepath.Base(f.Path))); err != nil {
-			return opErr(op, nil, "", err)
-		}
-	}
-	// state files last, manticore.json at the very end: until it is
-	// there, searchd does not see a data_dir with these tables.
-	for _, name := range []string{"state.sql", "manticore.json"} {
-		for _, f := range state {
-			if filepath.Base(f.Path) != name {
-				continue
-			}
-			dst := filepath.Join(dataDir, name)
-			if err := restore(f, dst); err != nil {
-				return opErr(op, nil, "", err)
-			}
-			if name == "manticore.json" && man.Partial {
-				if err := keepTables(dst, man); err != nil {
-					return opErr(op, nil, "rewrite manticore.json", err)
-				}
-			}
-		}
-	}
-	dirs := parentDirs(written)
-	dirs[filepath.Clean(dataDir)] = true
-	owned := append([]string(nil), written...)
-	for d := range dirs {
-		owned = append(owned, d)
-	}
-	if err := giveTo(own, owned); err != nil {
-		return opErr(op, nil, "give the restored files to the data_dir's owner", err)
-	}
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			return opErr(op, nil, "sync", err)
-		}
-	}
-	return nil
+	r := &restoreRun{op: op, location: location, dataDir: abs, man: man, src: src, own: own, opts: opts, log: log, rep: rep}
+	return r.run(ctx)
 }
 
 // writeVerified writes the original bytes of a stored file to dst (via a

@@ -16,7 +16,8 @@
 // backup costs on this machine. It prints the median wall time, the freeze
 // window, MB/s and the ratios. Then incremental backups: on an unchanged
 // base, and after an UPDATE of one table (bytes read from the server vs
-// total).
+// total); then Restore into an empty data_dir against cp -a + sync
+// (restore.go).
 package main
 
 import (
@@ -66,6 +67,8 @@ func main() {
 	only := flag.String("only", "", "run only the variants whose names match this regexp (no ratios then)")
 	pause := flag.Duration("pause", 3*time.Second, "pause after sync before each run (the peer measurement slept 3 s)")
 	incremental := flag.Bool("incremental", true, "measure incremental backups after the variants (UPDATEs one table's first document)")
+	restore := flag.Bool("restore", true, "measure Restore into an empty data_dir against cp -a + sync after the variants")
+	restoreZstd := flag.Bool("restore-zstd", false, "with -restore, also restore a compressed backup")
 	flag.Parse()
 	if *data == "" {
 		log.Fatal("backupbench: -data is required")
@@ -187,6 +190,11 @@ func main() {
 	fmt.Printf("\nbytes per run: %d (%.3f GiB)\n", total, float64(total)/(1<<30))
 	if *incremental {
 		if err := incrementals(ctx, c, m, *data, *out, *runs, total, *pause); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if *restore {
+		if err := restores(ctx, m, *out, *runs, *pause, *restoreZstd); err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -208,43 +208,6 @@ func fileErrors(err error) []*backup.FileError {
 	return out
 }
 
-func (a *app) restoreCmd() *cobra.Command {
-	var dataDir string
-	var opts backup.RestoreOptions
-	cmd := &cobra.Command{
-		Use:   "restore DIR --data-dir D",
-		Short: "Rebuild a data_dir from a backup (offline: stop searchd first)",
-		Args:  exactArgs(1, "the backup DIR"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if dataDir == "" {
-				return usagef("restore needs --data-dir D")
-			}
-			ctx, cancel := a.opContext(cmd.Context())
-			defer cancel()
-			pp := a.progress("restore")
-			opts.Progress = pp.update
-			err := backup.Restore(ctx, args[0], dataDir, opts)
-			pp.done()
-			if err != nil {
-				return err
-			}
-			man, err := backup.ReadManifest(ctx, args[0], backup.ReadOptions{Store: opts.Store})
-			if err != nil {
-				return err
-			}
-			if a.json {
-				a.printJSON(map[string]any{"restored": args[0], "data_dir": dataDir, "files": len(man.Files), "tables": man.Tables})
-				return nil
-			}
-			fmt.Fprintf(a.stdout, "restored %s into %s: %d tables, %d files\n", args[0], dataDir, len(man.Tables), len(man.Files))
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data_dir to restore into (empty unless --overwrite)")
-	cmd.Flags().BoolVar(&opts.Overwrite, "overwrite", false, "allow a data_dir that already has files")
-	return cmd
-}
-
 func (a *app) importCmd() *cobra.Command {
 	var as string
 	cmd := &cobra.Command{
