@@ -89,8 +89,10 @@ var createAbsorbed = map[string]string{
 // the parent holds only complete backups that verify and List shows
 // exactly those: no staging, temporary or partial folder is left.
 //
-// Against a real searchd (DBCTL_MANTICORE_DSN) it reads the data_dir's
-// files, so it runs there only with DBCTL_MANTICORE_LOCAL=1 (campaignTarget).
+// It runs unchanged against a real searchd on this machine
+// (DBCTL_MANTICORE_DSN, campaignTarget): a backup reads the files FREEZE
+// lists. Where the backups' folder is not on the data_dir's file system
+// nothing stages, and only the steps every Create reaches are required.
 func TestIntegrationCreateCrashCampaign(t *testing.T) {
 	if crashtest.IsChild() {
 		createCrashChild(t)
