@@ -31,9 +31,9 @@ func newMatrixOneTarget(t *testing.T) matrixOneTarget {
 
 func moDatabase(t *testing.T, c *dbctl.Client) string {
 	db := itest.UniqueName("dbctl_it_")
+	t.Cleanup(func() { _, _ = c.DB().Exec("drop database if exists " + db) })
 	itest.ExecAll(t, c.DB(), "create database "+db, "create table "+db+".t (a int)", "create table "+db+".`Mixed` (a int)",
 		"insert into "+db+".t values (1),(2)")
-	t.Cleanup(func() { _, _ = c.DB().Exec("drop database if exists " + db) })
 	return db
 }
 

@@ -24,11 +24,11 @@ func TestIntegrationManticoreStagedIncrementalBackup(t *testing.T) {
 	c := itest.OpenClient(t, target.DSN)
 	ctx := context.Background()
 	name := itest.UniqueName("dbctl_it_bk_")
+	itest.DropTable(t, c, name) // also when a statement below fails
 	itest.ExecAll(t, c.DB(),
 		"CREATE TABLE "+name+"(title text, gid int)",
 		"INSERT INTO "+name+"(id,title,gid) VALUES (1,'one',1),(2,'two',2)",
 		"FLUSH RAMCHUNK "+name)
-	t.Cleanup(func() { _, _ = c.DB().Exec("DROP TABLE IF EXISTS " + name) })
 	m := c.Manticore()
 	dir := t.TempDir()
 	full, err := backup.Create(ctx, m, dir+"/full", backup.CreateOptions{Tables: []string{name}})
