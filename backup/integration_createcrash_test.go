@@ -116,9 +116,9 @@ func createCampaign(t *testing.T, c *dbctl.Client, dsn, state, parent string, ta
 	ctx := context.Background()
 	opts := v.opts
 	opts.Tables = tables
-	// The first backup saves the RAM rows as a disk chunk (FREEZE does), so
-	// that every later run lists the same files; the incremental runs'
-	// base.
+	// The first backup: the incremental runs' base. Its FREEZE saves the
+	// RAM rows to <table>.ram, not to a new disk chunk (manticore.md §5.4,
+	// as every later FREEZE does), so every run lists the same files.
 	_, err := backup.Create(ctx, campaignClient(t, dsn, state).Manticore(), filepath.Join(parent, "base"), opts)
 	require.NoError(t, err)
 	if v.base {
