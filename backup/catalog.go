@@ -3,9 +3,11 @@ package backup
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/dbctl/dbctl"
@@ -43,60 +45,103 @@ type Info struct {
 // ListOptions configure List.
 type ListOptions struct {
 	// Store configures an s3:// location (endpoint, credentials, ...; see
-	// backupstore.Options); ignored for a folder.
+	// backupstore.Options, whose Using lends a store the caller opened);
+	// ignored for a folder.
 	Store backupstore.Options
+	// Logger, when set, gets a line for each leftover of a dead writer
+	// that List removes (Info) or cannot remove (Warn); nil discards them.
+	Logger *slog.Logger
 }
 
 // List lists the backups directly under location (a folder or
 // "s3://bucket/prefix"): each sub-folder or sub-prefix holding a
-// manifest.json, oldest first (by Started, then Name). Sub-folders without
-// a manifest (unfinished or foreign) are left out.
+// manifest.json, oldest first (by Started, then Name). Nothing else is
+// listed: sub-folders without a manifest (unfinished, or not backups),
+// and this package's temporary, staging and partial folders
+// (".<name>.dbctl-partial-*", ".dbctl-stage-*", ...). A listed backup is
+// whole (its manifest is written last and deleted first) unless someone
+// else removed its files, which Verify tells; a manifest that cannot be
+// read is listed with Problem set.
+//
+// List also removes what writers that are gone left under location
+// (best effort: a failure is logged, not returned, so that a listing with
+// read-only credentials works): in a folder, the temporary, staging and
+// partial folders whose marker no process holds locked, and markers left
+// in finished backups; in a folder or a store, the prefixes claimed by a
+// writer that is gone (claim.go: on this machine, its process is gone;
+// elsewhere, no sign of life for claimStaleAfter), whose partial objects,
+// unfinished multipart uploads and claim it deletes. A backup's folder or
+// prefix without a manifest and without a claim is not this package's to
+// remove and is left alone.
+//
+// Requests to a store: one listing of the sub-prefixes, then for each a
+// GET of its manifest.json and a listing of its claim and heartbeat
+// objects, all through one client.
 func List(ctx context.Context, location string, opts ListOptions) ([]Info, error) {
-	return listBackups(ctx, location, opts.Store)
+	cat, err := openCatalog(ctx, "list backups "+location, location, opts.Store, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	defer cat.close()
+	return cat.list(ctx)
 }
 
-func listBackups(ctx context.Context, location string, opts backupstore.Options) ([]Info, error) {
-	op := "list backups " + location
+// catalog is a location holding backups, opened once for List or Prune.
+type catalog struct {
+	op  string
+	st  backupstore.Store
+	dir string // the folder, absolute; "" for a store
+	log *slog.Logger
+}
+
+func openCatalog(ctx context.Context, op, location string, opts backupstore.Options, log *slog.Logger) (*catalog, error) {
+	c := &catalog{op: op, log: log}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
 	if !backupstore.IsRemote(location) {
 		// a folder that does not exist is a typo, not an empty list (as a
 		// missing bucket is an error)
 		if _, err := os.Stat(location); err != nil {
 			return nil, opErr(op, nil, "", err)
 		}
+		abs, err := filepath.Abs(location)
+		if err != nil {
+			return nil, opErr(op, dbctl.ErrInvalidArgument, "", err)
+		}
+		c.dir = abs
 	}
 	st, err := backupstore.Open(ctx, location, opts)
 	if err != nil {
 		return nil, opErr(op, nil, "", err)
 	}
-	defer st.Close()
-	names, err := st.Dirs(ctx, "")
+	c.st = st
+	return c, nil
+}
+
+func (c *catalog) close() { _ = c.st.Close() }
+
+// list is List on an open catalog.
+func (c *catalog) list(ctx context.Context) ([]Info, error) {
+	if c.dir != "" {
+		c.cleanFolder(ctx)
+	}
+	names, err := c.st.Dirs(ctx, "")
 	if err != nil {
-		return nil, opErr(op, nil, "", err)
+		return nil, opErr(c.op, nil, "", err)
 	}
 	out := []Info{}
 	for _, name := range names {
-		key := name + "/" + manifestName
-		if _, err := st.Stat(ctx, key); errors.Is(err, backupstore.ErrNotFound) || errors.Is(err, backupstore.ErrInvalidKey) {
-			continue
-		} else if err != nil {
-			return nil, opErr(op, nil, "", err)
+		if c.dir != "" && internalName(name) {
+			continue // a store has no such folders: a name there is the user's
 		}
-		info := Info{Name: name, Location: joinLocation(st.Location(), name)}
-		sub, err := st.Sub(name) // the same client: no new one, no bucket check
+		info, ok, err := c.entry(ctx, name)
 		if err != nil {
-			return nil, opErr(op, nil, "", err)
-		}
-		man, _, err := readStoreManifest(ctx, sub)
-		if err != nil {
-			if errors.Is(err, ErrInvalid) {
-				info.Problem = err.Error()
-				out = append(out, info)
-				continue
-			}
 			return nil, err
 		}
-		fillInfo(&info, man)
-		out = append(out, info)
+		if ok {
+			out = append(out, info)
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Started.Equal(out[j].Started) {
@@ -105,6 +150,73 @@ func listBackups(ctx context.Context, location string, opts backupstore.Options)
 		return out[i].Name < out[j].Name
 	})
 	return out, nil
+}
+
+// entry reads the backup under name (ok false when there is none: no
+// manifest) and, when a claim or heartbeat object is there, clears what
+// writers that are gone left.
+func (c *catalog) entry(ctx context.Context, name string) (info Info, ok bool, err error) {
+	sub, err := c.st.Sub(name) // the same client: no new one, no bucket check
+	if errors.Is(err, backupstore.ErrInvalidKey) {
+		return info, false, nil // not a name this package writes
+	} else if err != nil {
+		return info, false, opErr(c.op, nil, "", err)
+	}
+	info = Info{Name: name, Location: joinLocation(c.st.Location(), name)}
+	man, _, err := readStoreManifest(ctx, sub)
+	ok = true
+	switch {
+	case err == nil:
+		fillInfo(&info, man)
+	case errors.Is(err, backupstore.ErrNotFound):
+		ok = false
+	case errors.Is(err, ErrInvalid):
+		info.Problem = err.Error()
+	default:
+		return info, false, err
+	}
+	marks, err := writerKeys(ctx, sub)
+	if err != nil {
+		return info, false, opErr(c.op, nil, "", err)
+	}
+	if len(marks) > 0 {
+		c.clearClaim(ctx, sub, name)
+	}
+	return info, ok, nil
+}
+
+// clearClaim takes over the claim of sub when its writer is gone, which
+// removes what that writer left (takeClaim), then releases it. A live
+// writer's claim is left alone.
+func (c *catalog) clearClaim(ctx context.Context, sub backupstore.Store, name string) {
+	cl, err := takeClaim(ctx, c.op, sub, claimRecord{Op: "cleanup"})
+	if errors.Is(err, ErrExists) {
+		return
+	}
+	if err == nil {
+		defer cl.forget() // after a panic, the claim is a dead run's
+		err = cl.release(ctx)
+	}
+	if err != nil {
+		c.log.WarnContext(ctx, "dbctl: could not remove what a dead writer left (the next run tries again)", "location", sub.Location(), "error", err)
+		return
+	}
+	if c.dir != "" {
+		_ = removeIfEmpty(filepath.Join(c.dir, name))
+	}
+	if cl.tookOver() {
+		c.log.InfoContext(ctx, "dbctl: removed what a dead writer left", "location", sub.Location())
+	}
+}
+
+// internalName reports whether a folder name is one of this package's
+// own, never a backup: staging folders (".dbctl-stage-*"), temporary and
+// partial folders (".<name>.dbctl-partial-*", also downloads, imports and
+// backups being pruned), any other hidden ".dbctl-" name, and import
+// staging folders ("dbctl-import-*").
+func internalName(name string) bool {
+	return strings.HasPrefix(name, stagingPrefix) || strings.Contains(name, partialInfix) ||
+		strings.HasPrefix(name, ".") && strings.Contains(name, ".dbctl-") || strings.HasPrefix(name, "dbctl-import-")
 }
 
 func joinLocation(root, name string) string {
@@ -126,112 +238,4 @@ func fillInfo(info *Info, man *Manifest) {
 		info.Bytes += f.Size
 		info.StoredBytes += f.StoredSize
 	}
-}
-
-// PruneOptions configure Prune. At least one of KeepLast and
-// KeepWithin must be set.
-type PruneOptions struct {
-	// KeepLast keeps the newest KeepLast backups (by Started).
-	KeepLast int
-	// KeepWithin keeps every backup that finished within this long before
-	// now.
-	KeepWithin time.Duration
-	// DryRun deletes nothing and returns what would be deleted.
-	DryRun bool
-	// Store configures an s3:// location (see backupstore.Options).
-	Store backupstore.Options
-	// now is the clock of this package's tests.
-	now func() time.Time
-}
-
-// Prune deletes the backups under location (as List lists
-// them) that neither KeepLast nor KeepWithin keeps, and returns them,
-// oldest first. A backup that a kept incremental backup names as its Base
-// (Manifest.Base.ID), directly or through other bases, is kept; so is a
-// backup whose manifest cannot be read. Each deletion removes the
-// manifest.json first, so an interrupted prune leaves a folder or prefix
-// that no longer looks like a backup, never a damaged backup that looks
-// complete. KeepLast and KeepWithin both unset is dbctl.ErrInvalidArgument.
-func Prune(ctx context.Context, location string, opts PruneOptions) ([]Info, error) {
-	op := "prune backups " + location
-	if opts.KeepLast < 0 || opts.KeepWithin < 0 || (opts.KeepLast == 0 && opts.KeepWithin == 0) {
-		return nil, opErr(op, dbctl.ErrInvalidArgument, "set KeepLast (>0) or KeepWithin (>0): pruning would delete every backup", nil)
-	}
-	all, err := listBackups(ctx, location, opts.Store)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	if opts.now != nil {
-		now = opts.now()
-	}
-	keep := map[string]bool{}
-	byID := map[string]string{}
-	n := 0
-	for i := len(all) - 1; i >= 0; i-- { // newest first
-		b := all[i]
-		if b.ID != "" {
-			byID[b.ID] = b.Name
-		}
-		switch {
-		case b.Problem != "":
-			keep[b.Name] = true
-			continue
-		case n < opts.KeepLast:
-			keep[b.Name] = true
-		case opts.KeepWithin > 0 && now.Sub(b.Finished) <= opts.KeepWithin:
-			keep[b.Name] = true
-		}
-		n++
-	}
-	for changed := true; changed; { // bases of kept backups, transitively
-		changed = false
-		for _, b := range all {
-			if keep[b.Name] && b.Base != nil {
-				if base, ok := byID[b.Base.ID]; ok && !keep[base] {
-					keep[base], changed = true, true
-				}
-			}
-		}
-	}
-	gone := []Info{}
-	for _, b := range all {
-		if !keep[b.Name] {
-			gone = append(gone, b)
-		}
-	}
-	if opts.DryRun {
-		return gone, nil
-	}
-	st, err := backupstore.Open(ctx, location, opts.Store)
-	if err != nil {
-		return nil, opErr(op, nil, "", err)
-	}
-	defer st.Close()
-	for i, b := range gone {
-		if err := deleteBackup(ctx, st, b.Name); err != nil {
-			return gone[:i], opErr(op, nil, "delete "+b.Location, err)
-		}
-	}
-	return gone, nil
-}
-
-// deleteBackup removes the manifest of the backup under name, then its
-// other objects.
-func deleteBackup(ctx context.Context, st backupstore.Store, name string) error {
-	if err := st.Delete(ctx, name+"/"+manifestName); err != nil {
-		return err
-	}
-	objs, err := st.List(ctx, name+"/")
-	if err != nil {
-		return err
-	}
-	keys := make([]string, len(objs))
-	for i, o := range objs {
-		keys[i] = o.Key
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	return st.Delete(ctx, keys...)
 }

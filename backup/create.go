@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,10 +103,26 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 		return nil, opErr(op, dbctl.ErrNotSupported, "backups need flock(2) to mark their temporary folders, and "+runtime.GOOS+" has none", nil)
 	}
 
-	// ORPHANED FREEZES: the freezes a killed run left behind (the freeze
-	// journal of the client's state folder, dbctl.WithStateDir) are
-	// released by m.WithFrozen before its FREEZE (ReleaseOrphanedFreezes,
-	// logged); the crash campaign checks it (integration_createcrash_test.go).
+	// Orphaned freezes first: the freezes of dbctl runs on this machine
+	// that died holding them (the freeze journal in the client's state
+	// folder, dbctl.Options.StateDir), released one UNFREEZE per table of
+	// each (dbctl.Manticore.ReleaseOrphanedFreezes) and reported in
+	// Manifest.ReleasedOrphans. m.WithFrozen would release them too, but
+	// only into the log. A failed scan is logged and left to WithFrozen,
+	// which refuses to freeze when the journal is unusable.
+	orphans, oerr := m.ReleaseOrphanedFreezes(ctx)
+	if oerr != nil && !errors.Is(oerr, dbctl.ErrNotSupported) {
+		b.log().WarnContext(ctx, "dbctl: orphaned freezes: "+strings.TrimPrefix(oerr.Error(), "dbctl: "))
+	}
+	defer func() {
+		if man != nil {
+			for _, o := range orphans {
+				if o.Done && len(o.Release) > 0 {
+					man.ReleasedOrphans = append(man.ReleasedOrphans, o)
+				}
+			}
+		}
+	}()
 
 	// tmp is the backup's local folder: the backup itself, renamed to dir
 	// at the end; for a store, where files copied inside the freeze wait

@@ -67,13 +67,25 @@
 //   - remote.go, remote_direct.go: for an s3:// location, the prefix claimed
 //     before the freeze and every file streamed once to the store after it,
 //     manifest.json last; Upload of a finished local backup; on failure,
-//     every object written deleted.
+//     every object written deleted, the claim last.
+//   - claim.go, claim_life.go, claim_*.go, pidalive_*.go: the claim of a
+//     backup's prefix in a store (.dbctl-writing): taken with a conditional
+//     write, renewed by a heartbeat, read back before the manifest; a dead
+//     writer's (its process gone, or no sign of life for 15 minutes) taken
+//     over by the next run.
+//   - leftovers.go: what a dead writer left under a prefix (partial
+//     objects, unfinished multipart uploads, a folder's temporary files),
+//     removed by the run that took its claim over.
 //
 // Reading backups back:
 //
 //   - remote_read.go: ReadManifest, and the download of a backup (or one
 //     table of it) from a store for Verify and Import.
-//   - catalog.go: List and Prune of the backups under a location.
+//   - catalog.go: List of the backups under a location (never a
+//     temporary, staging or partial folder), removing what runs that are
+//     gone left there.
+//   - prune.go: Prune, each backup as a whole (a folder renamed aside,
+//     then removed; a prefix claimed, its manifest deleted first).
 //   - restore.go: Verify (every file re-hashed); Restore's options, report
 //     and checks.
 //   - restore_guard.go, livelock_*.go: Restore refuses a data_dir a running
@@ -95,8 +107,10 @@
 // Shared by all: progress.go (the Progress reporter), marked.go (folders
 // marked with a locked marker, made and removed so that a killed run's are
 // told from a live run's and removed by the next run), tempdir.go (marked
-// temporary folders), owner_*.go (files given to searchd's user when run as
-// root), errors.go (sentinels and error types). Each file step of Create
-// and Import is a crash point (internal/crashpoint; the README's faults
-// matrix); where there is no flock (identity_other.go) Create refuses.
+// temporary folders), catalog_clean.go (a catalog folder's cleanup: such
+// folders, markers left in finished backups), owner_*.go (files given to
+// searchd's user when run as root), errors.go (sentinels and error
+// types). Each file step of Create, Import and Prune and each store
+// request is a crash point (internal/crashpoint; the README's faults
+// matrices); where there is no flock (identity_other.go) Create refuses.
 package backup

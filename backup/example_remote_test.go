@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backup"
 	"github.com/dbctl/dbctl/backupstore"
+	"github.com/dbctl/dbctl/backupstore/s3store"
 )
 
 // The remote examples use local folders as locations; an
@@ -134,4 +137,73 @@ func ExampleImportOptions() {
 	// Output:
 	// 1 backup(s)
 	// 2 rows imported
+}
+
+// A program that configures S3 itself (credentials, retries, an HTTP
+// client of its own) opens one store with its aws.Config (s3store.New; or
+// s3store.NewFromClient with its *s3.Client) and lends it to every call
+// through backupstore.Options.Using: every location under the store's is
+// served by that one client, with one bucket check, and the program
+// closes the store when done. (Not run here: it needs an S3 server.)
+func Example_ownS3Client() {
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("eu-west-1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	st, err := s3store.New(ctx, cfg, "s3://backups/manticore", backupstore.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	mine := backupstore.Options{Using: st}
+
+	c, err := dbctl.Open("root@tcp(127.0.0.1:9306)/", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := backup.Create(ctx, c.Manticore(), "s3://backups/manticore/2026-12-06", backup.CreateOptions{Store: mine}); err != nil {
+		log.Fatal(err)
+	}
+	list, err := backup.List(ctx, "s3://backups/manticore", backup.ListOptions{Store: mine})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, b := range list {
+		fmt.Println(b.Name, b.Tables)
+	}
+}
+
+// Options.Using works with any store, a folder too: Prune and List below
+// use the one store the example opened (a Create to a folder writes the
+// folder itself; to an s3:// location, under a lent S3 store, it uses it
+// as List and Prune do).
+func ExampleListOptions_using() {
+	srv, c, tmp := backupExampleServer()
+	defer srv.Close()
+	defer os.RemoveAll(tmp)
+	ctx := context.Background()
+	st, err := backupstore.OpenLocal(tmp)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	mine := backupstore.Options{Using: st}
+	for _, name := range []string{"a", "b"} {
+		if _, err := backup.Create(ctx, c.Manticore(), filepath.Join(tmp, name), backup.CreateOptions{}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	gone, err := backup.Prune(ctx, tmp, backup.PruneOptions{KeepLast: 1, Store: mine})
+	if err != nil {
+		log.Fatal(err)
+	}
+	list, err := backup.List(ctx, tmp, backup.ListOptions{Store: mine})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("pruned", gone[0].Name, "kept", list[0].Name)
+	// Output:
+	// pruned a kept b
 }

@@ -109,8 +109,10 @@ var createAbsorbed = map[string]string{
 // the parent holds only complete backups that verify and List shows
 // exactly those: no staging, temporary or partial folder is left.
 //
-// Against a real searchd (DBCTL_MANTICORE_DSN) it reads the data_dir's
-// files, so it runs there only with DBCTL_MANTICORE_LOCAL=1 (campaignTarget).
+// It runs unchanged against a real searchd on this machine
+// (DBCTL_MANTICORE_DSN, campaignTarget): a backup reads the files FREEZE
+// lists. Where the backups' folder is not on the data_dir's file system
+// nothing stages, and only the steps every Create reaches are required.
 func TestIntegrationCreateCrashCampaign(t *testing.T) {
 	if crashtest.IsChild() {
 		createCrashChild(t)
@@ -134,9 +136,9 @@ func createCampaign(t *testing.T, c *dbctl.Client, dsn, state, parent string, ta
 	ctx := context.Background()
 	opts := v.opts
 	opts.Tables = tables
-	// The first backup saves the RAM rows as a disk chunk (FREEZE does), so
-	// that every later run lists the same files; the incremental runs'
-	// base.
+	// The first backup: the incremental runs' base. Its FREEZE saves the
+	// RAM rows to <table>.ram, not to a new disk chunk (manticore.md §5.4,
+	// as every later FREEZE does), so every run lists the same files.
 	_, err := backup.Create(ctx, campaignClient(t, dsn, state).Manticore(), filepath.Join(parent, "base"), opts)
 	require.NoError(t, err)
 	if v.base {

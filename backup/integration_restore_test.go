@@ -41,9 +41,21 @@ func TestIntegrationRestoreOverwriteLeavesExactlyTheBackup(t *testing.T) {
 		"FLUSH RAMCHUNK "+name)
 	want := rowsOf(t, c.DB(), name)
 	require.Len(t, want, 3)
+	// the table folder's permission bits, which a restore gives back
+	// (issue 18: restored folders were 0755 where searchd's were 0700);
+	// the embedded server's folder is made 0700 so that the check can fail
+	settings, err := c.Manticore().Settings(ctx)
+	require.NoError(t, err)
+	tableDir := filepath.Join(settings.DataDir, name)
+	if target.Srv != nil {
+		require.NoError(t, os.Chmod(tableDir, 0o700))
+	}
+	fi, err := os.Stat(tableDir)
+	require.NoError(t, err)
+	tableDirMode := fi.Mode().Perm()
 	root := itest.SharedTempDir(t)
 	older := filepath.Join(root, "older")
-	_, err := backup.Create(ctx, c.Manticore(), older, backup.CreateOptions{Tables: []string{name}})
+	_, err = backup.Create(ctx, c.Manticore(), older, backup.CreateOptions{Tables: []string{name}})
 	require.NoError(t, err)
 
 	// newer data: a second disk chunk of the table, another table
@@ -60,6 +72,9 @@ func TestIntegrationRestoreOverwriteLeavesExactlyTheBackup(t *testing.T) {
 	fresh := filepath.Join(root, "fresh")
 	require.NoError(t, backup.Restore(ctx, older, fresh, backup.RestoreOptions{}))
 	wantTree := fileTree(t, fresh)
+	fi, err = os.Stat(filepath.Join(fresh, name))
+	require.NoError(t, err)
+	assert.Equal(t, tableDirMode, fi.Mode().Perm(), "the table folder keeps searchd's permission bits")
 
 	data := filepath.Join(root, "data")
 	require.NoError(t, backup.Restore(ctx, newer, data, backup.RestoreOptions{}))

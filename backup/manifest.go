@@ -24,6 +24,12 @@ const manifestName = "manifest.json"
 // Manifest describes a finished backup; it is written to manifest.json
 // last, after every file is on disk and synced.
 type Manifest struct {
+	// ReleasedOrphans are the freezes of dead dbctl runs that Create
+	// released before its own FREEZE (see dbctl.Manticore.
+	// ReleaseOrphanedFreezes): what Create returned, not written to
+	// manifest.json.
+	ReleasedOrphans []dbctl.OrphanedFreeze `json:"-"`
+
 	FormatVersion int    `json:"format_version"`
 	Tool          string `json:"tool"`
 	// ID is a random 128-bit hex identifier made when the backup started.

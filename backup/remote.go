@@ -1,9 +1,7 @@
 package backup
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,58 +35,51 @@ func (b *backupRun) openStore(ctx context.Context, location string) error {
 	return nil
 }
 
-// claimName is the object a backup to a store writes first, with a
-// conditional write (PutOptions.NoOverwrite), and deletes last: a second
-// backup to the same prefix meanwhile finds it and is refused before it
-// freezes anything, instead of both writing the same keys and both
-// "succeeding" with a backup that does not verify. A killed run leaves it
-// behind (with its objects and no manifest): the next backup there is
-// refused until it is removed.
-const claimName = ".dbctl-writing"
-
 // claimStore takes the prefix of a backup to a store (nothing for a local
-// backup): ErrExists when another backup holds it. The claim is
-// recorded in undo, so a failed backup deletes it with its objects.
+// backup): ErrExists when a live writer holds it, a dead writer's claim
+// taken over and its leftovers removed (takeClaim). The claim is recorded
+// in undo, so a failed backup deletes it last, after its objects.
 func (b *backupRun) claimStore(ctx context.Context) error {
 	if b.store == nil {
 		return nil
 	}
-	return claimPrefix(ctx, b.op, b.store, b.undo, map[string]any{"backup_id": b.man.ID, "pid": os.Getpid(), "started": b.started.UTC()})
+	return claimPrefix(ctx, b.op, b.store, b.undo, claimRecord{Op: "create", BackupID: b.man.ID, Started: b.started.UTC()})
 }
 
-func claimPrefix(ctx context.Context, op string, st backupstore.Store, undo *uploadUndo, who map[string]any) error {
-	if host, err := os.Hostname(); err == nil {
-		who["host"] = host
-	}
-	// A store takes an object holding the very bytes of a NoOverwrite Put
-	// for that Put's own (its answer lost, the request retried): the nonce
-	// keeps two claims, even of one process uploading one backup twice,
-	// from ever being the same bytes.
-	nonce, err := newBackupID()
+// claimPrefix takes st's claim for a writer and checks again that st holds
+// no manifest: a backup that finished after refuseExisting looked (and
+// then dropped its claim) must not be written over.
+func claimPrefix(ctx context.Context, op string, st backupstore.Store, undo *uploadUndo, rec claimRecord) error {
+	c, err := takeClaim(ctx, op, st, rec)
 	if err != nil {
-		return opErr(op, nil, "claim", err)
+		return err
 	}
-	who["nonce"] = nonce
-	data, err := json.Marshal(who)
-	if err != nil {
-		return opErr(op, nil, "claim", err)
+	defer func() {
+		if undo.claim != c {
+			c.forget() // a panic: what is left is a dead run's
+		}
+	}()
+	if err := refuseExisting(ctx, op, st); err != nil {
+		if rerr := c.release(ctx); rerr != nil {
+			err = errors.Join(err, opErr(op, nil, "", rerr))
+		}
+		return err
 	}
-	_, err = st.Put(ctx, claimName, bytes.NewReader(data), backupstore.PutOptions{NoOverwrite: true})
-	if errors.Is(err, backupstore.ErrExists) {
-		return opErr(op, ErrExists, "another backup is writing to "+st.Location()+" (or a killed one left "+claimName+
-			" there, with its partial objects: remove them once no backup runs there)", err)
-	}
-	if err != nil {
-		return opErr(op, nil, "claim "+st.Location(), err)
-	}
-	undo.started(claimName)
+	undo.claim = c
 	return nil
 }
 
 // putManifest writes manifest.json last, only if no other writer put one
-// (a conditional write), then drops the claim. A manifest found there is
-// another backup's: it is left alone and the upload fails.
+// (a conditional write) and the claim is still this run's, then releases
+// the claim. A manifest found there is another backup's: it is left alone
+// and the upload fails.
 func putManifest(ctx context.Context, op string, st backupstore.Store, undo *uploadUndo, r io.Reader) error {
+	if err := undo.claim.lease(); err != nil {
+		return opErr(op, nil, "upload manifest", err)
+	}
+	if err := undo.claim.check(ctx); err != nil {
+		return opErr(op, nil, "upload manifest", err)
+	}
 	undo.started(manifestName)
 	if _, err := st.Put(ctx, manifestName, r, backupstore.PutOptions{NoOverwrite: true}); err != nil {
 		if errors.Is(err, backupstore.ErrExists) {
@@ -97,10 +88,11 @@ func putManifest(ctx context.Context, op string, st backupstore.Store, undo *upl
 		}
 		return opErr(op, nil, "upload manifest", err)
 	}
-	// the backup is complete; a claim left behind only blocks the prefix
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	_ = st.Delete(cctx, claimName)
+	// The backup is complete. A claim that cannot be deleted now is left
+	// dead (this run no longer holds it): the next run that meets it
+	// removes it.
+	_ = undo.claim.release(ctx)
+	undo.claim = nil
 	return nil
 }
 
@@ -134,13 +126,19 @@ type UploadOptions struct {
 
 // Upload copies the finished local backup in dir to location (an
 // object store or another folder), which must not hold a manifest yet.
-// Each file is streamed once: its stored bytes are uploaded while the sha256
-// of the original bytes is computed in the same pass (decompressing a
-// compressed backup's files on the side) and checked against the manifest
-// (a mismatch is ErrCorrupt with a *FileError). manifest.json
-// is uploaded last. On any failure, cancellation included, the multipart
-// upload in flight is aborted and every object written is deleted, so the
-// location never holds a backup that looks complete but is not.
+// It takes the location's claim first (claim.go: ErrExists while another
+// run writes there; a dead writer's claim is taken over and what it left
+// removed). Each file is streamed once: its stored bytes are uploaded
+// while the sha256 of the original bytes is computed in the same pass
+// (decompressing a compressed backup's files on the side) and checked
+// against the manifest (a mismatch is ErrCorrupt with a *FileError).
+// manifest.json is uploaded last, once the claim is read back as this
+// run's. On any failure, cancellation and panics included, the multipart
+// upload in flight is aborted and every object written is deleted, the
+// claim last, so the location never holds a backup that looks complete
+// but is not, and is free again; when even that cleanup fails, or the
+// process is killed, the claim left is a dead run's and the next run there
+// (Upload, Create, List or Prune of the parent) removes the rest.
 func Upload(ctx context.Context, dir, location string, opts UploadOptions) error {
 	op := "upload backup " + dir + " to " + location
 	man, err := readManifest(dir)
@@ -198,7 +196,7 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 			panic(p)
 		}
 	}()
-	if err := claimPrefix(ctx, op, st, undo, map[string]any{"upload_of": dir, "backup_id": man.ID, "pid": os.Getpid()}); err != nil {
+	if err := claimPrefix(ctx, op, st, undo, claimRecord{Op: "upload", UploadOf: dir, BackupID: man.ID}); err != nil {
 		return err
 	}
 	var discard atomic.Int64
@@ -210,6 +208,9 @@ func uploadBackupDir(ctx context.Context, op string, st backupstore.Store, dir s
 			return fmt.Errorf("%w: %w", ErrCorrupt, &FileError{Path: f.Path, Problem: "unreadable", Err: err})
 		}
 		defer in.Close()
+		if err := undo.claim.lease(); err != nil {
+			return err
+		}
 		undo.started(key)
 		res, err := st.Put(ctx, key, &countingReader{r: in, n: &tr.bytes}, backupstore.PutOptions{
 			Compressed: man.Compression == "zstd", SizeHint: f.StoredSize})
@@ -271,6 +272,9 @@ type uploadUndo struct {
 	// mine returns the keys the backup may have written (for
 	// deleteStragglers); nil: only the recorded ones.
 	mine func() map[string]bool
+	// claim is the prefix's claim this run holds; nil before it is taken
+	// (nothing is written before) and after release.
+	claim *claim
 
 	mu            sync.Mutex
 	written       []string // keys whose Put started
@@ -304,33 +308,57 @@ func (u *uploadUndo) notMine(key string) {
 	u.others[key] = true
 }
 
-// run deletes what the upload wrote: the manifest first (its answer may
-// have been lost), then the objects, then stragglers a listing still
-// shows. A cancelled ctx gets a fresh deadline (cleanupTimeout).
+// run deletes what the upload wrote, while the claim is still this run's
+// (read back first): the manifest first (its answer may have been lost),
+// then the objects, then stragglers a listing still shows, then unfinished
+// multipart uploads whose abort failed, and the claim last. When the claim
+// cannot be read back, or is another run's, nothing is deleted: what is
+// left, with this run's claim (dead once this run ends), is the next
+// run's to remove. A cancelled ctx gets a fresh deadline (cleanupTimeout).
 func (u *uploadUndo) run(ctx context.Context) error {
-	if u == nil {
+	if u == nil || u.claim == nil {
 		return nil
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if !u.manifestTried && len(u.written) == 0 {
-		return nil
-	}
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer ccancel()
+	c := u.claim
+	u.claim = nil
+	if err := c.check(cctx); err != nil {
+		c.forget()
+		return fmt.Errorf("left for the next run: %w", err)
+	}
+	err := u.deleteWritten(cctx)
+	if err != nil {
+		c.forget()
+		return fmt.Errorf("%w (the rest is left for the next run)", err)
+	}
+	return c.release(cctx)
+}
+
+// deleteWritten is run's deletion of the objects, under u.mu.
+func (u *uploadUndo) deleteWritten(ctx context.Context) error {
 	var err error
 	if u.manifestTried {
-		err = u.st.Delete(cctx, manifestName)
+		err = u.st.Delete(ctx, manifestName)
 	}
-	if err == nil {
-		err = u.st.Delete(cctx, u.written...)
+	if err == nil && len(u.written) > 0 {
+		err = u.st.Delete(ctx, u.written...)
 	}
 	if err == nil && u.mine != nil {
 		mine := u.mine()
 		for k := range u.others {
 			delete(mine, k)
 		}
-		err = deleteStragglers(cctx, u.st, mine)
+		err = deleteStragglers(ctx, u.st, mine)
+	}
+	if a := aborterOf(u.st); err == nil && a != nil {
+		for _, p := range append(layoutDirs, manifestName) {
+			if _, err = a.AbortUploads(ctx, p); err != nil {
+				break
+			}
+		}
 	}
 	return err
 }

@@ -73,7 +73,8 @@ func BenchmarkBackupS3(b *testing.B) {
 				if v.s3 {
 					st, err := backupstore.Open(ctx, root, remote)
 					if err == nil {
-						err = deleteBackup(ctx, st, v.name+"-"+strconv.Itoa(i))
+						err = deletePrefix(ctx, st, v.name+"-"+strconv.Itoa(i))
+						st.Close()
 					}
 					if err != nil {
 						b.Fatal(err)

@@ -88,6 +88,9 @@ func (b *backupRun) uploadJob(ctx context.Context, _ *fileWorker, j *backupJob) 
 	key := b.man.storedKey(j.file)
 	opts := backupstore.PutOptions{Compress: b.opts.Compress, CompressLevel: zstdNumber(b.level), SizeHint: j.size}
 	put := func(r io.Reader) (backupstore.PutResult, error) {
+		if err := b.undo.claim.lease(); err != nil {
+			return backupstore.PutResult{}, err
+		}
 		b.undo.started(key)
 		return b.store.Put(ctx, key, r, opts)
 	}

@@ -176,7 +176,7 @@ func TestS3BackupListVerifyRestoreImportPrune(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, list, 1)
 			assert.Equal(t, "bk-2", list[0].Name)
-			require.NoError(t, deleteBackup(ctx, openDirect(t, srv, root), "bk-2"))
+			require.NoError(t, deletePrefix(ctx, openDirect(t, srv, root), "bk-2"))
 		})
 	}
 }
@@ -237,4 +237,17 @@ func TestUploadBackupToFolderAndS3(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	left, _ := os.ReadDir(target)
 	assert.Empty(t, left, "what was written is deleted")
+}
+
+// deletePrefix deletes every object under name/ (the tests' cleanup).
+func deletePrefix(ctx context.Context, st backupstore.Store, name string) error {
+	objs, err := st.List(ctx, name+"/")
+	if err != nil || len(objs) == 0 {
+		return err
+	}
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	return st.Delete(ctx, keys...)
 }

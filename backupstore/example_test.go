@@ -162,3 +162,36 @@ func ExampleLocal_Sub() {
 	// 2026-12-01 {"id":"2026-12-01"}
 	// 2026-12-02 {"id":"2026-12-02"}
 }
+
+// Options.Using lends Open a store the caller opened and configured itself
+// (for S3: s3store.New with its own aws.Config, or s3store.NewFromClient
+// with its own *s3.Client): every location under it is served by it or a
+// Sub of it, sharing one client; the caller closes it.
+func ExampleOptions_using() {
+	dir, err := os.MkdirTemp("", "backupstore-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	mine, err := backupstore.OpenLocal(dir) // or s3store.New(ctx, cfg, "s3://backups/manticore", ...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mine.Close()
+	st, err := backupstore.Open(ctx, filepath.Join(dir, "2026-12-06"), backupstore.Options{Using: mine})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := st.Put(ctx, "manifest.json", strings.NewReader("{}"), backupstore.PutOptions{}); err != nil {
+		log.Fatal(err)
+	}
+	st.Close() // does not close mine
+	objs, _ := mine.List(ctx, "")
+	fmt.Println(objs[0].Key)
+	_, err = backupstore.Open(ctx, os.TempDir(), backupstore.Options{Using: mine})
+	fmt.Println(errors.Is(err, backupstore.ErrInvalidLocation))
+	// Output:
+	// 2026-12-06/manifest.json
+	// true
+}

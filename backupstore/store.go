@@ -152,6 +152,15 @@ type Options struct {
 	// MaxAttempts is how often the S3 client tries a request (0: the SDK
 	// default, 3).
 	MaxAttempts int
+	// Using, when set, is a store the caller opened and keeps (e.g.
+	// s3store.New with the caller's own aws.Config, s3store.NewFromClient
+	// with its own *s3.Client, or OpenLocal), which Open uses instead of
+	// opening one: a location equal to Using.Location() gives Using, one
+	// under it Using.Sub, sharing its client, connections and bucket check;
+	// the other fields are then ignored. Closing what Open returns does not
+	// close Using: the caller closes it once done. A location outside it,
+	// or of another kind, is ErrInvalidLocation (using.go).
+	Using Store
 }
 
 // Defaults of Options.
@@ -170,6 +179,9 @@ const (
 // registered is ErrNotRegistered, naming the import to add when it is one
 // of dbctl's stores. Close the store when done.
 func Open(ctx context.Context, location string, opts Options) (Store, error) {
+	if opts.Using != nil {
+		return within(opts.Using, location)
+	}
 	if scheme, ok := urlScheme(location); ok {
 		open, err := opener(scheme, location)
 		if err != nil {

@@ -262,6 +262,25 @@ func writeFile(path string, data []byte) error {
 	return os.WriteFile(path, data, 0o644)
 }
 
+// replaceFile replaces path's content the way searchd saves manticore.json
+// (src/searchdconfig.cpp ConfigWrite: the new content is written to
+// "<path>.new" and renamed into place), so that a reader (a backup copying
+// the data_dir's state) sees the old file or the new one, never a partial
+// one, and a new file (another inode) after each save. searchd also moves
+// the current file to "<path>.old" before the rename, so that for a moment
+// there is no manticore.json at all; that moment is not reproduced here.
+func replaceFile(path string, data []byte) error {
+	tmp := path + ".new"
+	if err := writeFile(tmp, data); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
 func jsonLines(docs []mDoc) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -337,7 +356,7 @@ func (s *store) saveState(tables map[string]*mTable) error {
 		doc.Indexes[name] = ix
 	}
 	b, _ := json.MarshalIndent(doc, "", "  ")
-	if err := writeFile(filepath.Join(s.dataDir, "manticore.json"), b); err != nil {
+	if err := replaceFile(filepath.Join(s.dataDir, "manticore.json"), b); err != nil {
 		return err
 	}
 	// searchd keeps session-independent state (UDFs, plugins) here.

@@ -201,7 +201,7 @@ func TestIntegrationLocksShowsAndReleasesOrphans(t *testing.T) {
 // A backup whose FREEZE is slower than every timeout it has (--timeout;
 // the release timeout): it stops at its deadline, waits for the FREEZE,
 // unfreezes what it froze and says so; nothing is frozen when it exits.
-func TestSlowFreezeBackupTimesOut(t *testing.T) {
+func TestIntegrationSlowFreezeBackupTimesOut(t *testing.T) {
 	f := newFreezeTarget(t)
 	if f.srv == nil {
 		t.Skip("needs the embedded server's Delay")
@@ -221,7 +221,7 @@ func TestSlowFreezeBackupTimesOut(t *testing.T) {
 
 // A journal folder that cannot be made: the freeze is refused before
 // anything is frozen, and the message says how to move the folder.
-func TestFreezeUnusableStateDir(t *testing.T) {
+func TestIntegrationFreezeUnusableStateDir(t *testing.T) {
 	f := newFreezeTarget(t)
 	table := f.table(t)
 	file := filepath.Join(t.TempDir(), "file")
