@@ -37,7 +37,9 @@ type CreateOptions struct {
 	// CompressionLevel); "" is LevelDefault. Without Compress it is
 	// dbctl.ErrInvalidArgument, as is an unknown level, before anything is
 	// sent. Manifest.CompressionLevel records the level used. For an
-	// s3:// dir too.
+	// s3:// dir too. Where files are compressed inside the freeze (no
+	// staging folder, no clones, no CompressAfterUnfreeze) a slower level
+	// makes the freeze window that much longer.
 	CompressLevel CompressionLevel
 	// CompressAfterUnfreeze, with Compress, for backups that cannot stage
 	// (NoStaging, or no staging folder on the data_dir's file system):
