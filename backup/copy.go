@@ -29,6 +29,8 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 	err := runWorkers(ctx, len(order), b.concurrency(), &b.bytes, func(ctx context.Context, w *fileWorker, k int) error {
 		i := order[k]
 		j := &b.jobs[i]
+		b.worker(w)
+		w.writeback = false // inside the freeze: started after the unfreeze (hashCopies)
 		if h := b.opts.hooks; h != nil && h.beforeCopy != nil {
 			if err := h.beforeCopy(i, j.src); err != nil {
 				return err
@@ -92,6 +94,7 @@ func (b *backupRun) copyOne(ctx context.Context, w *fileWorker, j *backupJob, ex
 		return fmt.Errorf("copy %s: %w", j.src, err)
 	}
 	j.file.Size, j.file.StoredSize, j.file.SHA256, j.file.Mode, j.hashLater = res.size, res.stored, res.sha256, res.mode, res.hashLater
+	j.inFreeze = true
 	b.files.Add(1)
 	return nil
 }
@@ -103,4 +106,10 @@ func kindOf(err error) error {
 		return ErrSourceChanged
 	}
 	return nil
+}
+
+// worker sets up w for a file of this backup: the writeback of what it
+// writes (durable.go) and the zstd level (compress.go).
+func (b *backupRun) worker(w *fileWorker) {
+	w.writeback, w.level = b.writeback(), b.level
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
+	"github.com/klauspost/compress/zstd"
 )
 
 // syncConcurrency is how many fsyncs run at once after the copy.
@@ -91,6 +92,9 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	dir := location
 	op := "manticore backup " + dir
 	b := &backupRun{m: m, op: op, opts: opts, started: time.Now()}
+	if b.level, err = compressionLevel(op, opts); err != nil {
+		return nil, err
+	}
 	if !haveFlock || (opts.hooks != nil && opts.hooks.noFlock) {
 		// Every folder a backup makes carries a marker it holds locked,
 		// so that the next run can tell a killed run's leftovers from a
@@ -168,7 +172,7 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 		Partial: len(opts.Tables) > 0, Skipped: skipped,
 	}
 	if opts.Compress {
-		b.man.Compression = "zstd"
+		b.man.Compression, b.man.CompressionLevel = "zstd", b.level.String()
 	}
 	b.man.NoSync = opts.NoSync && !backupstore.IsRemote(dir)
 	if err := b.readBase(ctx); err != nil {
@@ -227,6 +231,9 @@ type backupRun struct {
 
 	store backupstore.Store // nil: a local backup (target); else the upload's destination
 	undo  *uploadUndo       // what the upload to store wrote, deleted on failure
+
+	syncfs *os.File          // the temporary folder, for the one syncfs (durable.go); nil: per-file fsync or NoSync
+	level  zstd.EncoderLevel // of a Compress backup (compress.go); 0 without
 }
 
 type backupJob struct {
@@ -235,6 +242,7 @@ type backupJob struct {
 	file          ManifestFile
 	hashLater     bool   // cloned or copied by the kernel: hashed after the unfreeze
 	compressLater bool   // compressed backup, copied to dst+stageSuffix: compressed after the unfreeze
+	inFreeze      bool   // dst (or dst.zst) written inside the freeze: its writeback started after it (durable.go)
 	staged        string // hard link in the staging folder, read after the unfreeze
 	mem           []byte // a mutable file's bytes read inside the freeze, written after it
 	fromBase      string // the base backup's stored file this one reuses
@@ -250,6 +258,8 @@ func (b *backupRun) run(ctx context.Context, selected map[string]string) (man *M
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	b.phase.Store("freeze")
+	b.openSyncFS() // before the first file is written (durable.go)
+	defer b.closeSyncFS()
 	b.reports = startReporter(b.opts.Progress, b.snapshot, cancel)
 	names := make([]string, 0, len(selected))
 	for n := range selected {

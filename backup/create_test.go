@@ -295,8 +295,16 @@ func TestBackupFaultMatrix(t *testing.T) {
 			}
 		}, "injected"},
 		{"fsync", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
-			o.hooks = &backupHooks{beforeSync: func(p string) error {
+			o.hooks = &backupHooks{perFileSync: true, beforeSync: func(p string) error {
 				if strings.HasSuffix(p, ".meta") || strings.HasSuffix(p, ".meta.zst") {
+					return boom
+				}
+				return nil
+			}}
+		}, "injected"},
+		{"the one syncfs, or the fsync of a file where there is none", func(_ *backupFixture, o *CreateOptions, _ context.CancelFunc) {
+			o.hooks = &backupHooks{beforeSync: func(p string) error {
+				if strings.Contains(filepath.Base(p), partialInfix) || !syncFSReportsErrors() && strings.Contains(p, ".meta") {
 					return boom
 				}
 				return nil
@@ -385,8 +393,10 @@ func TestBackupSurvivesTransientFaults(t *testing.T) {
 	}
 }
 
-// Uncompressed, the kernel copies the files inside the freeze and the
-// copies are hashed after the unfreeze, while they are synced.
+// Uncompressed, every file is hashed after the unfreeze, never while
+// frozen, each once: a staged link as it is copied (through a mapping),
+// a clone (here a stand-in that fails half-way, so a copy starts afresh)
+// after it is made.
 func TestBackupHashesKernelCopiesAfterUnfreeze(t *testing.T) {
 	for _, failedClone := range []bool{false, true} {
 		t.Run(fmt.Sprintf("failedClone=%v", failedClone), func(t *testing.T) {

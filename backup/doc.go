@@ -38,8 +38,8 @@
 //     FREEZE's file list to one job per file (data/<table>/..., state/...).
 //   - config.go: searchd's config file (SHOW SETTINGS) into config/; the
 //     finished backup handed to the data_dir's owner.
-//   - prefreeze.go: before the FREEZE, memory allocated and touched for the
-//     mutable files.
+//   - prefreeze.go, hugepage_*.go: before the FREEZE, memory allocated
+//     (advised to huge pages) and touched for the mutable files.
 //   - stage.go: inside the freeze, the staging folder on the data_dir's file
 //     system and hard links of the immutable disk-chunk files into it
 //     (staging folders of killed runs are removed first).
@@ -47,16 +47,21 @@
 //     base's record are linked from the base instead of read.
 //   - copy.go: inside the freeze, the files that are not staged are copied
 //     (cloned, copied by the kernel, or compressed) by the workers.
-//   - files.go, reflink_*.go: the workers' primitives: copy, clone
-//     (FICLONE), zstd compression, sha256; dirs.go: fsync of files and
-//     directories.
+//   - files.go, reflink_*.go, compress.go: the workers' primitives: copy,
+//     clone (FICLONE), zstd compression at the backup's level, sha256;
+//     dirs.go: fsync of files and directories.
+//   - durable.go, writeback_*.go: how a synced backup becomes durable:
+//     each file's writeback started as it is written, then one syncfs
+//     before the rename into place (else an fsync of every file and
+//     folder).
 //   - identity*.go: each source checked to be the very file of the freeze
 //     before and after its bytes are read (ErrSourceChanged).
 //   - stage_copy.go: after the unfreeze, the staged links and the bytes held
 //     in memory written into the backup, and synced as they land.
-//   - finish.go: compression of staged copies, hashing and fsync of the
-//     rest, then manifest.json, written last, the rename into place, and
-//     the temporary folder's marker removed from the finished backup.
+//   - finish.go: compression of staged copies, hashing (and, without
+//     syncfs, fsync) of the rest, then manifest.json, written last, the
+//     syncfs, the rename into place, and the temporary folder's marker
+//     removed from the finished backup.
 //   - manifest.go: the manifest format and its checks (paths stay inside
 //     the backup).
 //   - remote.go, remote_direct.go: for an s3:// location, the prefix claimed

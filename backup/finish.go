@@ -15,19 +15,29 @@ import (
 )
 
 // hashCopies hashes the files that were cloned or copied by the kernel
-// during the freeze: after the unfreeze, so the freeze window does not
-// include it.
+// during the freeze, and starts the writeback of every file written during
+// the freeze (durable.go): after the unfreeze, so the freeze window
+// includes neither.
 func (b *backupRun) hashCopies(ctx context.Context) error {
-	return b.afterUnfreeze(ctx, "hash", func(j *backupJob) bool { return j.hashLater },
+	return b.afterUnfreeze(ctx, "hash", func(j *backupJob) bool { return j.hashLater || j.inFreeze && b.writeback() },
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
-			if err := b.beforeHash(j.dst); err != nil {
-				return err
+			if j.hashLater {
+				if err := b.beforeHash(j.dst); err != nil {
+					return err
+				}
+				n, sum, err := w.hashStored(ctx, j.dst, false, nil)
+				if err != nil {
+					return fmt.Errorf("hash %s: %w", j.dst, err)
+				}
+				j.file.Size, j.file.StoredSize, j.file.SHA256 = n, n, sum
 			}
-			n, sum, err := w.hashStored(ctx, j.dst, false, nil)
-			if err != nil {
-				return fmt.Errorf("hash %s: %w", j.dst, err)
+			if w.writeback && j.inFreeze {
+				p := j.dst
+				if b.opts.Compress && !j.hashLater {
+					p += ".zst"
+				}
+				writebackFile(p)
 			}
-			j.file.Size, j.file.StoredSize, j.file.SHA256 = n, n, sum
 			return nil
 		})
 }
@@ -79,6 +89,7 @@ func (b *backupRun) afterUnfreezeOn(ctx context.Context, phase string, conc int,
 	b.phase.Store(phase)
 	var discard atomic.Int64 // progress counts the bytes of a file once, when copied
 	err := runWorkers(ctx, len(idx), conc, &discard, func(ctx context.Context, w *fileWorker, k int) error {
+		b.worker(w)
 		return fn(ctx, w, &b.jobs[idx[k]])
 	})
 	if err != nil {
@@ -91,7 +102,7 @@ func (b *backupRun) afterUnfreezeOn(ctx context.Context, phase string, conc int,
 // synced: hashing is CPU work on the page cache, fsync waits on the disk, so
 // the two overlap. The first error stops both.
 func (b *backupRun) hashAndSync(parent context.Context) error {
-	if b.opts.NoSync {
+	if !b.perFileSync() { // NoSync, or one syncfs in finish
 		return b.hashCopies(parent)
 	}
 	ctx, cancel := context.WithCancel(parent)
@@ -218,15 +229,16 @@ func (b *backupRun) completeManifest() ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// finish writes manifest.json last, syncs it, and renames the temporary
-// directory into place, then removes its marker. Until the rename the
-// directory holds its marker (so a run killed at any step before leaves a
-// folder the next backup beside it removes); from the rename on it is a
-// complete backup (a run killed before the marker's removal leaves a
-// stray DBCTL-STAGING file in it, which nothing reads). A failed sync of
-// the parent directory after the rename renames the backup back, to be
-// removed with the temporary directory: a failed Create leaves nothing
-// named dir.
+// finish writes manifest.json last, makes the backup durable (its fsync
+// and the temporary folder's, or the one syncfs: durable.go), renames the
+// temporary directory into place, then removes its marker. Until the
+// rename the directory holds its marker (so a run killed at any step
+// before leaves a folder the next backup beside it removes); from the
+// rename on it is a complete backup (a run killed before the marker's
+// removal leaves a stray DBCTL-STAGING file in it, which nothing reads).
+// A failed sync of the parent directory after the rename renames the
+// backup back, to be removed with the temporary directory: a failed
+// Create leaves nothing named dir.
 func (b *backupRun) finish(ctx context.Context) error {
 	data, err := b.completeManifest()
 	if err != nil {
@@ -236,7 +248,7 @@ func (b *backupRun) finish(ctx context.Context) error {
 	if err := step("backup.write manifest", func() error { return os.WriteFile(mp, data, 0o644) }); err != nil {
 		return opErr(b.op, nil, "write manifest", err)
 	}
-	if !b.opts.NoSync {
+	if b.perFileSync() {
 		if err := step("backup.sync manifest", func() error { return syncFile(mp) }); err != nil {
 			return opErr(b.op, nil, "sync manifest", err)
 		}
@@ -248,6 +260,9 @@ func (b *backupRun) finish(ctx context.Context) error {
 		return opErr(b.op, nil, "give the backup to the data_dir's owner", err)
 	}
 	if err := b.giveToDataDirOwner(); err != nil {
+		return err
+	}
+	if err := b.syncAll(); err != nil { // the one syncfs (durable.go)
 		return err
 	}
 	if err := step("backup.rename temp", func() error { return os.Rename(b.tmp, b.target) }); err != nil {

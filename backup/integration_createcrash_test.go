@@ -22,10 +22,11 @@ import (
 // file steps of its own that its record must hold (besides those every
 // Create reaches: createSteps).
 type createVariant struct {
-	name  string
-	opts  backup.CreateOptions
-	base  bool // incremental, on the campaign's first backup
-	steps []string
+	name    string
+	opts    backup.CreateOptions
+	base    bool // incremental, on the campaign's first backup
+	perFile bool // an fsync of every file and folder instead of the one syncfs (backup/durable.go)
+	steps   []string
 }
 
 var staged = []string{"backup.mkdir staging", "backup.marker staging", "backup.lock staging", "backup.link probe", "backup.remove probe",
@@ -33,23 +34,42 @@ var staged = []string{"backup.mkdir staging", "backup.marker staging", "backup.l
 
 var createVariants = []createVariant{
 	{name: "staged", opts: backup.CreateOptions{Concurrency: 2},
-		steps: append([]string{"backup.link staged", "backup.copy staged", "backup.remove staged", "backup.write memory", "backup.sync file"}, staged...)},
+		steps: append([]string{"backup.link staged", "backup.copy staged", "backup.remove staged", "backup.write memory"}, staged...)},
+	{name: "staged-per-file-sync", opts: backup.PerFileSync(backup.CreateOptions{Concurrency: 2}), perFile: true,
+		steps: append([]string{"backup.link staged", "backup.copy staged", "backup.remove staged", "backup.write memory"}, staged...)},
 	{name: "staged-compressed", opts: backup.CreateOptions{Concurrency: 2, Compress: true},
-		steps: append([]string{"backup.link staged", "backup.copy staged", "backup.remove staged", "backup.write memory", "backup.sync file"}, staged...)},
+		steps: append([]string{"backup.link staged", "backup.copy staged", "backup.remove staged", "backup.write memory"}, staged...)},
 	// nothing changed since the base: every file linked from it
 	{name: "staged-incremental", opts: backup.CreateOptions{Concurrency: 2}, base: true,
 		steps: append([]string{"backup.link base", "backup.link base-memory"}, staged...)},
 	{name: "no-staging", opts: backup.CreateOptions{Concurrency: 2, NoStaging: true},
-		steps: []string{"backup.copy freeze", "backup.sync file"}},
+		steps: []string{"backup.copy freeze"}},
+	{name: "no-staging-per-file-sync", opts: backup.PerFileSync(backup.CreateOptions{Concurrency: 2, NoStaging: true}), perFile: true,
+		steps: []string{"backup.copy freeze"}},
 	{name: "no-staging-compressed", opts: backup.CreateOptions{Concurrency: 2, NoStaging: true, Compress: true, CompressAfterUnfreeze: true},
-		steps: []string{"backup.copy stage", "backup.compress", "backup.remove stage", "backup.sync file"}},
+		steps: []string{"backup.copy stage", "backup.compress", "backup.remove stage"}},
+}
+
+// durableSteps are the steps that make a variant's backup durable: one
+// syncfs where this kernel's syncfs reports write errors
+// (backup/durable.go), else an fsync of every file written and of every
+// folder and the manifest.
+func durableSteps(v createVariant) []string {
+	if v.perFile || !backup.SyncFSReportsErrors() {
+		steps := []string{"backup.sync folder", "backup.sync manifest", "backup.sync temp"}
+		if !v.base { // an incremental one with nothing changed links every file from its synced base
+			steps = append(steps, "backup.sync file")
+		}
+		return steps
+	}
+	return []string{"backup.sync fs"}
 }
 
 // createSteps are the steps every local Create reaches.
 var createSteps = []string{"sql.send SHOW TABLES", "sql.send SHOW SETTINGS", "sql.send FREEZE", "sql.send FLUSH ATTRIBUTES",
 	"sql.send UNFREEZE", "journal.create intent", "journal.create frozen", "journal.remove", "backup.mkdir temp",
-	"backup.marker temp", "backup.lock temp", "backup.mkdir folders", "backup.sync folder", "backup.write manifest", "backup.sync manifest",
-	"backup.sync temp", "backup.chown", "backup.rename temp", "backup.sync parent", "backup.remove marker"}
+	"backup.marker temp", "backup.lock temp", "backup.mkdir folders", "backup.write manifest",
+	"backup.chown", "backup.rename temp", "backup.sync parent", "backup.remove marker"}
 
 // createAbsorbed are the steps whose failure a Create survives by design
 // (it succeeds, and its backup verifies), and why. A failure anywhere
@@ -131,6 +151,7 @@ func createCampaign(t *testing.T, c *dbctl.Client, dsn, state, parent string, ta
 	})
 	require.NoError(t, err)
 	requireSteps(t, steps, createSteps...)
+	requireSteps(t, steps, durableSteps(v)...)
 	if man.Staging == backup.StagingStaged || v.opts.NoStaging {
 		requireSteps(t, steps, v.steps...)
 	} else {

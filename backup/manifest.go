@@ -62,6 +62,13 @@ type Manifest struct {
 	FreezeWindow time.Duration `json:"freeze_window_ns"`
 	// Compression is "zstd" or "" (files stored as they are).
 	Compression string `json:"compression,omitempty"`
+	// CompressionLevel is the zstd level the backup's files were
+	// compressed at ("fastest", "default", "better", "best": see
+	// CompressionLevel); files linked from a base (FromBase) keep the
+	// base's level. Empty in uncompressed backups and in manifests written
+	// before levels existed, which used "fastest". Readers need not know
+	// it: every level decompresses alike.
+	CompressionLevel string `json:"compression_level,omitempty"`
 	// Partial is true when only some of the server's tables were selected.
 	Partial bool            `json:"partial"`
 	Tables  []ManifestTable `json:"tables"`
@@ -178,6 +185,15 @@ func (m *Manifest) validate() error {
 	}
 	if m.Compression != "" && m.Compression != "zstd" {
 		return fmt.Errorf("unknown compression %q", m.Compression)
+	}
+	switch m.CompressionLevel {
+	case "":
+	case string(LevelFastest), string(LevelDefault), string(LevelBetter), string(LevelBest):
+		if m.Compression == "" {
+			return fmt.Errorf("compression_level %q without compression", m.CompressionLevel)
+		}
+	default:
+		return fmt.Errorf("unknown compression_level %q", m.CompressionLevel)
 	}
 	tables := map[string]bool{}
 	for _, t := range m.Tables {

@@ -15,12 +15,12 @@ type CreateOptions struct {
 	// that cannot be frozen (distributed, plain) are skipped and listed in
 	// Manifest.Skipped, never silently.
 	Tables []string
-	// Compress stores files as zstd (".zst"); sizes and hashes in the
-	// manifest are of the original bytes. Each byte is read once, hashed
-	// and compressed in one pass: for staged files (see StagingDir) after
-	// the unfreeze, from their hard links, so the freeze window is that of
-	// a plain backup; without staging inside the freeze (see
-	// CompressAfterUnfreeze).
+	// Compress stores files as zstd (".zst") at CompressLevel (default:
+	// about zstd -3); sizes and hashes in the manifest are of the original
+	// bytes. Each byte is read once, hashed and compressed in one pass: for
+	// staged files (see StagingDir) after the unfreeze, from their hard
+	// links, so the freeze window is that of a plain backup; without
+	// staging inside the freeze (see CompressAfterUnfreeze).
 	Compress bool
 	// Concurrency is the number of copy workers; 0 means one per CPU. For
 	// an s3:// dir it is also how many files are uploaded at once after
@@ -32,6 +32,15 @@ type CreateOptions struct {
 	// which cleans up (unfreezes, removes its partial output) and then
 	// re-panics in the caller's goroutine.
 	Progress func(Progress)
+	// CompressLevel is the zstd level of a Compress backup: LevelFastest,
+	// LevelDefault, LevelBetter, LevelBest or a zstd number "1".."22" (see
+	// CompressionLevel); "" is LevelDefault. Without Compress it is
+	// dbctl.ErrInvalidArgument, as is an unknown level, before anything is
+	// sent. Manifest.CompressionLevel records the level used. For an
+	// s3:// dir too. Where files are compressed inside the freeze (no
+	// staging folder, no clones, no CompressAfterUnfreeze) a slower level
+	// makes the freeze window that much longer.
+	CompressLevel CompressionLevel
 	// CompressAfterUnfreeze, with Compress, for backups that cannot stage
 	// (NoStaging, or no staging folder on the data_dir's file system):
 	// copies the files inside the freeze (by the kernel: copy_file_range)
@@ -93,16 +102,17 @@ type CreateOptions struct {
 	// NoStaging copies every file inside the freeze (the way before
 	// staging existed), even where hard links are possible.
 	NoStaging bool
-	// NoSync skips the fsyncs: of every file written, of the directories
-	// and of manifest.json. Create then returns as soon as the bytes are in
+	// NoSync skips making the backup durable (the fsyncs, or the one
+	// syncfs: see durable.go, and the writeback started as files are
+	// written). Create then returns as soon as the bytes are in
 	// the page cache, as cp does, and a crash of the machine soon after may
 	// leave a backup whose manifest lists files whose bytes were lost
 	// (Verify tells). For a backup that is verified or shipped
 	// elsewhere at once, or on storage that is itself synced; like
 	// pg_basebackup --no-sync. Ignored for an s3:// dir. Default: every
 	// file, directory and the manifest are synced before Create returns.
-	// Manifest.NoSync records it; a synced backup with such a Base fsyncs
-	// the files it links from it.
+	// Manifest.NoSync records it; a synced backup with such a Base makes
+	// the files it links from it durable too.
 	NoSync bool
 
 	hooks *backupHooks // fault injection for this package's tests
@@ -140,7 +150,8 @@ type backupHooks struct {
 	clone          func(dst, src *os.File) error
 	beforeCopy     func(i int, src string) error
 	beforeHash     func(path string) error
-	beforeSync     func(path string) error
+	beforeSync     func(path string) error // each fsync of a file; the syncfs (path: the temporary folder)
+	perFileSync    bool                    // fsync each file and folder even where one syncfs would do
 	beforeManifest func() error
 	noFlock        bool // stands in for a system without flock (haveFlock false)
 }

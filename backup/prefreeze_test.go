@@ -61,28 +61,39 @@ func TestMutableEstimate(t *testing.T) {
 }
 
 // NoSync: no file of the backup is fsynced, and the backup is whole.
+// Synced: every file is fsynced (per-file mode), or the one syncfs runs
+// (where the kernel's syncfs reports write errors: durable.go).
 func TestBackupNoSync(t *testing.T) {
 	f := newBackupFixture(t)
 	ctx := context.Background()
-	for _, noSync := range []bool{false, true} {
-		var mu sync.Mutex
-		synced := 0
-		h := &backupHooks{beforeSync: func(string) error {
-			mu.Lock()
-			defer mu.Unlock()
-			synced++
-			return nil
-		}}
-		dir := filepath.Join(t.TempDir(), "bk")
-		man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{NoSync: noSync, hooks: h})
-		require.NoError(t, err)
-		assert.Equal(t, StagingStaged, man.Staging)
-		if noSync {
-			assert.Zero(t, synced)
-		} else {
-			assert.Equal(t, len(man.Files), synced)
-		}
-		_, err = Verify(ctx, dir, VerifyOptions{})
-		require.NoError(t, err)
+	for _, tc := range []struct {
+		name            string
+		noSync, perFile bool
+	}{{"NoSync", true, false}, {"synced, per file", false, true}, {"synced", false, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var synced []string
+			h := &backupHooks{perFileSync: tc.perFile, beforeSync: func(p string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				synced = append(synced, p)
+				return nil
+			}}
+			dir := filepath.Join(t.TempDir(), "bk")
+			man, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{NoSync: tc.noSync, hooks: h})
+			require.NoError(t, err)
+			assert.Equal(t, StagingStaged, man.Staging)
+			switch {
+			case tc.noSync:
+				assert.Empty(t, synced)
+			case tc.perFile || !syncFSReportsErrors():
+				assert.Len(t, synced, len(man.Files))
+			default:
+				require.Len(t, synced, 1, "one syncfs, no fsync of a file")
+				assert.Contains(t, filepath.Base(synced[0]), partialInfix, "the syncfs is of the temporary folder, before the rename")
+			}
+			_, err = Verify(ctx, dir, VerifyOptions{})
+			require.NoError(t, err)
+		})
 	}
 }

@@ -86,7 +86,7 @@ func (b *backupRun) uploadConcurrency() int {
 // the result in j.file.
 func (b *backupRun) uploadJob(ctx context.Context, _ *fileWorker, j *backupJob) error {
 	key := b.man.storedKey(j.file)
-	opts := backupstore.PutOptions{Compress: b.opts.Compress, SizeHint: j.size}
+	opts := backupstore.PutOptions{Compress: b.opts.Compress, CompressLevel: zstdNumber(b.level), SizeHint: j.size}
 	put := func(r io.Reader) (backupstore.PutResult, error) {
 		if err := b.undo.claim.lease(); err != nil {
 			return backupstore.PutResult{}, err

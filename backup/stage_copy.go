@@ -73,7 +73,10 @@ func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob
 		})
 	} else {
 		err = writeNew(j.dst, res.mode|0o200, func(out *os.File) error {
-			_, err := out.Write(j.mem)
+			n, err := out.Write(j.mem)
+			if w.writeback {
+				writebackRange(out, 0, int64(n))
+			}
 			return err
 		})
 		res.size, res.stored, res.sha256 = int64(len(j.mem)), int64(len(j.mem)), sum
@@ -97,7 +100,7 @@ func (b *backupRun) copyStaged(ctx context.Context) error {
 	// Each file written is synced at once by the syncer while the next
 	// ones are copied: fsync waits on the disk, copying and hashing on the
 	// CPU.
-	syncer := b.startSyncer() // nil with NoSync
+	syncer := b.startSyncer() // nil with NoSync or syncfs
 	err := b.afterUnfreeze(ctx, "copy", func(j *backupJob) bool { return j.staged != "" || j.mem != nil },
 		func(ctx context.Context, w *fileWorker, j *backupJob) error {
 			if j.mem != nil {
@@ -154,7 +157,7 @@ type syncer struct {
 }
 
 func (b *backupRun) startSyncer() *syncer {
-	if b.opts.NoSync {
+	if !b.perFileSync() { // NoSync, or one syncfs at the end (durable.go)
 		return nil
 	}
 	s := &syncer{ch: make(chan *backupJob, len(b.jobs))} // never blocks a sender
@@ -203,12 +206,70 @@ func (b *backupRun) copyOneStaged(ctx context.Context, w *fileWorker, j *backupJ
 		if b.opts.Compress {
 			err = writeNew(j.dst+".zst", res.mode|0o200, func(out *os.File) error { return w.compress(ctx, in, out, &res) })
 		} else {
-			res, err = w.copyFile(ctx, j.staged, j.dst, false, b.clone())
-			j.hashLater = true
+			res, err = b.copyStagedPlain(ctx, w, j, in)
+			j.hashLater = res.hashLater
 		}
 		j.file.Size, j.file.StoredSize, j.file.SHA256 = res.size, res.stored, res.sha256
 		return err
 	})
+}
+
+// copyStagedPlain copies a staged link (in) to j.dst for an uncompressed
+// backup: cloned where the file system can (no data I/O; the clone is
+// hashed afterwards: hashLater), else read once through a mapping, hashed
+// and written in the same pass (copyMapped: each byte copied once, where a
+// kernel copy followed by a read of the copy copies it twice; measured in
+// README "Benchmarks"), else copied by the kernel and the copy hashed at
+// once. The hash is of the bytes written.
+func (b *backupRun) copyStagedPlain(ctx context.Context, w *fileWorker, j *backupJob, in *os.File) (copyResult, error) {
+	res := copyResult{mode: j.file.Mode}
+	err := writeNew(j.dst, res.mode|0o200, func(out *os.File) error {
+		if clone := b.clone(); clone != nil && !b.noClone.Load() {
+			if clone(out, in) == nil {
+				fi, err := in.Stat()
+				if err != nil {
+					return err
+				}
+				res.size, res.stored, res.hashLater = fi.Size(), fi.Size(), true
+				w.done.Add(fi.Size())
+				return nil
+			}
+			b.noClone.Store(true) // the file system cannot: later files do not try
+			if err := rewind(out, in); err != nil {
+				return err
+			}
+		}
+		if err := b.beforeHash(j.dst); err != nil {
+			return err
+		}
+		var dst io.Writer = out
+		var wb *writebackWriter
+		if w.writeback {
+			wb = &writebackWriter{f: out}
+			dst = wb
+		}
+		n, sum, rerr, werr, mapped := w.copyMapped(ctx, in, dst)
+		if mapped {
+			wb.flush()
+			switch {
+			case rerr != nil:
+				return rerr
+			case werr != nil:
+				return werr
+			case sum == "": // ctx ended
+				return ctx.Err()
+			}
+			res.size, res.stored, res.sha256 = n, n, sum
+			return nil
+		}
+		if _, err := w.kernelCopy(ctx, out, in); err != nil {
+			return err
+		}
+		n, sum, err := w.hashStored(ctx, j.dst, false, nil)
+		res.size, res.stored, res.sha256 = n, n, sum
+		return err
+	})
+	return res, err
 }
 
 // readStaged opens j's hard link in the staging folder and lets read

@@ -38,7 +38,8 @@ func newSource(r io.Reader, opts PutOptions) (*PutStream, error) {
 		return nil, errors.New("options Compress and Compressed are exclusive")
 	case opts.Compress:
 		pr, pw := io.Pipe()
-		enc, err := getEncoder(pw)
+		level := zstd.EncoderLevelFromZstd(opts.CompressLevel)
+		enc, err := getEncoder(pw, level)
 		if err != nil {
 			return nil, err
 		}
@@ -49,7 +50,7 @@ func newSource(r io.Reader, opts PutOptions) (*PutStream, error) {
 				err = cerr
 			}
 			if err == nil {
-				encoders.Put(enc)
+				encoders[level].Put(enc)
 			}
 			_ = pw.CloseWithError(err) // nil: the reader sees EOF
 			s.done <- err
@@ -155,13 +156,14 @@ func getDecoder(r io.Reader) (*zstd.Decoder, error) {
 	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 }
 
-// encoders keeps zstd encoders between Puts, for the same reason.
-var encoders sync.Pool
+// encoders keeps zstd encoders between Puts, for the same reason, one pool
+// per level.
+var encoders [zstd.SpeedBestCompression + 1]sync.Pool
 
-func getEncoder(w io.Writer) (*zstd.Encoder, error) {
-	if e, ok := encoders.Get().(*zstd.Encoder); ok {
+func getEncoder(w io.Writer, level zstd.EncoderLevel) (*zstd.Encoder, error) {
+	if e, ok := encoders[level].Get().(*zstd.Encoder); ok {
 		e.Reset(w)
 		return e, nil
 	}
-	return zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	return zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 }

@@ -83,6 +83,11 @@ type PutOptions struct {
 	// Compress stores the bytes as zstd; PutResult.Size and SHA256 stay
 	// those of r's bytes.
 	Compress bool
+	// CompressLevel is the zstd level of Compress, a number as zstd's
+	// command line takes it (3 is zstd's default), mapped to the encoder's
+	// levels as github.com/klauspost/compress/zstd's EncoderLevelFromZstd
+	// does; 0 (and anything below 3) is the fastest.
+	CompressLevel int
 	// Compressed says r is already zstd: it is stored as it is, and
 	// PutResult.Size and SHA256 are of the decompressed bytes, computed by
 	// decompressing in the same pass. Not together with Compress.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"hash"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -16,9 +19,47 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// cpuFloor reads every listed file on one goroutine per CPU, hashing it and
-// optionally compressing it into io.Discard.
-func cpuFloor(paths []string, compress bool) (result, error) {
+// hasher is one CPU-floor worker: its buffer, hash and encoder.
+type hasher struct {
+	buf []byte
+	sum hash.Hash
+	enc *zstd.Encoder
+}
+
+func (hr *hasher) file(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	hr.sum.Reset()
+	if hr.enc == nil { // sha256 alone: through a mapping, as backup.Create hashes a staged file
+		if fi, err := f.Stat(); err == nil {
+			if m, unmap, ok := mapped(f, fi.Size()); ok {
+				defer unmap()
+				hr.sum.Write(m)
+				return int64(len(m)), nil
+			}
+		}
+	}
+	var w io.Writer = hr.sum
+	if hr.enc != nil {
+		hr.enc.Reset(io.Discard)
+		w = io.MultiWriter(hr.sum, hr.enc)
+	}
+	n, err := io.CopyBuffer(w, struct{ io.Reader }{f}, hr.buf)
+	if err == nil && hr.enc != nil {
+		err = hr.enc.Close()
+	}
+	return n, err
+}
+
+// cpuFloor reads every listed file on one goroutine per CPU, hashing it
+// (through a mapping: no copy) and, with a level, compressing it into
+// io.Discard at that level (as backup.Create does: one encoder per worker,
+// one frame per file): the least a checksummed (and compressed) backup
+// costs in CPU on this machine, nothing written.
+func cpuFloor(paths []string, level zstd.EncoderLevel) (result, error) {
 	start := time.Now()
 	next := make(chan string)
 	var total atomic.Int64
@@ -30,8 +71,8 @@ func cpuFloor(paths []string, compress bool) (result, error) {
 		go func() {
 			defer wg.Done()
 			hr := &hasher{buf: make([]byte, 1<<20), sum: sha256.New()}
-			if compress {
-				hr.enc, _ = zstd.NewWriter(io.Discard, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+			if level != 0 {
+				hr.enc, _ = zstd.NewWriter(io.Discard, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1))
 			}
 			for path := range next { // drain even after an error
 				n, err := hr.file(path)
@@ -78,6 +119,7 @@ func prefault(dir string, n int64) error {
 	return nil
 }
 
+// warm reads every file under dir, so that it is in the page cache.
 func warm(dir string) error {
 	buf := make([]byte, 1<<20)
 	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -94,50 +136,79 @@ func warm(dir string) error {
 	})
 }
 
-// floor is the least a consistent backup can do, as the peer measurement
-// did it (cp, then sync, inside the freeze): freeze, copy the listed files
-// one after the other with io.Copy (copy_file_range on Linux), optionally
-// sync, unfreeze.
-func floor(ctx context.Context, m *dbctl.Manticore, names []string, dir string, sync bool) (result, error) {
+// floorCP is the least a consistent backup can do, as the peer measurement
+// did it (reference/peer-backup.md §4): FREEZE, then per table
+// `cp --preserve=mode,ownership -t D/<table> <its files>` (GNU cp copies
+// with copy_file_range), optionally `sync` inside the window, UNFREEZE.
+func floorCP(ctx context.Context, m *dbctl.Manticore, names []string, dir string, withSync bool) (result, error) {
 	start := time.Now()
 	files, err := m.Freeze(ctx, names...)
 	if err != nil {
 		return result{}, err
 	}
 	frozen := time.Now()
+	byTable := map[string][]string{}
 	var bytes int64
 	for _, f := range files {
-		dst := filepath.Join(dir, f.Table, filepath.Base(f.Normalized))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return result{}, err
+		byTable[f.Table] = append(byTable[f.Table], f.Normalized)
+		if fi, err := os.Stat(f.Normalized); err == nil {
+			bytes += fi.Size()
 		}
-		n, err := copyFile(f.Normalized, dst)
-		if err != nil {
-			return result{}, err
-		}
-		bytes += n
 	}
-	if sync {
+	for table, paths := range byTable {
+		dst := filepath.Join(dir, table)
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return result{}, err
+		}
+		if err := run("cp", append([]string{"--preserve=mode,ownership", "-t", dst}, paths...)...); err != nil {
+			return result{}, err
+		}
+	}
+	if withSync {
 		syncAll()
 	}
 	if err := m.Unfreeze(ctx, names...); err != nil {
 		return result{}, err
 	}
-	return result{wall: time.Since(start), frozen: time.Since(frozen), bytes: bytes}, nil
+	return result{wall: time.Since(start), frozen: time.Since(frozen), bytes: bytes, stored: bytes}, nil
 }
 
-func copyFile(src, dst string) (int64, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return 0, err
+// zstdFloor is what the peer's --compress costs and makes
+// (reference/peer-backup.md §4): `zstd -3 -T1 -q --output-dir-flat D
+// <files>`, one file after the other on one thread, of the listed files.
+func zstdFloor(paths []string, dir string) (result, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return result{}, err
 	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return 0, err
+	start := time.Now()
+	if err := run("zstd", append([]string{"-3", "-T1", "-q", "--output-dir-flat", dir}, paths...)...); err != nil {
+		return result{}, err
 	}
-	defer out.Close()
-	return io.Copy(out, in)
+	wall := time.Since(start)
+	in, err := sizeOf(paths...)
+	if err != nil {
+		return result{}, err
+	}
+	out, err := treeSize(dir)
+	return result{wall: wall, bytes: in, stored: out}, err
+}
+
+// restoreFloor is the floor of a restore to an empty data_dir: `cp -a` of
+// the backup's table folders and state files into it, then `sync`.
+func restoreFloor(backupDir, dataDir string) (result, error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return result{}, err
+	}
+	start := time.Now()
+	for _, sub := range []string{"data", "state"} {
+		if err := run("cp", "-a", filepath.Join(backupDir, sub)+"/.", dataDir+"/"); err != nil {
+			return result{}, err
+		}
+	}
+	syncAll()
+	wall := time.Since(start)
+	n, err := treeSize(dataDir)
+	return result{wall: wall, bytes: n, stored: n}, err
 }
 
 // freezeOnly is FREEZE and UNFREEZE of the same tables with nothing
@@ -154,69 +225,38 @@ func freezeOnly(ctx context.Context, m *dbctl.Manticore, names []string) (result
 	return result{wall: d, frozen: d}, nil
 }
 
-// mutableFloor is the least a consistent backup's freeze window can be:
-// FREEZE, read the files searchd changes in place (every file but the
-// immutable disk-chunk ones, which a hard link keeps) into memory touched
-// before the FREEZE, on one goroutine per CPU, UNFREEZE. It is the freeze
-// window of a staged backup without the hard links and the bookkeeping.
-func mutableFloor(ctx context.Context, m *dbctl.Manticore, names []string, paths []string) (result, error) {
-	var mutable []string
-	var size int64
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", name, err, out)
+	}
+	return nil
+}
+
+func sizeOf(paths ...string) (int64, error) {
+	var n int64
 	for _, p := range paths {
-		if immutable(p) {
-			continue
+		fi, err := os.Stat(p)
+		if err != nil {
+			return 0, err
 		}
-		if fi, err := os.Stat(p); err == nil {
-			mutable = append(mutable, p)
-			size += fi.Size() + 4096
+		n += fi.Size()
+	}
+	return n, nil
+}
+
+// treeSize is the size of the regular files under dir.
+func treeSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
 		}
-	}
-	arena := make([]byte, size+size/4+1<<20)
-	for i := 0; i < len(arena); i += 4096 {
-		arena[i] = 1
-	}
-	start := time.Now()
-	if _, err := m.Freeze(ctx, names...); err != nil {
-		return result{}, err
-	}
-	var mu sync.Mutex
-	var off int
-	next := make(chan string)
-	var wg sync.WaitGroup
-	var total atomic.Int64
-	for w := 0; w < runtime.NumCPU(); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range next {
-				f, err := os.Open(p)
-				if err != nil {
-					continue
-				}
-				fi, _ := f.Stat()
-				n := int(fi.Size()) + 1
-				mu.Lock()
-				var buf []byte
-				if off+n <= len(arena) {
-					buf, off = arena[off:off+n:off+n], off+n
-				} else {
-					buf = make([]byte, n)
-				}
-				mu.Unlock()
-				k, _ := io.ReadFull(f, buf)
-				total.Add(int64(k))
-				f.Close()
-			}
-		}()
-	}
-	for _, p := range mutable {
-		next <- p
-	}
-	close(next)
-	wg.Wait()
-	if err := m.Unfreeze(ctx, names...); err != nil {
-		return result{}, err
-	}
-	d := time.Since(start)
-	return result{wall: d, frozen: d, bytes: total.Load()}, nil
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	return n, err
 }

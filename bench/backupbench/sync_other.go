@@ -2,6 +2,6 @@
 
 package main
 
-// syncAll: no sync(2) here; the benchmark's runs then start with the last
-// run's writeback possibly still pending.
+// syncAll does nothing where there is no sync(2); the bench's floors are
+// then without it.
 func syncAll() {}

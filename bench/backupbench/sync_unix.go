@@ -4,5 +4,6 @@ package main
 
 import "syscall"
 
-// syncAll flushes every file system's dirty pages (sync(2)).
+// syncAll is sync(2): every dirty page of every file system, as the
+// peer's floors ran `sync`.
 func syncAll() { syscall.Sync() }

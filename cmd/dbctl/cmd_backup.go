@@ -13,7 +13,7 @@ import (
 )
 
 func (a *app) backupCmd() *cobra.Command {
-	var dir, tables string
+	var dir, tables, level string
 	var opts backup.CreateOptions
 	cmd := &cobra.Command{
 		Use:   "backup --dir DIR",
@@ -21,8 +21,10 @@ func (a *app) backupCmd() *cobra.Command {
 		Long: `Back up tables into DIR (which must not exist). All selected tables are frozen in one FREEZE;
 the immutable disk-chunk files are hard-linked into a staging folder (beside DIR when it is on the data_dir's
 file system, else in --staging-dir) and only the others are copied; the tables are unfrozen (exactly those this
-command froze, once each); then the staged files are copied (with --compress, compressed), every file is checked
-to be the one of the freeze, hashed (sha256) and synced (not with --no-sync), and manifest.json is written last.
+command froze, once each); then the staged files are copied (with --compress, compressed: --compress=LEVEL takes
+fastest, default (about zstd -3, what --compress alone means), better, best or a zstd level 1-22), every file is
+checked to be the one of the freeze and hashed (sha256), manifest.json is written last, and the backup is made
+durable (its writeback started as each file is written, then one syncfs; not with --no-sync).
 Without a staging folder every file is copied inside the freeze. With --base, unchanged immutable files are
 hard-linked from an earlier backup instead of read again, and so are the mutable files whose bytes read at this
 freeze are the earlier backup's: only what changed is written. Distributed and plain tables are skipped and listed.
@@ -34,6 +36,12 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
 				return usagef("backup needs --dir DIR")
+			}
+			if cmd.Flags().Changed("compress") {
+				opts.Compress, opts.CompressLevel = true, backup.CompressionLevel(level)
+				if level == "" {
+					return usagef("--compress=LEVEL: want fastest, default, better, best or a zstd level 1 to 22")
+				}
 			}
 			if opts.CompressAfterUnfreeze && !opts.Compress {
 				return usagef("--compress-after-unfreeze needs --compress")
@@ -66,7 +74,8 @@ SIGINT/SIGTERM stop the backup, unfreeze, and remove the partial output. The ser
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", "", "backup directory to create (must not exist)")
 	f.StringVar(&tables, "tables", "", "comma-separated tables (default: all)")
-	f.BoolVar(&opts.Compress, "compress", false, "store files as zstd")
+	f.StringVar(&level, "compress", "", "store files as zstd, at LEVEL: fastest, default (about zstd -3), better, best or a zstd level 1-22 (--compress alone: default)")
+	f.Lookup("compress").NoOptDefVal = string(backup.LevelDefault)
 	f.BoolVar(&opts.CompressAfterUnfreeze, "compress-after-unfreeze", false,
 		"with --compress: copy inside the freeze, compress after it (short freeze; needs the uncompressed size in free space for a while)")
 	f.IntVar(&opts.Concurrency, "concurrency", 0, "copy workers (default: one per CPU)")

@@ -177,7 +177,11 @@ func TestManticoreCommands(t *testing.T) {
 	doc := jsonOf(t, r)
 	man := doc["manifest"].(map[string]any)
 	assert.Equal(t, "zstd", man["compression"])
+	assert.Equal(t, "default", man["compression_level"], "--compress alone")
 	assert.Greater(t, man["freeze_window_ns"], float64(0))
+	r = dbctlRun(t, append([]string{"--json", "--quiet"}, s.m("backup", "--dir", bk+"z7", "--compress=7", "--tables", "products")...)...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "better", jsonOf(t, r)["manifest"].(map[string]any)["compression_level"], "zstd 7 is the better level")
 	assert.Equal(t, "staged", man["staging"], "--compress-after-unfreeze alone still stages")
 
 	// incremental on the first backup, staged in --staging-dir; the
@@ -280,6 +284,7 @@ func TestExitCodesAndErrors(t *testing.T) {
 		{"invalid table name", s.m("status", "a-b"), 2, "invalid identifier"},
 		{"backup without dir", s.m("backup"), 2, "backup needs --dir"},
 		{"compress after unfreeze without compress", s.m("backup", "--dir", "x", "--compress-after-unfreeze"), 2, "needs --compress"},
+		{"unknown compression level", s.m("backup", "--dir", "x", "--compress=turbo"), 2, `compression level "turbo"`},
 		{"base that is no backup", s.m("backup", "--dir", "x", "--base", "/nonexistent-dbctl-base"), 1, "invalid backup"},
 		{"flush not db.table", s.x("flush", "nodot"), 2, "is not DB.TABLE"},
 		{"server error: missing table", s.m("status", "nope"), 1, "SHOW TABLE STATUS requires an existing table"},

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package backup
+
+// adviseHugePages does nothing outside Linux.
+func adviseHugePages([]byte) {}
