@@ -109,8 +109,7 @@
 //
 // Shared by all: progress.go (the Progress reporter), marked.go (folders
 // marked with a locked marker, made and removed so that a killed run's are
-// told from a live run's and removed by the next run), tempdir.go (marked
-// temporary folders), catalog_clean.go (a catalog folder's cleanup: such
+// told from a live run's and removed by the next run), catalog_clean.go (a catalog folder's cleanup: such
 // folders, markers left in finished backups), owner_*.go (files given to
 // searchd's user when run as root), errors.go (sentinels and error
 // types). Each file step of Create, Import and Prune and each store
