@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors for the conditions callers branch on. Test for them with
@@ -128,7 +130,7 @@ type OpError struct {
 func (e *OpError) Error() string {
 	var b strings.Builder
 	b.WriteString("dbctl: ")
-	b.WriteString(e.Op)
+	writeOp(&b, e.Op)
 	if e.Kind != nil {
 		b.WriteString(": ")
 		b.WriteString(strings.TrimPrefix(e.Kind.Error(), "dbctl: "))
@@ -143,6 +145,18 @@ func (e *OpError) Error() string {
 		b.WriteString(strings.TrimPrefix(e.Err.Error(), "dbctl: "))
 	}
 	return b.String()
+}
+
+// writeOp writes op, which names what was asked and so may hold a caller's
+// (not yet validated) argument, with control characters and invalid UTF-8
+// escaped as in a Go string literal: an error stays one line of a log.
+func writeOp(b *strings.Builder, op string) {
+	if utf8.ValidString(op) && strings.IndexFunc(op, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) < 0 {
+		b.WriteString(op)
+		return
+	}
+	q := strconv.Quote(op)
+	b.WriteString(q[1 : len(q)-1])
 }
 
 // Unwrap returns Kind and Err so that errors.Is and errors.As see both.

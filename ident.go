@@ -3,6 +3,7 @@ package dbctl
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Manticore's rules for table names (manual "Real-time table"; checked
@@ -26,8 +27,9 @@ func ValidateManticoreTable(name string) error {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
 			allDigits = false
 		default:
+			r, _ := utf8.DecodeRuneInString(name[i:]) // the character, not its first byte
 			return fmt.Errorf("%w: Manticore table name %q: character %q at byte %d is not allowed (only ASCII letters, digits and '_')",
-				ErrInvalidIdentifier, name, rune(c), i)
+				ErrInvalidIdentifier, name, r, i)
 		}
 	}
 	if allDigits {

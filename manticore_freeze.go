@@ -181,7 +181,7 @@ func (m *Manticore) WithFrozen(ctx context.Context, tables []string, fn func(ctx
 		return opErr(op, nil, "", err)
 	}
 	m.releaseOrphansFirst(ctx, op)
-	h, files, err := m.freeze(ctx, "manticore freeze "+strings.Join(names, ", "), names, keepHeld)
+	h, files, err := m.freeze(ctx, "manticore with frozen "+strings.Join(names, ", "), names, keepHeld) // the op names a WithFrozen in its journal record too
 	if err != nil {
 		return err
 	}

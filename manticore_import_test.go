@@ -59,7 +59,9 @@ func TestImportTable(t *testing.T) {
 			require.Error(t, err)
 			var oe *OpError
 			require.ErrorAs(t, err, &oe)
-			assert.Contains(t, err.Error(), "dbctl: manticore import table "+tc.table+" from "+tc.path)
+			op := &OpError{Op: "manticore import table " + tc.table + " from " + tc.path} // control bytes escaped
+			assert.Contains(t, err.Error(), op.Error())
+			assert.NotContains(t, err.Error(), "\x00", "one line, no raw NUL")
 			if tc.kind != nil {
 				assert.ErrorIs(t, err, tc.kind)
 			}

@@ -19,7 +19,9 @@ type OrphanedFreeze struct {
 	// Server is the server as the dead run's DSN named it, e.g.
 	// "tcp(127.0.0.1:9306)".
 	Server string
-	// Op is the operation that froze, e.g. "manticore freeze a, b".
+	// Op is the operation that froze, e.g. "manticore with frozen a, b"
+	// (WithFrozen, and so a backup) or "manticore freeze a, b" (a Freeze
+	// killed before it returned).
 	Op string
 	// PID and Host are the dead run's process id and host name.
 	PID  int

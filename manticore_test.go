@@ -24,6 +24,7 @@ func TestValidateManticoreTable(t *testing.T) {
 		assert.ErrorIs(t, err, ErrInvalidIdentifier, n)
 		assert.True(t, strings.HasPrefix(err.Error(), "dbctl: invalid identifier"), err.Error())
 	}
+	assert.ErrorContains(t, ValidateManticoreTable("tä"), `character 'ä' at byte 1`, "the character, not its first byte")
 }
 
 // Every operation that takes a table refuses a hostile name before sending
@@ -274,6 +275,8 @@ func TestOpErrorFormatting(t *testing.T) {
 	e := &OpError{Op: "manticore freeze t", Kind: ErrTableNotFound, Detail: "not frozen: t", Err: myErr(1064, "42000", "x")}
 	assert.Equal(t, "dbctl: manticore freeze t: table not found: not frozen: t: Error 1064 (42000): x", e.Error())
 	assert.Equal(t, "dbctl: op", (&OpError{Op: "op"}).Error())
+	// A caller's argument in the op stays on one line, escaped.
+	assert.Equal(t, `dbctl: manticore freeze t\n1\x00ä\xff: invalid identifier`, (&OpError{Op: "manticore freeze t\n1\x00ä\xff", Kind: ErrInvalidIdentifier}).Error())
 	nested := &OpError{Op: "outer", Err: &OpError{Op: "inner"}}
 	assert.Equal(t, "dbctl: outer: inner", nested.Error())
 	me, ok := serverError(e)

@@ -5,8 +5,11 @@
 // offline restore of a data_dir, and import of one table into a running
 // server. It drives the dbctl.Manticore manager through its exported API
 // (WithFrozen, FlushAttributes, Settings, Tables, ImportTable) and keeps its
-// files in a backupstore.Store. Importing it links the AWS SDK (through
-// backupstore) and zstd; the root package dbctl does not.
+// files in a backupstore.Store. Importing it links zstd (klauspost/compress)
+// but not the AWS SDK: s3:// locations need the blank import of
+// github.com/dbctl/dbctl/backupstore/s3store, which registers the scheme
+// (without it they fail with backupstore.ErrNotRegistered naming that
+// import). The root package dbctl links neither.
 //
 // The one call a user makes:
 //

@@ -10,7 +10,7 @@
 // The one call a user makes, in a test:
 //
 //	srv := dbctltest.NewManticore(t) // or NewMatrixOne(t); closed by t.Cleanup
-//	c, err := dbctl.Open(srv.DSN())
+//	c, err := dbctl.Open(srv.DSN(), nil)
 //
 // StartManticore and StartMatrixOne do the same outside tests (call Close).
 // Every statement a server receives is recorded as a shape for the

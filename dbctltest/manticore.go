@@ -142,7 +142,7 @@ func StartManticore(opts ...Option) (*Manticore, error) {
 	if s.root, err = os.MkdirTemp("", "dbctltest-manticore-root-"); err != nil {
 		return fail(err)
 	}
-	s.srv, err = mysqlwire.Listen(cfg.addr, mysqlwire.Config{ServerVersion: manticoreVersion, Handler: s})
+	s.srv, err = mysqlwire.Listen(cfg.addr, mysqlwire.Config{ServerVersion: manticoreVersion, Handler: mysqlwire.HandlerFunc(s.newSession)})
 	if err != nil {
 		return fail(err)
 	}
@@ -253,8 +253,8 @@ func (s *Manticore) Locked(table string) (int, bool) {
 	return t.locked, true
 }
 
-// NewSession implements mysqlwire.Handler: anyone may log in.
-func (s *Manticore) NewSession(mysqlwire.ConnInfo) (mysqlwire.Session, error) {
+// newSession is the server's mysqlwire.Handler: anyone may log in.
+func (s *Manticore) newSession(mysqlwire.ConnInfo) (mysqlwire.Session, error) {
 	return &mSession{s: s}, nil
 }
 

@@ -82,7 +82,8 @@ func (e *mEngine) update(ctx context.Context, p *parser) (*mysqlwire.Result, err
 	} else if t.foreign {
 		return nil, foreignErr(t)
 	}
-	// UPDATE waits while the table is frozen, even for RAM documents.
+	// UPDATE waits while the table is frozen, even for RAM documents
+	// (manticore.md §4.3 transcript; see waitFrozen for the source).
 	t, err := e.waitFrozen(ctx, name)
 	if err != nil {
 		return nil, err

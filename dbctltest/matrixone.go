@@ -99,7 +99,7 @@ func StartMatrixOne(opts ...Option) (*MatrixOne, error) {
 		"dump": {name: "dump", password: "111", role: "moadmin"},
 	}}
 	s.recordVersion(s.accounts["sys"])
-	srv, err := mysqlwire.Listen(cfg.addr, mysqlwire.Config{ServerVersion: matrixOneVersion, Handler: s})
+	srv, err := mysqlwire.Listen(cfg.addr, mysqlwire.Config{ServerVersion: matrixOneVersion, Handler: mysqlwire.HandlerFunc(s.newSession)})
 	if err != nil {
 		return nil, err
 	}
@@ -222,9 +222,9 @@ func moErr(code uint16, format string, args ...any) *mysqlwire.Error {
 // resolve a database or account.
 var expectedEOB = &mysqlwire.Error{Code: 0, State: "00000", Message: "ExpectedEOB"}
 
-// NewSession checks the login: "user" (account sys), "account#user" or
+// newSession checks the login: "user" (account sys), "account#user" or
 // "account:user", optionally followed by "#role"/":role".
-func (s *MatrixOne) NewSession(info mysqlwire.ConnInfo) (mysqlwire.Session, error) {
+func (s *MatrixOne) newSession(info mysqlwire.ConnInfo) (mysqlwire.Session, error) {
 	sep := "#"
 	if !strings.Contains(info.User, "#") && strings.Contains(info.User, ":") {
 		sep = ":"

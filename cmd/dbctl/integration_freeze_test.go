@@ -123,7 +123,7 @@ func TestIntegrationKilledBackupReleasedByTheNext(t *testing.T) {
 	r := dbctlRun(t, f.m("--state-dir", state, "backup", "--dir", filepath.Join(dir, "bk2"), "--tables", table)...)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stderr, "released an orphaned freeze of "+table+", one UNFREEZE each")
-	assert.Contains(t, r.stderr, "manticore freeze "+table)
+	assert.Contains(t, r.stderr, "manticore with frozen "+table, "the dead run was a backup's WithFrozen, not a deliberate freeze")
 	assert.Equal(t, 1, f.locked(t, table), "exactly the dead run's share: the other holder's freeze stays")
 	entries, err := os.ReadDir(state)
 	require.NoError(t, err)

@@ -60,6 +60,13 @@ type Handler interface {
 	NewSession(info ConnInfo) (Session, error)
 }
 
+// HandlerFunc is a Handler made of a function, so that a server's type need
+// not export its NewSession.
+type HandlerFunc func(info ConnInfo) (Session, error)
+
+// NewSession calls f.
+func (f HandlerFunc) NewSession(info ConnInfo) (Session, error) { return f(info) }
+
 // Session is one client connection's state.
 type Session interface {
 	// Query executes one statement. ctx is cancelled when the server
