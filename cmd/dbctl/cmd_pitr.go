@@ -61,7 +61,7 @@ func (a *app) pitrCreateCmd() *cobra.Command {
 			}
 			r, err := dbctl.ParseRange(rng)
 			if err != nil {
-				return err
+				return &dbctl.OpError{Op: "pitr create " + args[0], Err: err}
 			}
 			p, err := c.PITRs().Create(ctx, args[0], t, r)
 			if err != nil {
@@ -85,7 +85,7 @@ func (a *app) pitrAlterCmd() *cobra.Command {
 		RunE: a.recoveryRun(func(ctx context.Context, c *dbctl.Client, args []string) error {
 			r, err := dbctl.ParseRange(rng)
 			if err != nil {
-				return err
+				return &dbctl.OpError{Op: "pitr alter " + args[0], Err: err}
 			}
 			if err := c.PITRs().Alter(ctx, args[0], r); err != nil {
 				return err

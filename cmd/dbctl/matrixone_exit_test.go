@@ -48,7 +48,8 @@ func TestMatrixOneExitCodes(t *testing.T) {
 		{"missing table", mo(s, "flush", "shop.nope"), 1, "no such table"},
 		{"checkpoint deadline too short to send", mo(s, "checkpoint", "--timeout", "50ms"), 1, "nothing was sent"},
 		// dbctl refuses before sending
-		{"range out of bounds", mo(s, "pitr", "create", "q", "--range", "0h"), 2, "range value 0"},
+		{"range out of bounds", mo(s, "pitr", "create", "q", "--range", "0h"), 2, "dbctl: pitr create q: invalid argument: range value 0"},
+		{"range of an alter out of bounds", mo(s, "pitr", "alter", "q", "--range", "101d"), 2, "dbctl: pitr alter q: invalid argument: range value 101"},
 		{"reserved pitr", mo(s, "pitr", "drop", "sys_mo_catalog_pitr"), 2, "internal PITR"},
 		{"to-account with a database", mo(s, "snapshot", "restore", "dup", "--database", "shop", "--to-account", "acc1", "--yes"), 2, "ignores TO ACCOUNT"},
 		{"restore time past 2262", mo(s, "pitr", "restore", "p", "--at", "2999-01-01 00:00:00", "--database", "shop", "--yes"), 2, "outside what MatrixOne can represent"},
