@@ -57,11 +57,21 @@ const (
 // the number of failed tries so far (a test's stand-in for searchd
 // putting the file back). A file still missing after the last try is
 // fs.ErrNotExist; ctx ending stops the wait with its error.
-func openState(ctx context.Context, path string, missing func(tries int)) (*os.File, error) {
+func openState(ctx context.Context, path string, missing func(tries int)) (f *os.File, err error) {
+	err = whilePresent(ctx, missing, func() error {
+		f, err = os.Open(path)
+		return err
+	})
+	return f, err
+}
+
+// whilePresent runs fn, again while it fails with fs.ErrNotExist, up to
+// stateRetries times stateRetryEvery apart (see openState).
+func whilePresent(ctx context.Context, missing func(tries int), fn func() error) error {
 	for tries := 1; ; tries++ {
-		f, err := os.Open(path)
+		err := fn()
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || tries >= stateRetries {
-			return f, err
+			return err
 		}
 		if missing != nil {
 			missing(tries)
@@ -70,7 +80,7 @@ func openState(ctx context.Context, path string, missing func(tries int)) (*os.F
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-t.C:
 		}
 	}
