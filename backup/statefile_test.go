@@ -3,7 +3,9 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -209,4 +211,120 @@ func TestBackupSurvivesTableDDLInTheFreeze(t *testing.T) {
 			assert.Equal(t, want, rowCounts(t, db2))
 		})
 	}
+}
+
+// setStoredState replaces a state file of an uncompressed local backup and
+// its manifest record (a backup whose manticore.json is of another
+// instant than its tables' files, as Create may now keep one).
+func setStoredState(t *testing.T, dir string, man *Manifest, path string, data []byte) {
+	t.Helper()
+	require.Empty(t, man.Compression)
+	for i, mf := range man.Files {
+		if mf.Path != path {
+			continue
+		}
+		require.NoError(t, os.WriteFile(man.storedPath(dir, mf), data, 0o644))
+		sum := sha256.Sum256(data)
+		man.Files[i].Size, man.Files[i].StoredSize, man.Files[i].SHA256 = int64(len(data)), int64(len(data)), hex.EncodeToString(sum[:])
+		b, err := json.MarshalIndent(man, "", "  ")
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, manifestName), b, 0o644))
+		return
+	}
+	t.Fatalf("%s not in the backup", path)
+}
+
+// A table dropped during a backup after its files were read is missing
+// from the manticore.json the backup keeps (searchd drops a frozen table
+// at once, manticore.md §4.3): Restore rebuilds its entry as searchd
+// writes it, says so (RestoreReport.Rebuilt), removes the entry of a
+// table created meanwhile, and a server started on the result serves
+// every table of the backup.
+func TestRestoreRebuildsTheEntryOfATableDroppedDuringTheBackup(t *testing.T) {
+	f := newBackupFixture(t)
+	want := rowCounts(t, f.c.DB())
+	dir := filepath.Join(t.TempDir(), "bk")
+	man, err := Create(context.Background(), f.c.Manticore(), dir, CreateOptions{})
+	require.NoError(t, err)
+	var doc map[string]map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(storedBytes(t, dir, man, "state/manticore.json"), &doc))
+	delete(doc["indexes"], "pq")
+	delete(doc["indexes"], "b")
+	doc["indexes"]["made_meanwhile"] = json.RawMessage(`{"type":"rt","path":"made_meanwhile"}`)
+	b, err := json.Marshal(doc)
+	require.NoError(t, err)
+	setStoredState(t, dir, man, "state/manticore.json", b)
+	_, err = Verify(context.Background(), dir, VerifyOptions{})
+	require.NoError(t, err)
+
+	restored := t.TempDir()
+	var rep RestoreReport
+	require.NoError(t, Restore(context.Background(), dir, restored, RestoreOptions{Report: &rep}))
+	assert.Equal(t, []string{"b", "pq"}, rep.Rebuilt)
+	got, err := os.ReadFile(filepath.Join(restored, "manticore.json"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "d", "pq"}, indexesOf(t, got))
+	var out struct {
+		Indexes map[string]manticoreEntry `json:"indexes"`
+	}
+	require.NoError(t, json.Unmarshal(got, &out))
+	assert.Equal(t, manticoreEntry{Type: "percolate", Path: "pq"}, out.Indexes["pq"])
+	assert.Equal(t, manticoreEntry{Type: "rt", Path: "b"}, out.Indexes["b"])
+	srv2 := dbctltest.NewManticore(t, dbctltest.WithDataDir(restored))
+	db2, err := sql.Open("mysql", srv2.DSN())
+	require.NoError(t, err)
+	defer db2.Close()
+	assert.Equal(t, want, rowCounts(t, db2))
+}
+
+// keepTables: what stays, what goes, what is rebuilt, and what is refused.
+func TestKeepTables(t *testing.T) {
+	man := &Manifest{Tables: []ManifestTable{{Name: "a", Type: "rt"}, {Name: "p", Type: "percolate"}}}
+	for _, tc := range []struct {
+		name, in    string
+		want        string // the "indexes" object written, "" for an error
+		wantRebuilt []string
+	}{
+		{"exactly the backup's", `{"clusters":{},"indexes":{"a":{"type":"rt","path":"a"},"p":{"type":"percolate","path":"p"}}}`,
+			`{"a":{"type":"rt","path":"a"},"p":{"type":"percolate","path":"p"}}`, nil},
+		{"created meanwhile, plain, distributed", `{"indexes":{"a":{"type":"rt","path":"a"},"p":{"type":"percolate","path":"p"},"x":{"type":"rt","path":"x"},"pl":{"type":"plain","path":"pl"},"d":{"type":"distributed","locals":["a"]}}}`,
+			`{"a":{"type":"rt","path":"a"},"d":{"type":"distributed","locals":["a"]},"p":{"type":"percolate","path":"p"}}`, nil},
+		{"dropped meanwhile", `{"indexes":{"a":{"type":"rt","path":"a"}}}`,
+			`{"a":{"type":"rt","path":"a"},"p":{"type":"percolate","path":"p"}}`, []string{"p"}},
+		{"re-made as another kind meanwhile", `{"indexes":{"a":{"type":"distributed","locals":["p"]},"p":{"type":"percolate","path":"p"}}}`,
+			`{"a":{"type":"rt","path":"a"},"p":{"type":"percolate","path":"p"}}`, []string{"a"}},
+		{"no indexes at all", `{"clusters":{}}`,
+			`{"a":{"type":"rt","path":"a"},"p":{"type":"percolate","path":"p"}}`, []string{"a", "p"}},
+		{"not an object", `[1]`, "", nil},
+		{"indexes not an object", `{"indexes":[1]}`, "", nil},
+		{"null", `null`, "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "manticore.json")
+			require.NoError(t, os.WriteFile(path, []byte(tc.in), 0o600))
+			rebuilt, err := keepTables(path, man)
+			if tc.want == "" {
+				require.Error(t, err)
+				b, _ := os.ReadFile(path)
+				assert.Equal(t, tc.in, string(b), "left as it was")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantRebuilt, rebuilt)
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			var doc map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(b, &doc))
+			assert.JSONEq(t, tc.want, string(doc["indexes"]))
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the file keeps its bits")
+		})
+	}
+	_, err := keepTables(filepath.Join(t.TempDir(), "manticore.json"), &Manifest{Tables: []ManifestTable{{Name: "a"}}})
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	path := filepath.Join(t.TempDir(), "manticore.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"indexes":{}}`), 0o644))
+	_, err = keepTables(path, &Manifest{Tables: []ManifestTable{{Name: "a"}}})
+	assert.ErrorIs(t, err, ErrInvalid, "no entry and no type to rebuild it with")
 }
