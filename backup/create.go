@@ -68,10 +68,15 @@ var stateFiles = []string{"manticore.json", "state.sql"}
 // with the same StagingDir) removes them.
 //
 // manticore.json and state.sql of the data_dir are copied too (state/), so
-// Restore can rebuild a complete data_dir, and so is searchd's config
-// file (config/, as manticore-backup keeps it), found with SHOW SETTINGS;
-// the manifest records its path and the data_dir. Restore does not
-// write the config file anywhere: it is kept for the operator.
+// Restore can rebuild a complete data_dir. searchd replaces them by rename
+// whenever another client creates or drops any table, also during the
+// freeze, so each is read whole inside the freeze from one descriptor,
+// whose identity is the one recorded (statefile.go): a CREATE or DROP
+// TABLE of another table never fails a backup, and Restore rewrites
+// manticore.json to list exactly the backup's tables. searchd's config
+// file is kept too (config/, as manticore-backup keeps it), found with
+// SHOW SETTINGS; the manifest records its path and the data_dir. Restore
+// does not write the config file anywhere: it is kept for the operator.
 //
 // When this process runs as root and the data_dir belongs to another user
 // (searchd's own), the backup is given to that user, so that IMPORT TABLE
