@@ -2,11 +2,13 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/dbctl/dbctl/internal/crashpoint"
@@ -122,7 +124,28 @@ func (b *backupRun) readState(ctx context.Context, j *backupJob) error {
 	id := identityOf(fi)
 	b.bytesTotal.Add(fi.Size() - j.size) // planned from a path stat, maybe of another inode
 	j.size, j.file.Identity, j.file.Mode, j.mem = fi.Size(), &id, fi.Mode().Perm(), data
+	if filepath.Base(j.src) == "manticore.json" {
+		b.noteDropped(ctx, data)
+	}
 	return nil
+}
+
+// noteDropped logs the backup's tables that the manticore.json read lacks
+// (dropped by another client during the freeze, after FREEZE listed their
+// files): the backup holds their files, and Restore rebuilds their entry
+// (keepTables). A file that does not parse is left to Restore to report.
+func (b *backupRun) noteDropped(ctx context.Context, data []byte) {
+	var doc struct {
+		Indexes map[string]json.RawMessage `json:"indexes"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return
+	}
+	for _, t := range b.man.Tables {
+		if _, ok := doc.Indexes[t.Name]; !ok {
+			b.log().WarnContext(ctx, "dbctl: a table of the backup was dropped while it ran; a restore rebuilds its manticore.json entry", "table", t.Name)
+		}
+	}
 }
 
 // readWhole reads f to its end and returns the bytes and the descriptor's

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -327,4 +328,46 @@ func TestKeepTables(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte(`{"indexes":{}}`), 0o644))
 	_, err = keepTables(path, &Manifest{Tables: []ManifestTable{{Name: "a"}}})
 	assert.ErrorIs(t, err, ErrInvalid, "no entry and no type to rebuild it with")
+}
+
+// The manticore.json a Create reads lacks a table it backs up (as when
+// another client drops it during the freeze, after its files were read;
+// here searchd's save is played right before the read): Create logs it,
+// succeeds, and a restore rebuilds the table's entry and names it.
+func TestBackupOfATableMissingFromManticoreJSON(t *testing.T) {
+	f := newBackupFixture(t)
+	mj := filepath.Join(f.srv.DataDir(), "manticore.json")
+	var log bytes.Buffer
+	opts := CreateOptions{Logger: slog.New(slog.NewTextHandler(&log, nil)), hooks: &backupHooks{beforeCopy: func(_ int, src string) error {
+		if src != mj {
+			return nil
+		}
+		var doc map[string]map[string]json.RawMessage
+		b, err := os.ReadFile(mj)
+		if err == nil {
+			err = json.Unmarshal(b, &doc)
+		}
+		if err != nil {
+			return err
+		}
+		delete(doc["indexes"], "pq")
+		if b, err = json.Marshal(doc); err != nil {
+			return err
+		}
+		if err := os.WriteFile(mj+".new", b, 0o644); err != nil {
+			return err
+		}
+		return os.Rename(mj+".new", mj)
+	}}}
+	dir := filepath.Join(t.TempDir(), "bk")
+	_, err := Create(context.Background(), f.c.Manticore(), dir, opts)
+	require.NoError(t, err)
+	assert.Contains(t, log.String(), "table=pq")
+	restored := t.TempDir()
+	var rep RestoreReport
+	require.NoError(t, Restore(context.Background(), dir, restored, RestoreOptions{Report: &rep}))
+	assert.Equal(t, []string{"pq"}, rep.Rebuilt)
+	b, err := os.ReadFile(filepath.Join(restored, "manticore.json"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b", "d", "pq"}, indexesOf(t, b))
 }
