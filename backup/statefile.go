@@ -121,6 +121,9 @@ func (b *backupRun) readState(ctx context.Context, j *backupJob) error {
 		}
 		return &SourceChangedError{Path: j.file.Path, Source: j.src, Want: identityOf(fi), Got: got}
 	}
+	if data == nil {
+		data = []byte{} // an empty state.sql: still a job with bytes in memory (j.mem != nil)
+	}
 	id := identityOf(fi)
 	b.bytesTotal.Add(fi.Size() - j.size) // planned from a path stat, maybe of another inode
 	j.size, j.file.Identity, j.file.Mode, j.mem = fi.Size(), &id, fi.Mode().Perm(), data
