@@ -54,7 +54,7 @@ func Open(dsn string, opts *Options) (*Client, error) {
 	}
 	c := New(sql.OpenDB(conn), opts)
 	c.ownsDB = true
-	c.fz.server = journalServer(cfg)
+	c.fz.server = journalServer(cfg) // Options.ServerAddress is for New
 	return c, nil
 }
 
@@ -66,6 +66,7 @@ func New(db *sql.DB, opts *Options) *Client {
 	c.moctl = &MoCtl{c: c}
 	c.manticore = &Manticore{c: c}
 	c.fz.init()
+	c.fz.server = c.opts.serverAddress // "" keeps no journal
 	return c
 }
 

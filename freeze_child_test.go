@@ -2,6 +2,7 @@ package dbctl_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -29,6 +30,9 @@ const (
 	envTables = "DBCTL_TEST_TABLES"
 	envOp     = "DBCTL_TEST_OP"
 	envReady  = "DBCTL_TEST_READY"
+	// envNew makes the child's Client with New over its own *sql.DB, with
+	// this value as Options.ServerAddress ("-": none).
+	envNew = "DBCTL_TEST_NEW_ADDRESS"
 )
 
 // freezeOp is an operation of the crash campaign. handed says that the
@@ -76,8 +80,18 @@ func TestFreezeChild(t *testing.T) {
 		t.Skip("runs only as the child process of the freeze journal tests")
 	}
 	ctx := context.Background()
-	c, err := dbctl.Open(os.Getenv(envDSN), &dbctl.Options{StateDir: os.Getenv(envState), ReleaseTimeout: 300 * time.Millisecond})
-	require.NoError(t, err)
+	opts := &dbctl.Options{StateDir: os.Getenv(envState), ReleaseTimeout: 300 * time.Millisecond}
+	var c *dbctl.Client
+	if addr, ok := os.LookupEnv(envNew); ok {
+		db, err := sql.Open("mysql", os.Getenv(envDSN))
+		require.NoError(t, err)
+		opts.ServerAddress = strings.TrimPrefix(addr, "-")
+		c = dbctl.New(db, opts)
+	} else {
+		var err error
+		c, err = dbctl.Open(os.Getenv(envDSN), opts)
+		require.NoError(t, err)
+	}
 	tables := strings.Split(os.Getenv(envTables), ",")
 	if os.Getenv(envOp) == "hold" {
 		err := c.Manticore().WithFrozen(ctx, tables, func(context.Context, []dbctl.FrozenFile) error {
@@ -105,9 +119,16 @@ func childEnv(dsn, state string, tables []string, op string) []string {
 // kill ends it with SIGKILL.
 func holdingChild(t *testing.T, dsn, state string, tables ...string) (kill func()) {
 	t.Helper()
+	return holdingChildEnv(t, nil, dsn, state, tables...)
+}
+
+// holdingChildEnv is holdingChild with env added to the child's.
+func holdingChildEnv(t *testing.T, env []string, dsn, state string, tables ...string) (kill func()) {
+	t.Helper()
 	ready := filepath.Join(t.TempDir(), "ready")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFreezeChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashtest.EnvChild+"=TestFreezeChild", envReady+"="+ready)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Env = append(cmd.Env, childEnv(dsn, state, tables, "hold")...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -27,6 +27,16 @@ func journalServer(cfg *mysql.Config) string {
 	return cfg.Net + "(" + cfg.Addr + ")"
 }
 
+// journalAddress is Options.ServerAddress in journalServer's form: a bare
+// "host:port" is TCP, as in a DSN; "net(addr)" is kept; "" stays "".
+func journalAddress(a string) string {
+	a = strings.TrimSpace(a)
+	if a == "" || strings.HasSuffix(a, ")") && strings.Contains(a, "(") {
+		return a
+	}
+	return "tcp(" + a + ")"
+}
+
 // journal returns the Client's freeze journal, or nil when it keeps none
 // (a Client made with New). A folder that cannot be made is ErrStateDir;
 // a system without flock is ErrNotSupported.

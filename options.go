@@ -60,14 +60,25 @@ type Options struct {
 	// freezes the same servers at one folder. A folder that cannot be made
 	// or written fails a freeze before anything is sent (ErrStateDir).
 	//
-	// Only a Client made with Open journals: the record names the server
-	// by the DSN's address ("tcp(127.0.0.1:9306)", never the credentials),
-	// which a *sql.DB passed to New does not tell. On systems without
+	// A Client made with Open journals: the record names the server by the
+	// DSN's address ("tcp(127.0.0.1:9306)", never the credentials). A
+	// *sql.DB passed to New does not tell its address, so a Client made
+	// with New journals only when ServerAddress is set. On systems without
 	// flock(2) (Windows) nothing is journaled: a freeze is released by this
 	// process as always, and one whose process dies stays until someone
 	// unfreezes it (ReleaseOrphanedFreezes and OrphanedFreezes return
 	// ErrNotSupported).
 	StateDir string
+
+	// ServerAddress names the server a *sql.DB passed to New dials, for
+	// the freeze journal (see StateDir): "127.0.0.1:9306" (TCP) or the
+	// driver's form "tcp(127.0.0.1:9306)", "unix(/run/searchd.sock)".
+	// Give the address every process on this machine uses for that
+	// server (the one in their DSNs), so that a record left by one is
+	// recognised by the next. Default (""): a Client made with New keeps
+	// no journal, so a freeze its process dies holding is not released by
+	// the next run; Open takes the DSN's address and ignores this field.
+	ServerAddress string
 
 	// MatrixOneTimeZone is the time zone of the MatrixOne server process:
 	// the zone RESTORE ... FROM PITR reads its time in and SHOW
@@ -115,6 +126,7 @@ type options struct {
 	releaseTimeout  time.Duration
 	moTimeZone      *time.Location // recovery_zone.go
 	stateDir        string         // manticore_journal.go
+	serverAddress   string         // manticore_journal.go, for New
 }
 
 func resolveOptions(o *Options) options {
@@ -137,5 +149,6 @@ func resolveOptions(o *Options) options {
 	}
 	r.moTimeZone = o.MatrixOneTimeZone
 	r.stateDir = o.StateDir
+	r.serverAddress = journalAddress(o.ServerAddress)
 	return r
 }

@@ -222,7 +222,9 @@ func TestS3BackupCompressionLevel(t *testing.T) {
 	ctx := context.Background()
 	root := srv.Location(t)
 	stored := map[CompressionLevel]int64{}
-	for _, level := range []CompressionLevel{LevelFastest, LevelBest} {
+	// better, not best: best is several times slower, which under the race
+	// detector (it instruments the encoder) made this test take 30 s.
+	for _, level := range []CompressionLevel{LevelFastest, LevelBetter} {
 		loc := root + "/" + string(level)
 		man, err := Create(ctx, f.c.Manticore(), loc, CreateOptions{Compress: true, CompressLevel: level, StagingDir: t.TempDir()})
 		require.NoError(t, err)
@@ -233,5 +235,5 @@ func TestS3BackupCompressionLevel(t *testing.T) {
 		_, err = Verify(ctx, loc, VerifyOptions{})
 		require.NoError(t, err)
 	}
-	assert.Less(t, stored[LevelBest], stored[LevelFastest], "%v", stored)
+	assert.Less(t, stored[LevelBetter], stored[LevelFastest], "%v", stored)
 }

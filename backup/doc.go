@@ -85,8 +85,8 @@
 //
 // Reading backups back:
 //
-//   - remote_read.go: ReadManifest, and the download of a backup (or one
-//     table of it) from a store for Verify and Import.
+//   - remote_read.go: ReadManifest (a store's manifest read once), and
+//     Verify of a backup in a store (every object streamed once).
 //   - catalog.go: List of the backups under a location (never a
 //     temporary, staging or partial folder), removing what runs that are
 //     gone left there.
@@ -108,15 +108,17 @@
 //   - restore_swap.go, restore_journal.go: the swap under a journal (the
 //     data_dir's entries into old/, the new ones in, the commit), and the
 //     undo of a swap that did not commit.
-//   - import.go, import_stage.go: Import of one table: verified, then read
-//     in place when its path has no dot and it is not compressed, else
-//     staged in a dot-free folder (in the data_dir when it is local; a
-//     symlink, or the files decompressed), then m.ImportTable.
+//   - import.go, import_stage.go, import_write.go: Import of one table,
+//     from a folder or a store: an uncompressed one in a folder verified,
+//     then read in place when its path has no dot, else through a symlink
+//     in a dot-free staging folder (in the data_dir when it is local); a
+//     compressed one, or one in a store, written into that staging folder
+//     in one pass (each file or object read once, decompressed and hashed
+//     as it is written); then m.ImportTable, only when every file matched.
 //
 // Shared by all: progress.go (the Progress reporter), marked.go (folders
 // marked with a locked marker, made and removed so that a killed run's are
-// told from a live run's and removed by the next run), tempdir.go (marked
-// temporary folders), catalog_clean.go (a catalog folder's cleanup: such
+// told from a live run's and removed by the next run), catalog_clean.go (a catalog folder's cleanup: such
 // folders, markers left in finished backups), owner_*.go (files given to
 // searchd's user when run as root), errors.go (sentinels and error
 // types). Each file step of Create, Import and Prune and each store

@@ -22,35 +22,43 @@ type ImportOptions struct {
 }
 
 // Import brings one table of the backup at location into the running server
-// m speaks to as a new table (opts.As, else its own name): the table's files
-// are verified first, then m.ImportTable sends IMPORT TABLE <as> FROM
-// '<path>'. The server reads the files itself, so it must see the same
-// paths (same machine, or the backup on a shared mount), and it cannot
-// import from a path with a dot in a folder name (golden/manticore-3.jsonl):
-// an uncompressed backup whose path has no dot is imported straight from
-// its folder; otherwise (a dated folder such as bk.2026.12.06, a hidden
-// folder, a compressed backup) the table is staged in a folder without a
-// dot, in the server's data_dir when it is on this machine, else beside
-// the backup, else in the temporary folder (stageImport), and the folder is
-// removed afterwards. location may be "s3://bucket/prefix": the table's
-// files are downloaded and verified first.
+// m speaks to as a new table (opts.As, else its own name): m.ImportTable
+// sends IMPORT TABLE <as> FROM '<path>' once every file of the table matched
+// the manifest (size and sha256). The server reads the files itself, so it
+// must see the same paths (same machine, or the backup on a shared mount),
+// and it cannot import from a path with a dot in a folder name
+// (golden/manticore-3.jsonl).
+//
+// Each file of the backup is read once:
+//   - an uncompressed backup in a folder is verified, then imported
+//     straight from its folder when its path has no dot, else through a
+//     symbolic link in a staging folder (a dated folder such as
+//     bk.2026.12.06, a hidden folder): nothing is copied;
+//   - a compressed backup in a folder, and any backup at an
+//     "s3://bucket/prefix" location, is written into a staging folder
+//     without a dot (in the server's data_dir when it is on this machine,
+//     else beside the backup or in the temporary folder: stageImport),
+//     each file decompressed and hashed as it arrives (from the folder, or
+//     streamed from the store: no download folder, no second copy).
+//
+// The staging folder is removed afterwards.
 //
 // Errors: a table the backup does not hold is dbctl.ErrTableNotFound; a
 // table of that name on the server dbctl.ErrTableExists (from
-// m.ImportTable); damaged files ErrCorrupt; a bad manifest ErrInvalid.
-// Once IMPORT TABLE was sent, a ctx that ends first gives
+// m.ImportTable); damaged or missing files ErrCorrupt, naming each
+// (*FileError), with nothing sent and the staging folder removed; a bad
+// manifest ErrInvalid; a store that cannot be used keeps its
+// backupstore kind (ErrNetwork, ErrAccessDenied, ErrBucketNotFound) and is
+// not ErrCorrupt. Once IMPORT TABLE was sent, a ctx that ends first gives
 // dbctl.ErrOutcomeUnknown: searchd goes on copying without its client and
 // the table may still appear (SHOW TABLES tells); the staging folder is
 // then left for searchd and removed by the next import.
 func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opts ImportOptions) (err error) {
-	dir, as := location, opts.As
-	if backupstore.IsRemote(dir) {
-		return importRemote(ctx, m, dir, table, opts)
-	}
+	as := opts.As
 	if as == "" {
 		as = table
 	}
-	op := "manticore import table " + table + " as " + as + " from " + dir
+	op := "manticore import table " + table + " as " + as + " from " + location
 	src, err := oneTable(table)
 	if err != nil {
 		return opErr(op, nil, "", err)
@@ -59,16 +67,13 @@ func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opt
 	if err != nil {
 		return opErr(op, nil, "", err)
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return opErr(op, dbctl.ErrInvalidArgument, "", err)
-	}
-	man, err := readManifest(abs)
+	from, err := openImportSource(ctx, op, location, opts.Store)
 	if err != nil {
 		return err
 	}
+	defer from.src.close()
 	var files []ManifestFile
-	for _, f := range man.Files {
+	for _, f := range from.man.Files {
 		if f.Table == src {
 			files = append(files, f)
 		}
@@ -76,10 +81,13 @@ func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opt
 	if len(files) == 0 {
 		return opErr(op, dbctl.ErrTableNotFound, "the backup has no table "+src, nil)
 	}
-	if err := verifyFiles(ctx, op, abs, man, files, 0, nil); err != nil {
-		return err
+	if from.inPlace() {
+		// read in place or through a link: this is the one read
+		if err := verifyFiles(ctx, op, from.abs, from.man, files, 0, nil); err != nil {
+			return err
+		}
 	}
-	st, err := stageImport(ctx, m, op, abs, man, src, files)
+	st, err := stageImport(ctx, m, op, from, src, files)
 	if err != nil {
 		return err
 	}
@@ -92,4 +100,45 @@ func Import(ctx context.Context, m *dbctl.Manticore, location, table string, opt
 	err = m.ImportTable(ctx, dst, st.prefix)
 	keep = errors.Is(err, dbctl.ErrOutcomeUnknown)
 	return err
+}
+
+// importSource is the backup an Import reads: a folder (abs) or a store,
+// its manifest (read once), and the opener of its stored files.
+type importSource struct {
+	location string // as given
+	abs      string // the folder's absolute path; "" for a store
+	man      *Manifest
+	src      restoreSource // opens a stored file: a local file or a store object
+}
+
+// inPlace reports whether searchd can read the table's stored files as
+// they are (an uncompressed backup in a folder): verified, not copied.
+func (s *importSource) inPlace() bool { return s.abs != "" && s.man.Compression == "" }
+
+// openImportSource reads and checks the manifest of the backup at
+// location (a folder, or a store: one GET of manifest.json) and returns
+// it with the opener of its files, whose opens are the crash points
+// "import.stage-open <path>".
+func openImportSource(ctx context.Context, op, location string, so backupstore.Options) (*importSource, error) {
+	if !backupstore.IsRemote(location) {
+		abs, err := filepath.Abs(location)
+		if err != nil {
+			return nil, opErr(op, dbctl.ErrInvalidArgument, "", err)
+		}
+		man, err := readManifest(abs)
+		if err != nil {
+			return nil, err
+		}
+		return &importSource{location: location, abs: abs, man: man, src: localSource{dir: abs, man: man, step: importOpenStep}}, nil
+	}
+	st, err := backupstore.Open(ctx, location, so)
+	if err != nil {
+		return nil, opErr(op, nil, "", err)
+	}
+	man, _, err := readStoreManifest(ctx, st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return &importSource{location: location, man: man, src: storeSource{st: st, man: man, step: importOpenStep}}, nil
 }

@@ -12,24 +12,29 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backupstore"
 	"github.com/dbctl/dbctl/internal/crashpoint"
 	"github.com/dbctl/dbctl/internal/crashpoint/crashtest"
+	"github.com/dbctl/dbctl/internal/s3test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// importVariant is one kind of local Import the campaign covers: a backup
-// compressed or not, in a folder whose path has a dot or not.
+// importVariant is one kind of Import the campaign covers: a backup
+// compressed or not, in a folder whose path has a dot or not, or in S3.
 type importVariant struct {
 	name     string
 	folder   string
 	compress bool
+	remote   bool // at an s3:// location (folder unused)
 }
 
 var importVariants = []importVariant{
-	{"compressed-dated", "bk.2026.12.06", true}, // decompressed into a staging folder
-	{"plain-dated", "bk.2026.12.07", false},     // a symbolic link in a staging folder
-	{"plain", "bk", false},                      // read in place: no staging
+	{"compressed-dated", "bk.2026.12.06", true, false}, // decompressed into a staging folder
+	{"plain-dated", "bk.2026.12.07", false, false},     // a symbolic link in a staging folder
+	{"plain", "bk", false, false},                      // read in place: no staging
+	{"s3-compressed", "", true, true},                  // each object streamed into a staging folder, decompressed
+	{"s3-plain", "", false, true},                      // each object streamed into a staging folder
 }
 
 // The crash-point campaign of Import (issue 17: all or nothing), for each
@@ -44,8 +49,11 @@ var importVariants = []importVariant{
 // ScopedCleanup_c removes a table it could not load or save); after the
 // next run the table holds the backup's 4 rows, no staging folder is left
 // in the data_dir or beside the backup (a killed or interrupted run's is
-// removed by the next one), and the backup still verifies. Without SHOW
-// SETTINGS's answer the import stages beside the backup instead.
+// removed by the next one), and the backup still verifies (in S3: with
+// the same objects). Without SHOW SETTINGS's answer the import stages
+// beside the backup instead (from S3: in the temporary folder, which the
+// campaign makes its own). The s3:// variants need the S3 server of
+// .ci/seaweedfs.sh and are skipped without it (run under CI).
 func TestImportCrashCampaign(t *testing.T) {
 	if crashtest.IsChild() {
 		importChild(t)
@@ -53,15 +61,35 @@ func TestImportCrashCampaign(t *testing.T) {
 	}
 	f := newBackupFixture(t)
 	for _, v := range importVariants {
-		t.Run(v.name, func(t *testing.T) { importCampaign(t, f, v) })
+		t.Run(v.name, func(t *testing.T) {
+			if v.remote && !s3test.Available() {
+				t.Skip("no S3 server (. .ci/seaweedfs.sh && seaweedfs_start)")
+			}
+			importCampaign(t, f, v)
+		})
 	}
 }
 
 func importCampaign(t *testing.T, f *backupFixture, v importVariant) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), v.folder)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where an S3 import stages without the data_dir; children inherit it
+	var keys []string
+	if v.remote {
+		dir = s3Env(t).Location(t) // AWS_ENDPOINT_URL for the default options, children included
+	}
 	_, err := Create(ctx, f.c.Manticore(), dir, CreateOptions{Tables: []string{"a"}, Compress: v.compress})
 	require.NoError(t, err)
+	if v.remote {
+		keys = storeKeys(t, dir, backupstore.Options{})
+		t.Cleanup(func() {
+			if st, err := backupstore.Open(ctx, dir, backupstore.Options{}); err == nil {
+				_ = st.Delete(ctx, keys...)
+				_ = st.Close()
+			}
+		})
+	}
 	n := 0
 	next := func() string { n++; return fmt.Sprintf("a_%s_%d", strings.ReplaceAll(v.name, "-", "_"), n) }
 
@@ -76,14 +104,23 @@ func importCampaign(t *testing.T, f *backupFixture, v importVariant) {
 	}
 	require.GreaterOrEqual(t, sendAt, 0, "%v", names)
 	want := []string{"sql.send IMPORT TABLE#1", "sql.answer IMPORT TABLE#1"}
-	if v.compress || strings.Contains(dir, ".") {
+	staged := v.compress || v.remote || strings.Contains(dir, ".")
+	if staged {
 		want = append(want, "sql.send SHOW SETTINGS#1", "import.stage-create#1", "import.stage-remove#1",
 			"backup.remove import-stage#1", "backup.remove import-stage-marker#1")
 	}
-	if v.compress {
-		want = append(want, "import.stage-write a.meta#1")
-	} else if strings.Contains(dir, ".") {
+	switch {
+	case v.compress || v.remote:
+		want = append(want, "import.stage-mkdir a#1", "import.stage-open data/a/a.meta#1", "import.stage-write a.meta#1", "import.stage-own#1")
+	case staged:
 		want = append(want, "import.stage-link#1")
+	}
+	if v.remote {
+		key := "data/a/a.meta"
+		if v.compress {
+			key += ".zst"
+		}
+		want = append(want, "store.get manifest.json#1", "store.get "+key+"#1")
 	}
 	for _, w := range want {
 		require.Contains(t, names, w)
@@ -112,7 +149,20 @@ func importCampaign(t *testing.T, f *backupFixture, v importVariant) {
 		require.True(t, ok)
 		assert.Equal(t, "4", c)
 		assert.Empty(t, stagingLeftovers(t, f.srv.DataDir()), "no staging folder left in the data_dir")
-		assert.Empty(t, stagingLeftovers(t, filepath.Dir(dir)), "nor beside the backup")
+		entries, err := os.ReadDir(tmp)
+		require.NoError(t, err)
+		var left []string // (the test's own temporary folders are there too)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), importStagePrefix) || strings.Contains(e.Name(), ".dbctl-") {
+				left = append(left, e.Name())
+			}
+		}
+		assert.Empty(t, left, "no staging or download folder in the temporary folder")
+		if v.remote {
+			assert.Equal(t, keys, storeKeys(t, dir, backupstore.Options{}), "the store holds the backup's objects, no other")
+		} else {
+			assert.Empty(t, stagingLeftovers(t, filepath.Dir(dir)), "nor beside the backup")
+		}
 		_, err = Verify(ctx, dir, VerifyOptions{})
 		assert.NoError(t, err, "the backup is as it was")
 	}

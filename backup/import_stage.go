@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/internal/crashpoint"
@@ -55,28 +54,31 @@ func (s *importStage) release(keep bool) error {
 	return removeMarked(s.dir, "import-stage")
 }
 
-// stageImport returns what searchd reads table src of the local backup at
-// abs from: the backup's data/<src>/<src> when the backup is not compressed
-// and that path has no dot; else a new staging folder
-// "dbctl-import-<random>" (importStageParents says where) holding <src>/,
-// which is
-//   - for a compressed backup, the table's files decompressed, each checked
-//     against the manifest's size and sha256 as it is written;
-//   - for an uncompressed one, a symbolic link to the backup's data/<src>
-//     (nothing is copied; where links cannot be made, a checked copy).
+// stageImport returns what searchd reads table src of the backup from
+// (files: that table's files, already verified when from.inPlace): the
+// backup's data/<src>/<src> when it is read in place and that path has no
+// dot; else a new staging folder "dbctl-import-<random>"
+// (importStageParents says where) holding <src>/, which is
+//   - for an uncompressed backup in a folder, a symbolic link to the
+//     backup's data/<src> (nothing is copied; where links cannot be made,
+//     a checked copy);
+//   - for a compressed one, and for any backup in a store, the table's
+//     files written by stageFiles: each read once (decompressed when
+//     compressed) and checked against the manifest's size and sha256 as
+//     it is written.
 //
 // The staging folder holds the staging marker, locked while this process
 // uses it, so that a folder left by a killed import is removed by the next
 // import staging in the same place. Folders are 0755 and files 0644, given
-// to the owner of the data_dir (or, when that is unknown, of the backup)
-// when dbctl runs as root: searchd, running as its own user, reads them.
-func stageImport(ctx context.Context, m *dbctl.Manticore, op, abs string, man *Manifest, src string, files []ManifestFile) (*importStage, error) {
-	compressed := man.Compression == "zstd"
-	if prefix := filepath.Join(abs, "data", src, src); !compressed && !strings.Contains(prefix, ".") {
+// to the owner of the data_dir (or, when that is unknown, of the backup's
+// folder) when dbctl runs as root: searchd, running as its own user, reads
+// them. On any error the staging folder is removed.
+func stageImport(ctx context.Context, m *dbctl.Manticore, op string, from *importSource, src string, files []ManifestFile) (*importStage, error) {
+	if prefix := filepath.Join(from.abs, "data", src, src); from.inPlace() && !strings.Contains(prefix, ".") {
 		return &importStage{prefix: prefix}, nil
 	}
-	parents, dataDir := importStageParents(ctx, m, abs)
-	st, err := newImportStage(parents, abs)
+	parents, dataDir := importStageParents(ctx, m, from.abs)
+	st, err := newImportStage(parents, from.location)
 	if err != nil {
 		return nil, opErr(op, nil, "staging folder", err)
 	}
@@ -89,43 +91,38 @@ func stageImport(ctx context.Context, m *dbctl.Manticore, op, abs string, man *M
 	folder := filepath.Join(st.dir, src)
 	st.prefix = filepath.Join(folder, src)
 	linked := false
-	if !compressed {
+	if from.inPlace() {
 		if err := crashpoint.Hit("import.stage-link"); err != nil {
 			return nil, opErr(op, nil, "staging folder", err)
 		}
-		linked = os.Symlink(filepath.Join(abs, "data", src), folder) == nil
+		linked = os.Symlink(filepath.Join(from.abs, "data", src), folder) == nil
 	}
 	if !linked {
+		if err := crashpoint.Hit("import.stage-mkdir " + src); err != nil {
+			return nil, opErr(op, nil, "staging folder", err)
+		}
 		if err := os.Mkdir(folder, 0o755); err != nil {
 			return nil, opErr(op, nil, "staging folder", err)
 		}
-		w := newFileWorker(new(atomic.Int64))
-		defer w.close()
-		for _, f := range files {
-			base := filepath.Base(f.Path)
-			dst := filepath.Join(folder, base)
-			err := crashpoint.Hit("import.stage-write " + base)
-			if err == nil {
-				err = writeVerified(ctx, w, man.storedPath(abs, f), dst, compressed, f)
-			}
-			if err == nil {
-				err = os.Chmod(dst, 0o644)
-			}
-			if err != nil {
-				return nil, opErr(op, nil, "stage "+f.Path, err)
-			}
+		if err := stageFiles(ctx, op, from, folder, files); err != nil {
+			return nil, err
 		}
 	}
-	ownerPath := abs
-	if dataDir != "" {
-		ownerPath = dataDir
+	ownerPath := dataDir
+	if ownerPath == "" {
+		ownerPath = from.abs
 	}
-	own, err := ownerOf(ownerPath)
-	if err == nil {
-		err = giveTreeTo(own, st.dir)
-	}
-	if err != nil {
-		return nil, opErr(op, nil, "give the staging folder to the owner of "+ownerPath, err)
+	if ownerPath != "" {
+		if err := crashpoint.Hit("import.stage-own"); err != nil {
+			return nil, opErr(op, nil, "staging folder", err)
+		}
+		own, err := ownerOf(ownerPath)
+		if err == nil {
+			err = giveTreeTo(own, st.dir)
+		}
+		if err != nil {
+			return nil, opErr(op, nil, "give the staging folder to the owner of "+ownerPath, err)
+		}
 	}
 	ok = true
 	return st, nil

@@ -301,34 +301,3 @@ func Restore(ctx context.Context, location, dataDir string, opts RestoreOptions)
 	r := &restoreRun{op: op, location: location, dataDir: abs, man: man, src: src, own: own, opts: opts, log: log, rep: rep}
 	return r.run(ctx)
 }
-
-// writeVerified writes the original bytes of a stored file to dst (via a
-// temporary name, then rename), hashing them again on the way so that a
-// file changed after the verification is still caught.
-func writeVerified(ctx context.Context, w *fileWorker, src, dst string, compressed bool, f ManifestFile) error {
-	tmp := dst + ".dbctl-restore"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, f.Mode.Perm()|0o200)
-	if err != nil {
-		return err
-	}
-	n, sum, err := w.hashStored(ctx, src, compressed, out)
-	if err == nil && (n != f.Size || sum != f.SHA256) {
-		err = fmt.Errorf("%w: changed since verification", ErrCorrupt)
-	}
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, f.Mode.Perm())
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
-}

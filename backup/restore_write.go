@@ -55,13 +55,23 @@ type restoreSource interface {
 	close()
 }
 
+// localSource and storeSource hit the crash point "<step> <path>" before
+// each open: step is "restore.open" when empty (Import sets its own).
 type localSource struct {
-	dir string
-	man *Manifest
+	dir  string
+	man  *Manifest
+	step string
+}
+
+func openStep(step string) string {
+	if step == "" {
+		return "restore.open"
+	}
+	return step
 }
 
 func (s localSource) open(_ context.Context, f ManifestFile) (io.ReadCloser, error) {
-	if err := crashpoint.Hit("restore.open " + f.Path); err != nil {
+	if err := crashpoint.Hit(openStep(s.step) + " " + f.Path); err != nil {
 		return nil, err
 	}
 	in, _, err := openRegular(s.man.storedPath(s.dir, f))
@@ -71,12 +81,13 @@ func (s localSource) open(_ context.Context, f ManifestFile) (io.ReadCloser, err
 func (localSource) close() {}
 
 type storeSource struct {
-	st  backupstore.Store
-	man *Manifest
+	st   backupstore.Store
+	man  *Manifest
+	step string
 }
 
 func (s storeSource) open(ctx context.Context, f ManifestFile) (io.ReadCloser, error) {
-	if err := crashpoint.Hit("restore.open " + f.Path); err != nil {
+	if err := crashpoint.Hit(openStep(s.step) + " " + f.Path); err != nil {
 		return nil, err
 	}
 	return s.st.Get(ctx, s.man.storedKey(f))
