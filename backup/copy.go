@@ -36,6 +36,9 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 				return err
 			}
 		}
+		if j.state {
+			return b.readState(ctx, j) // whole, from one descriptor (statefile.go)
+		}
 		if j.fromBase != "" {
 			return nil // linked from the base after the unfreeze
 		}

@@ -32,13 +32,19 @@
 // A backup (Create):
 //
 //   - options.go: CreateOptions and Progress, what a caller sets and sees.
-//   - create.go: Create: the tables to back up, the backup's id and
-//     temporary folder beside the target (with a marker a killed run's
-//     successor removes), the freeze window through m.WithFrozen, then the
-//     phases after the unfreeze; the place where orphaned freezes will be
-//     released first.
+//   - create.go: Create: orphaned freezes released first, the tables to
+//     back up, the backup's id and temporary folder beside the target
+//     (with a marker a killed run's successor removes).
+//   - run.go: one backup run (backupRun, backupJob): the freeze window
+//     through m.WithFrozen, what happens inside it, then the phases after
+//     the unfreeze.
 //   - plan.go: SHOW TABLES to the selected tables; inside the freeze,
 //     FREEZE's file list to one job per file (data/<table>/..., state/...).
+//   - statefile.go: the data_dir's state files (manticore.json,
+//     state.sql), which searchd replaces by rename whenever any table is
+//     created or dropped, also during a freeze: read whole inside the
+//     freeze from one descriptor (its identity from fstat), waiting out
+//     the instant in which searchd has renamed manticore.json away.
 //   - config.go: searchd's config file (SHOW SETTINGS) into config/; the
 //     finished backup handed to the data_dir's owner.
 //   - prefreeze.go, hugepage_*.go: before the FREEZE, memory allocated
@@ -57,8 +63,8 @@
 //     each file's writeback started as it is written, then one syncfs
 //     before the rename into place (else an fsync of every file and
 //     folder).
-//   - identity*.go: each source checked to be the very file of the freeze
-//     before and after its bytes are read (ErrSourceChanged).
+//   - identity*.go: each table file checked to be the very file of the
+//     freeze before and after its bytes are read (ErrSourceChanged).
 //   - stage_copy.go: after the unfreeze, the staged links and the bytes held
 //     in memory written into the backup, and synced as they land.
 //   - finish.go: compression of staged copies, hashing (and, without
@@ -99,6 +105,9 @@
 //     the backup read once (from a folder, mapped; or streamed from the
 //     store) into the restore folder's new/, every file hashed as it is
 //     written and synced beside the workers.
+//   - restore_state.go: the restored manticore.json rewritten to list
+//     exactly the backup's tables (a table created during the backup
+//     removed, the entry of one dropped during it rebuilt).
 //   - restore_swap.go, restore_journal.go: the swap under a journal (the
 //     data_dir's entries into old/, the new ones in, the commit), and the
 //     undo of a swap that did not commit.

@@ -68,7 +68,7 @@ func durableSteps(v createVariant) []string {
 // createSteps are the steps every local Create reaches.
 var createSteps = []string{"sql.send SHOW TABLES", "sql.send SHOW SETTINGS", "sql.send FREEZE", "sql.send FLUSH ATTRIBUTES",
 	"sql.send UNFREEZE", "journal.create intent", "journal.create frozen", "journal.remove", "backup.mkdir temp",
-	"backup.marker temp", "backup.lock temp", "backup.mkdir folders", "backup.write manifest",
+	"backup.marker temp", "backup.lock temp", "backup.mkdir folders", "backup.read state", "backup.write manifest",
 	"backup.chown", "backup.rename temp", "backup.sync parent", "backup.remove marker"}
 
 // createAbsorbed are the steps whose failure a Create survives by design

@@ -153,7 +153,8 @@ type backupHooks struct {
 	beforeSync     func(path string) error // each fsync of a file; the syncfs (path: the temporary folder)
 	perFileSync    bool                    // fsync each file and folder even where one syncfs would do
 	beforeManifest func() error
-	noFlock        bool // stands in for a system without flock (haveFlock false)
+	noFlock        bool            // stands in for a system without flock (haveFlock false)
+	stateMissing   func(tries int) // a state file was not there when opened (openState), before the wait
 }
 
 // discard is the logger of an engine call given none.

@@ -60,7 +60,7 @@ func selectTables(ctx context.Context, m *dbctl.Manticore, op string, want []str
 }
 
 // plan maps every listed file to its place in the backup and adds the
-// data_dir's state files.
+// data_dir's state files (read by readState, statefile.go).
 func (b *backupRun) plan(files []dbctl.FrozenFile, selected map[string]string) (string, error) {
 	tables := map[string]*ManifestTable{}
 	dataDir := ""
@@ -99,14 +99,15 @@ func (b *backupRun) plan(files []dbctl.FrozenFile, selected map[string]string) (
 		return "", err
 	}
 	for _, name := range stateFiles {
+		// manticore.json is always planned: in the instant searchd
+		// replaces it there is none (statefile.go), and readState waits
+		// for it. state.sql is replaced by one rename (never missing): it
+		// is kept when it is there now.
 		src := filepath.Join(dataDir, name)
-		if _, err := os.Stat(src); err != nil {
-			if name == "manticore.json" {
-				return "", opErr(b.op, nil, "data_dir "+dataDir+" has no manticore.json (is the server in RT mode, on this machine?)", err)
-			}
+		if _, err := os.Lstat(src); err != nil && name != "manticore.json" {
 			continue
 		}
-		b.jobs = append(b.jobs, backupJob{src: src, dst: filepath.Join(b.tmp, "state", name),
+		b.jobs = append(b.jobs, backupJob{src: src, dst: filepath.Join(b.tmp, "state", name), state: true,
 			file: ManifestFile{Path: "state/" + name, Source: src}})
 	}
 	for _, t := range tables {
@@ -117,7 +118,12 @@ func (b *backupRun) plan(files []dbctl.FrozenFile, selected map[string]string) (
 	for i := range b.jobs {
 		j := &b.jobs[i]
 		dsts[i] = j.dst
-		if fi, err := os.Stat(j.src); err == nil {
+		if fi, err := os.Stat(j.src); err == nil && j.state {
+			// a size for the progress and the copy order; the identity is
+			// taken from the descriptor the bytes are read from (readState)
+			j.size = fi.Size()
+			b.total += fi.Size()
+		} else if err == nil {
 			id := identityOf(fi)
 			j.size, j.file.Identity, j.file.Mode = fi.Size(), &id, fi.Mode().Perm()
 			b.total += fi.Size()

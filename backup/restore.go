@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -173,6 +172,11 @@ type RestoreReport struct {
 	// Files and Bytes count what was written (original bytes).
 	Files int
 	Bytes int64
+	// Rebuilt lists the tables the backup holds whose entry its
+	// manticore.json lacked (dropped while the backup ran, after their
+	// files were read): their entry was rebuilt as searchd writes it, and
+	// they are served like the others (keepTables). Usually empty.
+	Rebuilt []string
 	// Leftover is a restore folder that could not be removed once the swap
 	// was committed (the restore succeeded; the next Restore into this
 	// data_dir removes it); "" normally.
@@ -232,8 +236,13 @@ type RecoveredRestore struct {
 // exactly the backup's tables, manticore.json and state.sql: no table,
 // disk chunk or binary log of the replaced data survives (binlog/ is not
 // restored: searchd makes an empty one when it starts, as it does on an
-// empty data_dir). For a partial backup, manticore.json is rewritten to
-// list only the tables in the backup (and distributed tables).
+// empty data_dir). manticore.json is rewritten to list exactly the
+// tables in the backup (and the distributed tables it lists): the backup
+// keeps the file of the freeze instant, which may list a table another
+// client created during the backup, or miss one dropped during it after
+// its files were read, whose entry is then rebuilt (RestoreReport.Rebuilt);
+// a partial backup's lists only its tables. Backups made before this rule
+// are restored the same way.
 //
 // On any failure before the commit (an error, a bad file, ctx cancelled, a
 // panic in Progress) the data_dir is left as it was, byte for byte, and
@@ -291,45 +300,4 @@ func Restore(ctx context.Context, location, dataDir string, opts RestoreOptions)
 	}
 	r := &restoreRun{op: op, location: location, dataDir: abs, man: man, src: src, own: own, opts: opts, log: log, rep: rep}
 	return r.run(ctx)
-}
-
-// keepTables rewrites a restored manticore.json so that it lists only the
-// tables the backup holds (and distributed tables, which have no files).
-func keepTables(path string, man *Manifest) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return err
-	}
-	var indexes map[string]json.RawMessage
-	if err := json.Unmarshal(doc["indexes"], &indexes); err != nil {
-		return err
-	}
-	have := map[string]bool{}
-	for _, t := range man.Tables {
-		have[t.Name] = true
-	}
-	for name, raw := range indexes {
-		var ix struct {
-			Type string `json:"type"`
-		}
-		_ = json.Unmarshal(raw, &ix)
-		if !have[name] && ix.Type != "distributed" {
-			delete(indexes, name)
-		}
-	}
-	if doc["indexes"], err = json.Marshal(indexes); err != nil {
-		return err
-	}
-	out, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		return err
-	}
-	return syncFile(path)
 }

@@ -202,7 +202,7 @@ func (r *restoreRun) begin() error {
 }
 
 // writeAll writes every job into new/ (restoreFile), then, when every file
-// matched the manifest, rewrites a partial backup's manticore.json, gives
+// matched the manifest, rewrites manticore.json (keepTables), gives
 // the table folders their recorded bits and everything to the data_dir's
 // owner, and syncs the folders.
 func (r *restoreRun) writeAll(ctx context.Context) error {
@@ -263,12 +263,21 @@ func (r *restoreRun) writeAll(ctx context.Context) error {
 
 // finishNew completes new/ once every file is in place and synced.
 func (r *restoreRun) finishNew(newDir string) error {
-	if r.man.Partial && slices.Contains(r.newNames, "manticore.json") {
+	// every restore, not only a partial backup's: the kept manticore.json
+	// is the one of the freeze instant, which may list a table created
+	// meanwhile or miss one dropped meanwhile (keepTables, statefile.go)
+	if slices.Contains(r.newNames, "manticore.json") {
 		if err := crashpoint.Hit("restore.rewrite new/manticore.json"); err != nil {
 			return err
 		}
-		if err := keepTables(filepath.Join(newDir, "manticore.json"), r.man); err != nil {
+		rebuilt, err := keepTables(filepath.Join(newDir, "manticore.json"), r.man)
+		if err != nil {
 			return fmt.Errorf("rewrite manticore.json: %w", err)
+		}
+		r.rep.Rebuilt = rebuilt
+		for _, name := range rebuilt {
+			r.log.Warn("dbctl: the backup's manticore.json had no entry for a table the backup holds (dropped while the backup ran); its entry was rebuilt",
+				"table", name)
 		}
 	}
 	modes := map[string]fs.FileMode{}

@@ -194,7 +194,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 	}
 	var reasons []error
 	for _, place := range b.stagingPlaces(dataDir) {
-		st, err := b.tryStaging(place.dir, dataDir, dd, dev)
+		st, err := b.tryStaging(ctx, place.dir, dataDir, dd, dev)
 		if err == nil {
 			b.staging = st
 			b.memBudget.Store(stageMemory)
@@ -221,7 +221,7 @@ func (b *backupRun) chooseStaging(ctx context.Context, dataDir string) error {
 // tryStaging makes a staging folder in parent when parent is on the
 // data_dir's file system (device dd) and a hard link from the data_dir
 // into it works.
-func (b *backupRun) tryStaging(parent, dataDir string, dd uint64, dev func(string) (uint64, error)) (*stagingDir, error) {
+func (b *backupRun) tryStaging(ctx context.Context, parent, dataDir string, dd uint64, dev func(string) (uint64, error)) (*stagingDir, error) {
 	if pd, err := dev(parent); err != nil {
 		return nil, err
 	} else if pd != dd {
@@ -242,7 +242,9 @@ func (b *backupRun) tryStaging(parent, dataDir string, dd uint64, dev func(strin
 	}()
 	probe := filepath.Join(st.path, "probe")
 	if err = crashpoint.Hit("backup.link probe"); err == nil {
-		err = os.Link(filepath.Join(dataDir, "manticore.json"), probe)
+		// manticore.json, which is missing for an instant whenever
+		// searchd replaces it (statefile.go): waited for as readState does
+		err = whilePresent(ctx, nil, func() error { return os.Link(filepath.Join(dataDir, "manticore.json"), probe) })
 	}
 	if err == nil {
 		if err = crashpoint.Hit("backup.remove probe"); err == nil {

@@ -92,11 +92,10 @@ func (b *backupRun) writeMemory(ctx context.Context, w *fileWorker, j *backupJob
 // compressed (hashed on the way) or copied (cloned where the file system
 // can, else by the kernel; hashed later). Each link is checked against the
 // identity recorded at the freeze before and after its bytes are read, then
-// removed at once, and the folder last.
+// removed at once, and the folder last. The files read into memory inside
+// the freeze (mutable files when staging; the state files always) are
+// written too.
 func (b *backupRun) copyStaged(ctx context.Context) error {
-	if b.staging == nil {
-		return nil
-	}
 	// Each file written is synced at once by the syncer while the next
 	// ones are copied: fsync waits on the disk, copying and hashing on the
 	// CPU.

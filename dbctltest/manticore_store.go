@@ -263,20 +263,36 @@ func writeFile(path string, data []byte) error {
 }
 
 // replaceFile replaces path's content the way searchd saves manticore.json
-// (src/searchdconfig.cpp ConfigWrite: the new content is written to
-// "<path>.new" and renamed into place), so that a reader (a backup copying
+// on CREATE, DROP and IMPORT TABLE (src/searchdconfig.cpp ConfigWrite,
+// called through SaveConfigInt by CreateNewIndexConfigless, DropIndexInt
+// and AddExistingIndexConfigless): the new content is written to
+// "<path>.new", the current file renamed to "<path>.old", the new one
+// renamed to path, and the old one unlinked. A reader (a backup copying
 // the data_dir's state) sees the old file or the new one, never a partial
-// one, and a new file (another inode) after each save. searchd also moves
-// the current file to "<path>.old" before the rename, so that for a moment
-// there is no manticore.json at all; that moment is not reproduced here.
+// one, a new file (another inode) after each save, and, between the two
+// renames, no file at all; when the second rename fails the old file is
+// renamed back, as ConfigWrite does.
 func replaceFile(path string, data []byte) error {
-	tmp := path + ".new"
+	tmp, old := path+".new", path+".old"
 	if err := writeFile(tmp, data); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	hadOld := false
+	if err := os.Rename(path, old); err == nil {
+		hadOld = true
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		_ = os.Remove(tmp)
 		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		if hadOld {
+			_ = os.Rename(old, path)
+		}
+		_ = os.Remove(tmp)
+		return err
+	}
+	if hadOld {
+		_ = os.Remove(old) // unlink's result is not checked there either
 	}
 	return nil
 }

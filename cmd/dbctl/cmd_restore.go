@@ -56,6 +56,9 @@ Refused while a searchd holds D (its binlog or table lock files locked).`,
 			if err != nil {
 				return err
 			}
+			if len(rep.Rebuilt) > 0 {
+				fmt.Fprintf(a.stderr, "dbctl: the backup's manticore.json had no entry for %s (dropped while the backup ran); rebuilt, the table is restored\n", strings.Join(rep.Rebuilt, ", "))
+			}
 			if rep.Leftover != "" {
 				fmt.Fprintf(a.stderr, "dbctl: restored, but %s could not be removed; the next restore into %s removes it\n", rep.Leftover, dataDir)
 			}
