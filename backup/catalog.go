@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/dbctl/dbctl"
@@ -207,16 +206,6 @@ func (c *catalog) clearClaim(ctx context.Context, sub backupstore.Store, name st
 	if cl.tookOver() {
 		c.log.InfoContext(ctx, "dbctl: removed what a dead writer left", "location", sub.Location())
 	}
-}
-
-// internalName reports whether a folder name is one of this package's
-// own, never a backup: staging folders (".dbctl-stage-*"), temporary and
-// partial folders (".<name>.dbctl-partial-*", also downloads, imports and
-// backups being pruned), any other hidden ".dbctl-" name, and import
-// staging folders ("dbctl-import-*").
-func internalName(name string) bool {
-	return strings.HasPrefix(name, stagingPrefix) || strings.Contains(name, partialInfix) ||
-		strings.HasPrefix(name, ".") && strings.Contains(name, ".dbctl-") || strings.HasPrefix(name, "dbctl-import-")
 }
 
 func joinLocation(root, name string) string {

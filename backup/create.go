@@ -95,6 +95,9 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	if b.level, err = compressionLevel(op, opts); err != nil {
 		return nil, err
 	}
+	if err := reservedLocation(op, location); err != nil {
+		return nil, err
+	}
 	if !haveFlock || (opts.hooks != nil && opts.hooks.noFlock) {
 		// Every folder a backup makes carries a marker it holds locked,
 		// so that the next run can tell a killed run's leftovers from a

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
@@ -155,8 +156,7 @@ func removeStaleStaging(dir string) ([]string, error) {
 	var removed []string
 	var errs []error
 	for _, e := range entries {
-		if !e.IsDir() || !(strings.HasPrefix(e.Name(), stagingPrefix) || strings.Contains(e.Name(), partialInfix) ||
-			strings.HasPrefix(e.Name(), importStagePrefix)) {
+		if !e.IsDir() || !markedName(e.Name()) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
@@ -193,4 +193,40 @@ func removeIfStale(path string) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// markedName reports whether a folder name is one this package gives the
+// folders it marks with the staging marker, which the next run removes
+// when a killed run left them (removeStaleStaging): staging folders
+// (".dbctl-stage-*"), temporary and partial folders
+// (".<name>.dbctl-partial-*", also backups being pruned) and import
+// staging folders ("dbctl-import-*").
+func markedName(name string) bool {
+	return strings.HasPrefix(name, stagingPrefix) || strings.Contains(name, partialInfix) ||
+		strings.HasPrefix(name, importStagePrefix)
+}
+
+// internalName reports whether a folder name is one of this package's
+// own, never a backup: markedName's, and any other hidden ".dbctl-" name
+// (a restore's ".dbctl-restore-*" and ".dbctl-replaced-*" in a data_dir).
+// List and Prune skip such names, and Create and Upload refuse them as a
+// backup's name (reservedLocation).
+func internalName(name string) bool {
+	return markedName(name) || strings.HasPrefix(name, ".") && strings.Contains(name, ".dbctl-")
+}
+
+// reservedLocation refuses a backup location whose last element is an
+// internalName: such a backup would be hidden from List and Prune, and a
+// run killed after its rename but before its marker was removed would
+// leave a finished backup that the next run's cleanup takes for a dead
+// run's temporary folder and deletes.
+func reservedLocation(op, location string) error {
+	name := strings.TrimRight(location, "/"+string(filepath.Separator))
+	if i := strings.LastIndexAny(name, "/"+string(filepath.Separator)); i >= 0 {
+		name = name[i+1:]
+	}
+	if internalName(name) {
+		return opErr(op, dbctl.ErrInvalidArgument, fmt.Sprintf("%q is a name dbctl gives its own temporary folders (%q, \"*%s*\", \"%s*\", hidden \".dbctl-\" names): choose another name for the backup", name, stagingPrefix+"*", partialInfix, importStagePrefix), nil)
+	}
+	return nil
 }

@@ -141,6 +141,9 @@ type UploadOptions struct {
 // (Upload, Create, List or Prune of the parent) removes the rest.
 func Upload(ctx context.Context, dir, location string, opts UploadOptions) error {
 	op := "upload backup " + dir + " to " + location
+	if err := reservedLocation(op, location); err != nil {
+		return err
+	}
 	man, err := readManifest(dir)
 	if err != nil {
 		return err
