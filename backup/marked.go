@@ -221,8 +221,9 @@ func internalName(name string) bool {
 // leave a finished backup that the next run's cleanup takes for a dead
 // run's temporary folder and deletes.
 func reservedLocation(op, location string) error {
-	name := strings.TrimRight(location, "/"+string(filepath.Separator))
-	if i := strings.LastIndexAny(name, "/"+string(filepath.Separator)); i >= 0 {
+	sep := func(r rune) bool { return r == '/' || r == filepath.Separator } // s3:// keys, and this system's paths
+	name := strings.TrimRightFunc(location, sep)
+	if i := strings.LastIndexFunc(name, sep); i >= 0 {
 		name = name[i+1:]
 	}
 	if internalName(name) {
