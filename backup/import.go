@@ -48,7 +48,7 @@ type ImportOptions struct {
 // m.ImportTable); damaged or missing files ErrCorrupt, naming each
 // (*FileError), with nothing sent and the staging folder removed; a bad
 // manifest ErrInvalid; a store that cannot be used keeps its
-// backupstore kind (ErrNetwork, ErrAccessDenied, ErrBucketNotFound) and is
+// backupstore kind (ErrNetwork, ErrUnavailable, ErrAccessDenied, ErrBucketNotFound) and is
 // not ErrCorrupt. Once IMPORT TABLE was sent, a ctx that ends first gives
 // dbctl.ErrOutcomeUnknown: searchd goes on copying without its client and
 // the table may still appear (SHOW TABLES tells); the staging folder is

@@ -162,7 +162,9 @@ func checkObject(ctx context.Context, w *fileWorker, st backupstore.Store, man *
 }
 
 // storeDown reports whether err means the store cannot be used at all
-// (network, credentials, bucket) rather than that one object is bad.
+// (network, a 5xx or throttling answer, credentials, bucket) rather than
+// that one object is bad: such a failure is never ErrCorrupt.
 func storeDown(err error) bool {
-	return errors.Is(err, backupstore.ErrNetwork) || errors.Is(err, backupstore.ErrAccessDenied) || errors.Is(err, backupstore.ErrBucketNotFound)
+	return errors.Is(err, backupstore.ErrNetwork) || errors.Is(err, backupstore.ErrUnavailable) ||
+		errors.Is(err, backupstore.ErrAccessDenied) || errors.Is(err, backupstore.ErrBucketNotFound)
 }

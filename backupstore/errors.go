@@ -31,6 +31,11 @@ var (
 	// ErrNetwork: the connection to the object store failed (refused,
 	// reset, cut mid-request) after the client's retries.
 	ErrNetwork = errors.New("dbctl: backupstore: network error")
+	// ErrUnavailable: the object store answered that it cannot serve the
+	// request now (HTTP 5xx such as 500 InternalError and 503
+	// ServiceUnavailable or SlowDown, 429 or another throttling answer)
+	// after the client's retries: the store is in trouble, not the object.
+	ErrUnavailable = errors.New("dbctl: backupstore: store unavailable")
 	// ErrCorrupt: bytes are damaged: a compressed object that is not zstd,
 	// or a body the server found not to match its sha256 checksum
 	// (BadDigest).

@@ -56,6 +56,13 @@ func codeKind(code string, status int) error {
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "ExpiredToken",
 		"InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "AccountProblem":
 		return backupstore.ErrAccessDenied
+	case "InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling", "ThrottlingException",
+		"RequestThrottled", "TooManyRequests", "TooManyRequestsException":
+		return backupstore.ErrUnavailable
+	}
+	switch {
+	case status >= 500, status == 429:
+		return backupstore.ErrUnavailable
 	}
 	switch status {
 	case 404:
