@@ -49,6 +49,10 @@ func TestCreateAndUploadRefuseReservedNames(t *testing.T) {
 			require.ErrorIs(t, err, dbctl.ErrInvalidArgument, "checked before the store is opened")
 		})
 	}
+	for _, loc := range []string{filepath.Join(parent, "dbctl-import-7") + "/.", filepath.Join(parent, "dbctl-import-7", "x", "..") + "/", "s3://bucket/p/.dbctl-stage-1/.", "s3://bucket/p/y.dbctl-partial-2/x/.."} {
+		_, err := Create(ctx, f.c.Manticore(), loc, CreateOptions{})
+		require.ErrorIs(t, err, dbctl.ErrInvalidArgument, "%s: the name as it will be, cleaned", loc)
+	}
 	entries, err := os.ReadDir(parent)
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "nothing made beside the one good backup")

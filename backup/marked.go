@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/dbctl/dbctl"
+	"github.com/dbctl/dbctl/backupstore"
 	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
@@ -221,10 +223,14 @@ func internalName(name string) bool {
 // leave a finished backup that the next run's cleanup takes for a dead
 // run's temporary folder and deletes.
 func reservedLocation(op, location string) error {
-	sep := func(r rune) bool { return r == '/' || r == filepath.Separator } // s3:// keys, and this system's paths
-	name := strings.TrimRightFunc(location, sep)
-	if i := strings.LastIndexFunc(name, sep); i >= 0 {
-		name = name[i+1:]
+	// The name the backup will have: a folder's path as Create and Upload
+	// resolve it (filepath.Abs cleans "x/." and "x/y/.." away), a
+	// store's prefix cleaned the same way.
+	var name string
+	if _, rest, ok := strings.Cut(location, "://"); ok && backupstore.IsRemote(location) {
+		name = path.Base(path.Clean("/" + rest))
+	} else {
+		name = filepath.Base(filepath.Clean(location))
 	}
 	if internalName(name) {
 		return opErr(op, dbctl.ErrInvalidArgument, fmt.Sprintf("%q is a name dbctl gives its own temporary folders (%q, \"*%s*\", \"%s*\", hidden \".dbctl-\" names): choose another name for the backup", name, stagingPrefix+"*", partialInfix, importStagePrefix), nil)
