@@ -2,6 +2,7 @@ package dbctl
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -130,7 +131,7 @@ type OpError struct {
 func (e *OpError) Error() string {
 	var b strings.Builder
 	b.WriteString("dbctl: ")
-	writeOp(&b, e.Op)
+	b.WriteString(e.Op)
 	if e.Kind != nil {
 		b.WriteString(": ")
 		b.WriteString(strings.TrimPrefix(e.Kind.Error(), "dbctl: "))
@@ -144,19 +145,33 @@ func (e *OpError) Error() string {
 		// A wrapped error of this package already says "dbctl:" once.
 		b.WriteString(strings.TrimPrefix(e.Err.Error(), "dbctl: "))
 	}
-	return b.String()
+	return oneLine(b.String())
 }
 
-// writeOp writes op, which names what was asked and so may hold a caller's
-// (not yet validated) argument, with control characters and invalid UTF-8
-// escaped as in a Go string literal: an error stays one line of a log.
-func writeOp(b *strings.Builder, op string) {
-	if utf8.ValidString(op) && strings.IndexFunc(op, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) < 0 {
-		b.WriteString(op)
-		return
+// oneLine returns msg with control characters (a newline too) and invalid
+// UTF-8 escaped as in a Go string literal: an error holds what a caller
+// passed (a table name, a path) before it was validated, and the server's
+// and the system's texts, and must stay one line of a log whatever they
+// hold. Joined errors (errors.Join) are written "...\n..." on that line.
+func oneLine(msg string) string {
+	if utf8.ValidString(msg) && strings.IndexFunc(msg, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) < 0 {
+		return msg
 	}
-	q := strconv.Quote(op)
-	b.WriteString(q[1 : len(q)-1])
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		r, n := utf8.DecodeRuneInString(msg[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, msg[i])
+		case unicode.IsPrint(r) || r == ' ':
+			b.WriteString(msg[i : i+n])
+		default:
+			q := strconv.QuoteRune(r) // 'x' with the escape inside
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // Unwrap returns Kind and Err so that errors.Is and errors.As see both.

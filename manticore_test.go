@@ -277,6 +277,8 @@ func TestOpErrorFormatting(t *testing.T) {
 	assert.Equal(t, "dbctl: op", (&OpError{Op: "op"}).Error())
 	// A caller's argument in the op stays on one line, escaped.
 	assert.Equal(t, `dbctl: manticore freeze t\n1\x00ä\xff: invalid identifier`, (&OpError{Op: "manticore freeze t\n1\x00ä\xff", Kind: ErrInvalidIdentifier}).Error())
+	forged := &OpError{Op: "read backup manifest", Kind: ErrInvalidArgument, Detail: "/b/bk\nlevel=ERROR msg=forged", Err: errors.Join(errors.New("open /b/bk\nx"), errors.New(`second "quoted"`))}
+	assert.Equal(t, `dbctl: read backup manifest: invalid argument: /b/bk\nlevel=ERROR msg=forged: open /b/bk\nx\nsecond "quoted"`, forged.Error(), "Detail and Err on the same one line; quotes kept")
 	nested := &OpError{Op: "outer", Err: &OpError{Op: "inner"}}
 	assert.Equal(t, "dbctl: outer: inner", nested.Error())
 	me, ok := serverError(e)
