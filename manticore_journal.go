@@ -27,20 +27,37 @@ func journalServer(cfg *mysql.Config) string {
 	return cfg.Net + "(" + cfg.Addr + ")"
 }
 
-// journalAddress is Options.ServerAddress in journalServer's form: a bare
-// "host:port" is TCP, as in a DSN; "net(addr)" is kept; "" stays "".
-func journalAddress(a string) string {
+// journalAddress is Options.ServerAddress in journalServer's form, so that
+// a New client's records and an Open client's name a server alike: a bare
+// "host:port" is TCP, as in a DSN, and the driver's default port is added
+// where none is given (as ParseDSN does for Open); "net(addr)" is read the
+// same way; "" stays "". Anything else, a DSN above all (its password would
+// be written into the journal), is an error that does not repeat the value.
+func journalAddress(a string) (string, error) {
 	a = strings.TrimSpace(a)
-	if a == "" || strings.HasSuffix(a, ")") && strings.Contains(a, "(") {
-		return a
+	if a == "" {
+		return "", nil
 	}
-	return "tcp(" + a + ")"
+	if strings.ContainsAny(a, "@/?") && !strings.HasPrefix(a, "unix(") {
+		return "", errors.New(`Options.ServerAddress must be the server's address alone ("127.0.0.1:9306", "unix(/run/searchd.sock)"), not a DSN`)
+	}
+	if !strings.HasSuffix(a, ")") {
+		a = "tcp(" + a + ")"
+	}
+	cfg, err := mysql.ParseDSN("u@" + a + "/")
+	if err != nil || cfg.Addr == "" {
+		return "", errors.New(`Options.ServerAddress is not an address the driver reads ("127.0.0.1:9306", "tcp(127.0.0.1:9306)", "unix(/run/searchd.sock)")`)
+	}
+	return journalServer(cfg), nil
 }
 
 // journal returns the Client's freeze journal, or nil when it keeps none
 // (a Client made with New). A folder that cannot be made is ErrStateDir;
 // a system without flock is ErrNotSupported.
 func (c *Client) journal(op string) (*freezejournal.Journal, error) {
+	if c.opts.serverAddressErr != nil && c.fz.server == "" {
+		return nil, opErr(op, ErrInvalidArgument, "", c.opts.serverAddressErr)
+	}
 	if c.fz.server == "" {
 		return nil, nil
 	}

@@ -75,7 +75,10 @@ type Options struct {
 	// driver's form "tcp(127.0.0.1:9306)", "unix(/run/searchd.sock)".
 	// Give the address every process on this machine uses for that
 	// server (the one in their DSNs), so that a record left by one is
-	// recognised by the next. Default (""): a Client made with New keeps
+	// recognised by the next (a missing port is the driver's default,
+	// 3306, as in a DSN). A value that is not an address (a DSN, say)
+	// fails the Client's first journaled freeze with ErrInvalidArgument,
+	// before anything is sent. Default (""): a Client made with New keeps
 	// no journal, so a freeze its process dies holding is not released by
 	// the next run; Open takes the DSN's address and ignores this field.
 	ServerAddress string
@@ -120,13 +123,14 @@ const (
 
 // options is Options resolved: every default filled in.
 type options struct {
-	logger          *slog.Logger
-	sysAccountCheck bool
-	lowerCaseNames  bool
-	releaseTimeout  time.Duration
-	moTimeZone      *time.Location // recovery_zone.go
-	stateDir        string         // manticore_journal.go
-	serverAddress   string         // manticore_journal.go, for New
+	logger           *slog.Logger
+	sysAccountCheck  bool
+	lowerCaseNames   bool
+	releaseTimeout   time.Duration
+	moTimeZone       *time.Location // recovery_zone.go
+	stateDir         string         // manticore_journal.go
+	serverAddress    string         // manticore_journal.go, for New
+	serverAddressErr error          // a ServerAddress that is none: the first freeze fails with it
 }
 
 func resolveOptions(o *Options) options {
@@ -149,6 +153,6 @@ func resolveOptions(o *Options) options {
 	}
 	r.moTimeZone = o.MatrixOneTimeZone
 	r.stateDir = o.StateDir
-	r.serverAddress = journalAddress(o.ServerAddress)
+	r.serverAddress, r.serverAddressErr = journalAddress(o.ServerAddress)
 	return r
 }
