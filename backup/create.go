@@ -166,6 +166,9 @@ func Create(ctx context.Context, m *dbctl.Manticore, location string, opts Creat
 	if b.settings, err = m.Settings(ctx); err != nil && !isServerError(err) {
 		return nil, opErr(op, nil, "", err)
 	}
+	if err := b.checkDataDir(ctx); err != nil {
+		return nil, err
+	}
 	id, err := newBackupID()
 	if err != nil {
 		return nil, opErr(op, nil, "backup id", err)

@@ -103,6 +103,9 @@ func (b *backupRun) readState(ctx context.Context, j *backupJob) error {
 	}
 	f, err := openState(ctx, j.src, missing)
 	if err != nil {
+		if filepath.Base(j.src) == "manticore.json" && errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: %w", noManticoreJSON(filepath.Dir(j.src)), err)
+		}
 		return fmt.Errorf("copy %s: %w", j.src, err)
 	}
 	defer f.Close()
@@ -167,4 +170,25 @@ func readWhole(f *os.File) ([]byte, fs.FileInfo, error) {
 		return nil, nil, err
 	}
 	return data, fi, nil
+}
+
+// checkDataDir refuses, before anything is frozen or made, a backup of a
+// server whose data_dir (SHOW SETTINGS) has no manticore.json once
+// searchd's rename gap is waited out: not a server in RT mode, or not on
+// this machine. Without a data_dir from SHOW SETTINGS the FREEZE's file
+// list tells it, inside the freeze (plan, readState).
+func (b *backupRun) checkDataDir(ctx context.Context) error {
+	if b.settings == nil || !filepath.IsAbs(b.settings.DataDir) {
+		return nil
+	}
+	f, err := openState(ctx, filepath.Join(b.settings.DataDir, "manticore.json"), nil)
+	if err != nil {
+		return opErr(b.op, nil, noManticoreJSON(b.settings.DataDir), err)
+	}
+	return f.Close()
+}
+
+// noManticoreJSON says what a data_dir without manticore.json means.
+func noManticoreJSON(dataDir string) string {
+	return "data_dir " + dataDir + " has no manticore.json (is the server in RT mode, on this machine?)"
 }
