@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 
@@ -28,45 +29,68 @@ func (b *backupRun) copyAll(ctx context.Context) error {
 	}
 	err := runWorkers(ctx, len(order), b.concurrency(), &b.bytes, func(ctx context.Context, w *fileWorker, k int) error {
 		i := order[k]
-		j := &b.jobs[i]
-		b.worker(w)
-		w.writeback = false // inside the freeze: started after the unfreeze (hashCopies)
-		if h := b.opts.hooks; h != nil && h.beforeCopy != nil {
-			if err := h.beforeCopy(i, j.src); err != nil {
-				return err
-			}
-		}
-		if j.state {
-			return b.readState(ctx, j) // whole, from one descriptor (statefile.go)
-		}
-		if j.fromBase != "" {
-			return nil // linked from the base after the unfreeze
-		}
-		if b.staging != nil && isImmutable(j.src) {
-			if ok, err := b.link(i, j); err != nil || ok {
-				return err
-			}
-		}
-		if b.staging != nil && b.memBudget.Add(-j.size) >= 0 {
-			return b.readToMemory(j)
-		} else if b.staging != nil {
-			b.memBudget.Add(j.size)
-		}
-		if err := b.copyOne(ctx, w, j, ext); err != nil {
-			return err
-		}
-		// the source must still be the file of the freeze
-		f, err := os.Open(j.src)
-		if err != nil {
-			return fmt.Errorf("copy %s: %w", j.src, err)
-		}
-		defer f.Close()
-		return checkIdentity(f, &j.file)
+		return b.vanished(&b.jobs[i], b.copyJob(ctx, w, i, ext))
 	})
 	if err != nil {
 		return opErr(b.op, kindOf(err), "copy", err)
 	}
 	return nil
+}
+
+// copyJob is one job of copyAll, inside the freeze.
+func (b *backupRun) copyJob(ctx context.Context, w *fileWorker, i int, ext string) error {
+	j := &b.jobs[i]
+	b.worker(w)
+	w.writeback = false // inside the freeze: started after the unfreeze (hashCopies)
+	if h := b.opts.hooks; h != nil && h.beforeCopy != nil {
+		if err := h.beforeCopy(i, j.src); err != nil {
+			return err
+		}
+	}
+	if j.state {
+		return b.readState(ctx, j) // whole, from one descriptor (statefile.go)
+	}
+	if j.fromBase != "" {
+		return nil // linked from the base after the unfreeze
+	}
+	if b.staging != nil && isImmutable(j.src) {
+		if ok, err := b.link(i, j); err != nil || ok {
+			return err
+		}
+	}
+	if b.staging != nil && b.memBudget.Add(-j.size) >= 0 {
+		return b.readToMemory(j)
+	} else if b.staging != nil {
+		b.memBudget.Add(j.size)
+	}
+	if err := b.copyOne(ctx, w, j, ext); err != nil {
+		return err
+	}
+	// the source must still be the file of the freeze
+	f, err := os.Open(j.src)
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", j.src, err)
+	}
+	defer f.Close()
+	return checkIdentity(f, &j.file)
+}
+
+// vanished turns the failure of a job whose source file is gone into a
+// *SourceChangedError (Gone): searchd lets another client DROP a frozen
+// table (manticore.md §4.3 transcript), whose files then disappear before
+// the backup reads them. Any other failure is returned as it is.
+func (b *backupRun) vanished(j *backupJob, err error) error {
+	if err == nil || j.state || !errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrSourceChanged) {
+		return err
+	}
+	if _, serr := os.Lstat(j.src); !errors.Is(serr, fs.ErrNotExist) {
+		return err
+	}
+	var want FileIdentity
+	if j.file.Identity != nil {
+		want = *j.file.Identity
+	}
+	return &SourceChangedError{Path: j.file.Path, Source: j.src, Want: want, Gone: true}
 }
 
 // copyOne copies one file inside the freeze (see copyAll). A compressed

@@ -78,10 +78,17 @@ type SourceChangedError struct {
 	Source string
 	// Want is the identity recorded at the freeze, Got the one found.
 	Want, Got FileIdentity
+	// Gone: the file no longer exists (its table was dropped by another
+	// client during the freeze, which searchd allows); Got is then zero.
+	Gone bool
 }
 
 // Error implements error.
 func (e *SourceChangedError) Error() string {
+	if e.Gone {
+		return fmt.Sprintf("dbctl: %s (%s) was removed behind the backup (was its table dropped?): at the freeze inode %d, %d bytes",
+			e.Path, e.Source, e.Want.Ino, e.Want.Size)
+	}
 	return fmt.Sprintf("dbctl: %s (%s) changed behind the backup: at the freeze inode %d, %d bytes, mtime %d; now inode %d, %d bytes, mtime %d",
 		e.Path, e.Source, e.Want.Ino, e.Want.Size, e.Want.MtimeNs, e.Got.Ino, e.Got.Size, e.Got.MtimeNs)
 }
