@@ -318,24 +318,47 @@ func (w *fileWorker) hashReader(ctx context.Context, r io.Reader, compressed boo
 }
 
 // runWorkers calls fn(worker, i) for i in [0, n) on up to conc goroutines,
-// stopping at the first error (returned) or when ctx ends.
+// stopping at the first error (returned) or when ctx ends. A panic in fn
+// ends the process, as in any goroutine.
 func runWorkers(ctx context.Context, n, conc int, done *atomic.Int64, fn func(ctx context.Context, w *fileWorker, i int) error) error {
-	if conc < 1 {
-		conc = 1
-	}
-	if conc > n {
-		conc = n
-	}
+	_, err := workers(ctx, n, conc, done, false, fn)
+	return err
+}
+
+// errWorkerPanicked cancels the other workers when one panicked.
+var errWorkerPanicked = errors.New("dbctl: a restore worker panicked")
+
+// restoreWorkers is runWorkers that survives a panic in fn: the panicking
+// worker's value is returned (the first one) after every worker stopped,
+// so that the caller cleans up before it panics on.
+func restoreWorkers(ctx context.Context, n, conc int, done *atomic.Int64, fn func(ctx context.Context, w *fileWorker, i int) error) (any, error) {
+	return workers(ctx, n, conc, done, true, fn)
+}
+
+// workers is runWorkers and restoreWorkers: with recoverPanics, a panic in
+// fn cancels the others and its value is returned.
+func workers(ctx context.Context, n, conc int, done *atomic.Int64, recoverPanics bool, fn func(ctx context.Context, w *fileWorker, i int) error) (any, error) {
+	conc = max(1, min(conc, n))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for g := 0; g < conc; g++ {
+	var once sync.Once
+	var panicVal any
+	for g := 0; g < conc && g < n; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			w := newFileWorker(done)
 			defer w.close()
+			if recoverPanics {
+				defer func() {
+					if p := recover(); p != nil {
+						once.Do(func() { panicVal = p })
+						cancel(errWorkerPanicked)
+					}
+				}()
+			}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n || ctx.Err() != nil {
@@ -349,5 +372,5 @@ func runWorkers(ctx context.Context, n, conc int, done *atomic.Int64, fn func(ct
 		}()
 	}
 	wg.Wait()
-	return context.Cause(ctx)
+	return panicVal, context.Cause(ctx)
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
 
-	"github.com/dbctl/dbctl/backupstore"
 	"github.com/dbctl/dbctl/internal/crashpoint"
 )
 
@@ -71,13 +69,8 @@ func stageFiles(ctx context.Context, op string, from *importSource, folder strin
 // opener), then import.stage-write <name> before the file is created.
 func stageFile(ctx context.Context, w *fileWorker, from *importSource, f ManifestFile, folder string) (bad, err error) {
 	rc, err := from.src.open(ctx, f)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, backupstore.ErrNotFound):
-		return &FileError{Path: f.Path, Problem: "missing"}, nil
-	case err != nil && ctx.Err() == nil && !storeDown(err) && !errors.Is(err, crashpoint.ErrInjected):
-		return &FileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
-	case err != nil:
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	if err != nil {
+		return openVerdict(ctx, f, err)
 	}
 	defer rc.Close()
 	base := path2base(f.Path)
@@ -94,23 +87,8 @@ func stageFile(ctx context.Context, w *fileWorker, from *importSource, f Manifes
 	if cerr := out.Close(); cerr != nil && sink.err == nil {
 		sink.err = cerr
 	}
-	switch {
-	case sink.err != nil:
-		return nil, fmt.Errorf("write %s: %w", dst, sink.err)
-	case ctx.Err() != nil:
-		return nil, context.Cause(ctx)
-	case src.err != nil && (storeDown(src.err) || errors.Is(src.err, crashpoint.ErrInjected)):
-		return nil, fmt.Errorf("%s: %w", f.Path, src.err)
-	case src.err != nil:
-		return &FileError{Path: f.Path, Problem: "unreadable", Err: src.err}, nil
-	case herr != nil:
-		return &FileError{Path: f.Path, Problem: "does not decompress", Err: herr}, nil
-	case n < f.Size:
-		return &FileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}, nil
-	case n > f.Size:
-		return &FileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}, nil
-	case sum != f.SHA256:
-		return &FileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}, nil
+	if bad, err := copyVerdict(ctx, f, dst, passed{n: n, sum: sum, srcErr: src.err, sinkErr: sink.err, decodeErr: herr}); bad != nil || err != nil {
+		return bad, err
 	}
 	// the mode the umask may have narrowed: searchd, maybe another user, reads it
 	return nil, os.Chmod(dst, 0o644)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dbctl/dbctl/backupstore"
 	"github.com/dbctl/dbctl/internal/crashpoint"
+	"github.com/dbctl/dbctl/internal/fsutil"
 )
 
 // restoreNoSync skips the restore's fsyncs (its sync steps are still
@@ -28,7 +29,7 @@ func restoreSyncDir(dir string) error {
 	if restoreNoSync {
 		return nil
 	}
-	return syncDir(dir)
+	return fsutil.SyncDir(dir)
 }
 
 // restoreFile writes one stored file's original bytes to dst (created,
@@ -39,13 +40,8 @@ func restoreSyncDir(dir string) error {
 func (r *restoreRun) restoreFile(ctx context.Context, w *fileWorker, j restoreJob, dst string) (bad, err error) {
 	f := j.f
 	rc, err := r.src.open(ctx, f)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, backupstore.ErrNotFound):
-		return &FileError{Path: f.Path, Problem: "missing"}, nil
-	case err != nil && ctx.Err() == nil && !storeDown(err) && !errors.Is(err, crashpoint.ErrInjected):
-		return &FileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
-	case err != nil:
-		return nil, fmt.Errorf("%s: %w", f.Path, err)
+	if err != nil {
+		return openVerdict(ctx, f, err)
 	}
 	defer rc.Close()
 	if err := crashpoint.Hit("restore.create new/" + j.rel); err != nil {
@@ -75,23 +71,8 @@ func (r *restoreRun) restoreFile(ctx context.Context, w *fileWorker, j restoreJo
 	if err := crashpoint.Hit("restore.write new/" + j.rel); err != nil {
 		return nil, err
 	}
-	switch {
-	case sink.err != nil:
-		return nil, fmt.Errorf("write %s: %w", dst, sink.err)
-	case ctx.Err() != nil:
-		return nil, context.Cause(ctx)
-	case src.err != nil && storeDown(src.err):
-		return nil, fmt.Errorf("%s: %w", f.Path, src.err)
-	case src.err != nil:
-		return &FileError{Path: f.Path, Problem: "unreadable", Err: src.err}, nil
-	case herr != nil:
-		return &FileError{Path: f.Path, Problem: "does not decompress", Err: herr}, nil
-	case n < f.Size:
-		return &FileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", n, f.Size)}, nil
-	case n > f.Size:
-		return &FileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", n, f.Size)}, nil
-	case sum != f.SHA256:
-		return &FileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + sum + ", want " + f.SHA256}, nil
+	if bad, err := copyVerdict(ctx, f, dst, passed{n: n, sum: sum, srcErr: src.err, sinkErr: sink.err, decodeErr: herr}); bad != nil || err != nil {
+		return bad, err
 	}
 	if err := out.Chmod(f.Mode.Perm()); err != nil {
 		return nil, err
@@ -128,4 +109,54 @@ func (e *errWriter) Write(p []byte) (int, error) {
 		e.err = err
 	}
 	return n, err
+}
+
+// passed is what a one-pass copy of a stored file saw: the original bytes
+// written and their sha256, and the errors of the source, the destination
+// and the decompression.
+type passed struct {
+	n                          int64
+	sum                        string
+	srcErr, sinkErr, decodeErr error
+}
+
+// openVerdict sorts the failure to open stored file f (restore, import):
+// a missing or unreadable file is bad (a *FileError, the backup's fault);
+// a store that cannot be used, an injected fault or the end of ctx is err,
+// which stops the run.
+func openVerdict(ctx context.Context, f ManifestFile, err error) (bad, fail error) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, backupstore.ErrNotFound):
+		return &FileError{Path: f.Path, Problem: "missing"}, nil
+	case ctx.Err() == nil && !storeDown(err) && !errors.Is(err, crashpoint.ErrInjected):
+		return &FileError{Path: f.Path, Problem: "unreadable", Err: err}, nil
+	}
+	return nil, fmt.Errorf("%s: %w", f.Path, err)
+}
+
+// copyVerdict sorts the outcome of a one-pass copy of stored file f to dst
+// (restore, import): a failed write, the end of ctx, a store that cannot
+// be used or an injected fault is err; bytes that do not read, do not
+// decompress, or whose size or sha256 differ from the manifest are bad (a
+// *FileError); nil, nil when every byte matched.
+func copyVerdict(ctx context.Context, f ManifestFile, dst string, p passed) (bad, err error) {
+	switch {
+	case p.sinkErr != nil:
+		return nil, fmt.Errorf("write %s: %w", dst, p.sinkErr)
+	case ctx.Err() != nil:
+		return nil, context.Cause(ctx)
+	case p.srcErr != nil && (storeDown(p.srcErr) || errors.Is(p.srcErr, crashpoint.ErrInjected)):
+		return nil, fmt.Errorf("%s: %w", f.Path, p.srcErr)
+	case p.srcErr != nil:
+		return &FileError{Path: f.Path, Problem: "unreadable", Err: p.srcErr}, nil
+	case p.decodeErr != nil:
+		return &FileError{Path: f.Path, Problem: "does not decompress", Err: p.decodeErr}, nil
+	case p.n < f.Size:
+		return &FileError{Path: f.Path, Problem: fmt.Sprintf("truncated: %d of %d bytes", p.n, f.Size)}, nil
+	case p.n > f.Size:
+		return &FileError{Path: f.Path, Problem: fmt.Sprintf("too long: %d bytes, want %d", p.n, f.Size)}, nil
+	case p.sum != f.SHA256:
+		return &FileError{Path: f.Path, Problem: "checksum mismatch: sha256 " + p.sum + ", want " + f.SHA256}, nil
+	}
+	return nil, nil
 }

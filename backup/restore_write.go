@@ -13,8 +13,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/dbctl/dbctl/backupstore"
 	"github.com/dbctl/dbctl/internal/crashpoint"
@@ -308,46 +306,4 @@ func (r *restoreRun) finishNew(newDir string) error {
 		return err
 	}
 	return restoreSyncDir(newDir)
-}
-
-// errWorkerPanicked cancels the other workers when one panicked.
-var errWorkerPanicked = errors.New("dbctl: a restore worker panicked")
-
-// restoreWorkers is runWorkers that survives a panic in fn: the panicking
-// worker's value is returned (the first one) after every worker stopped,
-// so that the caller cleans up before it panics on.
-func restoreWorkers(ctx context.Context, n, conc int, done *atomic.Int64, fn func(ctx context.Context, w *fileWorker, i int) error) (any, error) {
-	conc = max(1, min(conc, n))
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var once sync.Once
-	var panicVal any
-	for g := 0; g < conc; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := newFileWorker(done)
-			defer w.close()
-			defer func() {
-				if p := recover(); p != nil {
-					once.Do(func() { panicVal = p })
-					cancel(errWorkerPanicked)
-				}
-			}()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				if err := fn(ctx, w, i); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return panicVal, context.Cause(ctx)
 }
