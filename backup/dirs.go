@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 )
 
-// The file-system primitives the engine shares: fsync of files and
-// directories, and folders made and checked.
+// The file-system primitives the engine shares: fsync of files (of
+// directories: internal/fsutil.SyncDir), and folders made and checked.
 
 // syncFile flushes a written file to stable storage.
 func syncFile(path string) error {
@@ -18,16 +18,6 @@ func syncFile(path string) error {
 	}
 	defer f.Close()
 	return f.Sync()
-}
-
-// syncDir makes a directory's entries (new files, renames) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // dirIsEmpty reports whether dir has no entries other than dotfiles (as

@@ -58,7 +58,7 @@
 //     (cloned, copied by the kernel, or compressed) by the workers.
 //   - files.go, reflink_*.go, compress.go: the workers' primitives: copy,
 //     clone (FICLONE), zstd compression at the backup's level, sha256;
-//     dirs.go: fsync of files and directories.
+//     dirs.go: fsync of files (of directories: internal/fsutil).
 //   - durable.go, writeback_*.go: how a synced backup becomes durable:
 //     each file's writeback started as it is written, then one syncfs
 //     before the rename into place (else an fsync of every file and

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl/internal/crashpoint"
+	"github.com/dbctl/dbctl/internal/fsutil"
 )
 
 // hashCopies hashes the files that were cloned or copied by the kernel
@@ -185,13 +186,13 @@ func (b *backupRun) syncDirs() error {
 		if err := crashpoint.Hit("backup.sync folder"); err != nil {
 			return opErr(b.op, nil, "sync", err)
 		}
-		if err := syncDir(d); err != nil {
+		if err := fsutil.SyncDir(d); err != nil {
 			return opErr(b.op, nil, "sync", err)
 		}
 	}
 	for _, d := range []string{filepath.Join(b.tmp, "data"), filepath.Join(b.tmp, "state")} {
 		if _, err := os.Stat(d); err == nil {
-			if err := syncDir(d); err != nil {
+			if err := fsutil.SyncDir(d); err != nil {
 				return opErr(b.op, nil, "sync", err)
 			}
 		}
@@ -252,7 +253,7 @@ func (b *backupRun) finish(ctx context.Context) error {
 		if err := step("backup.sync manifest", func() error { return syncFile(mp) }); err != nil {
 			return opErr(b.op, nil, "sync manifest", err)
 		}
-		if err := step("backup.sync temp", func() error { return syncDir(b.tmp) }); err != nil {
+		if err := step("backup.sync temp", func() error { return fsutil.SyncDir(b.tmp) }); err != nil {
 			return opErr(b.op, nil, "sync", err)
 		}
 	}
@@ -269,7 +270,7 @@ func (b *backupRun) finish(ctx context.Context) error {
 		return opErr(b.op, ErrExists, "rename into place", err)
 	}
 	if !b.opts.NoSync {
-		if err := step("backup.sync parent", func() error { return syncDir(filepath.Dir(b.target)) }); err != nil {
+		if err := step("backup.sync parent", func() error { return fsutil.SyncDir(filepath.Dir(b.target)) }); err != nil {
 			if rerr := os.Rename(b.target, b.tmp); rerr != nil {
 				b.log().WarnContext(ctx, "dbctl: the backup is in place but its directory entry may not be durable",
 					"dir", b.target, "error", rerr)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dbctl/dbctl"
 	"github.com/dbctl/dbctl/backupstore"
+	"github.com/dbctl/dbctl/internal/fsutil"
 )
 
 // PruneOptions configure Prune. At least one of KeepLast and
@@ -158,7 +159,7 @@ func (c *catalog) removeFolder(name string) (unlisted bool, err error) {
 	if err := hitCatalog("sync-dir", name); err != nil {
 		return true, err
 	}
-	if err := syncDir(c.dir); err != nil {
+	if err := fsutil.SyncDir(c.dir); err != nil {
 		return true, err
 	}
 	return true, removeMarked(aside, "pruned")

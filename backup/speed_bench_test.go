@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/dbctl/dbctl/internal/fsutil"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -125,7 +126,7 @@ func BenchmarkDurable(b *testing.B) {
 					if err := syncFS(files[0]); err != nil {
 						b.Fatal(err)
 					}
-				} else if err := syncDir(dir); err != nil {
+				} else if err := fsutil.SyncDir(dir); err != nil {
 					b.Fatal(err)
 				}
 				for _, f := range files {

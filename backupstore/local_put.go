@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/dbctl/dbctl/internal/crashpoint"
+	"github.com/dbctl/dbctl/internal/fsutil"
 )
 
 // hit is the crash point of a step of key (package doc).
@@ -93,7 +94,7 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, opts PutOption
 	if err := hit("sync-dir", key); err != nil {
 		return res, err
 	}
-	return res, syncDir(filepath.Dir(p))
+	return res, fsutil.SyncDir(filepath.Dir(p))
 }
 
 // tmpInfix marks the temporary files of unfinished Puts.
@@ -178,13 +179,4 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dbctl/dbctl/internal/crashpoint"
+	"github.com/dbctl/dbctl/internal/fsutil"
 )
 
 // ErrUnsupported: this system has no flock(2), so a record's holder cannot
@@ -161,7 +162,7 @@ func (e *Entry) Remove() error {
 	if err := os.Remove(e.path); err != nil {
 		return err
 	}
-	_ = syncDir(e.j.dir)
+	_ = fsutil.SyncDir(e.j.dir)
 	e.Abandon()
 	return nil
 }
@@ -252,7 +253,7 @@ func (j *Journal) writeOnce(path, tmp string, data []byte, state string) (f *os.
 		keep = true
 		return f, false, err
 	}
-	err = syncDir(j.dir)
+	err = fsutil.SyncDir(j.dir)
 	keep = true
 	return f, false, err
 }
@@ -277,15 +278,6 @@ func readDirNames(dir string) ([]string, error) {
 	}
 	defer d.Close()
 	return d.Readdirnames(-1)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 var idMu sync.Mutex
