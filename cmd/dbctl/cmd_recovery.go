@@ -199,13 +199,20 @@ func (a *app) confirmRestore(yes bool, what string, replaced dbctl.Target) error
 	if replaced.Level == dbctl.LevelCluster {
 		data = "the data of EVERY ACCOUNT of the cluster"
 	}
+	return a.confirm(what, data, "nothing was sent")
+}
+
+// confirm asks on a terminal whether what, which replaces data, goes on;
+// an answer other than "yes" refuses, saying nothing (what was not done).
+// Without a terminal it refuses with a usage error (exit 2): pass --yes.
+func (a *app) confirm(what, data, nothing string) error {
 	if !stdinIsTerminal() {
 		return usagef("%s replaces %s and stdin is not a terminal to confirm it: pass --yes", what, data)
 	}
 	fmt.Fprintf(a.stderr, "%s replaces %s. Type yes to go on: ", what, data)
 	line, _ := bufio.NewReader(stdin).ReadString('\n')
 	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
-		return fmt.Errorf("%s: not confirmed, nothing was sent", what)
+		return fmt.Errorf("%s: not confirmed, %s", what, nothing)
 	}
 	return nil
 }

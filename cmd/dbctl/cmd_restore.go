@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strings"
@@ -109,15 +108,7 @@ func (a *app) confirmOverwrite(yes bool, location, dataDir string) error {
 	}
 	what := "restore " + location + " into " + dataDir + " with --overwrite"
 	data := "everything in " + dataDir + " (" + entriesNote(dataDir) + ")"
-	if !stdinIsTerminal() {
-		return usagef("%s replaces %s and stdin is not a terminal to confirm it: pass --yes", what, data)
-	}
-	fmt.Fprintf(a.stderr, "%s replaces %s. Type yes to go on: ", what, data)
-	line, _ := bufio.NewReader(stdin).ReadString('\n')
-	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
-		return fmt.Errorf("%s: not confirmed, nothing was changed", what)
-	}
-	return nil
+	return a.confirm(what, data, "nothing was changed")
 }
 
 // entriesNote names what a restore would replace in dataDir, for the
