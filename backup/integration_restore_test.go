@@ -2,10 +2,7 @@ package backup_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,7 +68,7 @@ func TestIntegrationRestoreOverwriteLeavesExactlyTheBackup(t *testing.T) {
 
 	fresh := filepath.Join(root, "fresh")
 	require.NoError(t, backup.Restore(ctx, older, fresh, backup.RestoreOptions{}))
-	wantTree := fileTree(t, fresh)
+	wantTree := itest.FileTree(t, fresh)
 	fi, err = os.Stat(filepath.Join(fresh, name))
 	require.NoError(t, err)
 	assert.Equal(t, tableDirMode, fi.Mode().Perm(), "the table folder keeps searchd's permission bits")
@@ -80,13 +77,13 @@ func TestIntegrationRestoreOverwriteLeavesExactlyTheBackup(t *testing.T) {
 	require.NoError(t, backup.Restore(ctx, newer, data, backup.RestoreOptions{}))
 	require.NoError(t, os.MkdirAll(filepath.Join(data, "binlog"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(data, "binlog", "binlog.001"), []byte("a binary log searchd would replay"), 0o644))
-	before := fileTree(t, data)
+	before := itest.FileTree(t, data)
 	assert.Contains(t, before, other)
 	assert.Greater(t, len(before), len(wantTree))
 
 	var rep backup.RestoreReport
 	require.NoError(t, backup.Restore(ctx, older, data, backup.RestoreOptions{Overwrite: true, Report: &rep}))
-	assert.Equal(t, wantTree, fileTree(t, data), "exactly the older backup")
+	assert.Equal(t, wantTree, itest.FileTree(t, data), "exactly the older backup")
 	assert.Contains(t, rep.Replaced, "binlog")
 	assert.Contains(t, rep.Replaced, other)
 	assert.NoDirExists(t, filepath.Join(data, "binlog"))
@@ -127,34 +124,5 @@ func rowsOf(t *testing.T, db *sql.DB, table string) []string {
 		out = append(out, id+" "+title+" "+gid)
 	}
 	require.NoError(t, rows.Err())
-	return out
-}
-
-// fileTree maps every path under root to its bits and, for files, size and
-// sha256.
-func fileTree(t *testing.T, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := fi.Mode().String()
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			v += " " + hex.EncodeToString(sum[:])
-		}
-		out[rel] = v
-		return nil
-	}))
 	return out
 }

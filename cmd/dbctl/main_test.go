@@ -56,10 +56,17 @@ type result struct {
 
 func dbctlRun(t *testing.T, args ...string) result {
 	t.Helper()
+	return dbctlRunEnv(t, nil, args...)
+}
+
+// dbctlRunEnv is dbctlRun with more environment; a process killed by a
+// signal has code -1.
+func dbctlRunEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "DBCTL_DSN=")
+	cmd.Env = append(append(os.Environ(), "DBCTL_DSN="), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -3,68 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dbctl/dbctl/internal/itest"
 )
-
-// dirState lists every path under root (dot entries too) with its bits
-// and, for files, the sha256 of its bytes.
-func dirState(t *testing.T, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := fi.Mode().String()
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			v += " " + hex.EncodeToString(sum[:])
-		}
-		out[rel] = v
-		return nil
-	}))
-	return out
-}
-
-// dbctlRunEnv is dbctlRun with more environment; a process killed by a
-// signal has code -1.
-func dbctlRunEnv(t *testing.T, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(append(os.Environ(), "DBCTL_DSN="), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run dbctl %v: %v", args, err)
-	}
-	return result{code, out.String(), errb.String()}
-}
 
 // restore --overwrite asks first and refuses without --yes when stdin is
 // not a terminal, before it touches anything; a run killed in the middle
@@ -80,13 +28,13 @@ func TestRestoreCommandOverwrite(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "restored "+bk+" into "+data+": 1 tables")
 	assert.NotContains(t, r.stdout, "replaced")
-	fresh := dirState(t, data)
+	fresh := itest.FileTree(t, data)
 
 	// newer content than the backup
 	require.NoError(t, os.MkdirAll(filepath.Join(data, "binlog"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(data, "binlog", "binlog.001"), []byte("replayed if kept"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(data, "extra.txt"), []byte("newer"), 0o644))
-	before := dirState(t, data)
+	before := itest.FileTree(t, data)
 
 	r = dbctlRun(t, "manticore", "restore", bk, "--data-dir", data)
 	assert.Equal(t, 1, r.code)
@@ -98,12 +46,12 @@ func TestRestoreCommandOverwrite(t *testing.T) {
 	r = dbctlRun(t, "manticore", "restore", bk, "--data-dir", data, "--keep-replaced", "--yes")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "--keep-replaced needs --overwrite")
-	assert.Equal(t, before, dirState(t, data), "refusals change nothing")
+	assert.Equal(t, before, itest.FileTree(t, data), "refusals change nothing")
 
 	// killed (SIGKILL) in the middle of the swap
 	r = dbctlRunEnv(t, []string{"DBCTL_CRASHPOINT=restore.move-in state.sql=kill"}, "manticore", "restore", bk, "--data-dir", data, "--overwrite", "--yes")
 	require.Equal(t, -1, r.code, "killed: %s", r.stderr)
-	assert.NotEqual(t, before, dirState(t, data), "half swapped")
+	assert.NotEqual(t, before, itest.FileTree(t, data), "half swapped")
 
 	r = dbctlRun(t, "--json", "manticore", "restore", bk, "--data-dir", data, "--overwrite", "--yes", "--keep-replaced")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -113,8 +61,8 @@ func TestRestoreCommandOverwrite(t *testing.T) {
 	kept := doc["kept_at"].(string)
 	assert.True(t, strings.HasPrefix(kept, data+"/.dbctl-replaced-"), kept)
 	assert.Len(t, doc["recovered"], 1)
-	assert.Equal(t, before, dirState(t, kept), "the replaced entries, kept as they were")
-	after := dirState(t, data)
+	assert.Equal(t, before, itest.FileTree(t, kept), "the replaced entries, kept as they were")
+	after := itest.FileTree(t, data)
 	for p := range after {
 		if strings.HasPrefix(p, filepath.Base(kept)) {
 			delete(after, p)
@@ -140,14 +88,14 @@ func TestRestoreCommandConfirmationOnATerminal(t *testing.T) {
 	require.Equal(t, 0, run(context.Background(), append([]string{"--quiet"}, s.m("backup", "--dir", bk, "--tables", "products")...), &out, &errb), errb.String())
 	data := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(data, "state.sql"), []byte("newer"), 0o644))
-	before := dirState(t, data)
+	before := itest.FileTree(t, data)
 
 	stdin = strings.NewReader("no\n")
 	errb.Reset()
 	assert.Equal(t, 1, run(context.Background(), []string{"manticore", "restore", bk, "--data-dir", data, "--overwrite"}, &out, &errb))
 	assert.Contains(t, errb.String(), "replaces everything in "+data+" (state.sql). Type yes to go on:")
 	assert.Contains(t, errb.String(), "not confirmed, nothing was changed")
-	assert.Equal(t, before, dirState(t, data))
+	assert.Equal(t, before, itest.FileTree(t, data))
 
 	stdin = strings.NewReader("yes\n")
 	errb.Reset()

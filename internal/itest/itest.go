@@ -9,9 +9,12 @@ package itest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/dbctl/dbctl"
@@ -112,4 +115,34 @@ func DropTable(t *testing.T, c *dbctl.Client, name string) {
 		}
 		_, _ = c.DB().Exec("DROP TABLE IF EXISTS " + name)
 	})
+}
+
+// FileTree maps every path under root (root itself excluded; dot entries
+// too) to its mode bits and, for regular files, the sha256 of their bytes:
+// two trees are equal when a restore left them byte for byte alike.
+func FileTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		v := fi.Mode().String()
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(b)
+			v += " " + hex.EncodeToString(sum[:])
+		}
+		out[rel] = v
+		return nil
+	}))
+	return out
 }
